@@ -1,0 +1,200 @@
+"""The log entry: a signed header plus an optional payload (docs/protocol.md §Entry).
+
+Rules:
+- The header is a canonical CBOR map with small integer keys (see `Field`). Key 3 (`prev`)
+  is present exactly when seq > 1. Key 8 (`sig`) is the Ed25519 signature over
+  SIGNING_CONTEXT followed by the canonical encoding of the header without key 8.
+- The entry hash is BLAKE2b-256 of the signed header bytes exactly as received.
+- The header commits to the payload by size and hash only, so a payload can be dropped later
+  (deleted) and the chain still verifies.
+- `decode_entry` checks every rule that needs no history (H1–H8, P1–P4) and returns an Entry;
+  chain rules live in p2psocial.core.feed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from p2psocial.core import limits
+from p2psocial.core.content import Content, content_payload, parse_content
+from p2psocial.core.encoding import decode_canonical, digest, encode
+from p2psocial.core.errors import FieldError, PayloadError, SignatureError
+from p2psocial.core.identity import Identity, verify_signature
+
+SIGNING_CONTEXT = b"p2psocial/entry/v1\n"
+_TYPE_RE = re.compile(r"[a-z][a-z0-9_.-]{0,31}\Z")
+
+
+class Field(IntEnum):
+    """Header map keys."""
+
+    VERSION = 0
+    AUTHOR = 1
+    SEQ = 2
+    PREV = 3
+    TIMESTAMP = 4
+    TYPE = 5
+    PAYLOAD_SIZE = 6
+    PAYLOAD_HASH = 7
+    SIGNATURE = 8
+
+
+_REQUIRED = frozenset(Field) - {Field.PREV}
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A validated entry. `payload` is None when it was deleted or never received."""
+
+    header: bytes
+    payload: bytes | None
+    hash: bytes
+    author: bytes
+    seq: int
+    prev: bytes | None
+    timestamp: int
+    type: str
+    payload_size: int
+    payload_hash: bytes
+    signature: bytes
+    content: Content | None
+
+    def without_payload(self) -> Entry:
+        """The same entry with its payload dropped (as after a delete)."""
+        return Entry(self.header, None, self.hash, self.author, self.seq, self.prev,
+                     self.timestamp, self.type, self.payload_size, self.payload_hash,
+                     self.signature, None)
+
+
+def signing_bytes(fields: dict[int, Any]) -> bytes:
+    """The bytes an author signs: the context prefix and the header without its signature."""
+    unsigned = {k: v for k, v in fields.items() if k != Field.SIGNATURE}
+    return SIGNING_CONTEXT + encode(unsigned)
+
+
+# The signature field is the last map item of a canonical header (key 8 sorts last):
+# 0x08 (key), 0x58 0x40 (a 64-byte string), the 64 signature bytes.
+_SIGNATURE_ITEM_BYTES = 3 + limits.SIGNATURE_BYTES
+
+
+def _signing_bytes_of_canonical(header: bytes) -> bytes:
+    """signing_bytes() of a header already known to be canonical, by slicing, not encoding.
+
+    A canonical map of n < 24 items starts with the byte 0xA0 + n; dropping the last item
+    gives 0xA0 + n - 1 followed by the other items unchanged.
+    """
+    return SIGNING_CONTEXT + bytes((header[0] - 1,)) + header[1:-_SIGNATURE_ITEM_BYTES]
+
+
+def create_entry(identity: Identity, *, seq: int, prev: bytes | None, timestamp: int,
+                 entry_type: str, payload: bytes) -> Entry:
+    """Sign a new entry. The result passes `decode_entry` (it is checked before return)."""
+    fields: dict[int, Any] = {
+        Field.VERSION: limits.FORMAT_VERSION,
+        Field.AUTHOR: identity.public_key,
+        Field.SEQ: seq,
+        Field.TIMESTAMP: timestamp,
+        Field.TYPE: entry_type,
+        Field.PAYLOAD_SIZE: len(payload),
+        Field.PAYLOAD_HASH: digest(payload),
+    }
+    if prev is not None:
+        fields[Field.PREV] = prev
+    fields = {int(k): fields[k] for k in sorted(fields)}
+    fields[int(Field.SIGNATURE)] = identity.sign(signing_bytes(fields))
+    return decode_entry(encode(fields), payload)
+
+
+def create_content_entry(identity: Identity, *, seq: int, prev: bytes | None, timestamp: int,
+                         content: Content) -> Entry:
+    """Sign a new entry carrying a known content type."""
+    return create_entry(identity, seq=seq, prev=prev, timestamp=timestamp,
+                        entry_type=content.TYPE, payload=content_payload(content))
+
+
+def decode_entry(header: bytes, payload: bytes | None, *, verify: bool = True) -> Entry:
+    """Decode and check an entry against every rule that needs no other entry.
+
+    Args:
+        header: the signed header bytes as received.
+        payload: the payload bytes, or None if the payload is absent (deleted).
+        verify: check the signature (H8). Only stores re-reading their own rows skip it.
+
+    Raises:
+        ValidationError: a subclass naming the broken rule.
+    """
+    if len(header) > limits.MAX_HEADER_BYTES:
+        raise FieldError("H1", "header too large", expected=f"<= {limits.MAX_HEADER_BYTES}",
+                         found=len(header))
+    fields = decode_canonical(header, rule="H2", what="header")
+    author, seq, prev, ts, etype, size, phash, sig = _check_fields(fields)
+    if verify and not verify_signature(author, _signing_bytes_of_canonical(header), sig):
+        raise SignatureError("H8", "signature does not verify under the author key")
+    content = None
+    if payload is not None:
+        if len(payload) != size:
+            raise PayloadError("P1", "payload size differs from the header", expected=size,
+                               found=len(payload))
+        if digest(payload) != phash:
+            raise PayloadError("P2", "payload hash differs from the header", expected=phash,
+                               found=digest(payload))
+        content = parse_content(etype, payload)
+    return Entry(header, payload, digest(header), author, seq, prev, ts, etype, size, phash,
+                 sig, content)
+
+
+def _check_fields(fields: Any) -> tuple[bytes, int, bytes | None, int, str, int, bytes, bytes]:
+    if not isinstance(fields, dict):
+        raise FieldError("H3", "header must be a map", expected="map",
+                         found=type(fields).__name__)
+    keys = set(fields)
+    unknown = keys - set(Field)
+    if unknown:
+        raise FieldError("H3", "header has unknown keys", expected="keys 0-8",
+                         found=sorted(map(repr, unknown)))
+    missing = _REQUIRED - keys
+    if missing:
+        raise FieldError("H3", "header lacks required keys", expected=sorted(_REQUIRED),
+                         found=sorted(int(k) for k in keys))
+    if fields[Field.VERSION] != limits.FORMAT_VERSION or type(fields[Field.VERSION]) is not int:
+        raise FieldError("H4", "unsupported format version", expected=limits.FORMAT_VERSION,
+                         found=fields[Field.VERSION])
+    author = _exact_bytes(fields, Field.AUTHOR, limits.KEY_BYTES)
+    seq = _uint(fields, Field.SEQ, 1, limits.MAX_SEQ)
+    prev = fields.get(Field.PREV)
+    if seq == 1 and prev is not None:
+        raise FieldError("H6", "the first entry has no prev", expected=None, found=prev)
+    if seq > 1:
+        if prev is None:
+            raise FieldError("H6", "entries after the first need prev", expected="32 bytes",
+                             found=None)
+        prev = _exact_bytes(fields, Field.PREV, limits.HASH_BYTES)
+    ts = _uint(fields, Field.TIMESTAMP, 0, limits.MAX_TIMESTAMP_MS)
+    etype = fields[Field.TYPE]
+    if not isinstance(etype, str) or not _TYPE_RE.match(etype):
+        raise FieldError("H7", "type must be 1-32 characters of a-z 0-9 _ . - starting with a "
+                         "letter", expected="type name", found=etype)
+    size = _uint(fields, Field.PAYLOAD_SIZE, 0, limits.MAX_PAYLOAD_BYTES)
+    phash = _exact_bytes(fields, Field.PAYLOAD_HASH, limits.HASH_BYTES)
+    sig = _exact_bytes(fields, Field.SIGNATURE, limits.SIGNATURE_BYTES)
+    return author, seq, prev, ts, etype, size, phash, sig
+
+
+def _exact_bytes(fields: dict[Any, Any], key: Field, size: int) -> bytes:
+    value = fields[key]
+    if not isinstance(value, bytes) or len(value) != size:
+        raise FieldError("H5", f"{key.name.lower()} must be {size} bytes",
+                         expected=f"{size} bytes",
+                         found=len(value) if isinstance(value, bytes) else type(value).__name__)
+    return value
+
+
+def _uint(fields: dict[Any, Any], key: Field, low: int, high: int) -> int:
+    value = fields[key]
+    if type(value) is not int or not low <= value <= high:
+        raise FieldError("H5", f"{key.name.lower()} out of range", expected=f"{low}..{high}",
+                         found=value)
+    return value

@@ -1,0 +1,141 @@
+"""The one error hierarchy of p2psocial.
+
+    P2PSocialError                 every error we raise on purpose
+    ├── ValidationError            remote data broke a protocol rule (carries rule, expected, found)
+    │   ├── EncodingError          not the canonical CBOR a rule demands (rules H1–H3, P3)
+    │   ├── FieldError             a header field is missing, of the wrong type or out of range
+    │   ├── SignatureError         the signature does not verify
+    │   ├── PayloadError           payload size or hash does not match the header
+    │   ├── SchemaError            the payload of a known type breaks its schema
+    │   └── ChainError             the entry does not link to the entries we hold
+    │       └── ForkError          two valid entries claim the same place in one feed
+    ├── UsageError                 the local user asked for something impossible
+    │   └── HandleError            a handle or key that is not one
+    ├── KeyfileError               the secret key file is missing, corrupt or locked
+    │   └── WrongPassphrase
+    ├── StoreError                 the local database could not do what was asked
+    │   ├── NotOurDatabase
+    │   ├── HomeLocked             another process owns the data directory
+    │   └── StorageFull
+    ├── ArchiveError               an export archive is corrupt or does not fit this home
+    └── NetError                   the network failed (see p2psocial.net)
+
+Library errors (cbor2, nacl, sqlite3, libp2p) are translated into these at the boundary
+that calls the library, with `raise ... from exc`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class P2PSocialError(Exception):
+    """Root of every error p2psocial raises on purpose."""
+
+
+class ValidationError(P2PSocialError):
+    """Data from outside broke a numbered protocol rule.
+
+    Attributes:
+        rule: the rule's id in docs/protocol.md, e.g. "H6".
+        expected: what the rule wanted (may be None).
+        found: what the data held (may be None).
+    """
+
+    def __init__(
+        self, rule: str, message: str, *, expected: Any = None, found: Any = None
+    ) -> None:
+        self.rule = rule
+        self.expected = expected
+        self.found = found
+        detail = message
+        if expected is not None or found is not None:
+            detail = f"{message} (expected {_short(expected)}, found {_short(found)})"
+        super().__init__(f"[{rule}] {detail}")
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        text = bytes(value).hex()
+        return text if len(text) <= 20 else text[:16] + "…"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+class EncodingError(ValidationError):
+    """Bytes that are not the canonical CBOR encoding the rule demands."""
+
+
+class FieldError(ValidationError):
+    """A header field is missing, unexpected, of the wrong type or out of range."""
+
+
+class SignatureError(ValidationError):
+    """The entry's signature does not verify under its author key."""
+
+
+class PayloadError(ValidationError):
+    """The payload does not match the size or hash its header commits to."""
+
+
+class SchemaError(ValidationError):
+    """The payload of a known entry type does not follow that type's schema."""
+
+
+class ChainError(ValidationError):
+    """The entry does not fit the chain of entries held for its feed."""
+
+
+class ForkError(ChainError):
+    """Two validly signed entries claim the same position in one feed.
+
+    Attributes:
+        author: the feed's author key.
+        seq: the contested sequence number.
+    """
+
+    def __init__(self, rule: str, message: str, *, author: bytes, seq: int,
+                 expected: Any = None, found: Any = None) -> None:
+        self.author = author
+        self.seq = seq
+        super().__init__(rule, message, expected=expected, found=found)
+
+
+class UsageError(P2PSocialError):
+    """The local user asked for something that cannot be done (bad argument, too-long post)."""
+
+
+class HandleError(UsageError):
+    """A string that is not a handle, public key or entry reference we understand."""
+
+
+class KeyfileError(P2PSocialError):
+    """The secret key file is missing, corrupt, or cannot be unlocked."""
+
+
+class WrongPassphrase(KeyfileError):
+    """The passphrase does not unlock the secret key."""
+
+
+class StoreError(P2PSocialError):
+    """The local store could not do what was asked."""
+
+
+class NotOurDatabase(StoreError):
+    """The database file exists but is not a p2psocial database."""
+
+
+class HomeLocked(StoreError):
+    """Another process holds the data directory."""
+
+
+class StorageFull(StoreError):
+    """The disk is full; nothing was written."""
+
+
+class ArchiveError(P2PSocialError):
+    """An export archive is corrupt, of an unknown version, or does not fit this home."""
+
+
+class NetError(P2PSocialError):
+    """A network operation failed."""

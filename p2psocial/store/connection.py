@@ -1,0 +1,106 @@
+"""Opening the SQLite database: pragmas, ownership check and versioned migrations.
+
+Rules:
+- WAL journal, synchronous=NORMAL (durable at checkpoints, never corrupt), autocommit mode
+  with explicit BEGIN IMMEDIATE … COMMIT around every write.
+- A database is ours if its application_id is APPLICATION_ID. A new, empty file becomes ours;
+  any other file is refused with NotOurDatabase and left untouched.
+- Migrations are the files migrations/NNNN_*.sql, applied in order inside one transaction each;
+  PRAGMA user_version records the last one applied.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import re
+import sqlite3
+from pathlib import Path
+
+import aiosqlite
+
+from p2psocial.core.errors import NotOurDatabase, StoreError
+from p2psocial.store.errors import translate
+
+APPLICATION_ID = 0x70327073  # "p2ps"
+_MIGRATION_RE = re.compile(r"(\d{4})_[a-z0-9_]+\.sql\Z")
+
+
+def migrations() -> list[tuple[int, str]]:
+    """(version, sql) of every migration shipped with the package, in order."""
+    folder = importlib.resources.files("p2psocial.store") / "migrations"
+    found = []
+    for item in folder.iterdir():
+        match = _MIGRATION_RE.match(item.name)
+        if match:
+            found.append((int(match.group(1)), item.read_text()))
+    return sorted(found)
+
+
+async def open_database(path: Path) -> aiosqlite.Connection:
+    """Open (creating if needed) and migrate the database at `path`.
+
+    Raises:
+        NotOurDatabase: the file is not SQLite, or is another application's database.
+        StoreError: the file cannot be opened.
+    """
+    try:
+        conn = await aiosqlite.connect(path, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open {path}: {exc}") from exc
+    try:
+        await _check_owner(conn, path)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000",
+                       "temp_store=MEMORY", "cache_size=-65536", "foreign_keys=OFF"):
+            await conn.execute(f"PRAGMA {pragma}")
+        await _migrate(conn)
+    except sqlite3.Error as exc:
+        await conn.close()
+        raise translate(exc) from exc
+    except StoreError:
+        await conn.close()
+        raise
+    return conn
+
+
+async def _check_owner(conn: aiosqlite.Connection, path: Path) -> None:
+    app_id = await _pragma_int(conn, "application_id")
+    if app_id == APPLICATION_ID:
+        return
+    async with conn.execute("SELECT count(*) FROM sqlite_master") as cur:
+        row = await cur.fetchone()
+    if app_id != 0 or (row is not None and row[0] > 0):
+        raise NotOurDatabase(f"{path} is not a p2psocial database; it was left untouched")
+    await conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+
+
+async def _migrate(conn: aiosqlite.Connection) -> None:
+    current = await _pragma_int(conn, "user_version")
+    known = migrations()
+    newest = known[-1][0] if known else 0
+    if current > newest:
+        raise StoreError(f"the database is from a newer p2psocial (schema {current}, this "
+                         f"version knows {newest}); upgrade p2psocial")
+    for version, sql in known:
+        if version <= current:
+            continue
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(sql):
+                await conn.execute(statement)
+            await conn.execute(f"PRAGMA user_version={version}")
+            await conn.execute("COMMIT")
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration script into statements (they contain no semicolons in literals)."""
+    lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+async def _pragma_int(conn: aiosqlite.Connection, name: str) -> int:
+    async with conn.execute(f"PRAGMA {name}") as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0

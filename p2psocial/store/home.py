@@ -1,0 +1,152 @@
+"""The data directory: where a user's key, database and config live, and its lock.
+
+Rules:
+- The directory is `--home`, else $P2PSOCIAL_HOME, else the platform's user data directory.
+- One process owns a home at a time: it holds an exclusive flock on `HOME/lock` for as long
+  as it runs; a second process is refused with HomeLocked naming the owner's pid.
+- Files holding secrets are created with mode 0600; the directory with 0700.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+from p2psocial.core.errors import HomeLocked, StorageFull, StoreError
+
+ENV_HOME = "P2PSOCIAL_HOME"
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    """Paths inside one data directory."""
+
+    root: Path
+
+    @property
+    def key_file(self) -> Path:
+        return self.root / "key.json"
+
+    @property
+    def database(self) -> Path:
+        return self.root / "p2psocial.db"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / "lock"
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def control_socket(self) -> Path:
+        return self.root / "node.sock"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "node.log"
+
+    def exists(self) -> bool:
+        """True if this home holds an identity."""
+        return self.key_file.exists()
+
+    def create(self) -> None:
+        """Create the directory (mode 0700) if it does not exist."""
+        try:
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _os_error(exc, f"cannot create {self.root}") from exc
+
+
+def resolve_home(cli_value: str | None = None) -> Home:
+    """The home chosen by the command line, the environment, or the platform default."""
+    chosen = cli_value or os.environ.get(ENV_HOME)
+    if chosen:
+        return Home(Path(chosen).expanduser().absolute())
+    return Home(Path(platformdirs.user_data_dir("p2psocial", appauthor=False)))
+
+
+class HomeLock:
+    """An exclusive, non-blocking lock on a home, released on close or process exit."""
+
+    def __init__(self, home: Home) -> None:
+        self._home = home
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise HomeLocked naming the process that holds it."""
+        path = self._home.lock_file
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise _os_error(exc, f"cannot open {path}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise HomeLocked(f"another p2psocial process (pid {owner}) is using "
+                             f"{self._home.root}") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        """Release the lock (idempotent)."""
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> HomeLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def is_locked(home: Home) -> bool:
+    """True if some process holds the home's lock right now."""
+    try:
+        fd = os.open(home.lock_file, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically with mode 0600 (temp file, fsync, rename)."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise _os_error(exc, f"cannot write {path}") from exc
+
+
+def _os_error(exc: OSError, what: str) -> StoreError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StorageFull(f"{what}: the disk is full")
+    return StoreError(f"{what}: {exc.strerror or exc}")

@@ -1,0 +1,725 @@
+"""The SQLite store: entries, feed states, fork proofs and projections, through aiosqlite.
+
+Rules:
+- Nothing invalid is ever stored: received entries are decoded and verified (worker threads),
+  then placed against the feed's chain (p2psocial.core.feed), then written.
+- Appending my own entry is one transaction; ingesting a received batch is one transaction.
+  A batch that breaks off at an invalid entry stores its valid prefix and reports the rest.
+- Writes are serialised by one lock; reads run concurrently (WAL).
+- A `delete` entry drops its target's payload (only if the target has the same author),
+  whether the target is already held or arrives later; the header stays, so the chain verifies.
+- Entries of feeds the local user blocks are refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from p2psocial.core.content import Content, content_payload
+from p2psocial.core.encoding import digest
+from p2psocial.core.entry import Entry, create_entry, decode_entry
+from p2psocial.core.errors import StoreError, UsageError, ValidationError
+from p2psocial.core.feed import BatchPlan, FeedState, ForkProof, Placement, plan_batch
+from p2psocial.core.identity import Identity
+from p2psocial.store.connection import open_database
+from p2psocial.store.errors import translate, translated
+from p2psocial.store.projections import LATEST_WINS_TYPES, ProjectionRows
+from p2psocial.store.verify_pool import RawEntry, VerifyPool
+
+Clock = Callable[[], int]
+
+
+def now_ms() -> int:
+    """Milliseconds since the Unix epoch."""
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What became of a batch of received entries."""
+
+    accepted: list[Entry] = field(default_factory=list)
+    duplicates: int = 0
+    gaps: int = 0
+    refused: int = 0
+    forks: list[ForkProof] = field(default_factory=list)
+    error: ValidationError | None = None
+    error_index: int | None = None
+    not_stored: int = 0
+    heads: dict[bytes, FeedState] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True if every entry was valid (stored, duplicate, or a harmless gap)."""
+        return self.error is None and not self.forks
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineItem:
+    """An entry on a timeline and its position (`cursor`) for paging backwards."""
+
+    entry: Entry
+    sort_ts: int
+
+    @property
+    def cursor(self) -> tuple[int, bytes, int]:
+        return (self.sort_ts, self.entry.author, self.entry.seq)
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What a feed says about itself."""
+
+    author: bytes
+    name: str | None = None
+    bio: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Replies, reposts and reactions (by reaction) pointing at one entry."""
+
+    replies: int = 0
+    reposts: int = 0
+    reactions: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ForkRecord:
+    """A conflicting header kept as proof that a feed forked."""
+
+    author: bytes
+    seq: int
+    hash: bytes
+    header: bytes
+    rule: str
+
+
+class Store:
+    """A user's database. Open with `await Store.open(path)`; close with `await close()`."""
+
+    def __init__(self, conn: aiosqlite.Connection, *, clock: Clock, pool: VerifyPool) -> None:
+        self._conn = conn
+        self._clock = clock
+        self._pool = pool
+        self._write_lock = asyncio.Lock()
+        self._me: bytes | None = None
+
+    @classmethod
+    async def open(cls, path: Path, *, clock: Clock = now_ms,
+                   verify_threads: int | None = None) -> Store:
+        """Open (creating and migrating if needed) the database at `path`."""
+        conn = await open_database(path)
+        store = cls(conn, clock=clock, pool=VerifyPool(verify_threads))
+        me = await store.get_meta("me")
+        store._me = me
+        return store
+
+    async def close(self) -> None:
+        """Finish writes, checkpoint the WAL and close."""
+        async with self._write_lock:
+            try:
+                await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                await self._conn.close()
+                self._pool.close()
+
+    # --- metadata -------------------------------------------------------------------------
+
+    @translated
+    async def get_meta(self, key: str) -> bytes | None:
+        """A metadata value, or None."""
+        row = await self._one("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if row is None else bytes(row[0])
+
+    @translated
+    async def set_meta(self, key: str, value: bytes | None) -> None:
+        """Set (or with None, remove) a metadata value."""
+        async with self._write_lock:
+            if value is None:
+                await self._conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+            else:
+                await self._conn.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+    async def set_owner(self, public_key: bytes) -> None:
+        """Record whose database this is (the local user's key)."""
+        await self.set_meta("me", public_key)
+        self._me = public_key
+
+    @property
+    def owner(self) -> bytes | None:
+        """The local user's key, once recorded."""
+        return self._me
+
+    # --- writes ---------------------------------------------------------------------------
+
+    @translated
+    async def append(self, identity: Identity, content: Content | None = None, *,
+                     entry_type: str | None = None, payload: bytes | None = None) -> Entry:
+        """Sign and append an entry to `identity`'s own feed in one transaction.
+
+        Pass either `content` (a known type) or `entry_type` and raw `payload`.
+
+        Raises:
+            UsageError: the feed is forked, or the content breaks its schema.
+        """
+        if content is not None:
+            entry_type, payload = content.TYPE, content_payload(content)
+        if entry_type is None or payload is None:
+            raise UsageError("append needs content or an entry type and payload")
+        async with self._write_lock:
+            state = await self._feed_state(identity.public_key)
+            if state.forked:
+                raise UsageError("your feed is forked: resolve the fork before posting")
+            now = self._clock()
+            entry = create_entry(identity, seq=state.hi + 1, prev=state.hi_hash,
+                                 timestamp=max(now, state.hi_ts), entry_type=entry_type,
+                                 payload=payload)
+            plan = plan_batch({state.author: state}, [entry], lambda a, s: None)
+            assert plan.accepted == [entry]
+            await self._write_plan(plan, now)
+            return entry
+
+    @translated
+    async def ingest(self, raw: Sequence[RawEntry]) -> IngestReport:
+        """Verify and store a batch of received entries `(header, payload or None)`.
+
+        Verification runs in worker threads; the write is one transaction. Entries are
+        placed in the order given (see p2psocial.core.feed.plan_batch).
+        """
+        decoded = await self._pool.decode(raw)
+        report = IngestReport(error=decoded.error, error_index=decoded.error_index)
+        entries = decoded.entries
+        async with self._write_lock:
+            blocked = await self._blocked_among({e.author for e in entries})
+            if blocked:
+                report.refused += sum(1 for e in entries if e.author in blocked)
+                entries = [e for e in entries if e.author not in blocked]
+            states = await self._feed_states({e.author for e in entries})
+            held = await self._held_hashes(states, entries)
+            plan = plan_batch(states, entries, lambda a, s: held.get((a, s)))
+            if plan.error is not None:
+                report.error, report.error_index = plan.error, plan.error_index
+                # map the index inside the (filtered) valid prefix back onto the batch
+                report.error_index = _index_in(raw, entries[plan.error_index or 0])
+            await self._write_plan(plan, self._clock())
+        report.accepted = plan.accepted
+        report.duplicates += plan.duplicates
+        report.gaps += len(plan.gaps)
+        report.refused += len(plan.refused)
+        report.forks = plan.forks
+        report.heads = {a: s for a, s in plan.states.items() if a in
+                        {e.author for e in plan.accepted} | {f.author for f in plan.forks}}
+        if report.error_index is not None:
+            report.not_stored = len(raw) - report.error_index
+        return report
+
+    async def _write_plan(self, plan: BatchPlan, now: int) -> None:
+        """Write accepted entries, projections, states and fork proofs in one transaction."""
+        if not plan.accepted and not plan.forks:
+            return
+        rows = ProjectionRows()
+        for entry in plan.accepted:
+            rows.add(entry, now)
+        conn = self._conn
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            deleted = await self._deleted_targets(plan.accepted, rows.deletions)
+            entry_rows = []
+            for e in plan.accepted:
+                gone = (e.hash, e.author) in deleted
+                entry_rows.append((e.author, e.seq, e.hash, e.timestamp, e.type, e.header,
+                                   None if gone else e.payload, int(gone), now))
+            await conn.executemany(
+                "INSERT INTO entries (author, seq, hash, ts, type, header, payload, deleted, "
+                "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", entry_rows)
+            await self._write_projections(rows, skip={(a, s) for a, s in
+                                                      self._sources(plan.accepted, deleted)})
+            await self._apply_deletions(rows.deletions, {e.hash for e in plan.accepted})
+            await conn.executemany(
+                "INSERT INTO forks (author, seq, hash, header, rule, found_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [(f.author, f.seq, digest(f.header), f.header, f.rule, now)
+                 for f in plan.forks])
+            changed = {e.author for e in plan.accepted} | {f.author for f in plan.forks}
+            await conn.executemany(
+                "INSERT INTO feeds (author, lo, hi, lo_prev, lo_ts, hi_hash, hi_ts, forked, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(author) DO UPDATE "
+                "SET lo = excluded.lo, hi = excluded.hi, lo_prev = excluded.lo_prev, "
+                "lo_ts = excluded.lo_ts, hi_hash = excluded.hi_hash, hi_ts = excluded.hi_ts, "
+                "forked = excluded.forked, updated_at = excluded.updated_at",
+                [(s.author, s.lo, s.hi, s.lo_prev, s.lo_ts, s.hi_hash, s.hi_ts, int(s.forked),
+                  now) for a, s in plan.states.items() if a in changed])
+            await conn.execute("COMMIT")
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+
+    @staticmethod
+    def _sources(entries: Iterable[Entry], deleted: set[tuple[bytes, bytes]]
+                 ) -> Iterable[tuple[bytes, int]]:
+        return ((e.author, e.seq) for e in entries if (e.hash, e.author) in deleted)
+
+    async def _write_projections(self, rows: ProjectionRows,
+                                 skip: set[tuple[bytes, int]]) -> None:
+        conn = self._conn
+
+        def keep(items: list[Any], author_at: int = 1, seq_at: int = 2) -> list[Any]:
+            if not skip:
+                return items
+            return [r for r in items if (r[author_at], r[seq_at]) not in skip]
+
+        await conn.executemany("INSERT OR IGNORE INTO timeline (ts, author, seq) "
+                               "VALUES (?, ?, ?)", keep(rows.timeline))
+        await conn.executemany("INSERT OR IGNORE INTO links (target, rel, author, seq, ts, "
+                               "extra) VALUES (?, ?, ?, ?, ?, ?)", keep(rows.links, 2, 3))
+        await conn.executemany(
+            "INSERT INTO contacts (src, dst, following, follow_seq) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(src, dst) DO UPDATE SET following = excluded.following, "
+            "follow_seq = excluded.follow_seq WHERE excluded.follow_seq > contacts.follow_seq",
+            keep(rows.follows, 0, 3))
+        await conn.executemany(
+            "INSERT INTO contacts (src, dst, blocking, block_seq) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(src, dst) DO UPDATE SET blocking = excluded.blocking, "
+            "block_seq = excluded.block_seq WHERE excluded.block_seq > contacts.block_seq",
+            keep(rows.blocks, 0, 3))
+        await conn.executemany(
+            "INSERT INTO profiles (author, name, name_seq) VALUES (?, ?, ?) "
+            "ON CONFLICT(author) DO UPDATE SET name = excluded.name, "
+            "name_seq = excluded.name_seq WHERE excluded.name_seq > profiles.name_seq",
+            keep(rows.names, 0, 2))
+        await conn.executemany(
+            "INSERT INTO profiles (author, bio, bio_seq) VALUES (?, ?, ?) "
+            "ON CONFLICT(author) DO UPDATE SET bio = excluded.bio, "
+            "bio_seq = excluded.bio_seq WHERE excluded.bio_seq > profiles.bio_seq",
+            keep(rows.bios, 0, 2))
+        await conn.executemany(
+            "INSERT INTO relay_lists (author, addrs, seq) VALUES (?, ?, ?) "
+            "ON CONFLICT(author) DO UPDATE SET addrs = excluded.addrs, seq = excluded.seq "
+            "WHERE excluded.seq > relay_lists.seq", keep(rows.relay_lists, 0, 2))
+        await conn.executemany("INSERT OR IGNORE INTO deletions (target, author, seq) "
+                               "VALUES (?, ?, ?)", rows.deletions)
+
+    async def _deleted_targets(self, entries: list[Entry],
+                               batch_deletions: list[tuple[bytes, bytes, int]]
+                               ) -> set[tuple[bytes, bytes]]:
+        """(hash, author) of entries in this batch that a delete (earlier or in it) covers."""
+        found = {(target, author) for target, author, _ in batch_deletions}
+        hashes = [e.hash for e in entries]
+        for i in range(0, len(hashes), 500):
+            part = hashes[i:i + 500]
+            marks = ",".join("?" * len(part))
+            async with self._conn.execute(
+                    f"SELECT target, author FROM deletions WHERE target IN ({marks})",
+                    part) as cur:
+                found.update((bytes(t), bytes(a)) for t, a in await cur.fetchall())
+        return found
+
+    async def _apply_deletions(self, deletions: list[tuple[bytes, bytes, int]],
+                               in_batch: set[bytes]) -> None:
+        """Drop the payloads (and projections) of already-held entries that are deleted."""
+        for target, author, _ in deletions:
+            if target in in_batch:
+                continue
+            row = await self._one("SELECT seq, type FROM entries WHERE hash = ? AND author = ? "
+                                  "AND deleted = 0", (target, author))
+            if row is None:
+                continue
+            seq, etype = int(row[0]), str(row[1])
+            await self._conn.execute("UPDATE entries SET payload = NULL, deleted = 1 "
+                                     "WHERE author = ? AND seq = ?", (author, seq))
+            await self._conn.execute("DELETE FROM timeline WHERE author = ? AND seq = ?",
+                                     (author, seq))
+            await self._conn.execute("DELETE FROM links WHERE author = ? AND seq = ?",
+                                     (author, seq))
+            if etype in LATEST_WINS_TYPES:
+                await self._reproject_latest(author)
+
+    async def _reproject_latest(self, author: bytes) -> None:
+        """Recompute an author's contacts, profile and relay list from the entries left."""
+        conn = self._conn
+        await conn.execute("DELETE FROM contacts WHERE src = ?", (author,))
+        await conn.execute("DELETE FROM profiles WHERE author = ?", (author,))
+        await conn.execute("DELETE FROM relay_lists WHERE author = ?", (author,))
+        marks = ",".join("?" * len(LATEST_WINS_TYPES))
+        rows = ProjectionRows()
+        async with conn.execute(
+                f"SELECT header, payload FROM entries WHERE author = ? AND payload IS NOT NULL "
+                f"AND type IN ({marks})", (author, *sorted(LATEST_WINS_TYPES))) as cur:
+            for header, payload in await cur.fetchall():
+                rows.add(decode_entry(bytes(header), bytes(payload), verify=False), 0)
+        await self._write_projections(rows, skip=set())
+
+    @translated
+    async def rebuild_projections(self) -> int:
+        """Drop and rebuild every projection table from the entries. Returns entries read."""
+        async with self._write_lock:
+            conn = self._conn
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                for table in ("timeline", "links", "contacts", "profiles", "relay_lists"):
+                    await conn.execute(f"DELETE FROM {table}")
+                count = 0
+                async with conn.execute("SELECT header, payload, received_at FROM entries "
+                                        "WHERE payload IS NOT NULL") as cur:
+                    while batch := list(await cur.fetchmany(2000)):
+                        rows = ProjectionRows()
+                        for header, payload, received in batch:
+                            entry = decode_entry(bytes(header), bytes(payload), verify=False)
+                            rows.add(entry, int(received))
+                        rows.deletions.clear()
+                        await self._write_projections(rows, skip=set())
+                        count += len(batch)
+                await conn.execute("COMMIT")
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            return count
+
+    # --- feed state -----------------------------------------------------------------------
+
+    @translated
+    async def feed_state(self, author: bytes) -> FeedState:
+        """What we hold of `author`'s feed (an empty state if nothing)."""
+        return await self._feed_state(author)
+
+    async def _feed_state(self, author: bytes) -> FeedState:
+        return (await self._feed_states({author})).get(author) or FeedState(author)
+
+    @translated
+    async def feed_states(self, authors: Iterable[bytes] | None = None
+                          ) -> dict[bytes, FeedState]:
+        """States of the given feeds (those held), or of every feed held."""
+        if authors is None:
+            async with self._conn.execute(f"SELECT {_STATE_COLUMNS} FROM feeds") as cur:
+                return {bytes(r[0]): _state(r) for r in await cur.fetchall()}
+        return await self._feed_states(set(authors))
+
+    async def _feed_states(self, authors: set[bytes]) -> dict[bytes, FeedState]:
+        out: dict[bytes, FeedState] = {}
+        listed = list(authors)
+        for i in range(0, len(listed), 500):
+            part = listed[i:i + 500]
+            marks = ",".join("?" * len(part))
+            async with self._conn.execute(
+                    f"SELECT {_STATE_COLUMNS} FROM feeds WHERE author IN ({marks})",
+                    part) as cur:
+                for row in await cur.fetchall():
+                    out[bytes(row[0])] = _state(row)
+        return out
+
+    async def _held_hashes(self, states: dict[bytes, FeedState], entries: list[Entry]
+                           ) -> dict[tuple[bytes, int], bytes]:
+        """Hashes we hold at the positions of `entries` that fall inside a held range."""
+        wanted: dict[bytes, list[int]] = {}
+        for e in entries:
+            state = states.get(e.author)
+            if state is not None and state.holds(e.seq):
+                wanted.setdefault(e.author, []).append(e.seq)
+        out: dict[tuple[bytes, int], bytes] = {}
+        for author, seqs in wanted.items():
+            async with self._conn.execute(
+                    "SELECT seq, hash FROM entries WHERE author = ? AND seq BETWEEN ? AND ?",
+                    (author, min(seqs), max(seqs))) as cur:
+                for seq, digest_ in await cur.fetchall():
+                    out[(author, int(seq))] = bytes(digest_)
+        return out
+
+    async def _blocked_among(self, authors: set[bytes]) -> set[bytes]:
+        if self._me is None or not authors:
+            return set()
+        blocked = await self.blocking(self._me)
+        return authors & blocked
+
+    # --- reads ----------------------------------------------------------------------------
+
+    @translated
+    async def get(self, entry_hash: bytes) -> Entry | None:
+        """The entry with this hash, or None."""
+        row = await self._one("SELECT header, payload FROM entries WHERE hash = ?",
+                              (entry_hash,))
+        return None if row is None else _entry(row)
+
+    @translated
+    async def get_at(self, author: bytes, seq: int) -> Entry | None:
+        """The entry at (author, seq), or None."""
+        row = await self._one("SELECT header, payload FROM entries WHERE author = ? AND seq = ?",
+                              (author, seq))
+        return None if row is None else _entry(row)
+
+    @translated
+    async def find_by_prefix(self, prefix: bytes) -> list[Entry]:
+        """Entries whose hash starts with `prefix` (at most 2, to detect ambiguity)."""
+        upper = _prefix_upper_bound(prefix)
+        query = "SELECT header, payload FROM entries WHERE hash >= ?"
+        params: tuple[Any, ...] = (prefix,)
+        if upper is not None:
+            query += " AND hash < ?"
+            params = (prefix, upper)
+        async with self._conn.execute(query + " ORDER BY hash LIMIT 2", params) as cur:
+            return [_entry(r) for r in await cur.fetchall()]
+
+    @translated
+    async def feed_entries(self, author: bytes, *, limit: int = 50,
+                           before_seq: int | None = None, types: Sequence[str] | None = None
+                           ) -> list[Entry]:
+        """A feed's entries, newest first, optionally only some types, paged by seq."""
+        query = "SELECT header, payload FROM entries WHERE author = ? AND seq < ?"
+        params: list[Any] = [author, before_seq if before_seq is not None else 2**63 - 1]
+        if types:
+            query += f" AND type IN ({','.join('?' * len(types))})"
+            params.extend(types)
+        query += " ORDER BY seq DESC LIMIT ?"
+        params.append(limit)
+        async with self._conn.execute(query, params) as cur:
+            return [_entry(r) for r in await cur.fetchall()]
+
+    @translated
+    async def raw_range(self, author: bytes, lo: int, hi: int, *, descending: bool = False,
+                        limit: int = 1000) -> list[tuple[int, bytes, bytes | None]]:
+        """(seq, header, payload) of held entries with lo <= seq <= hi, for serving peers."""
+        order = "DESC" if descending else "ASC"
+        async with self._conn.execute(
+                f"SELECT seq, header, payload FROM entries WHERE author = ? AND seq BETWEEN ? "
+                f"AND ? ORDER BY seq {order} LIMIT ?", (author, lo, hi, limit)) as cur:
+            return [(int(s), bytes(h), None if p is None else bytes(p))
+                    for s, h, p in await cur.fetchall()]
+
+    @translated
+    async def timeline(self, viewer: bytes, *, limit: int = 50,
+                       before: tuple[int, bytes, int] | None = None,
+                       authors: Sequence[bytes] | None = None) -> list[TimelineItem]:
+        """Newest posts and reposts of the feeds `viewer` follows and of `viewer`.
+
+        Args:
+            viewer: whose follows define the timeline.
+            limit: how many items.
+            before: a cursor from a previous page's last item, to page backwards.
+            authors: instead of the followed set, exactly these feeds (a profile view).
+        """
+        params: list[Any] = []
+        if authors is None:
+            source = ("SELECT dst FROM contacts WHERE src = ? AND following = 1 AND "
+                      "blocking = 0 UNION ALL SELECT ?")
+            params.extend([viewer, viewer])
+        else:
+            source = ",".join("?" * len(authors)) or "NULL"
+            params.extend(authors)
+        query = (f"SELECT e.header, e.payload, t.ts FROM timeline t JOIN entries e "
+                 f"ON e.author = t.author AND e.seq = t.seq WHERE t.author IN ({source})")
+        if before is not None:
+            query += " AND (t.ts, t.author, t.seq) < (?, ?, ?)"
+            params.extend(before)
+        query += " ORDER BY t.ts DESC, t.author DESC, t.seq DESC LIMIT ?"
+        params.append(limit)
+        async with self._conn.execute(query, params) as cur:
+            return [TimelineItem(_entry(r), int(r[2])) for r in await cur.fetchall()]
+
+    @translated
+    async def thread(self, root: bytes, *, viewer: bytes | None = None) -> list[Entry]:
+        """The root entry (if held) and every reply naming it as root, oldest first.
+
+        Replies by feeds `viewer` blocks are left out.
+        """
+        out: list[Entry] = []
+        first = await self.get(root)
+        if first is not None:
+            out.append(first)
+        async with self._conn.execute(
+                "SELECT e.header, e.payload FROM links l JOIN entries e ON e.author = l.author "
+                "AND e.seq = l.seq WHERE l.target = ? AND l.rel = 'root' ORDER BY l.ts, "
+                "l.author, l.seq", (root,)) as cur:
+            out.extend(_entry(r) for r in await cur.fetchall())
+        if viewer is not None:
+            blocked = await self.blocking(viewer)
+            out = [e for e in out if e.author not in blocked]
+        return out
+
+    @translated
+    async def linked(self, target: bytes, rel: str, *, limit: int = 100) -> list[Entry]:
+        """Entries that point at `target` with relation `rel`, newest first."""
+        async with self._conn.execute(
+                "SELECT e.header, e.payload FROM links l JOIN entries e ON e.author = l.author "
+                "AND e.seq = l.seq WHERE l.target = ? AND l.rel = ? ORDER BY l.ts DESC "
+                "LIMIT ?", (target, rel, limit)) as cur:
+            return [_entry(r) for r in await cur.fetchall()]
+
+    @translated
+    async def counts(self, hashes: Sequence[bytes]) -> dict[bytes, Counts]:
+        """Reply, repost and reaction counts for each of `hashes`."""
+        if not hashes:
+            return {}
+        replies: dict[bytes, int] = {}
+        reposts: dict[bytes, int] = {}
+        reactions: dict[bytes, dict[str, int]] = {}
+        marks = ",".join("?" * len(hashes))
+        async with self._conn.execute(
+                f"SELECT target, rel, extra, count(*) FROM links WHERE target IN ({marks}) "
+                f"AND rel IN ('parent', 'repost', 'react') GROUP BY target, rel, extra",
+                list(hashes)) as cur:
+            for target, rel, extra, n in await cur.fetchall():
+                key = bytes(target)
+                if rel == "parent":
+                    replies[key] = replies.get(key, 0) + int(n)
+                elif rel == "repost":
+                    reposts[key] = reposts.get(key, 0) + int(n)
+                else:
+                    reactions.setdefault(key, {})[str(extra)] = int(n)
+        return {h: Counts(replies.get(h, 0), reposts.get(h, 0), reactions.get(h, {}))
+                for h in hashes}
+
+    @translated
+    async def profile(self, author: bytes) -> Profile:
+        """The latest name and bio a feed gave itself."""
+        row = await self._one("SELECT name, bio FROM profiles WHERE author = ?", (author,))
+        return Profile(author) if row is None else Profile(author, row[0], row[1])
+
+    @translated
+    async def profiles(self, authors: Iterable[bytes]) -> dict[bytes, Profile]:
+        """Profiles of several feeds (those that have one)."""
+        listed = list(set(authors))
+        out: dict[bytes, Profile] = {}
+        for i in range(0, len(listed), 500):
+            part = listed[i:i + 500]
+            async with self._conn.execute(
+                    f"SELECT author, name, bio FROM profiles WHERE author IN "
+                    f"({','.join('?' * len(part))})", part) as cur:
+                for a, name, bio in await cur.fetchall():
+                    out[bytes(a)] = Profile(bytes(a), name, bio)
+        return out
+
+    @translated
+    async def find_profiles(self, text: str, *, limit: int = 20) -> list[Profile]:
+        """Feeds whose name contains `text` (case-insensitive)."""
+        async with self._conn.execute(
+                "SELECT author, name, bio FROM profiles WHERE name LIKE ? ESCAPE '\\' LIMIT ?",
+                ("%" + _like_escape(text) + "%", limit)) as cur:
+            return [Profile(bytes(a), n, b) for a, n, b in await cur.fetchall()]
+
+    @translated
+    async def following(self, src: bytes) -> set[bytes]:
+        """Feeds that `src` follows (and does not block)."""
+        return await self._contact_set("SELECT dst FROM contacts WHERE src = ? AND "
+                                       "following = 1 AND blocking = 0", src)
+
+    @translated
+    async def blocking(self, src: bytes) -> set[bytes]:
+        """Feeds that `src` blocks."""
+        return await self._contact_set("SELECT dst FROM contacts WHERE src = ? AND "
+                                       "blocking = 1", src)
+
+    @translated
+    async def followers(self, dst: bytes) -> set[bytes]:
+        """Feeds we hold that follow `dst`."""
+        return await self._contact_set("SELECT src FROM contacts WHERE dst = ? AND "
+                                       "following = 1", dst)
+
+    async def _contact_set(self, query: str, key: bytes) -> set[bytes]:
+        async with self._conn.execute(query, (key,)) as cur:
+            return {bytes(r[0]) for r in await cur.fetchall()}
+
+    @translated
+    async def relay_list(self, author: bytes) -> list[str]:
+        """The relay addresses a feed last published."""
+        row = await self._one("SELECT addrs FROM relay_lists WHERE author = ?", (author,))
+        return [] if row is None else list(json.loads(row[0]))
+
+    @translated
+    async def forks(self, author: bytes | None = None) -> list[ForkRecord]:
+        """Fork proofs held, for one feed or all."""
+        query = "SELECT author, seq, hash, header, rule FROM forks"
+        params: tuple[Any, ...] = ()
+        if author is not None:
+            query += " WHERE author = ?"
+            params = (author,)
+        async with self._conn.execute(query + " ORDER BY author, seq", params) as cur:
+            return [ForkRecord(bytes(a), int(s), bytes(h), bytes(hd), str(r))
+                    for a, s, h, hd, r in await cur.fetchall()]
+
+    @translated
+    async def count_entries(self, author: bytes | None = None) -> int:
+        """How many entries are held (of one feed, or in total)."""
+        if author is None:
+            row = await self._one("SELECT count(*) FROM entries", ())
+        else:
+            row = await self._one("SELECT count(*) FROM entries WHERE author = ?", (author,))
+        return int(row[0]) if row else 0
+
+    async def iter_raw(self, author: bytes | None = None, *, chunk: int = 2000
+                       ) -> AsyncIterator[list[tuple[bytes, bytes | None, int]]]:
+        """Every held entry as (header, payload, deleted), in (author, seq) order, in chunks."""
+        query = "SELECT header, payload, deleted FROM entries"
+        params: tuple[Any, ...] = ()
+        if author is not None:
+            query += " WHERE author = ?"
+            params = (author,)
+        try:
+            async with self._conn.execute(query + " ORDER BY author, seq", params) as cur:
+                while rows := await cur.fetchmany(chunk):
+                    yield [(bytes(h), None if p is None else bytes(p), int(d))
+                           for h, p, d in rows]
+        except sqlite3.Error as exc:
+            raise translate(exc) from exc
+
+    async def _one(self, query: str, params: Sequence[Any]) -> Any:
+        async with self._conn.execute(query, params) as cur:
+            return await cur.fetchone()
+
+    @property
+    def verify_pool(self) -> VerifyPool:
+        """The worker threads that verify entries (shared with `verify`)."""
+        return self._pool
+
+
+_STATE_COLUMNS = "author, lo, hi, lo_prev, lo_ts, hi_hash, hi_ts, forked"
+
+
+def _state(row: Sequence[Any]) -> FeedState:
+    return FeedState(bytes(row[0]), int(row[1]), int(row[2]),
+                     None if row[3] is None else bytes(row[3]), int(row[4]),
+                     None if row[5] is None else bytes(row[5]), int(row[6]), bool(row[7]))
+
+
+def _entry(row: Sequence[Any]) -> Entry:
+    try:
+        return decode_entry(bytes(row[0]), None if row[1] is None else bytes(row[1]),
+                            verify=False)
+    except ValidationError as exc:
+        raise StoreError(f"a stored entry no longer decodes ({exc}); run `p2psocial verify`"
+                         ) from exc
+
+
+def _index_in(raw: Sequence[RawEntry], entry: Entry) -> int:
+    for i, (header, _) in enumerate(raw):
+        if header == entry.header:
+            return i
+    return len(raw)
+
+
+def _prefix_upper_bound(prefix: bytes) -> bytes | None:
+    data = bytearray(prefix)
+    while data and data[-1] == 0xFF:
+        data.pop()
+    if not data:
+        return None
+    data[-1] += 1
+    return bytes(data)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+__all__ = ["Counts", "ForkRecord", "IngestReport", "Placement", "Profile", "Store",
+           "TimelineItem", "now_ms"]
