@@ -84,7 +84,9 @@ class About:
 
 
 @dataclass(frozen=True, slots=True)
-class _FeedRef:
+class FeedRef:
+    """Base of the entry types whose payload names one feed."""
+
     feed: bytes
 
     def to_map(self) -> dict[str, Any]:
@@ -99,32 +101,32 @@ def _feed_ref_parser(cls: type[_F]) -> Callable[[dict[str, Any]], _F]:
     return parse
 
 
-_F = TypeVar("_F", bound=_FeedRef)
+_F = TypeVar("_F", bound=FeedRef)
 
 
 @dataclass(frozen=True, slots=True)
-class Follow(_FeedRef):
+class Follow(FeedRef):
     """Start following a feed."""
 
     TYPE: ClassVar[str] = "follow"
 
 
 @dataclass(frozen=True, slots=True)
-class Unfollow(_FeedRef):
+class Unfollow(FeedRef):
     """Stop following a feed."""
 
     TYPE: ClassVar[str] = "unfollow"
 
 
 @dataclass(frozen=True, slots=True)
-class Block(_FeedRef):
+class Block(FeedRef):
     """Block a feed: never replicate, serve or show it."""
 
     TYPE: ClassVar[str] = "block"
 
 
 @dataclass(frozen=True, slots=True)
-class Unblock(_FeedRef):
+class Unblock(FeedRef):
     """Lift a block."""
 
     TYPE: ClassVar[str] = "unblock"
@@ -153,7 +155,9 @@ class React:
 
 
 @dataclass(frozen=True, slots=True)
-class _TargetRef:
+class TargetRef:
+    """Base of the entry types whose payload names one entry by hash."""
+
     target: bytes
 
     def to_map(self) -> dict[str, Any]:
@@ -161,20 +165,20 @@ class _TargetRef:
 
 
 @dataclass(frozen=True, slots=True)
-class Repost(_TargetRef):
+class Repost(TargetRef):
     """Share another entry with one's followers."""
 
     TYPE: ClassVar[str] = "repost"
 
 
 @dataclass(frozen=True, slots=True)
-class Delete(_TargetRef):
+class Delete(TargetRef):
     """Ask every peer to drop the payload of one of the author's own earlier entries."""
 
     TYPE: ClassVar[str] = "delete"
 
 
-_T = TypeVar("_T", bound=_TargetRef)
+_T = TypeVar("_T", bound=TargetRef)
 
 
 def _target_ref_parser(cls: type[_T]) -> Callable[[dict[str, Any]], _T]:

@@ -1,0 +1,291 @@
+"""The CLI verbs: each turns parsed arguments into Service calls and prints the result."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from p2psocial.cli import passphrase, render
+from p2psocial.core import archive as archive_format
+from p2psocial.core.errors import ArchiveError, KeyfileError, UsageError, WrongPassphrase
+from p2psocial.core.identity import Identity, handle_of
+from p2psocial.runtime.local import open_local, require_identity
+from p2psocial.runtime.service import Service
+from p2psocial.runtime.views import EntryView
+from p2psocial.store import keyfile
+from p2psocial.store.home import Home, HomeLock, resolve_home, write_private_file
+from p2psocial.store.sqlite import Store
+
+Handler = Callable[[argparse.Namespace, Service], Awaitable[int]]
+_HANDLERS: dict[str, Handler] = {}
+PASSPHRASE_TRIES = 3
+
+
+def _verb(name: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        _HANDLERS[name] = fn
+        return fn
+    return register
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Run the verb named in `args`."""
+    home = resolve_home(args.home)
+    if args.verb == "init":
+        return await _init(args, home)
+    if args.verb == "id":
+        print(handle_of(keyfile.public_key_of(require_identity(home))))
+        return 0
+    if args.verb == "import":
+        return await _import(args, home)
+    if args.verb == "export":
+        return await _export(args, home)
+    async with open_local(home, unlock_interactively) as service:
+        if getattr(args, "force", False):
+            await service.confirm_restored()
+        return await _HANDLERS[args.verb](args, service)
+
+
+def unlock_interactively(doc: dict[str, Any]) -> Identity:
+    """Unlock the key file document, asking for the passphrase (three tries on a terminal)."""
+    if not keyfile.is_encrypted(doc):
+        return keyfile.unseal(doc, None)
+    tries = PASSPHRASE_TRIES if passphrase.from_file() is None and passphrase.can_prompt() else 1
+    for attempt in range(tries):
+        try:
+            return keyfile.unseal(doc, passphrase.ask())
+        except WrongPassphrase:
+            if attempt == tries - 1:
+                raise
+            sys.stderr.write("wrong passphrase, try again\n")
+    raise WrongPassphrase("wrong passphrase")
+
+
+# --- identity -------------------------------------------------------------------------------
+
+
+async def _init(args: argparse.Namespace, home: Home) -> int:
+    if home.exists():
+        existing = handle_of(keyfile.public_key_of(keyfile.read_doc(home.key_file)))
+        raise UsageError(f"{home.root} already holds the identity {existing}; "
+                         "use --home for another")
+    secret = passphrase.ask_new(args.no_passphrase)
+    identity = Identity.generate()
+    await _create_home(home, keyfile.seal(identity, secret), identity.public_key)
+    if not secret:
+        sys.stderr.write(f"warning: no passphrase: your secret key is stored unencrypted in "
+                         f"{home.key_file} (readable only by you)\n")
+    print(f"created identity {identity.handle}")
+    print(f"home: {home.root}")
+    return 0
+
+
+async def _create_home(home: Home, doc: dict[str, Any], public_key: bytes) -> None:
+    home.create()
+    with HomeLock(home):
+        store = await Store.open(home.database)
+        try:
+            await store.set_owner(public_key)
+        finally:
+            await store.close()
+        keyfile.write_doc(home.key_file, doc)
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def _show_entry(args: argparse.Namespace, view: EntryView) -> int:
+    if getattr(args, "json", False):
+        render.print_json(view)
+    else:
+        render.print_entries([view])
+    return 0
+
+
+@_verb("post")
+async def _post(args: argparse.Namespace, service: Service) -> int:
+    text = args.text
+    if args.edit:
+        text = edit_text(text or "")
+    elif text is None:
+        if sys.stdin.isatty():
+            raise UsageError("give the post text, or --edit to write it in $EDITOR")
+        text = sys.stdin.read()
+    view = await service.post(text, reply_to=args.reply, quote=args.quote, cw=args.cw,
+                              tags=args.tag)
+    return _show_entry(args, view)
+
+
+def edit_text(initial: str) -> str:
+    """Let the user write text in $VISUAL / $EDITOR; returns what they saved."""
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    fd, name = tempfile.mkstemp(prefix="p2psocial-post-", suffix=".txt")
+    path = Path(name)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(initial)
+        try:
+            result = subprocess.run([*shlex.split(editor), str(path)], check=False)
+        except FileNotFoundError:
+            raise UsageError(f"cannot run the editor {editor!r}: set $EDITOR") from None
+        if result.returncode != 0:
+            raise UsageError(f"the editor exited with status {result.returncode}: "
+                             "nothing was posted")
+        return path.read_text()
+    finally:
+        path.unlink(missing_ok=True)
+
+
+@_verb("about")
+async def _about(args: argparse.Namespace, service: Service) -> int:
+    return _show_entry(args, await service.set_about(args.name, args.bio))
+
+
+_RELATION_DONE = {"follow": "now following", "unfollow": "no longer following",
+                  "block": "blocked", "unblock": "unblocked"}
+
+
+def _relation(name: str) -> Handler:
+    async def handler(args: argparse.Namespace, service: Service) -> int:
+        view = await getattr(service, name)(args.handle)
+        if args.json:
+            render.print_json(view)
+        else:
+            print(f"{_RELATION_DONE[name]} {view.text}")
+        return 0
+    return handler
+
+
+for _name in _RELATION_DONE:
+    _HANDLERS[_name] = _relation(_name)
+
+
+@_verb("react")
+async def _react(args: argparse.Namespace, service: Service) -> int:
+    return _show_entry(args, await service.react(args.entry, args.reaction))
+
+
+@_verb("repost")
+async def _repost(args: argparse.Namespace, service: Service) -> int:
+    return _show_entry(args, await service.repost(args.entry))
+
+
+@_verb("delete")
+async def _delete(args: argparse.Namespace, service: Service) -> int:
+    view = await service.delete(args.entry)
+    if args.json:
+        render.print_json(view)
+    else:
+        print(f"deleted {view.text}: peers will drop its content")
+    return 0
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+@_verb("log")
+async def _log(args: argparse.Namespace, service: Service) -> int:
+    log = await service.log(args.handle, limit=max(1, args.limit))
+    if args.json:
+        render.print_json(log)
+    else:
+        render.print_log(log)
+    return 0
+
+
+@_verb("feed")
+async def _feed(args: argparse.Namespace, service: Service) -> int:
+    items = await service.timeline(limit=max(1, args.limit))
+    if args.json:
+        render.print_json(items)
+    elif items:
+        render.print_entries(items)
+    else:
+        print("your timeline is empty: follow someone with `p2psocial follow <handle>`")
+    return 0
+
+
+@_verb("thread")
+async def _thread(args: argparse.Namespace, service: Service) -> int:
+    entries = await service.thread(args.entry)
+    if args.json:
+        render.print_json(entries)
+    else:
+        render.print_entries(entries)
+    return 0
+
+
+@_verb("feeds")
+async def _feeds(args: argparse.Namespace, service: Service) -> int:
+    feeds = await service.feeds()
+    if args.json:
+        render.print_json(feeds)
+    else:
+        for f in feeds:
+            print(render.feed_line(f))
+    return 0
+
+
+@_verb("verify")
+async def _verify(args: argparse.Namespace, service: Service) -> int:
+    report = await service.verify(args.handle)
+    if args.json:
+        render.print_json(report)
+    else:
+        render.print_verify(report)
+    return 0 if report.ok else 1
+
+
+# --- archives -------------------------------------------------------------------------------
+
+
+async def _export(args: argparse.Namespace, home: Home) -> int:
+    doc = require_identity(home)
+    async with open_local(home, unlock_interactively) as service:
+        entries = await service.export_entries()
+    data = archive_format.pack(archive_format.Archive(key_doc=doc, entries=entries))
+    target = Path(args.file)
+    if target.exists():
+        raise UsageError(f"{target} exists: choose another file name")
+    write_private_file(target, data)
+    print(f"exported {len(entries)} entries and your key to {target}")
+    if not keyfile.is_encrypted(doc):
+        sys.stderr.write("warning: your key is unencrypted, so the archive is too: keep it "
+                         "safe\n")
+    return 0
+
+
+async def _import(args: argparse.Namespace, home: Home) -> int:
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise ArchiveError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    archive = archive_format.unpack(data)
+    try:
+        public_key = keyfile.public_key_of(archive.key_doc)
+    except KeyfileError as exc:
+        raise ArchiveError(f"the archive's key is damaged: {exc}") from None
+    if home.exists():
+        mine = keyfile.public_key_of(keyfile.read_doc(home.key_file))
+        if mine != public_key:
+            raise ArchiveError(f"the archive belongs to {handle_of(public_key)}, this home to "
+                               f"{handle_of(mine)}: use --home for a new directory")
+    else:
+        await _create_home(home, archive.key_doc, public_key)
+    async with open_local(home, unlock_interactively) as service:
+        result = await service.import_archive(archive)
+    print(f"imported {result.stored} entries of {result.handle}"
+          + (f" ({result.duplicates} already here)" if result.duplicates else ""))
+    print("before posting, run `p2psocial run` once so your node learns any newer entries "
+          "of yours from the network (or use `post --force` if this backup is current)")
+    return 0
+
+
+VERBS = frozenset({*_HANDLERS, "init", "id", "import", "export"})

@@ -1,0 +1,171 @@
+"""`p2psocial`: the command line. Parses arguments, runs one verb, reports errors in one line.
+
+Rules:
+- Every failure the user can cause prints `p2psocial: <what went wrong>` on stderr and exits
+  non-zero (1 for errors, 2 for usage); a mistyped verb or option gets a suggestion.
+- Unexpected internal errors are the only ones with a traceback, and that goes to a crash
+  file in the home, not the terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import difflib
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from p2psocial import __version__
+from p2psocial.cli import commands
+from p2psocial.core.errors import P2PSocialError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line with a suggestion."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = ""
+        if "invalid choice" in message and "'" in message:
+            wrong = message.split("'")[1]
+            verbs = sorted(commands.VERBS)
+            close = difflib.get_close_matches(wrong, verbs, n=1)
+            hint = f" (did you mean `{close[0]}`?)" if close else ""
+            message = f"unknown command {wrong!r}{hint}; see `p2psocial --help`"
+        elif "unrecognized arguments" in message:
+            message += f"; see `{self.prog} --help`"
+        sys.stderr.write(f"p2psocial: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser."""
+    p = _Parser(prog="p2psocial", description="A social network nobody can deplatform you "
+                "from. With no command, opens the terminal UI.")
+    p.add_argument("--home", metavar="DIR", help="data directory (default: $P2PSOCIAL_HOME "
+                   "or the platform's user data directory)")
+    p.add_argument("--version", action="version", version=f"p2psocial {__version__}")
+    sub = p.add_subparsers(dest="verb", metavar="COMMAND", parser_class=_Parser)
+
+    def verb(name: str, help_: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = sub.add_parser(name, help=help_, description=help_)
+        return parser
+
+    _identity_verbs(verb)
+    _writing_verbs(verb)
+    _reading_verbs(verb)
+    return p
+
+
+_VerbAdder = Callable[[str, str], argparse.ArgumentParser]
+
+
+def _identity_verbs(verb: _VerbAdder) -> None:
+    s = verb("init", "create an identity (asks for a passphrase; empty means unencrypted)")
+    s.add_argument("--no-passphrase", action="store_true",
+                   help="store the secret key unencrypted (for unattended nodes)")
+    verb("id", "print my public handle")
+    verb("export", "write my key (still encrypted) and my log to a file").add_argument("file")
+    verb("import", "restore an identity and its log from an export file").add_argument("file")
+
+
+def _writes(s: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    s.add_argument("--force", action="store_true",
+                   help="write even though this identity was just restored from a backup")
+    s.add_argument("--json", action="store_true", help="print the new entry as JSON")
+    return s
+
+
+def _writing_verbs(verb: _VerbAdder) -> None:
+    s = _writes(verb("post", "sign and append a post to my log"))
+    s.add_argument("text", nargs="?", help="the post; @handles mention, #words tag")
+    s.add_argument("--reply", metavar="ENTRY", help="reply to an entry (hash or prefix)")
+    s.add_argument("--quote", metavar="ENTRY", help="quote an entry (hash or prefix)")
+    s.add_argument("--cw", metavar="TEXT", help="a content warning shown before the text")
+    s.add_argument("--tag", action="append", default=[], metavar="TAG", help="add a tag")
+    s.add_argument("--edit", action="store_true", help="write the post in $EDITOR")
+    s = _writes(verb("about", "set my display name and bio"))
+    s.add_argument("--name")
+    s.add_argument("--bio")
+    for name, text in (("follow", "follow a feed by handle"),
+                       ("unfollow", "stop following a feed"),
+                       ("block", "block a feed: hide it, never replicate or serve it"),
+                       ("unblock", "lift a block")):
+        _writes(verb(name, text)).add_argument("handle")
+    s = _writes(verb("react", "react to an entry"))
+    s.add_argument("entry")
+    s.add_argument("reaction", nargs="?", default="❤")
+    _writes(verb("repost", "share an entry with my followers")).add_argument("entry")
+    _writes(verb("delete", "delete one of my entries (every peer drops its content)")
+            ).add_argument("entry")
+
+
+def _reading_verbs(verb: _VerbAdder) -> None:
+    s = verb("log", "entries of a feed, newest first (default: mine)")
+    s.add_argument("handle", nargs="?")
+    s.add_argument("--limit", type=int, default=20)
+    s.add_argument("--json", action="store_true")
+    s = verb("feed", "my timeline: posts of the feeds I follow, newest first")
+    s.add_argument("--limit", type=int, default=20)
+    s.add_argument("--json", action="store_true")
+    s = verb("thread", "an entry with its replies")
+    s.add_argument("entry")
+    s.add_argument("--json", action="store_true")
+    verb("feeds", "every feed held: range, relation, status").add_argument(
+        "--json", action="store_true")
+    s = verb("verify", "re-verify every stored entry and report")
+    s.add_argument("handle", nargs="?")
+    s.add_argument("--json", action="store_true")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `p2psocial` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verb is None:
+        parser.print_help()
+        return 0
+    try:
+        return asyncio.run(commands.run(args))
+    except P2PSocialError as exc:
+        sys.stderr.write(f"p2psocial: {exc}\n")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        sys.stderr.write("p2psocial: interrupted\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader of our output went away (e.g. `p2psocial log | head`); not an error
+        _silence_stdout()
+        return 0
+    except OSError as exc:
+        sys.stderr.write(f"p2psocial: {exc.strerror or exc}"
+                         f"{f': {exc.filename}' if exc.filename else ''}\n")
+        return EXIT_ERROR
+    except Exception:  # noqa: BLE001 - the outermost boundary: report a bug, never crash raw
+        crash = _write_crash_report()
+        sys.stderr.write(f"p2psocial: internal error (a bug); details in {crash}\n")
+        return EXIT_ERROR
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _write_crash_report() -> Path:
+    fd, name = tempfile.mkstemp(prefix="p2psocial-crash-", suffix=".txt")
+    with os.fdopen(fd, "w") as f:
+        traceback.print_exc(file=f)
+    return Path(name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,418 @@
+"""The application service: everything a user can do, over the store (and, later, the node).
+
+Rules:
+- This is the one API the CLI, the control socket and the UI call. It speaks in handles,
+  hex hashes and view objects (p2psocial.runtime.views), never SQL or libp2p.
+- Reads need only the public key; the secret key is unlocked on the first write, through the
+  `unlock` callable the caller supplies (which may prompt for a passphrase).
+- An identity restored from an archive writes nothing until its latest entries were learnt
+  from the network or the user confirms the backup is current (`confirm_restored`), because
+  writing from a stale backup would fork the feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from p2psocial.core import limits
+from p2psocial.core.archive import Archive
+from p2psocial.core.content import (
+    About,
+    Block,
+    Content,
+    Delete,
+    Follow,
+    Post,
+    PrivateMessage,
+    React,
+    Repost,
+    Unblock,
+    Unfollow,
+)
+from p2psocial.core.dm import OpenedMessage, open_message, seal_message
+from p2psocial.core.entry import Entry, decode_entry
+from p2psocial.core.errors import HandleError, UsageError, ValidationError
+from p2psocial.core.feed import FeedState, Placement, place
+from p2psocial.core.identity import Identity, handle_of, parse_handle
+from p2psocial.core.text import mentions_in, tags_in
+from p2psocial.runtime.views import (
+    EntryView,
+    FeedCheck,
+    FeedLog,
+    FeedView,
+    VerifyReport,
+    entry_view,
+)
+from p2psocial.store.sqlite import Store, TimelineItem
+
+RESTORED_KEY = "restored"
+MIN_REF_HEX = 6
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What an archive import stored."""
+
+    handle: str
+    stored: int
+    duplicates: int
+
+
+class Service:
+    """The user's actions and views over one store."""
+
+    def __init__(self, store: Store, public_key: bytes,
+                 unlock: Callable[[], Identity]) -> None:
+        self.store = store
+        self.public_key = public_key
+        self._unlock = unlock
+        self._identity: Identity | None = None
+        self.on_appended: list[Callable[[Entry], Any]] = []
+
+    @property
+    def handle(self) -> str:
+        """My handle."""
+        return handle_of(self.public_key)
+
+    def identity(self) -> Identity:
+        """My identity, unlocking the secret key on first use."""
+        if self._identity is None:
+            identity = self._unlock()
+            if identity.public_key != self.public_key:
+                raise UsageError("the key file does not belong to this database's owner")
+            self._identity = identity
+        return self._identity
+
+    # --- writing --------------------------------------------------------------------------
+
+    async def append(self, content: Content) -> EntryView:
+        """Sign and append `content` to my feed."""
+        if await self.store.get_meta(RESTORED_KEY):
+            raise UsageError("this identity was restored from a backup: run `p2psocial run` "
+                             "so the node can learn your latest entries from the network "
+                             "first, or pass --force if the backup is current")
+        entry = await self.store.append(self.identity(), content)
+        for callback in self.on_appended:
+            callback(entry)
+        return await self._view(entry)
+
+    async def confirm_restored(self) -> None:
+        """Declare that the restored backup is current: writing is allowed again."""
+        await self.store.set_meta(RESTORED_KEY, None)
+
+    async def post(self, text: str, *, reply_to: str | None = None, quote: str | None = None,
+                   cw: str | None = None, tags: Sequence[str] = ()) -> EntryView:
+        """Post `text`; @handles become mentions and #words tags."""
+        text = text.strip()
+        if not text:
+            raise UsageError("the post is empty: nothing was posted")
+        if len(text) > limits.MAX_POST_CHARS:
+            raise UsageError(f"the post is {len(text)} characters long; the limit is "
+                             f"{limits.MAX_POST_CHARS}")
+        if cw is not None and len(cw) > limits.MAX_CW_CHARS:
+            raise UsageError(f"the content warning is longer than {limits.MAX_CW_CHARS} "
+                             "characters")
+        root = parent = None
+        if reply_to:
+            parent = await self.resolve(reply_to)
+            target = await self.store.get(parent)
+            root = parent
+            if target is not None and isinstance(target.content, Post) and target.content.root:
+                root = target.content.root
+        all_tags = list(dict.fromkeys([*tags_in(text), *(t.lstrip("#") for t in tags)]))
+        content = Post(text=text, root=root, parent=parent, mentions=tuple(mentions_in(text)),
+                       tags=tuple(all_tags[:limits.MAX_TAGS]), cw=cw or None,
+                       quote=await self.resolve(quote) if quote else None)
+        return await self.append(content)
+
+    async def set_about(self, name: str | None = None, bio: str | None = None) -> EntryView:
+        """Set my display name and/or bio."""
+        if name is None and bio is None:
+            raise UsageError("give --name and/or --bio")
+        if name is not None and len(name) > limits.MAX_NAME_CHARS:
+            raise UsageError(f"the name is longer than {limits.MAX_NAME_CHARS} characters")
+        if bio is not None and len(bio) > limits.MAX_BIO_CHARS:
+            raise UsageError(f"the bio is longer than {limits.MAX_BIO_CHARS} characters")
+        return await self.append(About(name=name, bio=bio))
+
+    async def follow(self, handle: str) -> EntryView:
+        """Follow a feed."""
+        key = self._other(handle, "follow")
+        if key in await self.store.following(self.public_key):
+            raise UsageError(f"you already follow {handle_of(key)}")
+        return await self.append(Follow(feed=key))
+
+    async def unfollow(self, handle: str) -> EntryView:
+        """Stop following a feed."""
+        key = self._other(handle, "unfollow")
+        if key not in await self.store.following(self.public_key):
+            raise UsageError(f"you do not follow {handle_of(key)}")
+        return await self.append(Unfollow(feed=key))
+
+    async def block(self, handle: str) -> EntryView:
+        """Block a feed: it is hidden, and never replicated or served."""
+        key = self._other(handle, "block")
+        if key in await self.store.blocking(self.public_key):
+            raise UsageError(f"you already block {handle_of(key)}")
+        return await self.append(Block(feed=key))
+
+    async def unblock(self, handle: str) -> EntryView:
+        """Lift a block."""
+        key = self._other(handle, "unblock")
+        if key not in await self.store.blocking(self.public_key):
+            raise UsageError(f"you do not block {handle_of(key)}")
+        return await self.append(Unblock(feed=key))
+
+    async def react(self, ref: str, reaction: str = "❤") -> EntryView:
+        """React to an entry."""
+        reaction = reaction.strip()
+        if not reaction or len(reaction.encode()) > limits.MAX_REACTION_BYTES:
+            raise UsageError(f"a reaction is 1 to {limits.MAX_REACTION_BYTES} bytes")
+        return await self.append(React(target=await self.resolve(ref), reaction=reaction))
+
+    async def repost(self, ref: str) -> EntryView:
+        """Repost an entry to my followers."""
+        return await self.append(Repost(target=await self.resolve(ref)))
+
+    async def delete(self, ref: str) -> EntryView:
+        """Delete one of my entries: every peer drops its payload."""
+        target_hash = await self.resolve(ref)
+        target = await self.store.get(target_hash)
+        if target is None or target.author != self.public_key:
+            raise UsageError("you can only delete your own entries")
+        if target.payload is None:
+            raise UsageError("that entry is already deleted")
+        return await self.append(Delete(target=target_hash))
+
+    async def send_dm(self, handles: Sequence[str], text: str) -> EntryView:
+        """Send an encrypted private message readable only by `handles` and me."""
+        readers = [self._other(h, "message") for h in handles]
+        return await self.append(seal_message(self.identity(), readers, text.strip()))
+
+    def open_dm(self, entry: Entry) -> OpenedMessage | None:
+        """A private message opened with my key, or None if it is not for me."""
+        if not isinstance(entry.content, PrivateMessage):
+            return None
+        return open_message(self.identity(), entry.content)
+
+    # --- reading --------------------------------------------------------------------------
+
+    async def resolve(self, ref: str) -> bytes:
+        """The full hash of the entry `ref` names (64 hex characters or a unique prefix)."""
+        text = ref.strip().lower()
+        try:
+            raw = bytes.fromhex(text if len(text) % 2 == 0 else text[:-1])
+        except ValueError:
+            raise UsageError(f"not an entry reference: {ref!r} (expected hex)") from None
+        if len(text) == 2 * limits.HASH_BYTES:
+            return raw
+        if len(text) < MIN_REF_HEX:
+            raise UsageError(f"an entry reference needs at least {MIN_REF_HEX} hex characters")
+        matches = [e for e in await self.store.find_by_prefix(raw)
+                   if e.hash.hex().startswith(text)]
+        if not matches:
+            raise UsageError(f"no entry starts with {text}")
+        if len(matches) > 1:
+            raise UsageError(f"{text} names more than one entry: give more characters")
+        return matches[0].hash
+
+    async def feed(self, handle: str | None = None) -> FeedView:
+        """What we hold of a feed and how I relate to it."""
+        key = self.public_key if handle is None else parse_handle(handle)
+        state = await self.store.feed_state(key)
+        profile = await self.store.profile(key)
+        following = await self.store.following(self.public_key)
+        blocking = await self.store.blocking(self.public_key)
+        return FeedView(author=handle_of(key), name=profile.name, bio=profile.bio,
+                        lo=state.lo, hi=state.hi, forked=state.forked,
+                        following=key in following, blocked=key in blocking,
+                        is_me=key == self.public_key,
+                        followers=len(await self.store.followers(key)),
+                        follows=len(await self.store.following(key)))
+
+    async def log(self, handle: str | None = None, *, limit: int = 50,
+                  before_seq: int | None = None) -> FeedLog:
+        """A feed's entries, newest first."""
+        feed = await self.feed(handle)
+        entries = await self.store.feed_entries(parse_handle(feed.author), limit=limit,
+                                                before_seq=before_seq)
+        return FeedLog(feed=feed, entries=await self._views(entries))
+
+    async def timeline(self, *, limit: int = 50, before: Sequence[Any] | None = None
+                       ) -> list[EntryView]:
+        """My home timeline: posts and reposts of the feeds I follow and mine, newest first."""
+        cursor = None
+        if before is not None:
+            ts, author, seq = before
+            cursor = (int(ts), parse_handle(str(author)), int(seq))
+        items = await self.store.timeline(self.public_key, limit=limit, before=cursor)
+        return await self._timeline_views(items)
+
+    async def thread(self, ref: str) -> list[EntryView]:
+        """An entry's thread: its root and every reply, oldest first."""
+        target_hash = await self.resolve(ref)
+        target = await self.store.get(target_hash)
+        root = target_hash
+        if target is not None and isinstance(target.content, Post) and target.content.root:
+            root = target.content.root
+        entries = await self.store.thread(root, viewer=self.public_key)
+        if not entries and target is not None:
+            entries = [target]
+        return await self._views(entries)
+
+    async def feeds(self) -> list[FeedView]:
+        """Every feed held, with my relation to it."""
+        states = await self.store.feed_states()
+        following = await self.store.following(self.public_key)
+        blocking = await self.store.blocking(self.public_key)
+        profiles = await self.store.profiles(states)
+        out = []
+        for key, state in sorted(states.items(), key=lambda kv: kv[0] != self.public_key):
+            p = profiles.get(key)
+            out.append(FeedView(author=handle_of(key), name=p.name if p else None,
+                                bio=p.bio if p else None, lo=state.lo, hi=state.hi,
+                                forked=state.forked, following=key in following,
+                                blocked=key in blocking, is_me=key == self.public_key))
+        return out
+
+    async def verify(self, handle: str | None = None) -> VerifyReport:
+        """Re-verify every stored entry (signatures, payload hashes, chain links)."""
+        only = None if handle is None else parse_handle(handle)
+        states = await self.store.feed_states(None if only is None else [only])
+        checks: dict[bytes, _FeedChecker] = {}
+        async for chunk in self.store.iter_raw(only):
+            raw = [(h, p) for h, p, _ in chunk]
+            offset = 0
+            while offset < len(raw):
+                decoded = await self.store.verify_pool.decode(raw[offset:])
+                for entry in decoded.entries:
+                    checks.setdefault(entry.author, _FeedChecker(entry.author)).add(entry)
+                if decoded.error is None:
+                    break
+                assert decoded.error_index is not None
+                bad = offset + decoded.error_index
+                author = _author_of(raw[bad][0])
+                checks.setdefault(author, _FeedChecker(author)).problems.append(
+                    f"entry {bad + 1} of this chunk: {decoded.error}")
+                offset = bad + 1
+            await asyncio.sleep(0)
+        results = []
+        for key, state in states.items():
+            checker = checks.pop(key, _FeedChecker(key))
+            proofs = await self.store.forks(key)
+            results.append(checker.finish(state, len(proofs)))
+        for key, checker in checks.items():
+            results.append(checker.finish(FeedState(key), 0))
+        return VerifyReport(feeds=results)
+
+    # --- archives -------------------------------------------------------------------------
+
+    async def export_entries(self) -> list[tuple[bytes, bytes | None]]:
+        """My own log, oldest first, as (header, payload)."""
+        out: list[tuple[bytes, bytes | None]] = []
+        async for chunk in self.store.iter_raw(self.public_key):
+            out.extend((h, p) for h, p, _ in chunk)
+        return out
+
+    async def import_archive(self, archive: Archive) -> ImportResult:
+        """Store the entries of an archive of my own log (verified like any received entry).
+
+        Raises:
+            UsageError: the archive holds entries of another feed, or invalid entries.
+        """
+        entries = sorted(archive.entries, key=lambda hp: _seq_of(hp[0]), reverse=True)
+        for header, _ in entries:
+            peeked = _peek(header)
+            if peeked is not None and peeked.author != self.public_key:
+                raise UsageError("the archive holds entries of another feed")
+        stored = duplicates = 0
+        for i in range(0, len(entries), 1000):
+            report = await self.store.ingest(entries[i:i + 1000])
+            stored += len(report.accepted)
+            duplicates += report.duplicates
+            if report.error is not None or report.forks:
+                problem = report.error or "it conflicts with entries already here (a fork)"
+                raise UsageError(f"the archive holds an invalid entry: {problem}; "
+                                 f"{stored} entries were stored before it")
+        await self.store.set_meta(RESTORED_KEY, b"1")
+        return ImportResult(handle=self.handle, stored=stored, duplicates=duplicates)
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _other(self, handle: str, verb: str) -> bytes:
+        key = parse_handle(handle)
+        if key == self.public_key:
+            raise UsageError(f"you cannot {verb} yourself")
+        return key
+
+    async def _view(self, entry: Entry) -> EntryView:
+        return (await self._views([entry]))[0]
+
+    async def _views(self, entries: Sequence[Entry],
+                     cursors: Sequence[list[Any] | None] | None = None) -> list[EntryView]:
+        profiles = await self.store.profiles(e.author for e in entries)
+        counts = await self.store.counts([e.hash for e in entries])
+        out = []
+        for i, e in enumerate(entries):
+            p = profiles.get(e.author)
+            out.append(entry_view(e, name=p.name if p else None, counts=counts.get(e.hash),
+                                  cursor=cursors[i] if cursors else None))
+        return out
+
+    async def _timeline_views(self, items: Sequence[TimelineItem]) -> list[EntryView]:
+        cursors = [[i.sort_ts, handle_of(i.entry.author), i.entry.seq] for i in items]
+        return await self._views([i.entry for i in items], cursors)
+
+
+class _FeedChecker:
+    """Walks one feed's entries in seq order and records every chain problem."""
+
+    def __init__(self, author: bytes) -> None:
+        self.author = author
+        self.state = FeedState(author)
+        self.checked = 0
+        self.problems: list[str] = []
+
+    def add(self, entry: Entry) -> None:
+        self.checked += 1
+        try:
+            self.state, placed = place(self.state, entry, None)
+        except ValidationError as exc:
+            self.problems.append(f"seq {entry.seq}: {exc}")
+            return
+        if placed is Placement.GAP:
+            self.problems.append(f"seq {entry.seq}: not linked to seq {self.state.hi}")
+
+    def finish(self, stored: FeedState, fork_proofs: int) -> FeedCheck:
+        s = self.state
+        if (s.lo, s.hi, s.hi_hash) != (stored.lo, stored.hi, stored.hi_hash):
+            self.problems.append(f"the feed record says seq {stored.lo}..{stored.hi} but the "
+                                 f"entries chain {s.lo}..{s.hi}")
+        return FeedCheck(author=handle_of(self.author), checked=self.checked,
+                         problems=self.problems, forked=stored.forked,
+                         fork_proofs=fork_proofs)
+
+
+def _peek(header: bytes) -> Entry | None:
+    """The header's fields without checking its signature, or None if it does not decode
+    (the ingest that follows reports why)."""
+    try:
+        return decode_entry(header, None, verify=False)
+    except ValidationError:
+        return None
+
+
+def _author_of(header: bytes) -> bytes:
+    peeked = _peek(header)
+    return b"" if peeked is None else peeked.author
+
+
+def _seq_of(header: bytes) -> int:
+    peeked = _peek(header)
+    return 0 if peeked is None else peeked.seq
+
+
+__all__ = ["HandleError", "ImportResult", "Service"]

@@ -1,0 +1,194 @@
+"""View objects: what the node shows the CLI and the UI, as plain JSON-able data.
+
+Rules:
+- Views carry display-ready values: handles instead of key bytes, hex instead of hashes,
+  milliseconds since the epoch for times. They cross the control socket as JSON unchanged,
+  so a CLI or UI attached to a running node sees exactly what an in-process one sees.
+- `to_json()` / `from_json()` are exact inverses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from p2psocial.core.content import (
+    About,
+    Content,
+    Delete,
+    FeedRef,
+    Post,
+    PrivateMessage,
+    React,
+    Relays,
+    Repost,
+)
+from p2psocial.core.entry import Entry
+from p2psocial.core.identity import handle_of
+
+_V = TypeVar("_V", bound="_View")
+
+
+class _View:
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able dict of this view."""
+        return dataclasses.asdict(self)  # type: ignore[call-overload, no-any-return]
+
+    @classmethod
+    def from_json(cls: type[_V], data: dict[str, Any]) -> _V:
+        """The view a `to_json()` dict describes."""
+        return _build(cls, data)
+
+
+def _build(cls: type[_V], data: dict[str, Any]) -> _V:
+    kwargs: dict[str, Any] = {}
+    hints = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    for name, value in data.items():
+        if name not in hints:
+            continue
+        nested = _NESTED.get((cls.__name__, name))
+        if nested is None or value is None:
+            kwargs[name] = value
+        elif isinstance(value, list):
+            kwargs[name] = [nested.from_json(v) for v in value]
+        else:
+            kwargs[name] = nested.from_json(value)
+    return cls(**kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class EntryView(_View):
+    """One entry as the user sees it."""
+
+    hash: str
+    author: str
+    seq: int
+    timestamp: int
+    type: str
+    name: str | None = None
+    deleted: bool = False
+    text: str | None = None
+    content: dict[str, Any] | None = None
+    replies: int = 0
+    reposts: int = 0
+    reactions: dict[str, int] = field(default_factory=dict)
+    cursor: list[Any] | None = None
+
+    @property
+    def short_hash(self) -> str:
+        return self.hash[:12]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedView(_View):
+    """What we hold of one feed and how we relate to it."""
+
+    author: str
+    name: str | None = None
+    bio: str | None = None
+    lo: int = 0
+    hi: int = 0
+    forked: bool = False
+    following: bool = False
+    blocked: bool = False
+    is_me: bool = False
+    followers: int = 0
+    follows: int = 0
+
+    @property
+    def held(self) -> int:
+        return 0 if self.hi == 0 else self.hi - self.lo + 1
+
+    @property
+    def complete(self) -> bool:
+        return self.lo == 1
+
+
+@dataclass(frozen=True, slots=True)
+class FeedLog(_View):
+    """A page of one feed's entries, newest first."""
+
+    feed: FeedView
+    entries: list[EntryView]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedCheck(_View):
+    """The result of re-verifying one feed."""
+
+    author: str
+    checked: int
+    problems: list[str]
+    forked: bool = False
+    fork_proofs: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport(_View):
+    """The result of `verify`: every feed checked, and what was wrong."""
+
+    feeds: list[FeedCheck]
+
+    @property
+    def entries(self) -> int:
+        return sum(f.checked for f in self.feeds)
+
+    @property
+    def ok(self) -> bool:
+        return all(not f.problems and not f.forked for f in self.feeds)
+
+
+_NESTED: dict[tuple[str, str], type[_View]] = {
+    ("FeedLog", "feed"): FeedView,
+    ("FeedLog", "entries"): EntryView,
+    ("VerifyReport", "feeds"): FeedCheck,
+}
+
+
+def content_json(content: Content | None) -> dict[str, Any] | None:
+    """The content of an entry with keys shown as handles and hashes as hex."""
+    if content is None:
+        return None
+    out: dict[str, Any] = {}
+    for key, value in content.to_map().items():
+        out[key] = _show(key, value)
+    return out
+
+
+def _show(key: str, value: Any) -> Any:
+    if isinstance(value, list):
+        return [_show(key, v) for v in value]
+    if isinstance(value, bytes):
+        if key in ("feed", "mentions", "to"):
+            return handle_of(value)
+        return value.hex()
+    return value
+
+
+def entry_view(entry: Entry, *, name: str | None = None, counts: Any = None,
+               cursor: list[Any] | None = None) -> EntryView:
+    """The view of a stored entry; `counts` is a store Counts or None."""
+    c = entry.content
+    text: str | None = None
+    if isinstance(c, Post):
+        text = c.text
+    elif isinstance(c, About):
+        text = " · ".join(x for x in (c.name, c.bio) if x)
+    elif isinstance(c, FeedRef):
+        text = handle_of(c.feed)
+    elif isinstance(c, React):
+        text = c.reaction
+    elif isinstance(c, Repost | Delete):
+        text = c.target.hex()[:12]
+    elif isinstance(c, Relays):
+        text = " ".join(c.addrs)
+    elif isinstance(c, PrivateMessage):
+        text = "(encrypted)"
+    return EntryView(
+        hash=entry.hash.hex(), author=handle_of(entry.author), seq=entry.seq,
+        timestamp=entry.timestamp, type=entry.type, name=name,
+        deleted=entry.payload is None, text=text,
+        content=None if isinstance(c, PrivateMessage) else content_json(c),
+        replies=getattr(counts, "replies", 0), reposts=getattr(counts, "reposts", 0),
+        reactions=dict(getattr(counts, "reactions", {}) or {}), cursor=cursor)
