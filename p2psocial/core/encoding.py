@@ -42,6 +42,8 @@ def decode_canonical(data: bytes, *, rule: str, what: str) -> Any:
         value = cbor2.loads(data)
     except _DECODE_ERRORS as exc:
         raise EncodingError(rule, f"{what} is not valid CBOR: {exc}") from exc
+    if _plain(value) and cbor2.dumps(value) == data:
+        return value
     try:
         again = encode(value)
     except _DECODE_ERRORS as exc:
@@ -50,3 +52,45 @@ def decode_canonical(data: bytes, *, rule: str, what: str) -> Any:
         raise EncodingError(rule, f"{what} is not in canonical CBOR form",
                             expected=len(again), found=len(data))
     return value
+
+
+_SCALARS = frozenset({int, bytes, str})
+
+
+def _plain(value: Any) -> bool:
+    """True if cbor2's ordinary encoding of `value` is already the canonical one.
+
+    That holds for ints, byte and text strings, lists of those, and maps of those whose keys
+    are all non-negative ints in ascending order or all text strings in canonical order
+    (shorter encodings first, then bytewise). Anything else takes the full canonical check.
+    """
+    if type(value) is not dict:
+        return _plain_item(value)
+    last_int = -1
+    last_text: tuple[int, bytes] | None = None
+    for key, item in value.items():
+        kind = type(key)
+        if kind is int and last_text is None:
+            if key <= last_int:
+                return False
+            last_int = key
+        elif kind is str and last_int == -1:
+            encoded = key.encode()
+            rank = (len(encoded), encoded)
+            if last_text is not None and rank <= last_text:
+                return False
+            last_text = rank
+        else:
+            return False
+        if type(item) not in _SCALARS and not _plain_item(item):
+            return False
+    return True
+
+
+def _plain_item(value: Any) -> bool:
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if kind is list:
+        return all(type(item) in _SCALARS for item in value)
+    return False

@@ -43,6 +43,7 @@ class Field(IntEnum):
 
 
 _REQUIRED = frozenset(Field) - {Field.PREV}
+_ALL_KEYS = frozenset(int(f) for f in Field)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +106,8 @@ def create_entry(identity: Identity, *, seq: int, prev: bytes | None, timestamp:
         fields[Field.PREV] = prev
     fields = {int(k): fields[k] for k in sorted(fields)}
     fields[int(Field.SIGNATURE)] = identity.sign(signing_bytes(fields))
-    return decode_entry(encode(fields), payload)
+    # we just signed it: every other rule is still checked, the signature need not be
+    return decode_entry(encode(fields), payload, verify=False)
 
 
 def create_content_entry(identity: Identity, *, seq: int, prev: bytes | None, timestamp: int,
@@ -151,7 +153,7 @@ def _check_fields(fields: Any) -> tuple[bytes, int, bytes | None, int, str, int,
         raise FieldError("H3", "header must be a map", expected="map",
                          found=type(fields).__name__)
     keys = set(fields)
-    unknown = keys - set(Field)
+    unknown = keys - _ALL_KEYS
     if unknown:
         raise FieldError("H3", "header has unknown keys", expected="keys 0-8",
                          found=sorted(map(repr, unknown)))
@@ -159,42 +161,48 @@ def _check_fields(fields: Any) -> tuple[bytes, int, bytes | None, int, str, int,
     if missing:
         raise FieldError("H3", "header lacks required keys", expected=sorted(_REQUIRED),
                          found=sorted(int(k) for k in keys))
-    if fields[Field.VERSION] != limits.FORMAT_VERSION or type(fields[Field.VERSION]) is not int:
+    version = fields[_VERSION]
+    if version != limits.FORMAT_VERSION or type(version) is not int:
         raise FieldError("H4", "unsupported format version", expected=limits.FORMAT_VERSION,
-                         found=fields[Field.VERSION])
-    author = _exact_bytes(fields, Field.AUTHOR, limits.KEY_BYTES)
-    seq = _uint(fields, Field.SEQ, 1, limits.MAX_SEQ)
-    prev = fields.get(Field.PREV)
+                         found=version)
+    author = _exact_bytes(fields, _AUTHOR, limits.KEY_BYTES)
+    seq = _uint(fields, _SEQ, 1, limits.MAX_SEQ)
+    prev = fields.get(_PREV)
     if seq == 1 and prev is not None:
         raise FieldError("H6", "the first entry has no prev", expected=None, found=prev)
     if seq > 1:
         if prev is None:
             raise FieldError("H6", "entries after the first need prev", expected="32 bytes",
                              found=None)
-        prev = _exact_bytes(fields, Field.PREV, limits.HASH_BYTES)
-    ts = _uint(fields, Field.TIMESTAMP, 0, limits.MAX_TIMESTAMP_MS)
-    etype = fields[Field.TYPE]
+        prev = _exact_bytes(fields, _PREV, limits.HASH_BYTES)
+    ts = _uint(fields, _TIMESTAMP, 0, limits.MAX_TIMESTAMP_MS)
+    etype = fields[_TYPE]
     if not isinstance(etype, str) or not _TYPE_RE.match(etype):
         raise FieldError("H7", "type must be 1-32 characters of a-z 0-9 _ . - starting with a "
                          "letter", expected="type name", found=etype)
-    size = _uint(fields, Field.PAYLOAD_SIZE, 0, limits.MAX_PAYLOAD_BYTES)
-    phash = _exact_bytes(fields, Field.PAYLOAD_HASH, limits.HASH_BYTES)
-    sig = _exact_bytes(fields, Field.SIGNATURE, limits.SIGNATURE_BYTES)
+    size = _uint(fields, _PAYLOAD_SIZE, 0, limits.MAX_PAYLOAD_BYTES)
+    phash = _exact_bytes(fields, _PAYLOAD_HASH, limits.HASH_BYTES)
+    sig = _exact_bytes(fields, _SIGNATURE, limits.SIGNATURE_BYTES)
     return author, seq, prev, ts, etype, size, phash, sig
 
 
-def _exact_bytes(fields: dict[Any, Any], key: Field, size: int) -> bytes:
+# Plain-int keys for the hot path (IntEnum lookups cost several times more).
+_VERSION, _AUTHOR, _SEQ, _PREV, _TIMESTAMP, _TYPE, _PAYLOAD_SIZE, _PAYLOAD_HASH, _SIGNATURE = (
+    int(f) for f in Field)
+
+
+def _exact_bytes(fields: dict[Any, Any], key: int, size: int) -> bytes:
     value = fields[key]
-    if not isinstance(value, bytes) or len(value) != size:
-        raise FieldError("H5", f"{key.name.lower()} must be {size} bytes",
+    if type(value) is not bytes or len(value) != size:
+        raise FieldError("H5", f"{Field(key).name.lower()} must be {size} bytes",
                          expected=f"{size} bytes",
                          found=len(value) if isinstance(value, bytes) else type(value).__name__)
     return value
 
 
-def _uint(fields: dict[Any, Any], key: Field, low: int, high: int) -> int:
+def _uint(fields: dict[Any, Any], key: int, low: int, high: int) -> int:
     value = fields[key]
     if type(value) is not int or not low <= value <= high:
-        raise FieldError("H5", f"{key.name.lower()} out of range", expected=f"{low}..{high}",
-                         found=value)
+        raise FieldError("H5", f"{Field(key).name.lower()} out of range",
+                         expected=f"{low}..{high}", found=value)
     return value

@@ -96,8 +96,8 @@ def place(state: FeedState, entry: Entry, held_hash: bytes | None = None
         if entry.timestamp < state.hi_ts:
             raise ChainError("C4", "timestamp earlier than its predecessor's",
                              expected=f">= {state.hi_ts}", found=entry.timestamp)
-        return dataclasses.replace(state, hi=seq, hi_hash=entry.hash,
-                                   hi_ts=entry.timestamp), Placement.NEXT
+        return FeedState(state.author, state.lo, seq, state.lo_prev, state.lo_ts, entry.hash,
+                         entry.timestamp, state.forked), Placement.NEXT
     if seq == state.lo - 1:
         if entry.hash != state.lo_prev:
             raise ForkError("C5", "entry is not the predecessor the held chain names",
@@ -106,15 +106,14 @@ def place(state: FeedState, entry: Entry, held_hash: bytes | None = None
         if entry.timestamp > state.lo_ts:
             raise ChainError("C6", "timestamp later than its successor's",
                              expected=f"<= {state.lo_ts}", found=entry.timestamp)
-        return dataclasses.replace(state, lo=seq, lo_prev=entry.prev,
-                                   lo_ts=entry.timestamp), Placement.PREVIOUS
+        return FeedState(state.author, seq, state.hi, entry.prev, entry.timestamp,
+                         state.hi_hash, state.hi_ts, state.forked), Placement.PREVIOUS
     return state, Placement.GAP
 
 
 def _with_single(state: FeedState, entry: Entry) -> FeedState:
-    return dataclasses.replace(state, lo=entry.seq, hi=entry.seq, lo_prev=entry.prev,
-                               lo_ts=entry.timestamp, hi_hash=entry.hash,
-                               hi_ts=entry.timestamp)
+    return FeedState(state.author, entry.seq, entry.seq, entry.prev, entry.timestamp,
+                     entry.hash, entry.timestamp, state.forked)
 
 
 @dataclass(frozen=True, slots=True)

@@ -247,13 +247,13 @@ class Store:
             await self._write_projections(rows, skip={(a, s) for a, s in
                                                       self._sources(plan.accepted, deleted)})
             await self._apply_deletions(rows.deletions, {e.hash for e in plan.accepted})
-            await conn.executemany(
+            await self._many(
                 "INSERT INTO forks (author, seq, hash, header, rule, found_at) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [(f.author, f.seq, digest(f.header), f.header, f.rule, now)
                  for f in plan.forks])
             changed = {e.author for e in plan.accepted} | {f.author for f in plan.forks}
-            await conn.executemany(
+            await self._many(
                 "INSERT INTO feeds (author, lo, hi, lo_prev, lo_ts, hi_hash, hi_ts, forked, "
                 "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(author) DO UPDATE "
                 "SET lo = excluded.lo, hi = excluded.hi, lo_prev = excluded.lo_prev, "
@@ -271,52 +271,59 @@ class Store:
                  ) -> Iterable[tuple[bytes, int]]:
         return ((e.author, e.seq) for e in entries if (e.hash, e.author) in deleted)
 
+    async def _many(self, sql: str, rows: Sequence[Any]) -> None:
+        """executemany, skipping the round trip to the database thread when there is nothing."""
+        if rows:
+            await self._conn.executemany(sql, rows)
+
     async def _write_projections(self, rows: ProjectionRows,
                                  skip: set[tuple[bytes, int]]) -> None:
-        conn = self._conn
+        many = self._many
 
         def keep(items: list[Any], author_at: int = 1, seq_at: int = 2) -> list[Any]:
             if not skip:
                 return items
             return [r for r in items if (r[author_at], r[seq_at]) not in skip]
 
-        await conn.executemany("INSERT OR IGNORE INTO timeline (ts, author, seq) "
+        await many("INSERT OR IGNORE INTO timeline (ts, author, seq) "
                                "VALUES (?, ?, ?)", keep(rows.timeline))
-        await conn.executemany("INSERT OR IGNORE INTO links (target, rel, author, seq, ts, "
+        await many("INSERT OR IGNORE INTO links (target, rel, author, seq, ts, "
                                "extra) VALUES (?, ?, ?, ?, ?, ?)", keep(rows.links, 2, 3))
-        await conn.executemany(
+        await many(
             "INSERT INTO contacts (src, dst, following, follow_seq) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(src, dst) DO UPDATE SET following = excluded.following, "
             "follow_seq = excluded.follow_seq WHERE excluded.follow_seq > contacts.follow_seq",
             keep(rows.follows, 0, 3))
-        await conn.executemany(
+        await many(
             "INSERT INTO contacts (src, dst, blocking, block_seq) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(src, dst) DO UPDATE SET blocking = excluded.blocking, "
             "block_seq = excluded.block_seq WHERE excluded.block_seq > contacts.block_seq",
             keep(rows.blocks, 0, 3))
-        await conn.executemany(
+        await many(
             "INSERT INTO profiles (author, name, name_seq) VALUES (?, ?, ?) "
             "ON CONFLICT(author) DO UPDATE SET name = excluded.name, "
             "name_seq = excluded.name_seq WHERE excluded.name_seq > profiles.name_seq",
             keep(rows.names, 0, 2))
-        await conn.executemany(
+        await many(
             "INSERT INTO profiles (author, bio, bio_seq) VALUES (?, ?, ?) "
             "ON CONFLICT(author) DO UPDATE SET bio = excluded.bio, "
             "bio_seq = excluded.bio_seq WHERE excluded.bio_seq > profiles.bio_seq",
             keep(rows.bios, 0, 2))
-        await conn.executemany(
+        await many(
             "INSERT INTO relay_lists (author, addrs, seq) VALUES (?, ?, ?) "
             "ON CONFLICT(author) DO UPDATE SET addrs = excluded.addrs, seq = excluded.seq "
             "WHERE excluded.seq > relay_lists.seq", keep(rows.relay_lists, 0, 2))
-        await conn.executemany("INSERT OR IGNORE INTO deletions (target, author, seq) "
+        await many("INSERT OR IGNORE INTO deletions (target, author, seq) "
                                "VALUES (?, ?, ?)", rows.deletions)
 
     async def _deleted_targets(self, entries: list[Entry],
                                batch_deletions: list[tuple[bytes, bytes, int]]
                                ) -> set[tuple[bytes, bytes]]:
-        """(hash, author) of entries in this batch that a delete (earlier or in it) covers."""
+        """(hash, author) of entries in this batch that a delete (earlier or in it) covers.
+
+        My own entries are skipped: they are never received before my delete of them."""
         found = {(target, author) for target, author, _ in batch_deletions}
-        hashes = [e.hash for e in entries]
+        hashes = [e.hash for e in entries if e.author != self._me]
         for i in range(0, len(hashes), 500):
             part = hashes[i:i + 500]
             marks = ",".join("?" * len(part))
