@@ -1,8 +1,12 @@
 """Canonical CBOR and the hash function.
 
 Rules:
-- Everything we sign or hash is deterministic CBOR (RFC 8949 §4.2.1): shortest-form integers
-  and lengths, definite lengths only, map keys sorted by their encoded bytes, no duplicate keys.
+- Everything we sign or hash is deterministic CBOR (RFC 8949 §4.2.1: shortest-form integers
+  and lengths, definite lengths only, no duplicate keys) with map keys in the length-first
+  order of RFC 8949 §4.2.3 (shorter encoded key first, then bytewise), as cbor2 writes it.
+- Only these CBOR types appear: unsigned and negative integers, byte strings, text strings,
+  arrays, maps (integer or text keys), true, false and null. No floats, tags or other simple
+  values.
 - Received bytes are accepted only if re-encoding what they decode to yields the same bytes;
   this also rejects trailing data, indefinite lengths and non-shortest forms.
 - The hash is BLAKE2b with a 32-byte digest (hashlib; nacl's wrapper is 9× slower).
@@ -44,6 +48,10 @@ def decode_canonical(data: bytes, *, rule: str, what: str) -> Any:
         raise EncodingError(rule, f"{what} is not valid CBOR: {exc}") from exc
     if _plain(value) and cbor2.dumps(value) == data:
         return value
+    if not _allowed(value):
+        raise EncodingError(rule, f"{what} uses CBOR types outside the allowed set",
+                            expected="int, bytes, text, array, map, bool, null",
+                            found=type(value).__name__)
     try:
         again = encode(value)
     except _DECODE_ERRORS as exc:
@@ -55,6 +63,23 @@ def decode_canonical(data: bytes, *, rule: str, what: str) -> Any:
 
 
 _SCALARS = frozenset({int, bytes, str})
+_ALLOWED_LEAVES = frozenset({int, bytes, str, bool, type(None)})
+_MAX_DEPTH = 16
+
+
+def _allowed(value: Any, depth: int = 0) -> bool:
+    """True if `value` uses only the CBOR types the protocol allows."""
+    kind = type(value)
+    if kind in _ALLOWED_LEAVES:
+        return True
+    if depth >= _MAX_DEPTH:
+        return False
+    if kind is list:
+        return all(_allowed(v, depth + 1) for v in value)
+    if kind is dict:
+        return all(type(k) in _ALLOWED_LEAVES and _allowed(v, depth + 1)
+                   for k, v in value.items())
+    return False
 
 
 def _plain(value: Any) -> bool:

@@ -152,6 +152,9 @@ def _check_fields(fields: Any) -> tuple[bytes, int, bytes | None, int, str, int,
     if not isinstance(fields, dict):
         raise FieldError("H3", "header must be a map", expected="map",
                          found=type(fields).__name__)
+    if any(type(k) is not int for k in fields):
+        raise FieldError("H3", "header keys must be the integers 0-8", expected="int keys",
+                         found=sorted({type(k).__name__ for k in fields}))
     keys = set(fields)
     unknown = keys - _ALL_KEYS
     if unknown:
@@ -168,8 +171,8 @@ def _check_fields(fields: Any) -> tuple[bytes, int, bytes | None, int, str, int,
     author = _exact_bytes(fields, _AUTHOR, limits.KEY_BYTES)
     seq = _uint(fields, _SEQ, 1, limits.MAX_SEQ)
     prev = fields.get(_PREV)
-    if seq == 1 and prev is not None:
-        raise FieldError("H6", "the first entry has no prev", expected=None, found=prev)
+    if seq == 1 and _PREV in fields:
+        raise FieldError("H6", "the first entry has no prev", expected="no key 3", found=prev)
     if seq > 1:
         if prev is None:
             raise FieldError("H6", "entries after the first need prev", expected="32 bytes",

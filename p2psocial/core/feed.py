@@ -1,4 +1,4 @@
-"""A feed's chain: which entries fit the range we hold, in both directions (rules C1–C6).
+"""A feed's chain: which entries fit the range we hold, in both directions (rules C2–C6).
 
 Rules:
 - We hold one contiguous range [lo, hi] of each feed. An entry is accepted only if it extends

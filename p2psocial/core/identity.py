@@ -10,6 +10,8 @@ Rules:
 
 from __future__ import annotations
 
+import re
+
 import base58
 import nacl.exceptions
 import nacl.signing
@@ -17,6 +19,7 @@ import nacl.signing
 from p2psocial.core.errors import HandleError
 from p2psocial.core.limits import KEY_BYTES
 
+_HEX_KEY_RE = re.compile(r"[0-9a-fA-F]{64}")
 # protobuf PublicKey{Type: Ed25519 (1), Data: <32 bytes>} wrapped in an identity multihash.
 _PEER_ID_PREFIX = bytes([0x00, 0x24, 0x08, 0x01, 0x12, 0x20])
 
@@ -42,11 +45,8 @@ def parse_handle(text: str) -> bytes:
         HandleError: `text` names no Ed25519 key.
     """
     text = text.strip().removeprefix("@")
-    if len(text) == 2 * KEY_BYTES:
-        try:
-            return bytes.fromhex(text)
-        except ValueError:
-            pass
+    if _HEX_KEY_RE.fullmatch(text):
+        return bytes.fromhex(text)
     try:
         raw = base58.b58decode(text)
     except ValueError as exc:

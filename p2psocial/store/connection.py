@@ -95,9 +95,19 @@ async def _migrate(conn: aiosqlite.Connection) -> None:
 
 
 def _statements(sql: str) -> list[str]:
-    """Split a migration script into statements (they contain no semicolons in literals)."""
-    lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    """Split a migration script into complete statements (SQLite's own tokenizer decides
+    where one ends, so semicolons inside comments or literals are safe)."""
+    out: list[str] = []
+    buffer = ""
+    for line in sql.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            out.append(buffer.strip())
+            buffer = ""
+    if buffer.strip() and not all(
+            ln.strip().startswith("--") or not ln.strip() for ln in buffer.splitlines()):
+        raise StoreError("a migration ends with an incomplete statement")
+    return out
 
 
 async def _pragma_int(conn: aiosqlite.Connection, name: str) -> int:

@@ -263,7 +263,7 @@ class Store:
                   now) for a, s in plan.states.items() if a in changed])
             await conn.execute("COMMIT")
         except BaseException:
-            await conn.execute("ROLLBACK")
+            await _rollback(conn)
             raise
 
     @staticmethod
@@ -390,7 +390,7 @@ class Store:
                         count += len(batch)
                 await conn.execute("COMMIT")
             except BaseException:
-                await conn.execute("ROLLBACK")
+                await _rollback(conn)
                 raise
             return count
 
@@ -687,6 +687,13 @@ class Store:
     def verify_pool(self) -> VerifyPool:
         """The worker threads that verify entries (shared with `verify`)."""
         return self._pool
+
+
+async def _rollback(conn: aiosqlite.Connection) -> None:
+    """Roll back the open transaction, if SQLite has not already done so itself (it does on
+    some errors, e.g. SQLITE_FULL)."""
+    if conn.in_transaction:
+        await conn.execute("ROLLBACK")
 
 
 _STATE_COLUMNS = "author, lo, hi, lo_prev, lo_ts, hi_hash, hi_ts, forked"

@@ -40,9 +40,10 @@ CREATE TABLE forks (
 ) WITHOUT ROWID;
 
 CREATE TABLE deletions (
-    target BLOB PRIMARY KEY,               -- hash of the entry whose payload is dropped
-    author BLOB    NOT NULL,               -- only the target's own author may delete it
-    seq    INTEGER NOT NULL
+    target BLOB    NOT NULL,               -- hash of the entry whose payload is dropped
+    author BLOB    NOT NULL,               -- who asked; only the target's own author counts
+    seq    INTEGER NOT NULL,
+    PRIMARY KEY (target, author)
 ) WITHOUT ROWID;
 
 CREATE TABLE meta (

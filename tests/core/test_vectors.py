@@ -1,0 +1,291 @@
+"""The test vectors in docs/test-vectors.json, checked byte for byte against the core.
+
+Also keeps the vectors and docs/protocol.md from drifting: the file must equal what
+tests/vectors/generate.py writes, and the spec must name every rule id and limit the code has.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import base58
+import cbor2
+import nacl.public
+import nacl.secret
+import nacl.signing
+import pytest
+
+from p2psocial.core import limits
+from p2psocial.core.content import PrivateMessage, content_payload
+from p2psocial.core.dm import open_message
+from p2psocial.core.encoding import digest, encode
+from p2psocial.core.entry import SIGNING_CONTEXT, create_entry, decode_entry, signing_bytes
+from p2psocial.core.errors import ChainError, ForkError, HandleError, ValidationError
+from p2psocial.core.feed import FeedState, Placement, place
+from p2psocial.core.identity import Identity, handle_of, parse_handle
+
+ROOT = Path(__file__).resolve().parents[2]
+VECTORS_FILE = ROOT / "docs" / "test-vectors.json"
+SPEC_FILE = ROOT / "docs" / "protocol.md"
+GENERATOR = ROOT / "tests" / "vectors" / "generate.py"
+CORE = ROOT / "p2psocial" / "core"
+
+VECTORS: dict[str, Any] = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))
+IDENTITIES = {i["name"]: i for i in VECTORS["identities"]}
+
+
+def _identity(name: str) -> Identity:
+    return Identity(bytes.fromhex(IDENTITIES[name]["seed"]))
+
+
+def _hex(value: str | None) -> bytes | None:
+    return None if value is None else bytes.fromhex(value)
+
+
+def _ids(vectors: list[dict[str, Any]]) -> list[str]:
+    return [v["name"] for v in vectors]
+
+
+# --- identities ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("vec", VECTORS["identities"], ids=_ids(VECTORS["identities"]))
+def test_identity(vec: dict[str, Any]) -> None:
+    identity = Identity(bytes.fromhex(vec["seed"]))
+    key = bytes.fromhex(vec["public_key"])
+    assert identity.public_key == key
+    assert handle_of(key) == vec["handle"] == identity.handle
+    peer_id = bytes.fromhex(vec["peer_id_bytes"])
+    assert peer_id == bytes([0x00, 0x24, 0x08, 0x01, 0x12, 0x20]) + key
+    assert base58.b58encode(peer_id).decode() == vec["handle"]
+    assert parse_handle(vec["handle"]) == key
+    for form in vec["accepted_forms"]:
+        assert parse_handle(form) == key
+    for form in vec["rejected_forms"]:
+        with pytest.raises(HandleError):
+            parse_handle(form)
+
+
+def test_signing_context() -> None:
+    assert bytes.fromhex(VECTORS["signing_context"]) == SIGNING_CONTEXT == b"p2psocial/entry/v1\n"
+    assert VECTORS["signing_context_text"].encode() == SIGNING_CONTEXT
+    assert VECTORS["format_version"] == limits.FORMAT_VERSION
+
+
+# --- valid entries ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("vec", VECTORS["valid"], ids=_ids(VECTORS["valid"]))
+def test_valid_entry_decodes(vec: dict[str, Any]) -> None:
+    header = bytes.fromhex(vec["header"])
+    payload = _hex(vec["payload"])
+    entry = decode_entry(header, payload)
+
+    author = _identity(vec["author"]).public_key
+    assert entry.author == author
+    assert entry.seq == vec["seq"]
+    assert entry.prev == _hex(vec["prev"])
+    assert entry.timestamp == vec["timestamp"]
+    assert entry.type == vec["type"]
+    assert entry.payload_size == vec["payload_size"]
+    assert entry.payload_hash.hex() == vec["payload_hash"]
+    assert entry.signature.hex() == vec["signature"]
+    assert entry.hash.hex() == vec["hash"] == digest(header).hex()
+    assert entry.payload == payload
+
+    committed = payload if payload is not None else bytes.fromhex(vec["withheld_payload"])
+    assert len(committed) == vec["payload_size"]
+    assert digest(committed).hex() == vec["payload_hash"]
+
+    assert decode_entry(header, None).hash == entry.hash  # the header alone verifies too
+
+    sign_bytes = bytes.fromhex(vec["signing_bytes"])
+    assert sign_bytes.startswith(SIGNING_CONTEXT)
+    decoded = cbor2.loads(header)
+    assert signing_bytes(decoded) == sign_bytes
+    assert sign_bytes[len(SIGNING_CONTEXT):] == encode({k: v for k, v in decoded.items()
+                                                        if k != 8})
+    nacl.signing.VerifyKey(author).verify(sign_bytes, entry.signature)
+
+
+@pytest.mark.parametrize("vec", VECTORS["valid"], ids=_ids(VECTORS["valid"]))
+def test_valid_entry_recreated_from_seed(vec: dict[str, Any]) -> None:
+    identity = _identity(vec["author"])
+    payload = _hex(vec["payload"])
+    committed = payload if payload is not None else bytes.fromhex(vec["withheld_payload"])
+    entry = create_entry(identity, seq=vec["seq"], prev=_hex(vec["prev"]),
+                         timestamp=vec["timestamp"], entry_type=vec["type"], payload=committed)
+    assert entry.header.hex() == vec["header"]
+    assert entry.hash.hex() == vec["hash"]
+    # Ed25519 is deterministic: the same key and bytes give the same signature
+    assert identity.sign(bytes.fromhex(vec["signing_bytes"])).hex() == vec["signature"]
+
+
+@pytest.mark.parametrize("vec", [v for v in VECTORS["valid"] if v["payload_diag"] is not None],
+                         ids=_ids([v for v in VECTORS["valid"] if v["payload_diag"] is not None]))
+def test_known_payload_is_what_a_writer_produces(vec: dict[str, Any]) -> None:
+    payload = _hex(vec["payload"])
+    committed = payload if payload is not None else bytes.fromhex(vec["withheld_payload"])
+    entry = decode_entry(bytes.fromhex(vec["header"]), committed)
+    assert entry.content is not None
+    assert content_payload(entry.content) == committed
+
+
+def test_unknown_types_are_not_parsed() -> None:
+    unknown = [v for v in VECTORS["valid"] if v["name"].startswith("unknown-type")]
+    assert unknown
+    for vec in unknown:
+        entry = decode_entry(bytes.fromhex(vec["header"]), _hex(vec["payload"]))
+        assert entry.content is None
+        assert entry.payload == _hex(vec["payload"])
+
+
+# --- invalid entries -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("vec", VECTORS["invalid"], ids=_ids(VECTORS["invalid"]))
+def test_invalid_entry_breaks_its_rule(vec: dict[str, Any]) -> None:
+    header = bytes.fromhex(vec["header"])
+    payload = _hex(vec["payload"])
+    with pytest.raises(ValidationError) as info:
+        decode_entry(header, payload)
+    assert info.value.rule == vec["rule"], str(info.value)
+    if "canonical_form" in vec:
+        # the same map, canonically encoded, is a valid entry: only the encoding was wrong
+        canonical = bytes.fromhex(vec["canonical_form"])
+        decode_entry(canonical, payload)
+        assert cbor2.loads(canonical) == cbor2.loads(header)
+    if vec["rule"].startswith("P"):
+        decode_entry(header, None)  # the header alone is valid
+
+
+# --- chain -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("vec", VECTORS["chain"], ids=_ids(VECTORS["chain"]))
+def test_chain(vec: dict[str, Any]) -> None:
+    author = _identity(vec["author"]).public_key
+    state = FeedState(author)
+    held: dict[int, bytes] = {}
+    for step in vec["steps"]:
+        entry = decode_entry(bytes.fromhex(step["header"]), _hex(step["payload"]))
+        assert entry.author == author
+        assert entry.seq == step["seq"]
+        assert entry.hash.hex() == step["hash"]
+        try:
+            state, placement = place(state, entry,
+                                     held.get(entry.seq) if state.holds(entry.seq) else None)
+        except ForkError as exc:
+            result = exc.rule
+            assert (exc.author, exc.seq) == (author, entry.seq)
+            state = dataclasses.replace(state, forked=True)
+        except ChainError as exc:
+            result = exc.rule
+        else:
+            result = placement.value
+            if placement in (Placement.FIRST, Placement.NEXT, Placement.PREVIOUS):
+                held[entry.seq] = entry.hash
+        assert result == step["result"], f"seq {entry.seq}"
+
+
+# --- private message -------------------------------------------------------------------------
+
+
+def test_dm_vector_opens_for_its_readers_only() -> None:
+    dm = VECTORS["dm"]
+    entry_vec = next(v for v in VECTORS["valid"] if v["name"] == dm["entry"])
+    entry = decode_entry(bytes.fromhex(entry_vec["header"]), bytes.fromhex(entry_vec["payload"]))
+    assert isinstance(entry.content, PrivateMessage)
+    message = entry.content
+    key = bytes.fromhex(dm["message_key"])
+    assert message.nonce.hex() == dm["nonce"]
+    assert message.box.hex() == dm["box"]
+    assert [k.hex() for k in message.keys] == [s["sealed_key"] for s in dm["sealed_keys"]]
+
+    plaintext = bytes.fromhex(dm["plaintext"])
+    readers = [_identity(n).public_key for n in dm["readers"]]
+    assert plaintext == encode({"text": dm["text"], "to": readers})
+    assert nacl.secret.SecretBox(key).decrypt(message.box, message.nonce) == plaintext
+
+    for sealed in dm["sealed_keys"]:
+        reader = _identity(sealed["reader"])
+        x25519 = nacl.signing.VerifyKey(reader.public_key).to_curve25519_public_key()
+        assert bytes(x25519).hex() == sealed["reader_x25519_public"]
+        esk = nacl.public.PrivateKey(bytes.fromhex(sealed["ephemeral_secret"]))
+        assert bytes(esk.public_key).hex() == sealed["ephemeral_public"] == sealed[
+            "sealed_key"][:64]
+        private = reader.signing_key.to_curve25519_private_key()
+        opened = nacl.public.SealedBox(private).decrypt(bytes.fromhex(sealed["sealed_key"]))
+        assert opened == key
+
+    for name in dm["readers"]:
+        seen = open_message(_identity(name), message)
+        assert seen is not None
+        assert seen.text == dm["text"]
+        assert list(seen.readers) == readers
+    for name in dm["not_readers"]:
+        assert open_message(_identity(name), message) is None
+
+
+# --- drift -----------------------------------------------------------------------------------
+
+
+def _generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("p2psocial_test_vectors_generate", GENERATOR)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_committed_file_is_what_the_generator_writes() -> None:
+    assert _generator().render() == VECTORS_FILE.read_text(encoding="utf-8"), (
+        "docs/test-vectors.json is out of date: run python tests/vectors/generate.py")
+
+
+_RULE_SITE = re.compile(r'(?:Error\(\s*|rule\s*=\s*)"([A-Z]\d+)"')
+
+
+def _rules_in_code() -> set[str]:
+    rules: set[str] = set()
+    for path in CORE.rglob("*.py"):
+        rules.update(_RULE_SITE.findall(path.read_text(encoding="utf-8")))
+    return rules
+
+
+def test_rule_sites_found() -> None:
+    rules = _rules_in_code()
+    assert {"H1", "H2", "H8", "P1", "P4", "C2", "C6"} <= rules
+
+
+def test_spec_names_every_rule_the_code_raises() -> None:
+    spec = SPEC_FILE.read_text(encoding="utf-8")
+    missing = sorted(r for r in _rules_in_code() if not re.search(rf"\b{r}\b", spec))
+    assert not missing, f"docs/protocol.md does not mention rules {missing}"
+
+
+def test_spec_lists_every_limit() -> None:
+    spec = SPEC_FILE.read_text(encoding="utf-8")
+    constants = {k: v for k, v in vars(limits).items() if k.isupper() and isinstance(v, int)}
+    assert constants
+    for name, value in constants.items():
+        assert re.search(rf"\b{name}\b", spec), f"docs/protocol.md lacks {name}"
+        assert re.search(rf"\b{value}\b", spec), f"docs/protocol.md lacks the value of {name}"
+
+
+def test_every_entry_rule_has_a_vector() -> None:
+    in_vectors = {v["rule"] for v in VECTORS["invalid"]}
+    in_vectors |= {s["result"] for c in VECTORS["chain"] for s in c["steps"]}
+    in_code = _rules_in_code()
+    entry_rules = {r for r in in_code if r[0] in "HPC"}
+    assert entry_rules - in_vectors == set()
+    placements = {p.value for p in Placement}
+    assert in_vectors - placements <= in_code

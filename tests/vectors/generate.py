@@ -1,0 +1,648 @@
+"""Regenerate docs/test-vectors.json from the reference core (docs/protocol.md §Test vectors).
+
+    python tests/vectors/generate.py           # rewrite docs/test-vectors.json
+    python tests/vectors/generate.py --check   # exit 1 if the file differs from the output
+
+Rules:
+- Everything is deterministic: fixed seeds, fixed timestamps, fixed "random" values for the
+  private message. Running the script twice gives identical bytes.
+- Valid entries are built only through p2psocial.core (create_entry, content_payload).
+- Invalid entries are built by hand (canonical encoder plus manual bytes), signed with the
+  author's real key where a signature is needed, so that exactly the intended rule breaks.
+  Where a second rule necessarily breaks too, the vector says so in `also_breaks`.
+- The script checks its own output against the core before writing: every valid vector
+  decodes, every invalid vector raises its rule, every chain step places as declared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import base58
+import cbor2
+import nacl.bindings
+import nacl.secret
+import nacl.signing
+
+from p2psocial.core import limits
+from p2psocial.core.content import (
+    About,
+    Block,
+    Content,
+    Delete,
+    Follow,
+    Post,
+    PrivateMessage,
+    React,
+    Relays,
+    Repost,
+    Unblock,
+    Unfollow,
+    content_payload,
+)
+from p2psocial.core.encoding import digest, encode
+from p2psocial.core.entry import SIGNING_CONTEXT, Entry, create_entry, decode_entry, signing_bytes
+from p2psocial.core.errors import ChainError, ForkError, ValidationError
+from p2psocial.core.feed import FeedState, Placement, place
+from p2psocial.core.identity import Identity, handle_of
+from p2psocial.testing.builders import BASE_TS, identity_for
+
+ROOT = Path(__file__).resolve().parents[2]
+OUTPUT = ROOT / "docs" / "test-vectors.json"
+
+T0 = BASE_TS  # 1_700_000_000_000 ms = 2023-11-14T22:13:20Z
+STEP = 1000
+TEST_PREFIX = b"p2psocial-test-vector:"
+
+
+# --- identities ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Person:
+    name: str
+    seed_rule: str
+    identity: Identity
+
+
+def _people() -> dict[str, Person]:
+    alice = Person("alice", "bytes 0x00, 0x01, ..., 0x1f", Identity(bytes(range(32))))
+    out = {"alice": alice}
+    for name in ("bob", "carol", "dave"):
+        out[name] = Person(name, f'SHA-256("p2psocial-test-identity:{name}")',
+                           identity_for(name))
+    return out
+
+
+PEOPLE = _people()
+ALICE = PEOPLE["alice"].identity
+BOB = PEOPLE["bob"].identity
+CAROL = PEOPLE["carol"].identity
+DAVE = PEOPLE["dave"].identity
+
+
+def _name_of(key: bytes) -> str:
+    return next(p.name for p in PEOPLE.values() if p.identity.public_key == key)
+
+
+def _identity_vector(person: Person) -> dict[str, Any]:
+    key = person.identity.public_key
+    handle = handle_of(key)
+    protobuf = bytes([0x08, 0x01, 0x12, 0x20]) + key
+    sha256_peer_id = base58.b58encode(bytes([0x12, 0x20]) + hashlib.sha256(protobuf).digest())
+    return {
+        "name": person.name,
+        "seed_derivation": person.seed_rule,
+        "seed": person.identity.seed.hex(),
+        "public_key": key.hex(),
+        "peer_id_bytes": base58.b58decode(handle).hex(),
+        "handle": handle,
+        "accepted_forms": ["@" + handle, key.hex(), key.hex().upper(), f"  {handle}\n"],
+        "rejected_forms": [
+            base58.b58encode(key).decode(),              # the bare key in base58
+            sha256_peer_id.decode(),                     # a sha256-multihash PeerID (Qm…)
+            key.hex()[:-2],                              # 31 bytes of hex
+        ],
+    }
+
+
+# --- CBOR diagnostic notation (RFC 8949 §8), for human readers of the vectors ----------------
+
+
+def diag(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, bytes):
+        return f"h'{value.hex()}'"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(diag(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{diag(k)}: {diag(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"no diagnostic notation for {type(value).__name__}")
+
+
+def _diag_bytes(data: bytes) -> str | None:
+    try:
+        return diag(cbor2.loads(data))
+    except (cbor2.CBORDecodeError, TypeError, ValueError):
+        return None
+
+
+# --- valid entries ---------------------------------------------------------------------------
+
+
+def _entry(identity: Identity, seq: int, prev: Entry | bytes | None, ts: int,
+           content: Content | None = None, *, entry_type: str | None = None,
+           payload: bytes | None = None) -> Entry:
+    if content is not None:
+        entry_type, payload = content.TYPE, content_payload(content)
+    assert entry_type is not None and payload is not None
+    prev_hash = prev.hash if isinstance(prev, Entry) else prev
+    return create_entry(identity, seq=seq, prev=prev_hash, timestamp=ts,
+                        entry_type=entry_type, payload=payload)
+
+
+def _valid_vector(name: str, description: str, entry: Entry, *,
+                  withhold_payload: bool = False) -> dict[str, Any]:
+    fields = cbor2.loads(entry.header)
+    payload = None if withhold_payload else entry.payload
+    assert entry.payload is not None
+    out: dict[str, Any] = {
+        "name": name,
+        "description": description,
+        "author": _name_of(entry.author),
+        "seq": entry.seq,
+        "prev": None if entry.prev is None else entry.prev.hex(),
+        "timestamp": entry.timestamp,
+        "type": entry.type,
+        "payload_size": entry.payload_size,
+        "payload_hash": entry.payload_hash.hex(),
+        "signature": entry.signature.hex(),
+        "header_diag": diag(fields),
+        "payload_diag": _diag_bytes(entry.payload) if entry.content is not None else None,
+        "signing_bytes": signing_bytes(fields).hex(),
+        "header": entry.header.hex(),
+        "payload": None if payload is None else payload.hex(),
+        "hash": entry.hash.hex(),
+    }
+    if withhold_payload:
+        out["withheld_payload"] = entry.payload.hex()
+    decode_entry(entry.header, payload)  # self-check
+    return out
+
+
+# --- the private message: libsodium's constructions with fixed "random" values ----------------
+
+
+def _fixed(label: str, size: int = 32) -> bytes:
+    return hashlib.sha256(TEST_PREFIX + label.encode()).digest()[:size]
+
+
+def _sealed_box(recipient_x25519: bytes, message: bytes, ephemeral_secret: bytes) -> bytes:
+    """crypto_box_seal with a chosen ephemeral key: epk || crypto_box_easy(m, n, pk, esk),
+    n = BLAKE2b-192(epk || pk)."""
+    ephemeral_public = nacl.bindings.crypto_scalarmult_base(ephemeral_secret)
+    nonce = hashlib.blake2b(ephemeral_public + recipient_x25519, digest_size=24).digest()
+    return ephemeral_public + nacl.bindings.crypto_box_easy(message, nonce, recipient_x25519,
+                                                            ephemeral_secret)
+
+
+def _dm(author: Identity, readers: list[Identity], text: str, order: list[str]
+        ) -> tuple[PrivateMessage, dict[str, Any]]:
+    everyone = [*readers, author]  # as seal_message orders them: readers, then the author
+    key = _fixed("dm-message-key")
+    nonce = _fixed("dm-nonce", 24)
+    plaintext = encode({"text": text, "to": [r.public_key for r in everyone]})
+    box = bytes(nacl.secret.SecretBox(key).encrypt(plaintext, nonce).ciphertext)
+    sealed: dict[str, dict[str, Any]] = {}
+    for reader in everyone:
+        name = _name_of(reader.public_key)
+        x25519 = bytes(nacl.signing.VerifyKey(reader.public_key).to_curve25519_public_key())
+        esk = _fixed(f"dm-ephemeral:{name}")
+        sealed_key = _sealed_box(x25519, key, esk)
+        sealed[name] = {
+            "reader": name,
+            "reader_x25519_public": x25519.hex(),
+            "ephemeral_secret": esk.hex(),
+            "ephemeral_public": sealed_key[:32].hex(),
+            "sealed_key": sealed_key.hex(),
+        }
+    message = PrivateMessage(keys=tuple(bytes.fromhex(sealed[n]["sealed_key"]) for n in order),
+                             nonce=nonce, box=box)
+    info = {
+        "description": "A dm entry with every random value fixed (message key, nonce, "
+                       "ephemeral X25519 keys, order of the sealed keys), so its bytes are "
+                       "reproducible. Real messages draw these at random and shuffle the keys.",
+        "author": _name_of(author.public_key),
+        "readers": [_name_of(r.public_key) for r in everyone],
+        "not_readers": ["dave"],
+        "text": text,
+        "plaintext_diag": _diag_bytes(plaintext),
+        "plaintext": plaintext.hex(),
+        "message_key": key.hex(),
+        "nonce": nonce.hex(),
+        "box": box.hex(),
+        "sealed_keys": [sealed[n] for n in order],
+    }
+    return message, info
+
+
+# --- invalid entries -------------------------------------------------------------------------
+
+
+def _fields(identity: Identity, *, seq: int = 1, prev: bytes | None = None, ts: int = T0,
+            entry_type: str = "post", payload: bytes) -> dict[int, Any]:
+    fields: dict[int, Any] = {0: limits.FORMAT_VERSION, 1: identity.public_key, 2: seq, 4: ts,
+                              5: entry_type, 6: len(payload), 7: digest(payload)}
+    if prev is not None:
+        fields[3] = prev
+    return fields
+
+
+def _sign(identity: Identity, fields: dict[Any, Any], *, context: bytes = SIGNING_CONTEXT
+          ) -> dict[Any, Any]:
+    """`fields` plus key 8: the signature over context + canonical encoding of the rest."""
+    unsigned = {k: v for k, v in fields.items() if k != 8}
+    return {**unsigned, 8: identity.sign(context + encode(unsigned))}
+
+
+def _items(fields: dict[int, Any]) -> list[bytes]:
+    """The encoded (key, value) items of a header map, in key order."""
+    return [encode(k) + encode(v) for k, v in sorted(fields.items())]
+
+
+def _map(items: list[bytes]) -> bytes:
+    assert len(items) < 24
+    return bytes([0xA0 + len(items)]) + b"".join(items)
+
+
+def _invalid(name: str, rule: str, description: str, header: bytes, payload: bytes | None,
+             *, also_breaks: list[str] | None = None, canonical_form: bytes | None = None
+             ) -> dict[str, Any]:
+    try:
+        decode_entry(header, payload)
+    except ValidationError as exc:
+        if exc.rule != rule:
+            raise AssertionError(f"{name}: the core reports {exc.rule}, not {rule}: {exc}"
+                                 ) from exc
+    else:
+        raise AssertionError(f"{name}: the core accepts it")
+    if rule.startswith("P"):
+        decode_entry(header, None)  # the header alone is valid: only the payload is wrong
+    out: dict[str, Any] = {"name": name, "rule": rule, "description": description}
+    if also_breaks:
+        out["also_breaks"] = also_breaks
+    out["header_diag"] = _diag_bytes(header)
+    out["header"] = header.hex()
+    out["payload"] = None if payload is None else payload.hex()
+    if canonical_form is not None:
+        decode_entry(canonical_form, payload)
+        out["canonical_form"] = canonical_form.hex()
+    return out
+
+
+def _invalid_vectors(first: Entry) -> list[dict[str, Any]]:
+    a = ALICE
+    payload = first.payload
+    assert payload is not None
+    good = cbor2.loads(first.header)  # {0: 1, 1: key, 2: 1, 4: ts, 5: "post", 6, 7, 8: sig}
+    items = _items(good)
+    out: list[dict[str, Any]] = []
+
+    def add(*args: Any, **kw: Any) -> None:
+        out.append(_invalid(*args, **kw))
+
+    # H1: size first, before any decoding.
+    long_type = "a" * 400
+    add("header-too-large", "H1", "A 513+ byte header (its type is 400 characters). Checked "
+        "before decoding, so the size rule is the one reported.",
+        encode(_sign(a, _fields(a, entry_type=long_type, payload=b""))), b"",
+        also_breaks=["H7"])
+
+    # H2: not the canonical encoding of what it decodes to. All are first-post re-encoded,
+    # with first-post's valid signature.
+    swapped = items.copy()
+    swapped[3], swapped[4] = swapped[4], swapped[3]  # keys 4 and 5
+    add("header-keys-out-of-order", "H2", "first-post with the items for keys 4 and 5 "
+        "swapped.", _map(swapped), payload, canonical_form=first.header)
+    long_int = [b"\x00\x18\x01", *items[1:]]
+    add("header-int-not-shortest", "H2", "first-post with version 1 written as 0x18 0x01.",
+        _map(long_int), payload, canonical_form=first.header)
+    long_len = [items[0], b"\x01\x59\x00\x20" + a.public_key, *items[2:]]
+    add("header-length-not-shortest", "H2", "first-post with the author's byte-string "
+        "length written in two bytes (0x59 0x00 0x20).", _map(long_len), payload,
+        canonical_form=first.header)
+    add("header-indefinite-map", "H2", "first-post as an indefinite-length map "
+        "(0xbf … 0xff).", b"\xbf" + b"".join(items) + b"\xff", payload,
+        canonical_form=first.header)
+    duplicated = [*items[:5], items[4], *items[5:]]
+    add("header-duplicate-key", "H2", "first-post with the item for key 5 repeated.",
+        _map(duplicated), payload, canonical_form=first.header)
+    add("header-trailing-byte", "H2", "first-post followed by one 0x00 byte.",
+        first.header + b"\x00", payload, canonical_form=first.header)
+    add("header-truncated", "H2", "first-post without its last byte: not complete CBOR.",
+        first.header[:-1], payload)
+
+    # H3: the map's shape.
+    as_array = encode([v for _, v in sorted(good.items())])
+    add("header-not-a-map", "H3", "The values of first-post's header as a CBOR array.",
+        as_array, payload)
+    add("header-unknown-key", "H3", "A header with an extra key 9 (value 0); the signature "
+        "covers it.", encode(_sign(a, {**_fields(a, payload=payload), 9: 0})), payload)
+    bool_key = _fields(a, payload=payload)
+    del bool_key[0]
+    bool_key[False] = 1  # type: ignore[index]
+    add("header-bool-key", "H3", "A header whose key 0 is written as false (0xf4): keys must "
+        "be the integers 0-8.", encode(_sign(a, bool_key)), payload)
+    missing = _fields(a, payload=payload)
+    del missing[4]
+    add("header-missing-timestamp", "H3", "A header without key 4.",
+        encode(_sign(a, missing)), payload)
+
+    # H4-H7: field values, each header canonical and validly signed.
+    add("wrong-version", "H4", "Version 2.",
+        encode(_sign(a, {**_fields(a, payload=payload), 0: 2})), payload)
+    add("seq-zero", "H5", "seq 0 (sequence numbers start at 1).",
+        encode(_sign(a, _fields(a, seq=0, payload=payload))), payload)
+    add("author-31-bytes", "H5", "An author key of 31 bytes.",
+        encode(_sign(a, {**_fields(a, payload=payload), 1: a.public_key[:31]})), payload)
+    add("timestamp-too-large", "H5", "timestamp 2^53 (one past the limit).",
+        encode(_sign(a, _fields(a, ts=limits.MAX_TIMESTAMP_MS + 1, payload=payload))),
+        payload)
+    big = bytes(limits.MAX_PAYLOAD_BYTES + 1)
+    add("payload-size-too-large", "H5", "payload_size 16385 (the payload itself, 16385 zero "
+        "bytes, is withheld).", encode(_sign(a, _fields(a, entry_type="blob", payload=big))),
+        None)
+    short_sig = {**_sign(a, _fields(a, payload=payload))}
+    short_sig[8] = short_sig[8][:63]
+    add("signature-63-bytes", "H5", "A signature field of 63 bytes.", encode(short_sig),
+        payload)
+    add("prev-at-seq-1", "H6", "seq 1 with a prev (the hash of first-post).",
+        encode(_sign(a, _fields(a, prev=first.hash, payload=payload))), payload)
+    add("prev-null-at-seq-1", "H6", "seq 1 with key 3 present and null.",
+        encode(_sign(a, {**_fields(a, payload=payload), 3: None})), payload)
+    add("no-prev-at-seq-2", "H6", "seq 2 without prev.",
+        encode(_sign(a, _fields(a, seq=2, payload=payload))), payload)
+    add("type-uppercase", "H7", 'Type "Post".',
+        encode(_sign(a, _fields(a, entry_type="Post", payload=payload))), payload)
+    add("type-too-long", "H7", "A type of 33 characters.",
+        encode(_sign(a, _fields(a, entry_type="x" * 33, payload=b"\x00"))), b"\x00")
+    add("type-not-text", "H7", "Type as a byte string.",
+        encode(_sign(a, {**_fields(a, payload=payload), 5: b"post"})), payload)
+
+    # H8: signature.
+    flipped = bytearray(first.header)
+    flipped[-64] ^= 0x01
+    add("signature-bit-flipped", "H8", "first-post with the lowest bit of the signature's "
+        "first byte flipped.", bytes(flipped), payload)
+    add("signature-without-context", "H8", "Signed over the header encoding without the "
+        "context prefix.", encode(_sign(a, _fields(a, payload=payload), context=b"")), payload)
+    by_bob = {k: v for k, v in good.items() if k != 8}
+    by_bob[8] = BOB.sign(signing_bytes(by_bob))
+    add("signature-by-another-key", "H8", "first-post's fields signed by bob's key.",
+        encode(by_bob), payload)
+    tampered = {**good, 4: good[4] + 1}
+    add("header-tampered", "H8", "first-post with its timestamp raised by 1 after signing.",
+        encode(tampered), payload)
+
+    # P1-P2: the payload against the header (the header alone is valid).
+    add("payload-size-mismatch", "P1", "first-post's header with its payload plus one byte.",
+        first.header, payload + b"\x00", also_breaks=["P2"])
+    changed = payload.replace(b"world", b"World")
+    assert len(changed) == len(payload) and changed != payload
+    add("payload-hash-mismatch", "P2", "first-post's header with a payload of the same size "
+        'whose "world" became "World".', first.header, changed)
+
+    def signed_with(entry_type: str, body: bytes) -> bytes:
+        return encode(_sign(a, _fields(a, entry_type=entry_type, payload=body)))
+
+    # P3: payload encoding and shape, for a known type.
+    out_of_order = (b"\xa2" + encode("text") + encode("hello") + encode("cw") + encode("test"))
+    add("payload-not-canonical", "P3", 'A post payload with "text" before "cw" (canonical '
+        'order puts the shorter key "cw" first).', signed_with("post", out_of_order),
+        out_of_order)
+    not_cbor = b"hello"
+    add("payload-not-cbor", "P3", "A post payload that is not CBOR at all.",
+        signed_with("post", not_cbor), not_cbor)
+    array = encode(["hello"])
+    add("payload-not-a-map", "P3", "A post payload that is an array.",
+        signed_with("post", array), array)
+    with_float = encode({"text": "hello", "x": 1.5})
+    add("payload-float", "P3", "A post payload with an extra field holding a float (floats "
+        "are not among the allowed CBOR types).", signed_with("post", with_float), with_float)
+    int_key = encode({1: "x", "text": "hello"})
+    add("payload-int-key", "P3", "A post payload with an integer key.",
+        signed_with("post", int_key), int_key)
+
+    # P4: schema of a known type.
+    def schema_case(name: str, description: str, entry_type: str, body: dict[Any, Any]
+                    ) -> None:
+        data = encode(body)
+        add(name, "P4", description, signed_with(entry_type, data), data)
+
+    schema_case("post-blank-text", "A post whose text is only whitespace.", "post",
+                {"text": " \n\t "})
+    schema_case("post-missing-text", "A post without text.", "post", {"cw": "empty"})
+    schema_case("post-text-too-long", "A post of 3001 code points.", "post",
+                {"text": "x" * (limits.MAX_POST_CHARS + 1)})
+    schema_case("post-parent-without-root", "A reply with parent but no root.", "post",
+                {"text": "a reply", "parent": first.hash})
+    schema_case("post-tag-with-hash", 'A tag written "#p2p".', "post",
+                {"text": "hello", "tags": ["#p2p"]})
+    schema_case("post-mention-31-bytes", "A mention of 31 bytes.", "post",
+                {"text": "hello", "mentions": [BOB.public_key[:31]]})
+    schema_case("about-empty", "An about with neither name nor bio.", "about", {})
+    schema_case("follow-feed-31-bytes", "A follow of a 31-byte key.", "follow",
+                {"feed": BOB.public_key[:31]})
+    schema_case("react-too-many-bytes", "A reaction of 9 code points but 36 UTF-8 bytes.",
+                "react", {"target": first.hash, "reaction": "😀" * 9})
+    schema_case("relays-missing-addrs", "A relays entry without addrs.", "relays", {})
+    schema_case("relays-addr-not-multiaddr", "A relay address that does not start "
+                'with "/".', "relays", {"addrs": ["relay.example.org:4001"]})
+    schema_case("dm-no-keys", "A dm with an empty keys list.", "dm",
+                {"box": bytes(16), "keys": [], "nonce": bytes(24)})
+    return out
+
+
+# --- chain vectors ---------------------------------------------------------------------------
+
+
+def _chain_vector(name: str, description: str, steps: list[tuple[Entry, str]]
+                  ) -> dict[str, Any]:
+    state = FeedState(steps[0][0].author)
+    held: dict[int, bytes] = {}
+    rendered = []
+    for entry, expected in steps:
+        try:
+            state, placement = place(state, entry,
+                                     held.get(entry.seq) if state.holds(entry.seq) else None)
+            result = placement.value
+            if placement in (Placement.FIRST, Placement.NEXT, Placement.PREVIOUS):
+                held[entry.seq] = entry.hash
+        except ForkError as exc:
+            result = exc.rule
+            state = dataclasses.replace(state, forked=True)
+        except ChainError as exc:
+            result = exc.rule
+        if result != expected:
+            raise AssertionError(f"{name}: seq {entry.seq} placed as {result}, not {expected}")
+        assert entry.payload is not None
+        rendered.append({"seq": entry.seq, "timestamp": entry.timestamp,
+                         "prev": None if entry.prev is None else entry.prev.hex(),
+                         "hash": entry.hash.hex(), "header": entry.header.hex(),
+                         "payload": entry.payload.hex(), "result": expected})
+    return {"name": name, "author": _name_of(steps[0][0].author), "description": description,
+            "steps": rendered}
+
+
+def _chain_vectors(feed: list[Entry]) -> list[dict[str, Any]]:
+    a1, a2, a3 = feed[:3]
+    a = ALICE
+    a1_alt = _entry(a, 1, None, T0, Post("Hello, world! (written again from an old backup)"))
+    a2_alt = _entry(a, 2, a1, T0 + STEP, Post("A different second entry."))
+    x2 = _entry(a, 2, a1_alt, T0 + STEP, Post("An entry that follows the other first entry."))
+    a2_same_ts = _entry(a, 2, a1, T0, Post("Same millisecond as the first entry."))
+    z1 = _entry(a, 1, None, T0 + 10 * STEP, Post("Written at T0 + 10 s."))
+    z2 = _entry(a, 2, z1, T0 + 5 * STEP, Post("Written at T0 + 5 s, after the entry above."))
+    return [
+        _chain_vector("forwards", "Entries in order extend the range; a repeat is held.",
+                      [(a1, "first"), (a2, "next"), (a3, "next"), (a2, "held")]),
+        _chain_vector("newest-first", "A new follower starts at the newest entry and "
+                      "extends the range backwards.",
+                      [(a3, "first"), (a2, "previous"), (a1, "previous")]),
+        _chain_vector("gap", "An entry that does not touch the range is a gap: not stored, "
+                      "not an error. It fits once the gap is filled.",
+                      [(a1, "first"), (a3, "gap"), (a2, "next"), (a3, "next")]),
+        _chain_vector("equal-timestamps", "Timestamps may repeat.",
+                      [(a1, "first"), (a2_same_ts, "next")]),
+        _chain_vector("fork-second-entry-at-held-seq", "A second validly signed seq 2: a fork "
+                      "(C2). The feed is marked forked and refuses everything after.",
+                      [(a1, "first"), (a2, "next"), (a2_alt, "C2"), (a3, "refused")]),
+        _chain_vector("fork-prev-mismatch", "seq 2 names a different seq 1 as prev: a fork "
+                      "(C3).", [(a1, "first"), (x2, "C3"), (a2, "refused")]),
+        _chain_vector("timestamp-decreasing", "seq 2 is earlier than seq 1 (C4); the entry "
+                      "is rejected, the feed is not forked.", [(z1, "first"), (z2, "C4")]),
+        _chain_vector("fork-backwards", "The held seq 2 names a seq 1 other than this one: "
+                      "a fork (C5).", [(a2, "first"), (a1_alt, "C5"), (a1, "refused")]),
+        _chain_vector("timestamp-decreasing-backwards", "The same pair as "
+                      "timestamp-decreasing, taken newest first (C6).",
+                      [(z2, "first"), (z1, "C6")]),
+    ]
+
+
+# --- the document ----------------------------------------------------------------------------
+
+
+def build() -> dict[str, Any]:
+    """The whole test-vector document."""
+    a, b, c = ALICE, BOB, CAROL
+    ts = iter(range(T0, T0 + 1000 * STEP, STEP))
+    feed: list[Entry] = []
+
+    def append(content: Content | None = None, **kw: Any) -> Entry:
+        prev = feed[-1] if feed else None
+        entry = _entry(a, len(feed) + 1, prev, next(ts), content, **kw)
+        feed.append(entry)
+        return entry
+
+    # bob and carol first: alice's entries refer to them.
+    b1 = _entry(b, 1, None, T0 + 500, Post("Hi, I am bob."))
+
+    first = append(Post("Hello, world!"))
+    second = append(Post("My second entry."))
+    c1 = _entry(c, 1, None, T0 + 700, Post("Hello back!", root=first.hash, parent=first.hash))
+    reply_text = (f"@{a.handle} @{c.handle} ¿Qué tal? 👋 #p2p #TestVectors")
+    b2 = _entry(b, 2, b1, T0 + 900, Post(reply_text, root=first.hash, parent=c1.hash,
+                                         mentions=(a.public_key, c.public_key),
+                                         tags=("p2p", "TestVectors"), cw="test vectors"))
+    about = append(About(name="Alice", bio="Writes test vectors."))
+    follow = append(Follow(feed=b.public_key))
+    react = append(React(target=b2.hash, reaction="❤"))
+    repost = append(Repost(target=b1.hash))
+    delete = append(Delete(target=second.hash))
+    relays = append(Relays(addrs=(
+        f"/ip4/192.0.2.10/tcp/4001/p2p/{c.handle}/p2p-circuit",
+        f"/dns4/relay.example.org/udp/4001/quic-v1/p2p/{c.handle}/p2p-circuit")))
+    opaque = append(entry_type="x.poll", payload=b"\x00\x01opaque, not parsed\xff")
+    empty = append(entry_type="checkpoint", payload=b"")
+    unfollow = append(Unfollow(feed=b.public_key))
+    block = append(Block(feed=DAVE.public_key))
+    unblock = append(Unblock(feed=DAVE.public_key))
+    quote = append(Post("Worth reading.", quote=b1.hash))
+    message, dm_info = _dm(a, [b, c], "Meet at 10?", order=["carol", "alice", "bob"])
+    dm = append(message)
+
+    valid = [
+        _valid_vector("first-post", "alice's first entry: seq 1, no prev.", first),
+        _valid_vector("second-post", "seq 2: prev is the hash of first-post.", second),
+        _valid_vector("bob-first-post", "bob's first entry.", b1),
+        _valid_vector("carol-reply", "carol replies to first-post: root = parent = its hash.",
+                      c1),
+        _valid_vector("bob-reply", "bob replies to carol-reply in the thread of first-post, "
+                      "with mentions, tags (as typed in the text, without '#') and a content "
+                      "warning. The text is not ASCII.", b2),
+        _valid_vector("about", "alice sets name and bio.", about),
+        _valid_vector("follow", "alice follows bob.", follow),
+        _valid_vector("react", "alice reacts to bob-reply.", react),
+        _valid_vector("repost", "alice reposts bob-first-post.", repost),
+        _valid_vector("delete", "alice deletes second-post.", delete),
+        _valid_vector("relays", "alice can be reached through carol's relay.", relays),
+        _valid_vector("unknown-type", "Type x.poll is not defined here: its payload (not CBOR) "
+                      "is stored and passed on without parsing.", opaque),
+        _valid_vector("unknown-type-empty-payload", "An unknown type with an empty payload "
+                      "(size 0, hash of the empty string).", empty),
+        _valid_vector("unfollow", "alice unfollows bob.", unfollow),
+        _valid_vector("block", "alice blocks dave.", block),
+        _valid_vector("unblock", "alice unblocks dave.", unblock),
+        _valid_vector("quote-post", "A post quoting bob-first-post.", quote),
+        _valid_vector("dm", "A private message from alice to bob and carol (see the dm "
+                      "section).", dm),
+        _valid_vector("second-post-without-payload", "second-post as held after delete: the "
+                      "header alone, payload absent. It still verifies; withheld_payload is "
+                      "what it committed to.", second, withhold_payload=True),
+    ]
+    dm_info["entry"] = "dm"
+    dm_info["payload_diag"] = _diag_bytes(dm.payload or b"")
+
+    return {
+        "about": "Test vectors for the p2psocial log entry format (docs/protocol.md). "
+                 "Generated by tests/vectors/generate.py; do not edit by hand.",
+        "conventions": {
+            "bytes": "lowercase hex",
+            "null": "absent (prev at seq 1, a payload that is withheld)",
+            "diag": "*_diag fields are CBOR diagnostic notation (RFC 8949 §8), informative",
+            "timestamps": "milliseconds since the Unix epoch; T0 = 1700000000000",
+        },
+        "format_version": limits.FORMAT_VERSION,
+        "signing_context": SIGNING_CONTEXT.hex(),
+        "signing_context_text": SIGNING_CONTEXT.decode(),
+        "hash": "BLAKE2b-256: BLAKE2b (RFC 7693) with a 32-byte digest, no key, no salt",
+        "identities": [_identity_vector(p) for p in PEOPLE.values()],
+        "valid": valid,
+        "invalid": _invalid_vectors(first),
+        "chain": _chain_vectors(feed),
+        "dm": dm_info,
+    }
+
+
+def render() -> str:
+    """The file's exact text."""
+    return json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="do not write; exit 1 if the file differs from the output")
+    args = parser.parse_args(argv)
+    text = render()
+    if args.check:
+        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else None
+        if current != text:
+            print(f"{OUTPUT.relative_to(ROOT)} is out of date: run python "
+                  "tests/vectors/generate.py", file=sys.stderr)
+            return 1
+        print(f"{OUTPUT.relative_to(ROOT)} is up to date")
+        return 0
+    OUTPUT.write_text(text, encoding="utf-8")
+    doc = json.loads(text)
+    print(f"wrote {OUTPUT.relative_to(ROOT)}: {len(doc['identities'])} identities, "
+          f"{len(doc['valid'])} valid, {len(doc['invalid'])} invalid, "
+          f"{len(doc['chain'])} chain vectors")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
