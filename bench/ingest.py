@@ -25,11 +25,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from p2psocial.core.content import Follow, Post  # noqa: E402
-from p2psocial.core.entry import Entry, create_content_entry  # noqa: E402
-from p2psocial.core.identity import verify_signature  # noqa: E402
-from p2psocial.store.sqlite import Store  # noqa: E402
-from p2psocial.testing import identity_for  # noqa: E402
+from p2psocial.core.content import Follow, Post
+from p2psocial.core.entry import Entry, create_content_entry
+from p2psocial.core.identity import verify_signature
+from p2psocial.store.sqlite import Store
+from p2psocial.testing import identity_for
 
 OUT = Path(__file__).resolve().parent / "out"
 BATCH = 500

@@ -55,7 +55,7 @@ async def open_database(path: Path) -> aiosqlite.Connection:
         await _migrate(conn)
     except sqlite3.Error as exc:
         await conn.close()
-        raise translate(exc) from exc
+        raise translate(exc, path.parent) from exc
     except StoreError:
         await conn.close()
         raise

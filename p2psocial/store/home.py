@@ -94,8 +94,9 @@ class HomeLock:
             os.close(fd)
             raise HomeLocked(f"another p2psocial process (pid {owner}) is using "
                              f"{self._home.root}") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        with contextlib.suppress(OSError):  # the pid is informative; a full disk must not stop us
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._fd = fd
 
     def release(self) -> None:

@@ -107,8 +107,10 @@ class ForkRecord:
 class Store:
     """A user's database. Open with `await Store.open(path)`; close with `await close()`."""
 
-    def __init__(self, conn: aiosqlite.Connection, *, clock: Clock, pool: VerifyPool) -> None:
+    def __init__(self, conn: aiosqlite.Connection, *, clock: Clock, pool: VerifyPool,
+                 directory: Path | None = None) -> None:
         self._conn = conn
+        self.directory = directory
         self._clock = clock
         self._pool = pool
         self._write_lock = asyncio.Lock()
@@ -119,7 +121,7 @@ class Store:
                    verify_threads: int | None = None) -> Store:
         """Open (creating and migrating if needed) the database at `path`."""
         conn = await open_database(path)
-        store = cls(conn, clock=clock, pool=VerifyPool(verify_threads))
+        store = cls(conn, clock=clock, pool=VerifyPool(verify_threads), directory=path.parent)
         me = await store.get_meta("me")
         store._me = me
         return store
@@ -677,7 +679,7 @@ class Store:
                     yield [(bytes(h), None if p is None else bytes(p), int(d))
                            for h, p, d in rows]
         except sqlite3.Error as exc:
-            raise translate(exc) from exc
+            raise translate(exc, self.directory) from exc
 
     async def _one(self, query: str, params: Sequence[Any]) -> Any:
         async with self._conn.execute(query, params) as cur:
