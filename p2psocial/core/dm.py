@@ -74,7 +74,10 @@ def open_message(reader: Identity, message: PrivateMessage) -> OpenedMessage | N
             return None
         if not isinstance(inner, dict) or not isinstance(inner.get("text"), str):
             return None
-        readers = tuple(r for r in inner.get("to", []) if isinstance(r, bytes))
+        to = inner.get("to", [])
+        if not isinstance(to, list):
+            return None
+        readers = tuple(r for r in to if isinstance(r, bytes))
         return OpenedMessage(text=inner["text"], readers=readers)
     return None
 

@@ -22,7 +22,7 @@ import cbor2
 from p2psocial.core.errors import EncodingError
 
 # cbor2 raises these for malformed input; we translate all of them to EncodingError.
-_DECODE_ERRORS = (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError,
+_DECODE_ERRORS = (cbor2.CBORError, ValueError, TypeError, OverflowError,
                   RecursionError, MemoryError, LookupError)
 
 
@@ -65,11 +65,15 @@ def decode_canonical(data: bytes, *, rule: str, what: str) -> Any:
 _SCALARS = frozenset({int, bytes, str})
 _ALLOWED_LEAVES = frozenset({int, bytes, str, bool, type(None)})
 _MAX_DEPTH = 16
+# CBOR integers are 64-bit; a wider Python int came from (or would become) a bignum tag 2/3.
+_INT_MIN, _INT_END = -(2**64), 2**64
 
 
 def _allowed(value: Any, depth: int = 0) -> bool:
     """True if `value` uses only the CBOR types the protocol allows."""
     kind = type(value)
+    if kind is int:
+        return _INT_MIN <= value < _INT_END
     if kind in _ALLOWED_LEAVES:
         return True
     if depth >= _MAX_DEPTH:
@@ -77,7 +81,7 @@ def _allowed(value: Any, depth: int = 0) -> bool:
     if kind is list:
         return all(_allowed(v, depth + 1) for v in value)
     if kind is dict:
-        return all(type(k) in _ALLOWED_LEAVES and _allowed(v, depth + 1)
+        return all(type(k) in _ALLOWED_LEAVES and _allowed(k) and _allowed(v, depth + 1)
                    for k, v in value.items())
     return False
 
@@ -85,8 +89,8 @@ def _allowed(value: Any, depth: int = 0) -> bool:
 def _plain(value: Any) -> bool:
     """True if cbor2's ordinary encoding of `value` is already the canonical one.
 
-    That holds for ints, byte and text strings, lists of those, and maps of those whose keys
-    are all non-negative ints in ascending order or all text strings in canonical order
+    That holds for 64-bit ints, byte and text strings, lists of those, and maps of those whose
+    keys are all non-negative ints in ascending order or all text strings in canonical order
     (shorter encodings first, then bytewise). Anything else takes the full canonical check.
     """
     if type(value) is not dict:
@@ -96,7 +100,7 @@ def _plain(value: Any) -> bool:
     for key, item in value.items():
         kind = type(key)
         if kind is int and last_text is None:
-            if key <= last_int:
+            if key <= last_int or key >= _INT_END:
                 return False
             last_int = key
         elif kind is str and last_int == -1:
@@ -107,15 +111,17 @@ def _plain(value: Any) -> bool:
             last_text = rank
         else:
             return False
-        if type(item) not in _SCALARS and not _plain_item(item):
+        if not _plain_item(item):
             return False
     return True
 
 
 def _plain_item(value: Any) -> bool:
     kind = type(value)
-    if kind in _SCALARS:
+    if kind is int:
+        return _INT_MIN <= value < _INT_END
+    if kind is bytes or kind is str:
         return True
     if kind is list:
-        return all(type(item) in _SCALARS for item in value)
+        return all(type(item) is not list and _plain_item(item) for item in value)
     return False

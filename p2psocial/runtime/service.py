@@ -94,7 +94,11 @@ class Service:
             raise UsageError("this identity was restored from a backup: run `p2psocial run` "
                              "so the node can learn your latest entries from the network "
                              "first, or pass --force if the backup is current")
-        entry = await self.store.append(self.identity(), content)
+        try:
+            entry = await self.store.append(self.identity(), content)
+        except ValidationError as exc:
+            # e.g. a post within every field limit whose encoding exceeds the payload limit
+            raise UsageError(f"this cannot be posted: {exc}") from exc
         for callback in self.on_appended:
             callback(entry)
         return await self._view(entry)

@@ -238,8 +238,6 @@ def test_p3_nesting_far_too_deep() -> None:
     assert info.value.rule == "P3"
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: bignums (tags 2 and 3) pass the allowed-types "
-                   "rule, which the spec says rejects every tag")
 @pytest.mark.parametrize("value", [2**64, -(2**64) - 1, 2**200], ids=repr)
 def test_p3_bignums_are_tags_outside_the_allowed_set(value: int) -> None:
     with pytest.raises(EncodingError) as info:

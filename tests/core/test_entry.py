@@ -376,11 +376,6 @@ def test_h2_cbor_types_outside_the_allowed_set(key: int, value: Any) -> None:
     assert error.expected is not None and error.found is not None
 
 
-BIGNUM_REASON = ("core bug: bignums (tags 2 and 3) pass the allowed-types rule, which the spec "
-                 "says rejects every tag: encoding._allowed/_plain accept any Python int")
-
-
-@pytest.mark.xfail(strict=True, reason=BIGNUM_REASON)
 @pytest.mark.parametrize(("key", "value"), [(0, 2**64), (2, 2**64), (4, -(2**64) - 1),
                                             (9, 2**100)], ids=repr)
 def test_h2_bignums_are_tags_outside_the_allowed_set(key: int, value: int) -> None:
