@@ -73,7 +73,7 @@ def _allowed(value: Any, depth: int = 0) -> bool:
     """True if `value` uses only the CBOR types the protocol allows."""
     kind = type(value)
     if kind is int:
-        return _INT_MIN <= value < _INT_END
+        return bool(_INT_MIN <= value < _INT_END)
     if kind in _ALLOWED_LEAVES:
         return True
     if depth >= _MAX_DEPTH:
@@ -119,7 +119,7 @@ def _plain(value: Any) -> bool:
 def _plain_item(value: Any) -> bool:
     kind = type(value)
     if kind is int:
-        return _INT_MIN <= value < _INT_END
+        return bool(_INT_MIN <= value < _INT_END)
     if kind is bytes or kind is str:
         return True
     if kind is list:

@@ -10,8 +10,8 @@ Rules:
   plain callable, from any thread) and `emit` (put an event on an `asyncio.Queue`, never blocking).
 - Every trio task the bridge starts lives in one root nursery behind a guard: an exception in a
   spawned task or in a service that already started is logged (ERROR line, traceback at DEBUG)
-  and never ends the trio run. Only KeyboardInterrupt/SystemExit end it, and they are re-raised
-  on the asyncio loop.
+  and never ends the trio run. Only a BaseException (KeyboardInterrupt, SystemExit) ends it;
+  those two are re-raised on the asyncio loop.
 - Exceptions cross with their own type. Cancellation crosses both ways, and the side that
   cancels waits until the other side has finished, so that nothing keeps running behind it.
 - `stop()` cancels the root nursery and waits (bounded) for trio to finish; a call that was
@@ -19,9 +19,13 @@ Rules:
   raise BridgeClosed. Call `stop()` from asyncio, never from inside trio.
 - One bridge per thread: trio allows a single run per thread, guest or not.
 
-Cost, measured on the 2-core development machine (tests/runtime/test_bridge.py measures it too):
-one `await bridge.run(trivial)` round trip takes ~0.11 ms (1000 sequential calls: ~110 ms);
-`call_asyncio` from trio ~0.07 ms; start and stop of the bridge ~2 ms each.
+Cost, measured on the 2-core development machine, 1000 sequential `await bridge.run(trivial)`:
+160–250 ms, i.e. ~0.15–0.25 ms per bridged call (up to ~0.5 ms while other processes load both
+cores; the spike's bridge measures the same under the same load). Most of it is the wake-up of
+an idle trio: its I/O wait runs in a helper thread, which hands control back through
+`call_soon_threadsafe`. `call_asyncio` from trio: ~0.13–0.18 ms. `start()` ~1–2 ms, `stop()` <1 ms.
+Worst asyncio loop lag while trio sleeps 200 × 1 ms: ~5 ms. tests/runtime/test_bridge.py
+checks all of this with loose bounds.
 
 Pitfalls:
 - Signals: with `host_uses_signal_set_wakeup_fd=True` trio leaves `signal.set_wakeup_fd` to
@@ -30,9 +34,12 @@ Pitfalls:
   cancels the asyncio main task, whose cleanup must `await bridge.stop()`.
 - A loop that closes while the bridge runs abandons the guest run: trio then warns "Trio guest run
   got abandoned" (an error under pytest's warnings-as-errors). Use `async with TrioBridge()`.
-- Stop libp2p hosts through the bridge (cancel their services, or `stop()`), before closing the
-  stores their handlers write to: `stop()` returns only once every trio task, and every asyncio
-  task those tasks awaited through `call_asyncio`, has finished.
+- py-libp2p's shutdown is not cancel-safe: cancelling `host.run(...)` (which `stop()` does)
+  sometimes leaks the dialled TCP socket (a ResourceWarning), even with a shielded
+  `host.close()` in a `finally`, because the host's connection tasks are cancelled at the same
+  moment. Close hosts first, uncancelled: `await bridge.run(host.close)`, then `stop()`.
+- Stop the bridge before closing the stores that trio handlers write to: `stop()` returns only
+  once every trio task, and every asyncio task they awaited through `call_asyncio`, has ended.
 """
 
 from __future__ import annotations
@@ -158,8 +165,9 @@ class TrioBridge:
                 done_callback=self._on_trio_done,
                 host_uses_signal_set_wakeup_fd=True,
             )
-        except BaseException:
+        except BaseException:  # e.g. RuntimeError: a trio run is active in this thread
             self._state = _State.CLOSED
+            _resolve(self._done, None)
             raise
         try:
             await self._ready
@@ -219,7 +227,7 @@ class TrioBridge:
             BridgeClosed: the bridge is not running.
         """
         self._live_loop()
-        if not self._to_trio(functools.partial(self._start_soon, self._guard, fn, args)):
+        if not self._to_trio(functools.partial(self._start_soon, self._guard, fn, args, name=fn)):
             raise BridgeClosed("the trio run has ended")
 
     async def start_service(self, fn: Callable[..., Awaitable[object]], *args: object) -> Any:
@@ -234,9 +242,7 @@ class TrioBridge:
 
     # ---- trio → asyncio ------------------------------------------------------------------
 
-    async def call_asyncio(
-        self, coro_fn: Callable[[*Ts], Coroutine[Any, Any, T]], *args: *Ts
-    ) -> T:
+    async def call_asyncio(self, coro_fn: Callable[[*Ts], Coroutine[Any, Any, T]], *args: *Ts) -> T:
         """(trio) Run `await coro_fn(*args)` as an asyncio task and return its result in trio.
 
         If the trio task is cancelled, the asyncio task is cancelled and awaited before
@@ -301,11 +307,13 @@ class TrioBridge:
             _resolve(self._ready, None)
             await trio.sleep_forever()
 
-    def _start_soon(self, fn: Callable[..., Awaitable[object]], *args: object) -> None:
+    def _start_soon(
+        self, fn: Callable[..., Awaitable[object]], *args: object, name: object = None
+    ) -> None:
         """Start a task in the root nursery (runs in trio, from `run_sync_soon`)."""
         assert self._nursery is not None
         try:
-            self._nursery.start_soon(fn, *args)
+            self._nursery.start_soon(fn, *args, name=name)
         except RuntimeError:  # the nursery is closed: the run is ending
             logger.debug("trio nursery closed; dropped %r", fn)
 
@@ -355,7 +363,10 @@ class TrioBridge:
         stopping = self._state in (_State.STOPPING, _State.CLOSED)  # CLOSED: stop() gave up
         self._state = _State.CLOSED
         error = run_outcome.error if isinstance(run_outcome, outcome.Error) else None
-        if error is not None:
+        interrupt = _interrupt_in(error)
+        if interrupt is not None:
+            logger.info("trio run interrupted by %s", type(interrupt).__name__)
+        elif error is not None:
             logger.error("trio run ended with %s: %s", type(error).__name__, error)
             logger.debug("traceback of the trio run", exc_info=error)
         elif not stopping:
@@ -363,9 +374,8 @@ class TrioBridge:
         _fail(self._ready, BridgeClosed("the trio run ended before it was ready"))
         self._fail_pending()
         _resolve(self._done, None)
-        interrupt = _interrupt_in(error)
         if interrupt is not None:
-            raise interrupt
+            raise interrupt  # on the loop, as a Ctrl+C outside the guest run would be
 
     def _wake(self, fn: Callable[[], object]) -> None:
         """Run a guest-run step on the loop (asyncio's Handle is not returned: stubs want None)."""
@@ -380,7 +390,7 @@ class TrioBridge:
         self._pending.add(call.future)
         call.future.add_done_callback(self._pending.discard)
         started = self._to_trio(
-            functools.partial(self._start_soon, self._serve_call, call)
+            functools.partial(self._start_soon, self._serve_call, call, name=call.fn)
         )
         if not started:
             _fail(call.future, BridgeClosed("the trio run has ended"))

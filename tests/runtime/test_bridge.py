@@ -245,9 +245,7 @@ async def test_an_error_in_a_spawned_task_is_logged_and_the_bridge_keeps_going(
 async def test_start_service_returns_the_started_value(bridge: TrioBridge) -> None:
     events: list[str] = []
 
-    async def service(
-        value: int, *, task_status: Any = trio.TASK_STATUS_IGNORED
-    ) -> None:
+    async def service(value: int, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         with trio.CancelScope() as scope:
             task_status.started((value * 2, scope))
             try:
@@ -413,6 +411,18 @@ async def test_stop_without_start_and_context_manager() -> None:
         assert bridge.running
         assert await bridge.run(answer, 4) == 8
     assert not bridge.running
+
+
+@pytest.mark.asyncio
+async def test_one_bridge_per_thread(bridge: TrioBridge) -> None:
+    second = TrioBridge()
+    with pytest.raises(RuntimeError, match="inside a run"):
+        await second.start()
+    assert not second.running
+    began = time.perf_counter()
+    await second.stop()
+    assert time.perf_counter() - began < 0.1
+    assert await bridge.run(answer, 6) == 12
 
 
 # ---- guest mode performance ------------------------------------------------------------
