@@ -61,8 +61,8 @@ def interleave(feeds: list[list[Entry]]) -> list[tuple[bytes, bytes | None]]:
 def verify_only(raw: list[tuple[bytes, bytes | None]], entries: list[Entry],
                 threads: int) -> float:
     """Entries per second for Ed25519 verification alone."""
-    from p2psocial.core.entry import _signing_bytes_of_canonical
-    jobs = [(e.author, _signing_bytes_of_canonical(e.header), e.signature) for e in entries]
+    from p2psocial.core.entry import signed_message
+    jobs = [(e.author, signed_message(e.header), e.signature) for e in entries]
 
     def run(part: list[tuple[bytes, bytes, bytes]]) -> None:
         for author, msg, sig in part:

