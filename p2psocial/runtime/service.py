@@ -321,6 +321,10 @@ class Service:
             out.extend((h, p) for h, p, _ in chunk)
         return out
 
+    async def export_entries_hex(self) -> list[list[str | None]]:
+        """My own log as hex pairs (for an export made through a running node)."""
+        return [[h.hex(), None if p is None else p.hex()] for h, p in await self.export_entries()]
+
     async def import_archive(self, archive: Archive) -> ImportResult:
         """Store the entries of an archive of my own log (verified like any received entry).
 

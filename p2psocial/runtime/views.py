@@ -139,7 +139,58 @@ class VerifyReport(_View):
         return all(not f.problems and not f.forked for f in self.feeds)
 
 
+@dataclass(frozen=True, slots=True)
+class PeerView(_View):
+    """A connected peer: how we reach it and what we replicate with it."""
+
+    handle: str
+    addr: str
+    kind: str  # "direct", "relayed" or "lan"
+    name: str | None = None
+    connected_at: int = 0
+    syncing: bool = False
+    caught_up: bool = False
+    feeds: int = 0
+    entries_in: int = 0
+    entries_out: int = 0
+    duplicates: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStatus(_View):
+    """Replication state of one wanted feed."""
+
+    author: str
+    name: str | None = None
+    hop: int = 1
+    depth: int = 0
+    lo: int = 0
+    hi: int = 0
+    head: str | None = None
+    best_known: int = 0
+    sources: list[str] = field(default_factory=list)
+    forked: bool = False
+
+    @property
+    def behind(self) -> int:
+        return max(0, self.best_known - self.hi)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStatus(_View):
+    """The node as a whole: addresses, peers, and every wanted feed."""
+
+    handle: str
+    listen: list[str]
+    peers: int
+    feeds: list[FeedStatus]
+    entries_received: int = 0
+    duplicates: int = 0
+    started_at: int = 0
+
+
 _NESTED: dict[tuple[str, str], type[_View]] = {
+    ("NodeStatus", "feeds"): FeedStatus,
     ("FeedLog", "feed"): FeedView,
     ("FeedLog", "entries"): EntryView,
     ("VerifyReport", "feeds"): FeedCheck,

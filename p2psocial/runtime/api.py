@@ -1,0 +1,78 @@
+"""The methods a client may call on a node, and the types of their results.
+
+Rules:
+- One table serves both ends of the control socket: the server calls only methods listed
+  here, and the client turns each JSON result back into the view type listed here, so a
+  remote call returns exactly what the in-process call returns.
+- Arguments and results are JSON: handles and hex strings, never raw bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from p2psocial.runtime.views import (
+    EntryView,
+    FeedLog,
+    FeedView,
+    NodeStatus,
+    PeerView,
+    VerifyReport,
+    _View,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    """A callable method: which object serves it and how its result is rebuilt."""
+
+    name: str
+    target: str  # "service" or "node"
+    result: type[_View] | None = None
+    many: bool = False  # the result is a list of `result`
+
+    def decode(self, value: Any) -> Any:
+        """Rebuild a JSON result into its view type(s)."""
+        if self.result is None or value is None:
+            return value
+        if self.many:
+            return [self.result.from_json(v) for v in value]
+        return self.result.from_json(value)
+
+
+def encode_result(value: Any) -> Any:
+    """A method's result as JSON-able data."""
+    if isinstance(value, list):
+        return [encode_result(v) for v in value]
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    return value
+
+
+_METHODS = [
+    Method("post", "service", EntryView),
+    Method("set_about", "service", EntryView),
+    Method("follow", "service", EntryView),
+    Method("unfollow", "service", EntryView),
+    Method("block", "service", EntryView),
+    Method("unblock", "service", EntryView),
+    Method("react", "service", EntryView),
+    Method("repost", "service", EntryView),
+    Method("delete", "service", EntryView),
+    Method("send_dm", "service", EntryView),
+    Method("confirm_restored", "service"),
+    Method("feed", "service", FeedView),
+    Method("feeds", "service", FeedView, many=True),
+    Method("log", "service", FeedLog),
+    Method("timeline", "service", EntryView, many=True),
+    Method("thread", "service", EntryView, many=True),
+    Method("verify", "service", VerifyReport),
+    Method("export_entries_hex", "service"),
+    Method("peers", "node", PeerView, many=True),
+    Method("status", "node", NodeStatus),
+    Method("connect", "node", PeerView),
+    Method("listen_addrs", "node"),
+]
+
+METHODS: dict[str, Method] = {m.name: m for m in _METHODS}
