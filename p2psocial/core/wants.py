@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-
 FollowsOf = Callable[[bytes], Collection[bytes]]
 
 
