@@ -33,7 +33,7 @@ from p2psocial.core.identity import Identity
 from p2psocial.store.connection import open_database
 from p2psocial.store.errors import translate, translated
 from p2psocial.store.projections import LATEST_WINS_TYPES, ProjectionRows
-from p2psocial.store.verify_pool import RawEntry, VerifyPool
+from p2psocial.store.verify_pool import Decoded, RawEntry, VerifyPool
 
 Clock = Callable[[], int]
 
@@ -114,6 +114,7 @@ class Store:
         self._clock = clock
         self._pool = pool
         self._write_lock = asyncio.Lock()
+        self._last_turn: _Turn | None = None
         self._me: bytes | None = None
 
     @classmethod
@@ -198,9 +199,23 @@ class Store:
         """Verify and store a batch of received entries `(header, payload or None)`.
 
         Verification runs in worker threads; the write is one transaction. Entries are
-        placed in the order given (see p2psocial.core.feed.plan_batch).
+        placed in the order given (see p2psocial.core.feed.plan_batch). Several calls may be
+        in flight at once: they verify concurrently and write in the order they were made.
         """
-        decoded = await self._pool.decode(raw)
+        turn = self._take_turn()
+        try:
+            decoded = await self._pool.decode(raw)
+            await turn.wait_for_turn()
+            return await self._place_and_write(raw, decoded)
+        finally:
+            turn.done()
+
+    def _take_turn(self) -> _Turn:
+        turn = _Turn(self._last_turn)
+        self._last_turn = turn
+        return turn
+
+    async def _place_and_write(self, raw: Sequence[RawEntry], decoded: Decoded) -> IngestReport:
         report = IngestReport(error=decoded.error, error_index=decoded.error_index)
         entries = decoded.entries
         async with self._write_lock:
@@ -696,6 +711,22 @@ async def _rollback(conn: aiosqlite.Connection) -> None:
     some errors, e.g. SQLITE_FULL)."""
     if conn.in_transaction:
         await conn.execute("ROLLBACK")
+
+
+class _Turn:
+    """A place in the queue of ingest writes: waits for the call made before it."""
+
+    def __init__(self, before: _Turn | None) -> None:
+        self._before = before
+        self._done = asyncio.Event()
+
+    async def wait_for_turn(self) -> None:
+        if self._before is not None:
+            await self._before._done.wait()
+            self._before = None  # let finished turns be collected
+
+    def done(self) -> None:
+        self._done.set()
 
 
 _STATE_COLUMNS = "author, lo, hi, lo_prev, lo_ts, hi_hash, hi_ts, forked"

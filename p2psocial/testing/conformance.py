@@ -69,6 +69,16 @@ class StoreConformance:
         assert (state.lo, state.hi) == (1, 20) and state.complete
 
     @pytest.mark.asyncio
+    async def test_concurrent_ingests_write_in_call_order(self, store: Any) -> None:
+        import asyncio
+        feed = make_feed(ALICE, 1201)
+        # a big first batch (slow to verify) and a tiny second one that links onto it
+        first, second = raw_entries(feed[:1200]), raw_entries(feed[1200:])
+        reports = await asyncio.gather(store.ingest(first), store.ingest(second))
+        assert [len(r.accepted) for r in reports] == [1200, 1]
+        assert (await store.feed_state(ALICE.public_key)).hi == 1201
+
+    @pytest.mark.asyncio
     async def test_duplicates_are_counted_not_stored_twice(self, store: Any) -> None:
         feed = make_feed(ALICE, 10)
         await store.ingest(raw_entries(feed))

@@ -1,0 +1,76 @@
+"""Node configuration: HOME/config.json, with defaults for everything.
+
+Rules:
+- A missing file means all defaults; unknown keys are kept (a newer version may use them) but
+  ignored; a value of the wrong type is one clear error naming the key.
+- Command-line flags override the file for one run; `save()` writes the file atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from p2psocial.core.errors import UsageError
+from p2psocial.store.home import write_private_file
+
+DEFAULT_LISTEN = ["/ip4/0.0.0.0/tcp/0"]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    """How a node runs. Every field has a sensible default."""
+
+    listen: list[str] = field(default_factory=lambda: list(DEFAULT_LISTEN))
+    peers: list[str] = field(default_factory=list)  # multiaddrs dialled at start and kept
+    relays: list[str] = field(default_factory=list)  # bootstrap relays (multiaddrs)
+    hops: int = 2
+    depths: list[int] = field(default_factory=lambda: [0, 1000, 100])  # per hop; 0 = all
+    mdns: bool = True
+    dht: bool = True
+    announce: bool = True  # gossip head announcements
+
+    def with_overrides(self, **changes: Any) -> NodeConfig:
+        """A copy with the given fields replaced (None values are ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def save(self, path: Path) -> None:
+        """Write the configuration to `path`."""
+        write_private_file(path, json.dumps(asdict(self), indent=2).encode() + b"\n")
+
+
+def load_config(path: Path) -> NodeConfig:
+    """The configuration in `path`, or the defaults if it does not exist.
+
+    Raises:
+        UsageError: the file is not JSON or a value has the wrong type.
+    """
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return NodeConfig()
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path} must hold a JSON object")
+    defaults = NodeConfig()
+    values: dict[str, Any] = {}
+    for f in fields(NodeConfig):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        expected = type(getattr(defaults, f.name))
+        if expected is list:
+            ok = isinstance(value, list) and all(
+                isinstance(v, int if f.name == "depths" else str) for v in value)
+        else:
+            ok = type(value) is expected
+        if not ok:
+            raise UsageError(f"{path}: {f.name!r} must be a {expected.__name__}")
+        values[f.name] = value
+    config = NodeConfig(**values)
+    if config.hops < 0 or any(d < 0 for d in config.depths):
+        raise UsageError(f"{path}: hops and depths cannot be negative")
+    return config
