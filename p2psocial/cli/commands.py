@@ -8,24 +8,32 @@ import shlex
 import subprocess
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from p2psocial.cli import passphrase, render
+from p2psocial.cli import node_commands, passphrase, render
 from p2psocial.core import archive as archive_format
-from p2psocial.core.errors import ArchiveError, KeyfileError, UsageError, WrongPassphrase
+from p2psocial.core.errors import (
+    ArchiveError,
+    HomeLocked,
+    KeyfileError,
+    UsageError,
+)
 from p2psocial.core.identity import Identity, handle_of
+from p2psocial.runtime.control import ControlClient, NodeNotRunning
 from p2psocial.runtime.local import open_local, require_identity
-from p2psocial.runtime.service import Service
 from p2psocial.runtime.views import EntryView
 from p2psocial.store import keyfile
 from p2psocial.store.home import Home, HomeLock, resolve_home, write_private_file
 from p2psocial.store.sqlite import Store
 
-Handler = Callable[[argparse.Namespace, Service], Awaitable[int]]
+# The user API: a Service in this process, or a ControlClient to a running node. Both offer
+# the methods of p2psocial.runtime.api.METHODS with the same results.
+UserAPI = Any
+Handler = Callable[[argparse.Namespace, UserAPI], Awaitable[int]]
 _HANDLERS: dict[str, Handler] = {}
-PASSPHRASE_TRIES = 3
 
 
 def _verb(name: str) -> Callable[[Handler], Handler]:
@@ -47,25 +55,36 @@ async def run(args: argparse.Namespace) -> int:
         return await _import(args, home)
     if args.verb == "export":
         return await _export(args, home)
-    async with open_local(home, unlock_interactively) as service:
+    if args.verb == "run":
+        return await node_commands.run_node(args, home)
+    if args.verb in ("peers", "status", "connect"):
+        handler = getattr(node_commands, args.verb)
+        result: int = await handler(args, home)
+        return result
+    if args.verb == "feed" and args.follow:
+        return await node_commands.follow_feed(args, home)
+    async with open_api(home) as api:
         if getattr(args, "force", False):
-            await service.confirm_restored()
-        return await _HANDLERS[args.verb](args, service)
+            await api.confirm_restored()
+        return await _HANDLERS[args.verb](args, api)
 
 
-def unlock_interactively(doc: dict[str, Any]) -> Identity:
-    """Unlock the key file document, asking for the passphrase (three tries on a terminal)."""
-    if not keyfile.is_encrypted(doc):
-        return keyfile.unseal(doc, None)
-    tries = PASSPHRASE_TRIES if passphrase.from_file() is None and passphrase.can_prompt() else 1
-    for attempt in range(tries):
+@asynccontextmanager
+async def open_api(home: Home) -> AsyncIterator[UserAPI]:
+    """The user API: in this process if no node runs, else the running node's, over its
+    control socket. Both offer the same methods and return the same views."""
+    async with AsyncExitStack() as stack:
+        api: UserAPI
         try:
-            return keyfile.unseal(doc, passphrase.ask())
-        except WrongPassphrase:
-            if attempt == tries - 1:
-                raise
-            sys.stderr.write("wrong passphrase, try again\n")
-    raise WrongPassphrase("wrong passphrase")
+            api = await stack.enter_async_context(open_local(home, passphrase.unlock_interactively))
+        except HomeLocked as locked:
+            try:
+                client = await ControlClient.open(home.control_socket)
+            except NodeNotRunning:
+                raise locked from None
+            stack.push_async_callback(client.close)
+            api = client
+        yield api
 
 
 # --- identity -------------------------------------------------------------------------------
@@ -110,7 +129,7 @@ def _show_entry(args: argparse.Namespace, view: EntryView) -> int:
 
 
 @_verb("post")
-async def _post(args: argparse.Namespace, service: Service) -> int:
+async def _post(args: argparse.Namespace, service: UserAPI) -> int:
     text = args.text
     if args.edit:
         text = edit_text(text or "")
@@ -144,7 +163,7 @@ def edit_text(initial: str) -> str:
 
 
 @_verb("about")
-async def _about(args: argparse.Namespace, service: Service) -> int:
+async def _about(args: argparse.Namespace, service: UserAPI) -> int:
     return _show_entry(args, await service.set_about(args.name, args.bio))
 
 
@@ -153,7 +172,7 @@ _RELATION_DONE = {"follow": "now following", "unfollow": "no longer following",
 
 
 def _relation(name: str) -> Handler:
-    async def handler(args: argparse.Namespace, service: Service) -> int:
+    async def handler(args: argparse.Namespace, service: UserAPI) -> int:
         view = await getattr(service, name)(args.handle)
         if args.json:
             render.print_json(view)
@@ -168,17 +187,17 @@ for _name in _RELATION_DONE:
 
 
 @_verb("react")
-async def _react(args: argparse.Namespace, service: Service) -> int:
+async def _react(args: argparse.Namespace, service: UserAPI) -> int:
     return _show_entry(args, await service.react(args.entry, args.reaction))
 
 
 @_verb("repost")
-async def _repost(args: argparse.Namespace, service: Service) -> int:
+async def _repost(args: argparse.Namespace, service: UserAPI) -> int:
     return _show_entry(args, await service.repost(args.entry))
 
 
 @_verb("delete")
-async def _delete(args: argparse.Namespace, service: Service) -> int:
+async def _delete(args: argparse.Namespace, service: UserAPI) -> int:
     view = await service.delete(args.entry)
     if args.json:
         render.print_json(view)
@@ -191,7 +210,7 @@ async def _delete(args: argparse.Namespace, service: Service) -> int:
 
 
 @_verb("log")
-async def _log(args: argparse.Namespace, service: Service) -> int:
+async def _log(args: argparse.Namespace, service: UserAPI) -> int:
     log = await service.log(args.handle, limit=max(1, args.limit))
     if args.json:
         render.print_json(log)
@@ -201,7 +220,7 @@ async def _log(args: argparse.Namespace, service: Service) -> int:
 
 
 @_verb("feed")
-async def _feed(args: argparse.Namespace, service: Service) -> int:
+async def _feed(args: argparse.Namespace, service: UserAPI) -> int:
     items = await service.timeline(limit=max(1, args.limit))
     if args.json:
         render.print_json(items)
@@ -213,7 +232,7 @@ async def _feed(args: argparse.Namespace, service: Service) -> int:
 
 
 @_verb("thread")
-async def _thread(args: argparse.Namespace, service: Service) -> int:
+async def _thread(args: argparse.Namespace, service: UserAPI) -> int:
     entries = await service.thread(args.entry)
     if args.json:
         render.print_json(entries)
@@ -223,7 +242,7 @@ async def _thread(args: argparse.Namespace, service: Service) -> int:
 
 
 @_verb("feeds")
-async def _feeds(args: argparse.Namespace, service: Service) -> int:
+async def _feeds(args: argparse.Namespace, service: UserAPI) -> int:
     feeds = await service.feeds()
     if args.json:
         render.print_json(feeds)
@@ -234,7 +253,7 @@ async def _feeds(args: argparse.Namespace, service: Service) -> int:
 
 
 @_verb("verify")
-async def _verify(args: argparse.Namespace, service: Service) -> int:
+async def _verify(args: argparse.Namespace, service: UserAPI) -> int:
     report = await service.verify(args.handle)
     if args.json:
         render.print_json(report)
@@ -248,8 +267,9 @@ async def _verify(args: argparse.Namespace, service: Service) -> int:
 
 async def _export(args: argparse.Namespace, home: Home) -> int:
     doc = require_identity(home)
-    async with open_local(home, unlock_interactively) as service:
-        entries = await service.export_entries()
+    async with open_api(home) as api:
+        pairs = await api.export_entries_hex()
+    entries = [(bytes.fromhex(h), None if p is None else bytes.fromhex(p)) for h, p in pairs]
     data = archive_format.pack(archive_format.Archive(key_doc=doc, entries=entries))
     target = Path(args.file)
     if target.exists():
@@ -279,8 +299,11 @@ async def _import(args: argparse.Namespace, home: Home) -> int:
                                f"{handle_of(mine)}: use --home for a new directory")
     else:
         await _create_home(home, archive.key_doc, public_key)
-    async with open_local(home, unlock_interactively) as service:
-        result = await service.import_archive(archive)
+    try:
+        async with open_local(home, passphrase.unlock_interactively) as service:
+            result = await service.import_archive(archive)
+    except HomeLocked:
+        raise UsageError("a node is running on this home: stop it before importing") from None
     print(f"imported {result.stored} entries of {result.handle}"
           + (f" ({result.duplicates} already here)" if result.duplicates else ""))
     print("before posting, run `p2psocial run` once so your node learns any newer entries "
@@ -288,4 +311,5 @@ async def _import(args: argparse.Namespace, home: Home) -> int:
     return 0
 
 
-VERBS = frozenset({*_HANDLERS, "init", "id", "import", "export"})
+VERBS = frozenset({*_HANDLERS, "init", "id", "import", "export", "run", "peers", "status",
+                   "connect"})

@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     _identity_verbs(verb)
     _writing_verbs(verb)
     _reading_verbs(verb)
+    _node_verbs(verb)
     return p
 
 
@@ -116,6 +117,8 @@ def _reading_verbs(verb: _VerbAdder) -> None:
     s = verb("feed", "my timeline: posts of the feeds I follow, newest first")
     s.add_argument("--limit", type=int, default=20)
     s.add_argument("--json", action="store_true")
+    s.add_argument("--follow", action="store_true",
+                   help="keep printing new posts as they arrive (needs a running node)")
     s = verb("thread", "an entry with its replies")
     s.add_argument("entry")
     s.add_argument("--json", action="store_true")
@@ -124,6 +127,24 @@ def _reading_verbs(verb: _VerbAdder) -> None:
     s = verb("verify", "re-verify every stored entry and report")
     s.add_argument("handle", nargs="?")
     s.add_argument("--json", action="store_true")
+
+
+def _node_verbs(verb: _VerbAdder) -> None:
+    s = verb("run", "run my node headless: listen, connect, replicate; logs to stderr")
+    s.add_argument("--listen", action="append", metavar="MULTIADDR",
+                   help="listen address (repeatable; default /ip4/0.0.0.0/tcp/0)")
+    s.add_argument("--peer", action="append", default=[], metavar="MULTIADDR",
+                   help="a peer to dial and keep connected (repeatable)")
+    s.add_argument("--hops", type=int, help="replicate feeds this many follows away")
+    s.add_argument("--no-mdns", action="store_true", help="no LAN discovery")
+    s.add_argument("--no-dht", action="store_true", help="no DHT")
+    s.add_argument("--offline", action="store_true", help="no network at all")
+    s.add_argument("-v", "--verbose", action="count", default=0)
+    verb("peers", "connected peers: address, direct/relayed/LAN, what we sync").add_argument(
+        "--json", action="store_true")
+    verb("status", "per wanted feed: held range, behind by, syncing from whom").add_argument(
+        "--json", action="store_true")
+    verb("connect", "dial a peer by multiaddr").add_argument("addr", metavar="MULTIADDR")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

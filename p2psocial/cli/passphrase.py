@@ -13,8 +13,11 @@ import getpass
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
-from p2psocial.core.errors import KeyfileError, UsageError
+from p2psocial.core.errors import KeyfileError, UsageError, WrongPassphrase
+from p2psocial.core.identity import Identity
+from p2psocial.store import keyfile
 
 ENV_PASSPHRASE_FILE = "P2PSOCIAL_PASSPHRASE_FILE"
 
@@ -62,3 +65,21 @@ def ask_new(no_passphrase: bool) -> str:
     if first and getpass.getpass("Repeat passphrase: ") != first:
         raise UsageError("the passphrases differ: nothing was created")
     return first
+
+
+PASSPHRASE_TRIES = 3
+
+
+def unlock_interactively(doc: dict[str, Any]) -> Identity:
+    """Unlock the key file document, asking for the passphrase (three tries on a terminal)."""
+    if not keyfile.is_encrypted(doc):
+        return keyfile.unseal(doc, None)
+    tries = PASSPHRASE_TRIES if from_file() is None and can_prompt() else 1
+    for attempt in range(tries):
+        try:
+            return keyfile.unseal(doc, ask())
+        except WrongPassphrase:
+            if attempt == tries - 1:
+                raise
+            sys.stderr.write("wrong passphrase, try again\n")
+    raise WrongPassphrase("wrong passphrase")

@@ -8,7 +8,14 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from p2psocial.runtime.views import EntryView, FeedLog, FeedView, VerifyReport
+from p2psocial.runtime.views import (
+    EntryView,
+    FeedLog,
+    FeedView,
+    NodeStatus,
+    PeerView,
+    VerifyReport,
+)
 
 
 def short(handle: str) -> str:
@@ -122,3 +129,37 @@ def print_json(value: Any) -> None:
     elif hasattr(value, "to_json"):
         value = value.to_json()
     print(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def print_json_line(value: Any) -> None:
+    """Print a view as one line of JSON (for streams)."""
+    if hasattr(value, "to_json"):
+        value = value.to_json()
+    print(json.dumps(value, ensure_ascii=False))
+
+
+def peer_line(p: PeerView) -> str:
+    """One line about a connected peer."""
+    name = f"{p.name} ({short(p.handle)})" if p.name else short(p.handle)
+    sync = "caught up" if p.caught_up else ("syncing" if p.syncing else "idle")
+    return (f"{name}  {p.kind}  {p.addr}  {sync}, {p.feeds} feeds in common, "
+            f"{p.entries_in} in / {p.entries_out} out")
+
+
+def print_status(s: NodeStatus) -> None:
+    """The node's addresses, peers and every wanted feed's replication state."""
+    print(f"node {s.handle}: {s.peers} peer{'s' * (s.peers != 1)}, "
+          f"{s.entries_received} entries received ({s.duplicates} duplicates)")
+    for addr in s.listen:
+        print(f"  listening on {addr}")
+    if not s.feeds:
+        return
+    print()
+    print(f"{'feed':28} {'hop':>3} {'held':>15} {'behind':>7}  from")
+    for f in s.feeds:
+        who_ = f"{f.name} ({short(f.author)})" if f.name else short(f.author)
+        held = "nothing" if f.hi == 0 else f"{f.lo}–{f.hi}"
+        behind = "?" if f.best_known == 0 and f.hi == 0 else str(f.behind)
+        sources = ", ".join(short(x) for x in f.sources) or "-"
+        mark = "  FORKED" if f.forked else ""
+        print(f"{who_[:28]:28} {f.hop:>3} {held:>15} {behind:>7}  {sources}{mark}")

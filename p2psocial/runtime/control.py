@@ -115,6 +115,10 @@ class ControlServer:
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
                 ValueError):
             pass
+        except asyncio.CancelledError:
+            # only close() cancels these tasks; ending quietly spares asyncio's stream server
+            # (Python 3.11) from logging the cancellation as an error
+            return
         finally:
             self._clients.discard(task)
             writer.close()
@@ -174,7 +178,7 @@ class ControlClient:
         self._lock = asyncio.Lock()
 
     @classmethod
-    async def connect(cls, path: Path, timeout: float = 2.0) -> ControlClient:
+    async def open(cls, path: Path, timeout: float = 2.0) -> ControlClient:
         """Connect to the node's socket.
 
         Raises:

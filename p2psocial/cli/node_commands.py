@@ -1,0 +1,157 @@
+"""CLI verbs about the running node: run, peers, status, connect, and a live feed."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import time
+
+from p2psocial.cli import passphrase, render
+from p2psocial.core.errors import UsageError
+from p2psocial.core.identity import Identity
+from p2psocial.runtime.config import NodeConfig, load_config
+from p2psocial.runtime.control import ControlClient, NodeNotRunning
+from p2psocial.runtime.local import require_identity
+from p2psocial.runtime.node import Node
+from p2psocial.runtime.views import EntryView, NodeStatus, PeerView
+from p2psocial.store import keyfile
+from p2psocial.store.home import Home
+
+NOISY_LOGGERS = ("libp2p", "multiaddr", "zeroconf", "async_service", "aiosqlite", "asyncio")
+
+
+def configure_logging(verbose: int) -> None:
+    """Log to stderr: INFO for p2psocial, WARNING for the libraries (DEBUG with -v -v)."""
+    level = logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
+
+
+def node_config(args: argparse.Namespace, home: Home) -> NodeConfig:
+    """The home's config with this run's flags applied."""
+    config = load_config(home.config_file)
+    return config.with_overrides(
+        listen=args.listen or None,
+        peers=[*config.peers, *args.peer] if args.peer else None,
+        hops=args.hops,
+        mdns=False if args.no_mdns else None,
+        dht=False if args.no_dht else None)
+
+
+async def run_node(args: argparse.Namespace, home: Home,
+                   identity: Identity | None = None) -> int:
+    """`p2psocial run`: run the node headless until Ctrl-C or SIGTERM."""
+    doc = require_identity(home)
+    if identity is None:
+        identity = passphrase.unlock_interactively(doc)
+    assert identity.public_key == keyfile.public_key_of(doc)
+    configure_logging(args.verbose)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    node = Node(home, identity, node_config(args, home), offline=args.offline)
+    await node.start()
+    try:
+        addrs = await node.listen_addrs()
+        sys.stderr.write(f"p2psocial node {node.handle}\n")
+        for addr in addrs:
+            sys.stderr.write(f"  listening on {addr}\n")
+        sys.stderr.flush()
+        await stop.wait()
+        sys.stderr.write("stopping…\n")
+    finally:
+        started = time.monotonic()
+        await node.stop()
+        logging.getLogger(__name__).info("stopped in %.2f s", time.monotonic() - started)
+    return 0
+
+
+async def require_node(home: Home) -> ControlClient:
+    """A connection to the running node, or a clear error saying how to start one."""
+    try:
+        return await ControlClient.open(home.control_socket)
+    except NodeNotRunning:
+        raise UsageError("no node is running on this home: start one with `p2psocial run`"
+                         ) from None
+
+
+async def peers(args: argparse.Namespace, home: Home) -> int:
+    """`p2psocial peers`."""
+    client = await require_node(home)
+    try:
+        found: list[PeerView] = await client.peers()
+    finally:
+        await client.close()
+    if args.json:
+        render.print_json(found)
+    elif not found:
+        print("no peers connected")
+    else:
+        for p in found:
+            print(render.peer_line(p))
+    return 0
+
+
+async def status(args: argparse.Namespace, home: Home) -> int:
+    """`p2psocial status`."""
+    client = await require_node(home)
+    try:
+        report: NodeStatus = await client.status()
+    finally:
+        await client.close()
+    if args.json:
+        render.print_json(report)
+    else:
+        render.print_status(report)
+    return 0
+
+
+async def connect(args: argparse.Namespace, home: Home) -> int:
+    """`p2psocial connect <multiaddr>`."""
+    client = await require_node(home)
+    try:
+        peer: PeerView = await client.connect(args.addr)
+    finally:
+        await client.close()
+    print(f"connected to {render.peer_line(peer)}")
+    return 0
+
+
+async def follow_feed(args: argparse.Namespace, home: Home) -> int:
+    """`p2psocial feed --follow`: print the timeline, then every new post as it arrives."""
+    client = await require_node(home)
+    try:
+        items: list[EntryView] = await client.timeline(limit=max(1, args.limit))
+        shown = {e.hash for e in items}
+        for view in reversed(items):
+            _print_live(view, args.json)
+        me = (await client.feed()).author
+        following = {f.author for f in await client.feeds() if f.following} | {me}
+        async for kind, data in client.events():
+            if kind != "entry":
+                continue
+            view = EntryView.from_json(data)
+            if view.hash in shown or view.type not in ("post", "repost"):
+                continue
+            if view.type == "post" and view.author not in following:
+                continue
+            shown.add(view.hash)
+            _print_live(view, args.json)
+    finally:
+        await client.close()
+    return 0
+
+
+def _print_live(view: EntryView, as_json: bool) -> None:
+    if as_json:
+        render.print_json_line(view)
+    else:
+        print("\n".join(render.entry_lines(view)))
+        print()
+    sys.stdout.flush()
