@@ -7,10 +7,12 @@
     │   ├── SignatureError         the signature does not verify
     │   ├── PayloadError           payload size or hash does not match the header
     │   ├── SchemaError            the payload of a known type breaks its schema
-    │   └── ChainError             the entry does not link to the entries we hold
-    │       └── ForkError          two valid entries claim the same place in one feed
+    │   ├── ChainError             the entry does not link to the entries we hold
+    │   │   └── ForkError          two valid entries claim the same place in one feed
+    │   └── ProtocolError          a peer broke the sync protocol (carries the ERROR code)
     ├── UsageError                 the local user asked for something impossible
-    │   └── HandleError            a handle or key that is not one
+    │   ├── HandleError            a handle or key that is not one
+    │   └── LocalProtocolError     our own code misused a sync session (a bug, not the peer's)
     ├── KeyfileError               the secret key file is missing, corrupt or locked
     │   └── WrongPassphrase
     ├── StoreError                 the local database could not do what was asked
@@ -101,12 +103,33 @@ class ForkError(ChainError):
         super().__init__(rule, message, expected=expected, found=found)
 
 
+class ProtocolError(ValidationError):
+    """A remote peer broke the replication protocol (docs/protocol.md §Replication protocol).
+
+    Attributes:
+        code: the ERROR code to send the peer, e.g. "frame-too-large"; also `rule`.
+        detail: what was wrong, for the peer and the logs.
+    """
+
+    def __init__(self, code: str, detail: str) -> None:
+        self.code = code
+        self.detail = detail
+        super().__init__(code, detail)
+
+
 class UsageError(P2PSocialError):
     """The local user asked for something that cannot be done (bad argument, too-long post)."""
 
 
 class HandleError(UsageError):
     """A string that is not a handle, public key or entry reference we understand."""
+
+
+class LocalProtocolError(UsageError):
+    """Our side misused a sync session: a call in the wrong state or with impossible arguments.
+
+    This is a bug in the caller, never the peer's fault (that is ProtocolError).
+    """
 
 
 class KeyfileError(P2PSocialError):

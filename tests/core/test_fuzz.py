@@ -42,19 +42,20 @@ def only_validation_errors(decode: Callable[..., Any], *args: Any) -> Any:
 
 
 def allowed_types_only(value: Any, depth: int = 0) -> bool:
-    """The data model of the protocol: ints, bytes, text, bool, null, lists and maps.
-
-    (Integer range is not checked here: bignums are a known core bug, see test_entry.py.)
-    """
-    if value is None or type(value) in (bool, int, bytes, str):
+    """The data model of the protocol: 64-bit ints, bytes, text, bool, null, lists and maps
+    (a wider int is a bignum tag, which the protocol rejects)."""
+    if type(value) is int:
+        return -(2**64) <= value < 2**64
+    if value is None or type(value) in (bool, bytes, str):
         return True
     if depth >= 16:  # protocol.md: nested at most 16 deep
         return False
     if type(value) is list:
         return all(allowed_types_only(v, depth + 1) for v in value)
     if type(value) is dict:
-        return all(type(k) in (bool, int, bytes, str) or k is None for k in value) and all(
-            allowed_types_only(v, depth + 1) for v in value.values())
+        return all(allowed_types_only(k, depth + 1) and type(k) is not list
+                   for k in value) and all(allowed_types_only(v, depth + 1)
+                                           for v in value.values())
     return False
 
 

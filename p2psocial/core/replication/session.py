@@ -1,0 +1,452 @@
+"""SyncSession: one side of one sync stream, as a sans-IO state machine.
+
+Rules:
+- States: START --initiate()--> AWAIT_HELLO --the peer's HELLO--> OPEN --BYE, ERROR, end of
+  stream or a protocol error--> CLOSED. Nothing here does I/O: bytes come in through
+  `receive_data`/`receive_eof`, events come out of `next_event`, and every method that
+  sends returns the bytes for the driver to write, in call order, on this one stream.
+- `initiate()` returns our HELLO followed at once by a WANT for our wants: the peer reads the
+  WANT after our HELLO, so no round trip is waited for.
+- Methods that plan sending (`answer`, `update`) return a list of Outputs: bytes, to write as
+  they are, and SendRange runs, whose entries the driver reads from its store and passes to
+  `entries_frames`. The driver writes all of it strictly in order, through one queue per
+  session, so each run arrives next to what the peer holds.
+- What each side wants and what the peer holds is kept by `Knowledge` (knowledge.py, with
+  its rules); `update` applies "Live" and "Asking again" for the states the driver passes.
+- The peer's faults raise ProtocolError and close the session; the driver then sends
+  `fail(exc.code, exc.detail)` and closes the stream. Misuse raises LocalProtocolError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import NoReturn, TypeAlias
+
+from p2psocial.core import limits
+from p2psocial.core.errors import LocalProtocolError, ProtocolError
+from p2psocial.core.feed import FeedState
+from p2psocial.core.replication import outgoing
+from p2psocial.core.replication.codes import Code
+from p2psocial.core.replication.events import (
+    NEED_DATA,
+    EntriesReceived,
+    Event,
+    NeedData,
+    PeerClosed,
+    PeerFailed,
+    PeerHas,
+    PeerHello,
+    PeerSynced,
+    PeerUnwants,
+    PeerWants,
+    SessionStats,
+    State,
+)
+from p2psocial.core.replication.framing import MAX_FRAME, MIN_FRAME, FrameDecoder
+from p2psocial.core.replication.knowledge import Knowledge
+from p2psocial.core.replication.messages import (
+    MAX_TEXT_CHARS,
+    PROTOCOL_VERSION,
+    Bye,
+    Entries,
+    Error,
+    Have,
+    HaveNote,
+    Hello,
+    Message,
+    RawEntry,
+    Synced,
+    Unwant,
+    Want,
+    WantNote,
+    check_message,
+    decode_message,
+)
+from p2psocial.core.replication.peek import run_of
+from p2psocial.core.replication.planner import EMPTY, SendRange, Span
+
+Output: TypeAlias = bytes | SendRange
+"""An item the driver sends: bytes as they are, or the entries of a run via entries_frames."""
+
+
+class SyncSession:
+    """One side of a sync stream with one peer. See the module docstring for the rules."""
+
+    def __init__(self, wants: Iterable[WantNote] = (), *, agent: str = "p2psocial",
+                 max_frame: int = MAX_FRAME) -> None:
+        """Args:
+            wants: a note for every feed I want: what I hold of it and the depth I want.
+            agent: free text naming this implementation, at most 256 characters.
+            max_frame: the largest frame I accept, MIN_FRAME..MAX_FRAME.
+        """
+        if not MIN_FRAME <= max_frame <= MAX_FRAME:
+            raise LocalProtocolError(f"max_frame must be in {MIN_FRAME}..{MAX_FRAME}")
+        self._hello = Hello(PROTOCOL_VERSION, agent, max_frame)
+        _check_local(self._hello)
+        self._known = Knowledge(_checked_note(note) for note in wants)
+        self._state = State.START
+        self._decoder = FrameDecoder(max_frame)
+        self._eof = False
+        self._peer_hello: Hello | None = None
+        self._close_reason: str | None = None
+        self._error: ProtocolError | None = None
+        self._sent_close = False
+        self._wants_sent = 0        # WANT messages I sent
+        self._synced = 0            # ... of which the peer answered
+        self._wants_received = 0    # WANT messages the peer sent
+        self._answered = 0
+        self._counts = dict.fromkeys(SessionStats.__slots__, 0)
+
+    # ---- what the driver reads -------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """The session's state."""
+        return self._state
+
+    @property
+    def close_reason(self) -> str | None:
+        """Why the session closed (None while it is not closed)."""
+        return self._close_reason
+
+    @property
+    def error(self) -> ProtocolError | None:
+        """The peer's protocol violation that closed the session, if that is what happened."""
+        return self._error
+
+    @property
+    def peer_hello(self) -> Hello | None:
+        """The peer's HELLO, once received."""
+        return self._peer_hello
+
+    @property
+    def caught_up(self) -> bool:
+        """True when the peer has answered every WANT I sent (its SYNCED counts them all)."""
+        return self._synced == self._wants_sent
+
+    @property
+    def wants_sent(self) -> int:
+        """How many WANT messages I have sent (caught up when the peer's SYNCED says as many)."""
+        return self._wants_sent
+
+    @property
+    def wants(self) -> Mapping[bytes, WantNote]:
+        """My current note for every feed I want from this peer."""
+        return dict(self._known.mine)
+
+    @property
+    def stats(self) -> SessionStats:
+        """Counters so far, as a frozen snapshot."""
+        return SessionStats(**self._counts)
+
+    def peer_wants(self, feed: bytes) -> bool:
+        """True if the peer wants `feed` (so entries of it are worth reading and sending)."""
+        return feed in self._known.peer_depth
+
+    def peer_holds(self, feed: bytes) -> Span:
+        """The range of `feed` the peer is known to hold; (0, 0) if nothing is known."""
+        return self._known.holds(feed)
+
+    # ---- bytes in, events out --------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Bytes that arrived on the stream. Events come out of `next_event`."""
+        self._require_receiving()
+        self._decoder.receive(data)
+        self._counts["bytes_in"] += len(data)
+
+    def receive_eof(self) -> None:
+        """The peer ended its side of the stream."""
+        self._require_receiving()
+        self._eof = True
+
+    def _require_receiving(self) -> None:
+        self._require(State.AWAIT_HELLO, State.OPEN)
+        if self._eof:
+            raise LocalProtocolError("the stream already ended")
+
+    def next_event(self) -> Event | NeedData:
+        """The next event, or NEED_DATA until more bytes arrive.
+
+        Raises:
+            ProtocolError: the peer broke the protocol; the session is now CLOSED.
+            LocalProtocolError: called before `initiate` or after the session closed.
+        """
+        self._require(State.AWAIT_HELLO, State.OPEN)
+        while True:
+            try:
+                frame = self._decoder.next_frame()
+            except ProtocolError as exc:
+                self._die_with(exc)
+            if frame is None:
+                return self._at_end_of_data()
+            self._counts["frames_in"] += 1
+            event = self._on_frame(frame)
+            if event is not None:
+                return event
+
+    def _at_end_of_data(self) -> PeerClosed | NeedData:
+        if not self._eof:
+            return NEED_DATA
+        if self._decoder.buffered:
+            self._die(Code.BAD_FRAME, "the stream ended inside a frame")
+        self._close("the stream ended")
+        return PeerClosed(None)
+
+    def _on_frame(self, frame: bytes) -> Event | None:
+        try:
+            msg = decode_message(frame)
+        except ProtocolError as exc:
+            self._die_with(exc)
+        if self._peer_hello is None and not isinstance(msg, Hello):
+            name = "a message of unknown type" if msg is None else type(msg).__name__.upper()
+            self._die(Code.UNEXPECTED, f"{name} before HELLO")
+        if msg is None:
+            self._counts["unknown"] += 1
+            return None
+        return self._on_message(msg)
+
+    def _on_message(self, msg: Message) -> Event | None:
+        match msg:
+            case Hello():
+                return self._on_hello(msg)
+            case Want(notes):
+                return self._on_want(notes)
+            case Have(notes):
+                for note in notes:
+                    self._known.stated(note.feed, Span(note.lo, note.hi))
+                return PeerHas(notes)
+            case Entries():
+                return self._on_entries(msg)
+            case Unwant(feeds):
+                for feed in feeds:
+                    self._known.peer_unwants(feed)
+                return PeerUnwants(feeds)
+            case Synced(count):
+                return self._on_synced(count)
+            case Bye(reason):
+                self._close(f"the peer said BYE: {reason}")
+                return PeerClosed(reason)
+            case Error(code, detail):
+                self._close(f"the peer sent ERROR {code}: {detail}")
+                return PeerFailed(code, detail)
+        raise AssertionError(f"unhandled message {msg!r}")  # pragma: no cover
+
+    def _on_hello(self, msg: Hello) -> PeerHello:
+        if self._peer_hello is not None:
+            self._die(Code.UNEXPECTED, "a second HELLO")
+        if msg.version != PROTOCOL_VERSION:
+            self._die(Code.VERSION, f"version {msg.version}; this side speaks {PROTOCOL_VERSION}")
+        if msg.max_frame < MIN_FRAME:
+            self._die(Code.MALFORMED, f"max_frame {msg.max_frame} is below {MIN_FRAME}")
+        self._peer_hello = msg
+        self._state = State.OPEN
+        return PeerHello(msg.version, msg.agent, msg.max_frame)
+
+    def _on_want(self, notes: tuple[WantNote, ...]) -> PeerWants:
+        self._wants_received += 1
+        for note in notes:
+            self._known.peer_wants(note)
+        return PeerWants(self._wants_received, notes)
+
+    def _on_entries(self, msg: Entries) -> EntriesReceived | None:
+        count = len(msg.entries)
+        if msg.feed not in self._known.mine:
+            self._counts["unsolicited"] += count
+            return None
+        try:
+            first, last = run_of(msg.feed, (header for header, _ in msg.entries))
+        except ProtocolError as exc:
+            self._die_with(exc)
+        self._known.stated(msg.feed, Span(min(first, last), max(first, last)))
+        self._counts["entries_in"] += count
+        return EntriesReceived(msg.feed, msg.entries, first, last)
+
+    def _on_synced(self, count: int) -> PeerSynced:
+        if not self._synced <= count <= self._wants_sent:
+            self._die(Code.UNEXPECTED, f"SYNCED {count}: {self._synced} were synced, "
+                                       f"{self._wants_sent} WANTs sent")
+        self._synced = count
+        recheck = self._known.take_recheck() if self.caught_up else ()
+        return PeerSynced(count, self.caught_up, recheck)
+
+    # ---- bytes out -------------------------------------------------------------------------
+
+    def initiate(self) -> bytes:
+        """Start the session: our HELLO, then a WANT for our wants (if any)."""
+        if self._state is not State.START:
+            raise LocalProtocolError("initiate() is called once, first")
+        self._state = State.AWAIT_HELLO
+        hello = self._emit([outgoing.framed(self._hello)])
+        return hello + self._want_frames(list(self._known.mine.values()))
+
+    def want(self, notes: Iterable[WantNote]) -> bytes:
+        """WANT these feeds (a note replaces my earlier note for its feed, e.g. a deeper depth).
+        """
+        self._require(State.AWAIT_HELLO, State.OPEN)
+        checked = [_checked_note(note) for note in notes]
+        if len({note.feed for note in checked}) != len(checked):
+            raise LocalProtocolError("a feed appears twice among the notes")
+        for note in checked:
+            self._known.i_want(note)
+        return self._want_frames(checked)
+
+    def unwant(self, feeds: Iterable[bytes]) -> bytes:
+        """UNWANT these feeds: entries of them that still arrive are dropped and counted."""
+        self._require(State.AWAIT_HELLO, State.OPEN)
+        dropped = list(dict.fromkeys(feeds))
+        for feed in dropped:
+            _check_local(Unwant((feed,)))
+            self._known.i_unwant(feed)
+        return self._emit(outgoing.note_frames(Unwant, dropped))
+
+    def answer(self, wants: PeerWants, states: Mapping[bytes, FeedState]) -> list[Output]:
+        """Answer the peer's WANT: a HAVE note per feed, the runs it lacks, then SYNCED.
+
+        Args:
+            wants: the PeerWants event; answer them in index order.
+            states: my state of each noted feed; a feed missing here is one I hold nothing of.
+                (Pass an empty state for a feed I must not serve, e.g. one my user blocks.)
+        """
+        self._require(State.OPEN)
+        if wants.index != self._answered + 1:
+            raise LocalProtocolError(f"answer WANT {self._answered + 1} before {wants.index}")
+        self._answered += 1
+        have: list[HaveNote] = []
+        runs: list[Output] = []
+        for note in wants.notes:
+            held = _span(states.get(note.feed))
+            have.append(HaveNote(note.feed, held.lo, held.hi))
+            runs.extend(self._known.answer(note, held))
+        out: list[Output] = [self._emit(outgoing.note_frames(Have, have))] if have else []
+        return [*out, *runs, self._emit([outgoing.framed(Synced(self._answered))])]
+
+    def update(self, states: Mapping[bytes, FeedState]) -> list[Output]:
+        """My states of some feeds changed, or may now matter: what to send because of it.
+
+        Call it after storing entries of a feed (whatever came of them) and after appending,
+        on every session; and with the feeds of PeerHas and of PeerSynced.recheck. It pushes
+        what extends the peer's range, tells the peer my range when that may help it later,
+        and asks the peer again for a feed once it holds entries my range could take.
+        """
+        self._require(State.AWAIT_HELLO, State.OPEN)
+        out: list[Output] = []
+        have: list[HaveNote] = []
+        wanted: list[WantNote] = []
+        for feed, state in states.items():
+            runs, told = self._known.push(feed, _span(state))
+            out.extend(runs)
+            if told is not None:
+                have.append(told)
+            note = self._known.ask_again(feed, state, self.caught_up)
+            if note is not None:
+                wanted.append(note)
+        if have:
+            out.append(self._emit(outgoing.note_frames(Have, have)))
+        if wanted:
+            for note in wanted:
+                self._known.i_want(note)
+            out.append(self._want_frames(wanted))
+        return out
+
+    def local_update(self, feed: bytes, state: FeedState) -> list[Output]:
+        """`update` for one feed."""
+        return self.update({feed: state})
+
+    def entries_frames(self, feed: bytes, entries: Sequence[RawEntry]) -> bytes:
+        """ENTRIES frames carrying `entries` of `feed`, which must form a run.
+
+        Returns b"" if the peer does not want the feed (any more): skip reading it.
+        """
+        self._require(State.OPEN)
+        if not self.peer_wants(feed) or not entries:
+            return b""
+        for header, payload in entries:
+            _check_entry(header, payload)
+        try:
+            first, last = run_of(feed, (header for header, _ in entries))
+        except ProtocolError as exc:
+            raise LocalProtocolError(f"entries to send: {exc.detail}") from exc
+        assert self._peer_hello is not None  # OPEN
+        limit = min(self._peer_hello.max_frame, MAX_FRAME)
+        frames = outgoing.entries_frames(feed, entries, limit)
+        self._known.sent(feed, Span(min(first, last), max(first, last)))
+        self._counts["entries_out"] += len(entries)
+        return self._emit(frames)
+
+    def bye(self, reason: str = "") -> bytes:
+        """BYE: an orderly close. The session is CLOSED; the driver closes the stream."""
+        return self._last_word(Bye(reason[:MAX_TEXT_CHARS]), f"we said BYE: {reason}")
+
+    def fail(self, code: str, detail: str = "") -> bytes:
+        """ERROR: the peer broke the protocol (found here, or by the store validating its
+        entries: e.g. Code.INVALID_ENTRY, Code.FORK). The session is CLOSED."""
+        return self._last_word(Error(code[:MAX_TEXT_CHARS], detail[:MAX_TEXT_CHARS]),
+                               f"we sent ERROR {code}: {detail}")
+
+    # ---- bookkeeping ------------------------------------------------------------------------
+
+    def _want_frames(self, notes: list[WantNote]) -> bytes:
+        frames = outgoing.note_frames(Want, notes)
+        self._wants_sent += len(frames)
+        return self._emit(frames)
+
+    def _emit(self, frames: list[bytes]) -> bytes:
+        self._counts["frames_out"] += len(frames)
+        data = b"".join(frames)
+        self._counts["bytes_out"] += len(data)
+        return data
+
+    def _last_word(self, msg: Bye | Error, reason: str) -> bytes:
+        if self._state is State.START or self._sent_close:
+            raise LocalProtocolError("BYE or ERROR is sent once, after initiate()")
+        self._sent_close = True
+        self._close(reason)
+        return self._emit([outgoing.framed(msg)])
+
+    def _close(self, reason: str) -> None:
+        if self._state is not State.CLOSED:
+            self._state = State.CLOSED
+            self._close_reason = reason
+
+    def _die(self, code: Code, detail: str) -> NoReturn:
+        self._die_with(ProtocolError(code, detail))
+
+    def _die_with(self, exc: ProtocolError) -> NoReturn:
+        self._error = exc
+        self._close(f"the peer broke the protocol: {exc}")
+        raise exc
+
+    def _require(self, *states: State) -> None:
+        if self._state in states:
+            return
+        if self._state is State.CLOSED:
+            raise LocalProtocolError(f"the session is closed ({self._close_reason})")
+        if self._state is State.START:
+            raise LocalProtocolError("call initiate() first")
+        raise LocalProtocolError("the peer's HELLO has not arrived yet")
+
+
+def _span(state: FeedState | None) -> Span:
+    return EMPTY if state is None else Span.of(state)
+
+
+def _checked_note(note: WantNote) -> WantNote:
+    _check_local(Want((note,)))
+    return note
+
+
+def _check_entry(header: object, payload: object) -> None:
+    if type(header) is not bytes or len(header) > limits.MAX_HEADER_BYTES:
+        raise LocalProtocolError(f"a header is bytes, at most {limits.MAX_HEADER_BYTES}")
+    if payload is not None and (type(payload) is not bytes
+                                or len(payload) > limits.MAX_PAYLOAD_BYTES):
+        raise LocalProtocolError(f"a payload is None or bytes, at most {limits.MAX_PAYLOAD_BYTES}")
+
+
+def _check_local(msg: Message) -> None:
+    try:
+        check_message(msg)
+    except ProtocolError as exc:
+        raise LocalProtocolError(f"cannot send {type(msg).__name__.upper()}: {exc.detail}"
+                                 ) from exc

@@ -1,0 +1,90 @@
+"""What a side knows of the peer: statements, sure sends, guesses; live HAVE; asking again."""
+
+from __future__ import annotations
+
+from p2psocial.core.feed import FeedState
+from p2psocial.core.replication import SendRange, Span, WantNote
+from p2psocial.core.replication.knowledge import Knowledge, PeerRange
+from p2psocial.core.replication.messages import HaveNote
+
+F = b"\x0f" * 32
+
+
+def test_a_run_sent_to_a_peer_believed_empty_is_a_guess_that_a_want_drops() -> None:
+    known = PeerRange()
+    known.send(Span(46, 55))
+    assert known.belief == Span(46, 55) and known.sure == Span()
+    known.state(Span(41, 51))           # the peer's WANT note: it started from another head
+    known.drop_guesses()
+    assert known.belief == Span(41, 51)
+
+
+def test_runs_sent_next_to_what_is_sure_survive_a_crossing_want() -> None:
+    known = PeerRange()
+    known.state(Span(61, 100))
+    known.send(Span(1, 60))
+    assert known.sure == known.belief == Span(1, 100)
+    known.state(Span(50, 100))          # a WANT the peer sent before my entries arrived
+    known.drop_guesses()
+    assert known.belief == Span(1, 100)
+
+
+def test_a_statement_that_does_not_touch_the_belief_replaces_the_guesses() -> None:
+    known = PeerRange()
+    known.send(Span(91, 100))
+    known.state(Span(50, 60))
+    assert known.belief == known.sure == Span(50, 60)
+    known.state(Span(0, 0))             # "nothing" states nothing
+    assert known.belief == Span(50, 60)
+
+
+def test_unwant_forgets_what_was_sent_but_not_what_was_stated() -> None:
+    knowledge = Knowledge([WantNote(F, 0, 0, 0)])
+    knowledge.peer_wants(WantNote(F, 1, 10, 0))
+    knowledge.sent(F, Span(11, 20))
+    assert knowledge.holds(F) == Span(1, 20)
+    knowledge.peer_unwants(F)
+    assert knowledge.holds(F) == Span(1, 10)
+    other = Knowledge([])
+    other.peer_wants(WantNote(F, 1, 10, 0))
+    other.peer_unwants(F)
+    assert other.holds(F) == Span()
+
+
+def test_statements_about_feeds_nobody_wants_are_not_kept() -> None:
+    knowledge = Knowledge([])
+    knowledge.stated(F, Span(1, 5))
+    assert knowledge.holds(F) == Span()
+
+
+def test_push_then_have_once_per_change_of_my_range() -> None:
+    knowledge = Knowledge([])
+    knowledge.peer_wants(WantNote(F, 1, 10, 0))
+    assert knowledge.push(F, Span(50, 100)) == ([], HaveNote(F, 50, 100))
+    assert knowledge.push(F, Span(50, 100)) == ([], None)
+    assert knowledge.push(F, Span(11, 100)) == ([SendRange(F, 11, 100)], None)
+
+
+def test_answers_promise_runs_and_count_them_as_held() -> None:
+    knowledge = Knowledge([])
+    note = WantNote(F, 0, 0, 5)
+    knowledge.peer_wants(note)
+    assert knowledge.answer(note, Span(1, 30)) == [SendRange(F, 30, 26)]
+    assert knowledge.push(F, Span(1, 31)) == ([SendRange(F, 31, 31)], None)
+    assert knowledge.holds(F) == Span(26, 31)
+
+
+def test_ask_again_only_when_caught_up_and_never_twice_for_the_same_ranges() -> None:
+    knowledge = Knowledge([WantNote(F, 91, 100, 0)])
+    knowledge.stated(F, Span(1, 100))          # the peer says it holds it all
+    mine = FeedState(F, 91, 100)
+    assert knowledge.ask_again(F, mine, caught_up=False) is None
+    assert knowledge.take_recheck() == (F,)
+    assert knowledge.ask_again(F, mine, caught_up=True) == WantNote(F, 91, 100, 0)
+    # it answered nothing (it overstated): asking again would loop
+    assert knowledge.ask_again(F, mine, caught_up=True) is None
+    grown = FeedState(F, 80, 100)
+    assert knowledge.ask_again(F, grown, caught_up=True) == WantNote(F, 80, 100, 0)
+    forked = FeedState(F, 80, 100, forked=True)
+    knowledge.stated(F, Span(1, 101))
+    assert knowledge.ask_again(F, forked, caught_up=True) is None
