@@ -40,7 +40,8 @@ def node_config(args: argparse.Namespace, home: Home) -> NodeConfig:
         peers=[*config.peers, *args.peer] if args.peer else None,
         hops=args.hops,
         mdns=False if args.no_mdns else None,
-        dht=False if args.no_dht else None)
+        dht=False if args.no_dht else None,
+        library_log_level="debug" if args.verbose > 1 else None)
 
 
 async def run_node(args: argparse.Namespace, home: Home,

@@ -31,6 +31,7 @@ class NodeConfig:
     mdns: bool = True
     dht: bool = True
     announce: bool = True  # gossip head announcements
+    library_log_level: str = "critical"  # py-libp2p's own logs (debug, info, warning, …)
 
     def with_overrides(self, **changes: Any) -> NodeConfig:
         """A copy with the given fields replaced (None values are ignored)."""

@@ -103,8 +103,11 @@ class Node:
             raise StoreError(f"the database belongs to {handle_of(owner)}")
 
     async def _start_network(self) -> None:
-        # temporary, until the replicator (issue 3) lands: say so rather than run deaf
-        raise UsageError("networking is not built yet: run with --offline")
+        from p2psocial.runtime.bridge import TrioBridge
+        from p2psocial.runtime.replicator import Replicator
+        self._bridge = TrioBridge()
+        await self._bridge.start()
+        self._network = await Replicator.start(self, self._bridge)
 
     async def stop(self) -> None:
         """Stop everything within STOP_TIMEOUT seconds; the store is always closed."""

@@ -43,6 +43,7 @@ from p2psocial.runtime.views import (
     FeedCheck,
     FeedLog,
     FeedView,
+    NotificationView,
     VerifyReport,
     entry_view,
 )
@@ -282,6 +283,67 @@ class Service:
                                 blocked=key in blocking, is_me=key == self.public_key))
         return out
 
+    # --- reading, for the UI -----------------------------------------------------------------
+
+    async def posts(self, handle: str | None = None, *, limit: int = 50,
+                    before: Sequence[Any] | None = None) -> list[EntryView]:
+        """A feed's posts and reposts, newest first, with cursors to page backwards (a
+        profile's timeline; default: mine)."""
+        key = self.public_key if handle is None else parse_handle(handle)
+        items = await self.store.timeline(self.public_key, limit=limit,
+                                          before=_cursor(before), authors=[key])
+        return await self._timeline_views(items)
+
+    async def entries(self, refs: Sequence[str]) -> list[EntryView]:
+        """Views of the held entries among `refs` (full hex hashes), in the order given;
+        refs not held (or not hex) are left out."""
+        hashes = []
+        for ref in refs:
+            try:
+                hashes.append(bytes.fromhex(ref))
+            except ValueError:
+                continue
+        found = await self.store.get_many(hashes)
+        return await self._views([found[h] for h in dict.fromkeys(hashes) if h in found])
+
+    async def notifications(self, *, limit: int = 50, before: Sequence[Any] | None = None
+                            ) -> list[NotificationView]:
+        """What others did that concerns me, newest first: mentions, replies, quotes,
+        reactions and reposts of my entries, and new followers (see Store.notifications)."""
+        items = await self.store.notifications(self.public_key, limit=limit,
+                                               before=_cursor(before))
+        views = await self._views([n.entry for n in items])
+        targets = {t.hash: t for t in await self.entries(
+            [n.target.hex() for n in items if n.target is not None])}
+        return [NotificationView(kind=n.kind, entry=v,
+                                 target=targets.get(n.target.hex()) if n.target else None,
+                                 cursor=[n.sort_ts, v.author, v.seq])
+                for n, v in zip(items, views, strict=True)]
+
+    async def find_feeds(self, text: str, *, limit: int = 20) -> list[FeedView]:
+        """Held feeds whose display name contains `text` (case-insensitive), with my
+        relation to each."""
+        text = text.strip()
+        if not text:
+            return []
+        found = await self.store.find_profiles(text, limit=limit)
+        following = await self.store.following(self.public_key)
+        blocking = await self.store.blocking(self.public_key)
+        states = await self.store.feed_states([p.author for p in found])
+        out = []
+        for p in found:
+            state = states.get(p.author) or FeedState(p.author)
+            out.append(FeedView(author=handle_of(p.author), name=p.name, bio=p.bio,
+                                lo=state.lo, hi=state.hi, forked=state.forked,
+                                following=p.author in following, blocked=p.author in blocking,
+                                is_me=p.author == self.public_key))
+        return out
+
+    async def relays(self, handle: str | None = None) -> list[str]:
+        """The relay addresses a feed last published (default: mine)."""
+        key = self.public_key if handle is None else parse_handle(handle)
+        return await self.store.relay_list(key)
+
     async def verify(self, handle: str | None = None) -> VerifyReport:
         """Re-verify every stored entry (signatures, payload hashes, chain links)."""
         only = None if handle is None else parse_handle(handle)
@@ -402,6 +464,14 @@ class _FeedChecker:
         return FeedCheck(author=handle_of(self.author), checked=self.checked,
                          problems=self.problems, forked=stored.forked,
                          fork_proofs=fork_proofs)
+
+
+def _cursor(before: Sequence[Any] | None) -> tuple[int, bytes, int] | None:
+    """A store cursor from a view's JSON cursor [ts, handle, seq]."""
+    if before is None:
+        return None
+    ts, author, seq = before
+    return (int(ts), parse_handle(str(author)), int(seq))
 
 
 def _peek(header: bytes) -> Entry | None:

@@ -140,6 +140,18 @@ class VerifyReport(_View):
 
 
 @dataclass(frozen=True, slots=True)
+class NotificationView(_View):
+    """Something another feed did that concerns me: `kind` is "mention", "reply", "quote",
+    "react", "repost" or "follow"; `entry` is their entry, `target` my entry it points at
+    (when held; None for mentions and follows); `cursor` pages backwards."""
+
+    kind: str
+    entry: EntryView
+    target: EntryView | None = None
+    cursor: list[Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PeerView(_View):
     """A connected peer: how we reach it and what we replicate with it."""
 
@@ -194,6 +206,8 @@ _NESTED: dict[tuple[str, str], type[_View]] = {
     ("FeedLog", "feed"): FeedView,
     ("FeedLog", "entries"): EntryView,
     ("VerifyReport", "feeds"): FeedCheck,
+    ("NotificationView", "entry"): EntryView,
+    ("NotificationView", "target"): EntryView,
 }
 
 

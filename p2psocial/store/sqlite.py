@@ -94,6 +94,23 @@ class Counts:
 
 
 @dataclass(frozen=True, slots=True)
+class Notification:
+    """Something another feed did that concerns the viewer (see Store.notifications).
+
+    `kind` is "mention", "reply", "quote", "react", "repost" or "follow"; `target` is the
+    viewer's entry it points at (None for mentions and follows)."""
+
+    kind: str
+    entry: Entry
+    target: bytes | None
+    sort_ts: int
+
+    @property
+    def cursor(self) -> tuple[int, bytes, int]:
+        return (self.sort_ts, self.entry.author, self.entry.seq)
+
+
+@dataclass(frozen=True, slots=True)
 class ForkRecord:
     """A conflicting header kept as proof that a feed forked."""
 
@@ -638,6 +655,20 @@ class Store:
                                        "following = 1 AND blocking = 0", src)
 
     @translated
+    async def follow_graph(self, sources: Iterable[bytes]) -> dict[bytes, set[bytes]]:
+        """For each of `sources`, the feeds it follows (as far as we hold its log)."""
+        listed = list(set(sources))
+        out: dict[bytes, set[bytes]] = {src: set() for src in listed}
+        for i in range(0, len(listed), 500):
+            part = listed[i:i + 500]
+            async with self._conn.execute(
+                    f"SELECT src, dst FROM contacts WHERE following = 1 AND blocking = 0 AND "
+                    f"src IN ({','.join('?' * len(part))})", part) as cur:
+                for src, dst in await cur.fetchall():
+                    out[bytes(src)].add(bytes(dst))
+        return out
+
+    @translated
     async def blocking(self, src: bytes) -> set[bytes]:
         """Feeds that `src` blocks."""
         return await self._contact_set("SELECT dst FROM contacts WHERE src = ? AND "
@@ -696,6 +727,51 @@ class Store:
         except sqlite3.Error as exc:
             raise translate(exc, self.directory) from exc
 
+    # --- reads for the UI ------------------------------------------------------------------
+
+    @translated
+    async def get_many(self, hashes: Sequence[bytes]) -> dict[bytes, Entry]:
+        """The held entries among `hashes`, by hash (missing ones are left out)."""
+        out: dict[bytes, Entry] = {}
+        listed = list(dict.fromkeys(hashes))
+        for i in range(0, len(listed), 500):
+            part = listed[i:i + 500]
+            async with self._conn.execute(
+                    f"SELECT header, payload FROM entries WHERE hash IN "
+                    f"({','.join('?' * len(part))})", part) as cur:
+                for row in await cur.fetchall():
+                    entry = _entry(row)
+                    out[entry.hash] = entry
+        return out
+
+    @translated
+    async def notifications(self, viewer: bytes, *, limit: int = 50,
+                            before: tuple[int, bytes, int] | None = None
+                            ) -> list[Notification]:
+        """What other feeds did that concerns `viewer`, newest first: posts mentioning it,
+        replies, quotes, reactions and reposts of its entries, and follows of it (those still
+        in force). Feeds `viewer` blocks and `viewer`'s own entries are left out; a reply or
+        quote that also mentions `viewer` is listed once, as the reply or quote.
+
+        Args:
+            viewer: whose notifications.
+            limit: how many.
+            before: a cursor from a previous page's last item, to page backwards.
+        """
+        query = f"""
+            SELECT n.kind, e.header, e.payload, n.ts, n.target FROM ({_NOTIFICATION_SOURCES}) n
+            JOIN entries e ON e.author = n.author AND e.seq = n.seq
+            WHERE n.author != :me AND n.author NOT IN
+                (SELECT dst FROM contacts WHERE src = :me AND blocking = 1)"""
+        params: dict[str, Any] = {"me": viewer, "limit": limit}
+        if before is not None:
+            query += " AND (n.ts, n.author, n.seq) < (:ts, :author, :seq)"
+            params.update(ts=before[0], author=before[1], seq=before[2])
+        query += " ORDER BY n.ts DESC, n.author DESC, n.seq DESC LIMIT :limit"
+        async with self._conn.execute(query, params) as cur:
+            return [Notification(str(kind), _entry((h, p)), None if t is None else bytes(t),
+                                 int(ts)) for kind, h, p, ts, t in await cur.fetchall()]
+
     async def _one(self, query: str, params: Sequence[Any]) -> Any:
         async with self._conn.execute(query, params) as cur:
             return await cur.fetchone()
@@ -727,6 +803,23 @@ class _Turn:
 
     def done(self) -> None:
         self._done.set()
+
+
+# Rows (kind, author, seq, ts, target) of Store.notifications, before filtering and paging.
+_NOTIFICATION_SOURCES = """
+    SELECT 'mention' AS kind, l.author, l.seq, l.ts, NULL AS target FROM links l
+    WHERE l.target = :me AND l.rel = 'mention' AND NOT EXISTS (
+        SELECT 1 FROM links p JOIN entries m ON m.hash = p.target
+        WHERE p.author = l.author AND p.seq = l.seq AND p.rel IN ('parent', 'quote')
+        AND m.author = :me)
+    UNION ALL
+    SELECT CASE l.rel WHEN 'parent' THEN 'reply' ELSE l.rel END, l.author, l.seq, l.ts, l.target
+    FROM entries m JOIN links l ON l.target = m.hash
+    WHERE m.author = :me AND l.rel IN ('parent', 'quote', 'react', 'repost')
+    UNION ALL
+    SELECT 'follow', c.src, c.follow_seq, f.ts, NULL FROM contacts c
+    JOIN entries f ON f.author = c.src AND f.seq = c.follow_seq
+    WHERE c.dst = :me AND c.following = 1"""
 
 
 _STATE_COLUMNS = "author, lo, hi, lo_prev, lo_ts, hi_hash, hi_ts, forked"
@@ -768,5 +861,5 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-__all__ = ["Counts", "ForkRecord", "IngestReport", "Placement", "Profile", "Store",
-           "TimelineItem", "now_ms"]
+__all__ = ["Counts", "ForkRecord", "IngestReport", "Notification", "Placement", "Profile",
+           "Store", "TimelineItem", "now_ms"]

@@ -1,0 +1,62 @@
+"""Build the libp2p host for an Identity: the one place that chooses libp2p's options.
+
+Rules (each measured on py-libp2p 0.8.1, see /work/shared/libp2p-notes.md):
+- The user's Ed25519 key IS the host key, so the host's PeerID is the user's handle.
+- Security: Noise only. libp2p's default list also offers /plaintext/2.0.0, secio and TLS, and
+  a peer could then talk to us unencrypted.
+- Muxer: yamux only (~135 MB/s; mplex managed 28 MB/s).
+- `ConnectionConfig(max_connections_per_peer=1)`: with the default (3), every `connect()` waits
+  a fixed ~250 ms happy-eyeballs delay even after success; with 1 it takes a few ms.
+- No I/O here: the host starts listening in `Host.serve`. mDNS is not libp2p's
+  `enable_mDNS=True` (it binds sockets here and blocks trio for ~1.5 s at start): see mdns.py.
+"""
+
+from __future__ import annotations
+
+from libp2p import new_host
+from libp2p.abc import IHost
+from libp2p.crypto.ed25519 import Ed25519PrivateKey
+from libp2p.crypto.keys import KeyPair
+from libp2p.crypto.x25519 import create_new_key_pair as new_x25519_key_pair
+from libp2p.custom_types import TProtocol
+from libp2p.network.config import ConnectionConfig
+from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
+from libp2p.security.noise.transport import Transport as NoiseTransport
+from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
+from libp2p.stream_muxer.yamux.yamux import Yamux
+
+from p2psocial.core.identity import Identity
+from p2psocial.net.config import HostConfig
+
+NOISE = str(NOISE_PROTOCOL_ID)
+YAMUX = str(YAMUX_PROTOCOL_ID)
+
+
+def key_pair(identity: Identity) -> KeyPair:
+    """libp2p's key pair wrapping the identity's pynacl signing key (same key, same PeerID)."""
+    private = Ed25519PrivateKey(identity.signing_key)
+    return KeyPair(private, private.get_public_key())
+
+
+def connection_config(config: HostConfig) -> ConnectionConfig:
+    """One connection per peer (the 250 ms fix) and our dial/upgrade/negotiation timeouts."""
+    return ConnectionConfig(
+        max_connections_per_peer=1,
+        dial_timeout=config.dial_timeout,
+        outbound_upgrade_timeout=config.dial_timeout,
+        inbound_upgrade_timeout=config.dial_timeout,
+        outbound_stream_protocol_negotiation_timeout=config.stream_open_timeout,
+        inbound_stream_protocol_negotiation_timeout=config.stream_open_timeout,
+    )
+
+
+def build_libp2p_host(identity: Identity, config: HostConfig) -> IHost:
+    """A libp2p host for `identity`, not yet listening."""
+    keys = key_pair(identity)
+    noise = NoiseTransport(keys, noise_privkey=new_x25519_key_pair().private_key)
+    return new_host(
+        key_pair=keys,
+        sec_opt={TProtocol(NOISE): noise},
+        muxer_opt={TProtocol(YAMUX): Yamux},
+        connection_config=connection_config(config),
+    )

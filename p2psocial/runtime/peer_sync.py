@@ -1,0 +1,289 @@
+"""One peer's sync session, driven on the asyncio side over a libp2p stream.
+
+Rules:
+- The sans-IO SyncSession (p2psocial.core.replication) decides everything; this module moves
+  bytes between it, the stream (through the trio bridge, one crossing per 64 KiB read or per
+  batch of writes) and the store.
+- Everything the session asks to send goes through ONE ordered queue per session, because the
+  session counts what it planned as already held by the peer. Runs of entries are read from
+  the store a page (256 entries) at a time.
+- Received entries are validated and stored by Store.ingest; up to INGEST_IN_FLIGHT batches
+  verify concurrently and are written in arrival order. An invalid entry or a fork ends the
+  session with ERROR, and the peer is reported as misbehaving.
+- Stream errors end the session quietly: the replicator reconnects peers it wants to keep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from p2psocial.core.errors import LocalProtocolError, NetError, ProtocolError
+from p2psocial.core.feed import FeedState
+from p2psocial.core.replication import (
+    NEED_DATA,
+    Code,
+    EntriesReceived,
+    Output,
+    PeerClosed,
+    PeerFailed,
+    PeerHas,
+    PeerHello,
+    PeerSynced,
+    PeerUnwants,
+    PeerWants,
+    SendRange,
+    State,
+    SyncSession,
+    WantNote,
+)
+from p2psocial.store.sqlite import IngestReport, Store
+
+log = logging.getLogger(__name__)
+PAGE = 256
+INGEST_IN_FLIGHT = 3
+AGENT = "p2psocial/0.1"
+
+
+class Link(Protocol):
+    """What a PeerSync needs from the replicator that owns it."""
+
+    store: Store
+
+    def want_notes(self) -> list[WantNote]: ...
+    async def states_to_serve(self, feeds: Sequence[bytes]) -> Mapping[bytes, FeedState]: ...
+    async def states_of(self, feeds: Sequence[bytes]) -> Mapping[bytes, FeedState]: ...
+    async def stored(self, sync: PeerSync, report: IngestReport) -> None: ...
+    def peer_has(self, sync: PeerSync, feed: bytes, lo: int, hi: int) -> None: ...
+    def caught_up(self, sync: PeerSync) -> None: ...
+    def misbehaved(self, sync: PeerSync, reason: str) -> None: ...
+
+
+class Pipe(Protocol):
+    """The stream, as seen from asyncio (calls cross the bridge)."""
+
+    async def receive(self) -> bytes: ...
+    async def send(self, data: bytes) -> None: ...
+    async def close(self) -> None: ...
+
+
+@dataclass(slots=True)
+class SyncCounters:
+    """What crossed this session."""
+
+    entries_in: int = 0
+    entries_out: int = 0
+    duplicates: int = 0
+    started_at: int = field(default_factory=lambda: time.time_ns() // 1_000_000)
+
+
+class PeerSync:
+    """Runs one SyncSession until the stream ends, the peer closes, or `close()`."""
+
+    def __init__(self, link: Link, pipe: Pipe, peer: str, *, outbound: bool) -> None:
+        self.link = link
+        self.peer = peer
+        self.outbound = outbound
+        self.session = SyncSession(link.want_notes(), agent=AGENT)
+        self.counters = SyncCounters()
+        self.caught_up = False
+        self._pipe = pipe
+        self._pending: deque[Output | None] = deque()
+        self._wake = asyncio.Event()
+        self._ingest_slots = asyncio.Semaphore(INGEST_IN_FLIGHT)
+        self._ingests: set[asyncio.Task[None]] = set()
+        self._done = asyncio.Event()
+
+    @property
+    def open(self) -> bool:
+        """True while the session can still send."""
+        return self.session.state is not State.CLOSED and not self._done.is_set()
+
+    async def run(self) -> None:
+        """Drive the session to its end; never raises for network or peer trouble."""
+        writer = asyncio.create_task(self._write_loop(), name=f"sync-write {self.peer[-6:]}")
+        try:
+            self._enqueue([self.session.initiate()])
+            await self._read_loop()
+            if self._ingests:
+                await asyncio.gather(*self._ingests, return_exceptions=True)
+        except (NetError, LocalProtocolError) as exc:
+            log.debug("sync with %s ended: %s", self.peer, exc)
+        finally:
+            self._push(None)
+            with contextlib.suppress(asyncio.TimeoutError, NetError):
+                await asyncio.wait_for(asyncio.shield(writer), 2.0)
+            writer.cancel()
+            for task in list(self._ingests):
+                task.cancel()
+            self._done.set()
+            await self._pipe.close()
+
+    def send(self, outputs: Sequence[Output]) -> None:
+        """Queue what the session planned (from `update`, `want`, `unwant`…)."""
+        if self.open:
+            self._enqueue(outputs)
+
+    def update(self, states: Mapping[bytes, FeedState]) -> None:
+        """My states of these feeds changed: push, tell, or ask again as the session decides."""
+        if self.open and self.session.state is not State.START:
+            self._guard(lambda: self.send(self.session.update(states)))
+
+    def want(self, notes: list[WantNote]) -> None:
+        """Ask the peer for these feeds (new wants, or a deeper depth)."""
+        if notes and self.open:
+            self._guard(lambda: self.send([self.session.want(notes)]))
+
+    def unwant(self, feeds: list[bytes]) -> None:
+        """Stop receiving these feeds."""
+        if feeds and self.open:
+            self._guard(lambda: self.send([self.session.unwant(feeds)]))
+
+    def close(self, reason: str = "closing") -> None:
+        """Say BYE and end the session."""
+        if self.open:
+            self._guard(lambda: self.send([self.session.bye(reason)]))
+        self._push(None)
+        self._done.set()
+
+    async def wait_closed(self) -> None:
+        """Return once the session has ended."""
+        await self._done.wait()
+
+    # --- reading ---------------------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        while self.open:
+            data = await self._pipe.receive()
+            try:
+                if data:
+                    self.session.receive_data(data)
+                else:
+                    self.session.receive_eof()
+                await self._handle_events()
+            except ProtocolError as exc:
+                self._fail(exc.code, exc.detail, f"broke the protocol: {exc}")
+                return
+            if not data:
+                return
+
+    async def _handle_events(self) -> None:
+        while self.open:
+            event = self.session.next_event()
+            if event is NEED_DATA:
+                return
+            if isinstance(event, PeerWants):
+                states = await self.link.states_to_serve(event.feeds)
+                if self.open:
+                    self._enqueue(self.session.answer(event, states))
+            elif isinstance(event, EntriesReceived):
+                await self._start_ingest(event)
+            elif isinstance(event, PeerHas):
+                for note in event.notes:
+                    self.link.peer_has(self, note.feed, note.lo, note.hi)
+                self.update(await self.link.states_of([n.feed for n in event.notes]))
+            elif isinstance(event, PeerSynced):
+                if event.recheck:
+                    self.update(await self.link.states_of(list(event.recheck)))
+                if event.caught_up and not self.caught_up:
+                    self.caught_up = True
+                    self.link.caught_up(self)
+            elif isinstance(event, PeerClosed | PeerFailed):
+                if isinstance(event, PeerFailed):
+                    log.info("%s ended our session: %s %s", self.peer, event.code, event.detail)
+                return
+            elif isinstance(event, PeerHello | PeerUnwants):
+                continue
+
+    async def _start_ingest(self, event: EntriesReceived) -> None:
+        await self._ingest_slots.acquire()
+        task = asyncio.create_task(self._ingest(event))
+        self._ingests.add(task)
+        task.add_done_callback(self._ingests.discard)
+
+    async def _ingest(self, event: EntriesReceived) -> None:
+        try:
+            report = await self.link.store.ingest(event.entries)
+        finally:
+            self._ingest_slots.release()
+        self.counters.entries_in += len(report.accepted)
+        self.counters.duplicates += report.duplicates
+        if report.error is not None:
+            self._fail(Code.INVALID_ENTRY, str(report.error)[:200],
+                       f"sent an invalid entry: {report.error}")
+        elif report.forks:
+            proof = report.forks[0]
+            self._fail(Code.FORK, f"seq {proof.seq}", "sent a fork proof")
+        await self.link.stored(self, report)
+
+    def _fail(self, code: str, detail: str, why: str) -> None:
+        log.warning("peer %s %s", self.peer, why)
+        self.link.misbehaved(self, why)
+        if self.session.state is not State.CLOSED:
+            with contextlib.suppress(LocalProtocolError):
+                self._enqueue([self.session.fail(code, detail)])
+        self._push(None)
+        self._done.set()
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def _enqueue(self, outputs: Sequence[Output]) -> None:
+        for item in outputs:
+            if item:
+                self._push(item)
+
+    def _push(self, item: Output | None) -> None:
+        """Append to the send queue; None tells the writer to stop once it gets there."""
+        self._pending.append(item)
+        self._wake.set()
+
+    def _guard(self, action: Callable[[], Any]) -> None:
+        try:
+            action()
+        except LocalProtocolError as exc:  # the session closed in the meantime
+            log.debug("session with %s: %s", self.peer, exc)
+
+    async def _write_loop(self) -> None:
+        while True:
+            if not self._pending:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            item = self._pending.popleft()
+            if item is None:
+                return
+            if isinstance(item, SendRange):
+                await self._send_run(item)
+                continue
+            batch = bytearray(item)  # coalesce consecutive frames into one write
+            while self._pending and len(batch) < 1 << 16:
+                following = self._pending[0]
+                if not isinstance(following, bytes):
+                    break
+                batch += following
+                self._pending.popleft()
+            await self._pipe.send(bytes(batch))
+
+    async def _send_run(self, run: SendRange) -> None:
+        for page in run.pages(PAGE):
+            span = page.span
+            rows = await self.link.store.raw_range(run.feed, span.lo, span.hi,
+                                                   descending=page.descending, limit=PAGE)
+            expected = list(page.seqs())
+            if [seq for seq, _, _ in rows] != expected:
+                log.warning("store lacks entries %d..%d of a run to %s", page.first,
+                            page.last, self.peer)
+                return
+            try:
+                data = self.session.entries_frames(run.feed, [(h, p) for _, h, p in rows])
+            except LocalProtocolError:
+                return
+            if data:
+                self.counters.entries_out += len(rows)
+                await self._pipe.send(data)

@@ -1,0 +1,522 @@
+"""The node's network part: which feeds to replicate, with whom, and keeping peers connected.
+
+Rules:
+- The libp2p Host (p2psocial.net, trio) runs inside the bridge; every call to it crosses the
+  bridge here. Sync sessions run on the asyncio side (runtime.peer_sync).
+- Wanted feeds come from the follow graph (core.wants): me, who I follow, who they follow, up
+  to `hops`, minus blocked and forked feeds. When my follows change, every session is told.
+- One session per peer. The side that dialled the connection opens the sync stream; if both
+  did, the session opened by the peer with the lower handle wins.
+- A peer that breaks the protocol or sends an invalid entry or a fork is disconnected and
+  refused for BAN_SECONDS × its number of strikes; everyone else keeps being served.
+- Configured peers are redialled every RECONNECT_SECONDS while they are away (the 60 s
+  negative dial cache of py-libp2p is cleared by net.Host.dial).
+- Gossip: I announce my own new heads on my feed's topic; news of a wanted feed's newer head
+  makes me ask my peers for it again (coalesced per feed).
+- The DHT gets a provider record for my feed; following a feed nobody connected holds makes
+  the node look up its author and its providers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from p2psocial.core.entry import Entry, decode_entry
+from p2psocial.core.errors import NetError, UsageError, ValidationError
+from p2psocial.core.feed import FeedState
+from p2psocial.core.identity import handle_of, parse_handle
+from p2psocial.core.replication import PROTOCOL_ID, WantNote
+from p2psocial.core.wants import Want, compute_wants, follows_from
+from p2psocial.net import (
+    Channel,
+    ConnectedPeer,
+    DhtMode,
+    Direction,
+    GossipMessage,
+    Host,
+    HostConfig,
+    PeerConnected,
+    PeerDisconnected,
+)
+from p2psocial.runtime.peer_sync import PeerSync
+from p2psocial.runtime.service import RESTORED_KEY
+from p2psocial.runtime.views import FeedStatus, NodeStatus, PeerView
+from p2psocial.store.sqlite import IngestReport, Store
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+BAN_SECONDS = 60.0
+RECONNECT_SECONDS = 5.0
+PROVIDE_SECONDS = 600.0
+NEWS_COALESCE_SECONDS = 0.2
+FIND_PROVIDERS = 5
+
+
+def topic_of(feed: bytes) -> str:
+    """The gossip topic that carries head announcements of `feed`."""
+    return f"/p2psocial/feed/1/{handle_of(feed)}"
+
+
+class BridgedPipe:
+    """A net Channel used from asyncio: each call crosses the bridge."""
+
+    def __init__(self, bridge: Any, channel: Channel) -> None:
+        self._bridge = bridge
+        self._channel = channel
+        channel.read_timeout = None  # a live session may idle for a long time
+
+    async def receive(self) -> bytes:
+        data: bytes = await self._bridge.run(self._channel.receive_some)
+        return data
+
+    async def send(self, data: bytes) -> None:
+        await self._bridge.run(self._channel.send_all, data)
+
+    async def close(self) -> None:
+        with contextlib.suppress(NetError, RuntimeError):
+            await self._bridge.run(self._channel.aclose)
+
+
+class Replicator:
+    """Replication for one node (implements runtime.node.Network)."""
+
+    def __init__(self, node: Any, bridge: Any, host: Host) -> None:
+        self.node = node
+        self.store: Store = node.store
+        self.me: bytes = node.identity.public_key
+        self._bridge = bridge
+        self._host = host
+        self._wants: dict[bytes, Want] = {}
+        self._states: dict[bytes, FeedState] = {}
+        self._blocked: set[bytes] = set()
+        self._sessions: dict[str, PeerSync] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._strikes: dict[str, int] = {}
+        self._banned_until: dict[str, float] = {}
+        self._best_known: dict[bytes, int] = {}
+        self._sources: dict[bytes, set[str]] = {}
+        self._peer_holds_mine: set[str] = set()
+        self._topics: dict[bytes, Any] = {}
+        self._news_pending: set[bytes] = set()
+        self._received = 0
+        self._duplicates = 0
+        self._stopping = False
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    @classmethod
+    async def start(cls, node: Any, bridge: Any) -> Replicator:
+        """Start the host in the bridge and everything that keeps replication going."""
+        config = node.config
+        host = Host(node.identity, HostConfig(
+            listen_addrs=tuple(config.listen), bootstrap_peers=tuple(config.peers),
+            # every node answers DHT queries: without servers a DHT finds nothing, and
+            # py-libp2p has no AutoNAT to tell a reachable node from one behind NAT
+            enable_mdns=config.mdns, dht_mode=DhtMode.SERVER if config.dht else DhtMode.OFF,
+            enable_gossip=config.announce))
+        self = cls(node, bridge, host)
+        host.set_stream_handler(PROTOCOL_ID, self._inbound_from_trio)
+        await bridge.start_service(host.serve)
+        adopt_library_logs(node.config.library_log_level)
+        await self._recompute_wants()
+        self._spawn(self._watch_connections(), "connections")
+        self._spawn(self._keep_configured_peers(), "reconnect")
+        if config.dht:
+            self._spawn(self._provide_my_feed(), "provide")
+        return self
+
+    async def stop(self) -> None:
+        """Say BYE to every peer, then close the host (before the bridge stops)."""
+        self._stopping = True
+        for sync in list(self._sessions.values()):
+            sync.close("node stopping")
+        if self._sessions:
+            await asyncio.wait([asyncio.ensure_future(s.wait_closed())
+                                for s in self._sessions.values()], timeout=0.5)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(NetError):
+            await self._bridge.run(self._host.aclose)
+
+    def _spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None and not self._stopping:
+            log.error("replication task %s failed", task.get_name(),
+                      exc_info=task.exception())
+
+    async def _call(self, fn: Callable[..., Awaitable[_T]], *args: Any) -> _T:
+        result: _T = await self._bridge.run(fn, *args)
+        return result
+
+    # --- wants ------------------------------------------------------------------------------
+
+    async def _recompute_wants(self) -> None:
+        config = self.node.config
+        self._blocked = await self.store.blocking(self.me)
+        graph: dict[bytes, set[bytes]] = {}
+        frontier = {self.me}
+        for _ in range(config.hops):
+            layer = await self.store.follow_graph(frontier - set(graph))
+            graph.update(layer)
+            frontier = set().union(*layer.values()) if layer else set()
+        wants = compute_wants(self.me, follows_from(graph), blocked=self._blocked,
+                              hops=config.hops, depths=config.depths)
+        states = await self.store.feed_states(list(wants))
+        wants = {f: w for f, w in wants.items()
+                 if not (states.get(f) and states[f].forked)}
+        old = self._wants
+        self._wants = wants
+        self._states = {f: states.get(f) or FeedState(f) for f in wants}
+        added = [f for f in wants if f not in old or old[f] != wants[f]]
+        removed = [f for f in old if f not in wants]
+        if added or removed:
+            notes = [self._note(f) for f in added]
+            for sync in self._sessions.values():
+                sync.want(notes)
+                sync.unwant(removed)
+            await self._update_topics(added, removed)
+            newly_followed = [f for f in added if wants[f].hop == 1
+                              and self._states[f].empty]
+            if newly_followed and self.node.config.dht:
+                self._spawn(self._look_up(newly_followed), "lookup")
+
+    def wants_changed(self) -> None:
+        """My follows or blocks changed: recompute the wanted feeds."""
+        if not self._stopping:
+            self._spawn(self._recompute_wants(), "wants")
+
+    def _note(self, feed: bytes) -> WantNote:
+        state = self._states.get(feed) or FeedState(feed)
+        return WantNote(feed, state.lo, state.hi, self._wants[feed].depth)
+
+    def want_notes(self) -> list[WantNote]:
+        """What a new session asks its peer for."""
+        return [self._note(f) for f in self._wants]
+
+    # --- the Link a PeerSync uses ------------------------------------------------------------
+
+    async def states_to_serve(self, feeds: Sequence[bytes]) -> Mapping[bytes, FeedState]:
+        """My states of `feeds` for answering a WANT (nothing for blocked feeds)."""
+        states = await self.store.feed_states([f for f in feeds if f not in self._blocked])
+        return states
+
+    async def states_of(self, feeds: Sequence[bytes]) -> Mapping[bytes, FeedState]:
+        """My states of `feeds`."""
+        return await self.store.feed_states(feeds)
+
+    async def stored(self, sync: PeerSync, report: IngestReport) -> None:
+        """A session stored received entries: tell the node and every session."""
+        self._received += len(report.accepted)
+        self._duplicates += report.duplicates
+        feeds = {e.author for e in report.accepted} | {f.author for f in report.forks}
+        for feed in {e.author for e in report.accepted}:
+            self._sources.setdefault(feed, set()).add(sync.peer)
+        states = await self.store.feed_states(feeds) if feeds else {}
+        self._states.update({f: s for f, s in states.items() if f in self._wants})
+        if report.accepted:
+            self.node.entries_stored(report.accepted)
+        for other in list(self._sessions.values()):
+            other.update(states)
+        if report.forks:
+            self.wants_changed()
+
+    def peer_has(self, sync: PeerSync, feed: bytes, lo: int, hi: int) -> None:
+        """The peer told us its range of a feed."""
+        self._best_known[feed] = max(self._best_known.get(feed, 0), hi)
+        if feed == self.me and hi > 0:
+            self._peer_holds_mine.add(sync.peer)
+
+    def caught_up(self, sync: PeerSync) -> None:
+        """The peer has sent all it holds of my wants."""
+        log.info("caught up with %s", sync.peer)
+        if sync.peer in self._peer_holds_mine:
+            self._spawn(self._confirm_restore(), "restore")
+
+    async def _confirm_restore(self) -> None:
+        if await self.store.get_meta(RESTORED_KEY):
+            await self.store.set_meta(RESTORED_KEY, None)
+            log.info("learnt my latest entries from the network: posting is allowed again")
+
+    def misbehaved(self, sync: PeerSync, reason: str) -> None:
+        """Strike a peer: disconnect it and refuse it for a while."""
+        strikes = self._strikes.get(sync.peer, 0) + 1
+        self._strikes[sync.peer] = strikes
+        self._banned_until[sync.peer] = time.monotonic() + BAN_SECONDS * strikes
+        log.warning("refusing %s for %.0f s: %s", sync.peer, BAN_SECONDS * strikes, reason)
+        self._spawn(self._disconnect_soon(sync.peer), "disconnect")
+
+    async def _disconnect_soon(self, peer: str) -> None:
+        await asyncio.sleep(0.2)  # let the ERROR frame go out first
+        with contextlib.suppress(NetError):
+            await self._call(self._host.disconnect, peer)
+
+    def _banned(self, peer: str) -> bool:
+        return self._banned_until.get(peer, 0) > time.monotonic()
+
+    # --- my own entries ---------------------------------------------------------------------
+
+    def entries_stored(self, entries: list[Entry]) -> None:
+        """My user appended: push to every session and announce the new head."""
+        if not entries or self._stopping:
+            return
+        newest = max(entries, key=lambda e: e.seq)
+        self._spawn(self._after_append(newest), "append")
+
+    async def _after_append(self, newest: Entry) -> None:
+        state = await self.store.feed_state(self.me)
+        self._states[self.me] = state
+        for sync in list(self._sessions.values()):
+            sync.update({self.me: state})
+        if self.node.config.announce:
+            with contextlib.suppress(NetError):
+                await self._call(self._host.gossip.publish, topic_of(self.me), newest.header)
+
+    # --- sessions ---------------------------------------------------------------------------
+
+    async def _inbound_from_trio(self, channel: Channel) -> None:
+        """The host's stream handler (runs in trio): serve the session on asyncio."""
+        await self._bridge.call_asyncio(self._serve, channel, False)
+
+    async def _serve(self, channel: Channel, outbound: bool) -> None:
+        peer = channel.peer
+        pipe = BridgedPipe(self._bridge, channel)
+        if self._stopping or self._banned(peer) or not self._admit(peer, outbound):
+            await pipe.close()
+            return
+        sync = PeerSync(self, pipe, peer, outbound=outbound)
+        self._sessions[peer] = sync
+        try:
+            await sync.run()
+        finally:
+            if self._sessions.get(peer) is sync:
+                del self._sessions[peer]
+
+    def _admit(self, peer: str, outbound: bool) -> bool:
+        """Decide between a new session and an existing one with the same peer."""
+        existing = self._sessions.get(peer)
+        if existing is None or not existing.open:
+            return True
+        mine_wins = parse_handle(self.node.handle) < parse_handle(peer)
+        keep_existing = existing.outbound == mine_wins
+        if keep_existing:
+            return False
+        existing.close("duplicate session")
+        return True
+
+    async def _open_session(self, peer: str) -> None:
+        if peer in self._sessions or self._banned(peer) or self._stopping:
+            return
+        try:
+            channel = await self._call(self._host.open_stream, peer, PROTOCOL_ID)
+        except NetError as exc:
+            log.info("cannot open a sync stream to %s: %s", peer, exc)
+            return
+        await self._serve(channel, True)
+
+    async def _watch_connections(self) -> None:
+        queue = await self._call(_async(self._host.events))
+        for connected in await self._call(_async(self._host.connected_peers)):
+            self._on_connected(connected)
+        while not self._stopping:
+            event = await self._call(queue.receive)
+            if isinstance(event, PeerConnected):
+                self._on_connected(event.connection)
+            elif isinstance(event, PeerDisconnected):
+                log.info("disconnected from %s", event.peer)
+
+    def _on_connected(self, conn: ConnectedPeer) -> None:
+        log.info("connected to %s (%s, %s)", conn.peer, conn.route.value, conn.remote_addr)
+        if self._banned(conn.peer):
+            self._spawn(self._disconnect_soon(conn.peer), "disconnect")
+        elif conn.direction is not Direction.INBOUND:
+            self._spawn(self._open_session(conn.peer), f"session {conn.peer[-6:]}")
+
+    async def _keep_configured_peers(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(RECONNECT_SECONDS)
+            for addr in self.node.config.peers:
+                peer = addr.rsplit("/p2p/", 1)[-1]
+                if peer in self._sessions or self._banned(peer):
+                    continue
+                try:
+                    await self._call(self._host.dial, addr)
+                except NetError as exc:
+                    log.debug("redial %s: %s", addr, exc)
+                    continue
+                self._spawn(self._open_session(peer), f"session {peer[-6:]}")
+
+    async def connect(self, addr: str) -> PeerView:
+        """Dial a peer by multiaddr and sync with it."""
+        try:
+            conn = await self._call(self._host.dial, addr)
+        except NetError as exc:
+            raise UsageError(f"cannot connect to {addr}: {exc}") from exc
+        self._spawn(self._open_session(conn.peer), f"session {conn.peer[-6:]}")
+        return self._peer_view(conn)
+
+    # --- gossip and the DHT -----------------------------------------------------------------
+
+    async def _update_topics(self, added: Sequence[bytes], removed: Sequence[bytes]) -> None:
+        if not self.node.config.announce:
+            return
+        for feed in removed:
+            task = self._topics.pop(feed, None)
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(NetError):
+                    await self._call(self._host.gossip.unsubscribe, topic_of(feed))
+        for feed in added:
+            if feed != self.me and feed not in self._topics:
+                self._topics[feed] = self._spawn(self._listen(feed), "gossip")
+
+    async def _listen(self, feed: bytes) -> None:
+        try:
+            queue = await self._call(self._host.gossip.subscribe, topic_of(feed))
+        except NetError as exc:
+            log.info("cannot subscribe to %s: %s", topic_of(feed), exc)
+            return
+        while not self._stopping:
+            message: GossipMessage = await self._call(queue.receive)
+            self._on_announcement(feed, message)
+
+    def _on_announcement(self, feed: bytes, message: GossipMessage) -> None:
+        try:
+            head = decode_entry(message.data, None)
+        except ValidationError:
+            log.debug("ignored an invalid announcement from %s", message.source)
+            return
+        if head.author != feed or feed not in self._wants:
+            return
+        self._best_known[feed] = max(self._best_known.get(feed, 0), head.seq)
+        state = self._states.get(feed) or FeedState(feed)
+        if head.seq > state.hi and feed not in self._news_pending:
+            self._news_pending.add(feed)
+            self._spawn(self._ask_again(feed), "news")
+
+    async def _ask_again(self, feed: bytes) -> None:
+        await asyncio.sleep(NEWS_COALESCE_SECONDS)
+        self._news_pending.discard(feed)
+        state = await self.store.feed_state(feed)
+        if state.hi >= self._best_known.get(feed, 0) or feed not in self._wants:
+            return  # the live push got here first
+        self._states[feed] = state
+        note = self._note(feed)
+        for sync in list(self._sessions.values()):
+            sync.want([note])
+
+    async def _provide_my_feed(self) -> None:
+        while not self._stopping:
+            try:
+                await self._call(self._host.dht.provide, self.me)
+            except NetError as exc:
+                log.debug("providing my feed on the DHT: %s", exc)
+            await asyncio.sleep(PROVIDE_SECONDS)
+
+    async def _look_up(self, feeds: Sequence[bytes]) -> None:
+        """Find someone to sync newly followed feeds from: the author, or a provider."""
+        for feed in feeds:
+            handle = handle_of(feed)
+            candidates: list[Any] = []
+            with contextlib.suppress(NetError):
+                found = await self._call(self._host.dht.find_peer, handle)
+                if found is not None:
+                    candidates.append(found)
+            with contextlib.suppress(NetError):
+                candidates += await self._call(self._host.dht.find_providers, feed,
+                                               FIND_PROVIDERS)
+            for info in candidates:
+                if info.peer == self.node.handle or info.peer in self._sessions:
+                    continue
+                try:
+                    await self._call(self._host.dial, info)
+                except NetError as exc:
+                    log.debug("dialling %s for %s: %s", info.peer, handle, exc)
+                    continue
+                self._spawn(self._open_session(info.peer), f"session {info.peer[-6:]}")
+
+    # --- views ------------------------------------------------------------------------------
+
+    def listen_addrs(self) -> list[str]:
+        """Where peers can reach this node."""
+        if not self._host.running:
+            return []
+        return self._host.listen_addrs()
+
+    def _peer_view(self, conn: ConnectedPeer) -> PeerView:
+        sync = self._sessions.get(conn.peer)
+        feeds = 0
+        if sync is not None:
+            feeds = sum(1 for f in self._wants if sync.session.peer_wants(f)
+                        or not sync.session.peer_holds(f).empty)
+        return PeerView(
+            handle=conn.peer, addr=conn.remote_addr, kind=conn.route.value,
+            connected_at=0 if sync is None else sync.counters.started_at,
+            syncing=sync is not None and sync.open, caught_up=bool(sync and sync.caught_up),
+            feeds=feeds, entries_in=0 if sync is None else sync.counters.entries_in,
+            entries_out=0 if sync is None else sync.counters.entries_out,
+            duplicates=0 if sync is None else sync.counters.duplicates)
+
+    async def peers(self) -> list[PeerView]:
+        """Connected peers with what we replicate with each."""
+        connected = await self._call(_async(self._host.connected_peers))
+        profiles = await self.store.profiles(parse_handle(c.peer) for c in connected)
+        views = []
+        for conn in connected:
+            view = self._peer_view(conn)
+            profile = profiles.get(parse_handle(conn.peer))
+            if profile is not None and profile.name:
+                view = PeerView(**{**view.to_json(), "name": profile.name})
+            views.append(view)
+        return views
+
+    async def status(self) -> NodeStatus:
+        """Every wanted feed: what we hold, how far behind, from whom."""
+        states = await self.store.feed_states(list(self._wants))
+        profiles = await self.store.profiles(self._wants)
+        feeds = []
+        for feed, want in sorted(self._wants.items(), key=lambda kv: (kv[1].hop, kv[0])):
+            state = states.get(feed) or FeedState(feed)
+            profile = profiles.get(feed)
+            feeds.append(FeedStatus(
+                author=handle_of(feed), name=profile.name if profile else None, hop=want.hop,
+                depth=want.depth, lo=state.lo, hi=state.hi,
+                head=None if state.hi_hash is None else state.hi_hash.hex(),
+                best_known=max(self._best_known.get(feed, 0), state.hi),
+                sources=sorted(self._sources.get(feed, set())), forked=state.forked))
+        connected = await self._call(_async(self._host.connected_peers))
+        return NodeStatus(handle=self.node.handle, listen=self.listen_addrs(),
+                          peers=len(connected), feeds=feeds, entries_received=self._received,
+                          duplicates=self._duplicates, started_at=self.node.started_at)
+
+
+def adopt_library_logs(level: str) -> None:
+    """Send py-libp2p's log records through our handlers at `level`.
+
+    On import it detaches its logger (no handler, no propagation), so Python's last-resort
+    handler would print its warnings raw on stderr, and it warns about routine events such
+    as a peer not serving the DHT. We re-attach it and keep it quiet unless asked.
+    """
+    library = logging.getLogger("libp2p")
+    library.propagate = True
+    library.setLevel(getattr(logging, level.upper(), logging.CRITICAL))
+
+
+def _async(fn: Callable[[], _T]) -> Callable[[], Awaitable[_T]]:
+    """Wrap a plain trio-side method so the bridge can run it on the trio side."""
+    async def call() -> _T:
+        return fn()
+    return call
