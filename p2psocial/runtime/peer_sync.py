@@ -225,9 +225,8 @@ class PeerSync:
     def _fail(self, code: str, detail: str, why: str) -> None:
         log.warning("peer %s %s", self.peer, why)
         self.link.misbehaved(self, why)
-        if self.session.state is not State.CLOSED:
-            with contextlib.suppress(LocalProtocolError):
-                self._enqueue([self.session.fail(code, detail)])
+        with contextlib.suppress(LocalProtocolError):  # allowed after a protocol error too
+            self._enqueue([self.session.fail(code, detail)])
         self._push(None)
         self._done.set()
 

@@ -1,0 +1,175 @@
+"""A hostile peer for tests: it speaks the sync protocol over a real libp2p host, and lies.
+
+    python -m p2psocial.testing.hostile --target /ip4/…/p2p/<handle> --mode forged-signature
+
+Modes (what it sends once the honest node has said which feeds it wants):
+    garbage            random bytes instead of frames
+    oversized          a frame length of 2 MiB
+    forged-signature   an entry of a wanted feed, signed by someone else
+    wrong-author       an entry of another feed inside a frame for a wanted feed
+    fork               a second, validly signed entry for a position the honest node holds
+                       (needs the author's seed: --author-seed HEX; a malicious author)
+    unsolicited        a thousand valid entries of a feed nobody asked for
+It prints one JSON line saying what it sent and how the honest node answered, then exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+import trio
+
+from p2psocial.core.content import Post
+from p2psocial.core.entry import create_content_entry
+from p2psocial.core.errors import NetError, ProtocolError
+from p2psocial.core.identity import Identity
+from p2psocial.core.replication import (
+    NEED_DATA,
+    PROTOCOL_ID,
+    PeerFailed,
+    PeerHas,
+    PeerWants,
+    SyncSession,
+    encode_frame,
+    encode_message,
+)
+from p2psocial.core.replication.messages import Entries
+from p2psocial.net import Channel, DhtMode, Host, HostConfig
+from p2psocial.testing.builders import identity_for, make_feed
+
+MODES = ("garbage", "oversized", "forged-signature", "wrong-author", "fork", "unsolicited")
+
+
+async def lie(target: str, mode: str, author_seed: bytes | None) -> dict[str, Any]:
+    """Connect to `target`, misbehave as `mode`, report what happened."""
+    me = Identity(os.urandom(32))
+    config = HostConfig(listen_addrs=("/ip4/127.0.0.1/tcp/0",), dht_mode=DhtMode.OFF,
+                        enable_gossip=False)
+    async with trio.open_nursery() as nursery:
+        host: Host = await nursery.start(Host(me, config).serve)
+        try:
+            await host.dial(target)
+            channel = await host.open_stream(target.rsplit("/p2p/", 1)[1], PROTOCOL_ID)
+            channel.read_timeout = 10
+            report = await _misbehave(channel, mode, author_seed)
+        finally:
+            await host.aclose()
+    return report
+
+
+async def _misbehave(channel: Channel, mode: str, author_seed: bytes | None
+                     ) -> dict[str, Any]:
+    session = SyncSession([], agent="hostile/1")
+    await channel.send_all(session.initiate())
+    if mode == "garbage":
+        await channel.send_all(os.urandom(4096))
+        return {"mode": mode, "answer": await _answer(channel, session)}
+    if mode == "oversized":
+        await channel.send_all(b"\x80\x80\x80\x01" + b"\0" * 1024)
+        return {"mode": mode, "answer": await _answer(channel, session)}
+    wants, holds = await _learn_wants(channel, session)
+    feed = next(iter(wants), None)
+    if feed is None:
+        return {"mode": mode, "answer": "the honest node wants nothing"}
+    if mode == "forged-signature":
+        forger = identity_for("forger")
+        entry = create_content_entry(forger, seq=1, prev=None, timestamp=1_700_000_000_000,
+                                     content=Post(text="I am not who I say"))
+        header = bytearray(entry.header)
+        # bytes 6..37 hold the author key (map head, key 0, version, key 1, 0x58 0x20):
+        # claim the wanted author; the forger's signature no longer verifies
+        header[6:38] = feed
+        frame = _entries(feed, [(bytes(header), entry.payload)])
+    elif mode == "wrong-author":
+        other = make_feed(identity_for("someone-else"), 1)[0]
+        frame = _entries(feed, [(other.header, other.payload)])
+    elif mode == "fork":
+        if author_seed is None:
+            raise SystemExit("fork needs --author-seed")
+        author = Identity(author_seed)
+        feed = author.public_key
+        if holds.get(feed, (0, 0))[1] < 1:
+            return {"mode": mode, "answer": "the honest node holds nothing to fork"}
+        twin = create_content_entry(author, seq=1, prev=None, timestamp=1,
+                                    content=Post(text="the other history"))
+        frame = _entries(feed, [(twin.header, twin.payload)])
+    elif mode == "unsolicited":
+        flood = make_feed(identity_for("spammer"), 1000)
+        spam = flood[0].author
+        frame = b"".join(_entries(spam, [(e.header, e.payload) for e in flood[i:i + 250]])
+                         for i in range(0, 1000, 250))
+    else:
+        raise SystemExit(f"unknown mode {mode}")
+    await channel.send_all(frame)
+    return {"mode": mode, "feed": feed.hex(), "answer": await _answer(channel, session)}
+
+
+def _entries(feed: bytes, entries: list[tuple[bytes, bytes | None]]) -> bytes:
+    return encode_frame(encode_message(Entries(feed, tuple(entries))))
+
+
+async def _learn_wants(channel: Channel, session: SyncSession
+                       ) -> tuple[list[bytes], dict[bytes, tuple[int, int]]]:
+    """Read until the honest node's WANT arrives: the feeds it wants and what it holds."""
+    wants: list[bytes] = []
+    holds: dict[bytes, tuple[int, int]] = {}
+    with trio.move_on_after(10):
+        while not wants:
+            data = await channel.receive_some()
+            if not data:
+                break
+            session.receive_data(data)
+            while (event := session.next_event()) is not NEED_DATA:
+                if isinstance(event, PeerWants):
+                    for note in event.notes:
+                        wants.append(note.feed)
+                        holds[note.feed] = (note.lo, note.hi)
+                elif isinstance(event, PeerHas):
+                    continue
+    return wants, holds
+
+
+async def _answer(channel: Channel, session: SyncSession) -> str:
+    """How the honest node reacted: an ERROR code, a clean close, or silence."""
+    with trio.move_on_after(5):
+        try:
+            while data := await channel.receive_some():
+                failed = _failure_in(session, data)
+                if failed:
+                    return failed
+        except NetError as exc:
+            return f"reset:{type(exc).__name__}"
+        return "closed"
+    return "silence"
+
+
+def _failure_in(session: SyncSession, data: bytes) -> str | None:
+    try:
+        session.receive_data(data)
+        while (event := session.next_event()) is not NEED_DATA:
+            if isinstance(event, PeerFailed):
+                return f"error:{event.code}"
+    except ProtocolError as exc:
+        return f"unreadable:{exc.code}"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("--target", required=True, help="the honest node's full multiaddr")
+    parser.add_argument("--mode", choices=MODES, required=True)
+    parser.add_argument("--author-seed", help="hex seed of the author (for --mode fork)")
+    args = parser.parse_args(argv)
+    seed = bytes.fromhex(args.author_seed) if args.author_seed else None
+    report = trio.run(lie, args.target, args.mode, seed)
+    print(json.dumps(report))
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
