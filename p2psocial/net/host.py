@@ -172,6 +172,7 @@ class Host:
                              "transport, which is not enabled yet")
         lp_info = to_libp2p(info)
         workarounds.unblock_peer(lp, lp_info.peer_id)
+        workarounds.prefer_addrs(lp, lp_info)
         try:
             with trio.fail_after(self.config.dial_timeout):
                 await lp.connect(lp_info)

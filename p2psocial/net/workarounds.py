@@ -33,6 +33,23 @@ def unblock_peer(host: IHost, peer: ID) -> None:
     unblock(peer)
 
 
+def prefer_addrs(host: IHost, info: PeerInfo) -> None:
+    """Make the addresses a dial names the only ones the swarm tries.
+
+    The swarm dials at most one address per transport class (its "smart address selection"),
+    taking the first in the peerstore: after a peer restarts on a new port, its stale TCP
+    address shadows the new one and every dial fails with "connection refused".
+    """
+    if not info.addrs:
+        return
+    store = host.get_peerstore()
+    clear = getattr(store, "clear_addrs", None)
+    if clear is None:
+        logger.warning("libp2p's peerstore has no clear_addrs: stale addresses may be dialled")
+        return
+    clear(info.peer_id)
+
+
 async def stop_auto_connector(host: IHost) -> None:
     """Stop the swarm's auto-connector (call once the host runs).
 

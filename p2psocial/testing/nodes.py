@@ -74,10 +74,16 @@ class NodeProcess:
         return self.cli("id").stdout.strip()
 
     def start(self, *, listen: str | Sequence[str] = "/ip4/127.0.0.1/tcp/0",
-              peers: Sequence[str] = (), extra: Sequence[str] = ()) -> NodeProcess:
-        """Start the node and wait until it answers on its control socket."""
+              peers: Sequence[str] = (), extra: Sequence[str] = (),
+              mdns: bool = False) -> NodeProcess:
+        """Start the node and wait until it answers on its control socket.
+
+        mDNS is off unless asked for, so parallel tests on one machine do not find each other.
+        """
         assert self.proc is None, "already started"
-        args = [*self._prefix(), sys.executable, "-m", "p2psocial", "run", "--no-mdns"]
+        args = [*self._prefix(), sys.executable, "-m", "p2psocial", "run"]
+        if not mdns:
+            args.append("--no-mdns")
         for addr in [listen] if isinstance(listen, str) else listen:
             args += ["--listen", addr]
         for peer in peers:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import subprocess
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from p2psocial.store.sqlite import Store
+from p2psocial.testing import identity_for, make_feed, raw_entries
 from p2psocial.testing.nodes import NodeProcess
 
 pytestmark = pytest.mark.slow
@@ -162,3 +165,56 @@ def hostile(target: str, mode: str, seed: bytes | None = None) -> dict[str, str]
     assert result.returncode == 0, result.stderr
     report: dict[str, str] = json.loads(result.stdout.strip().splitlines()[-1])
     return report
+
+
+def test_a_sync_cut_off_midway_resumes_with_no_gap_and_no_duplicate(
+        nodes: Make, tmp_path: Path) -> None:
+    author = identity_for("prolific")
+    feed = make_feed(author, 6000)
+
+    async def fill(path: Path) -> None:
+        store = await Store.open(path)
+        for i in range(0, len(feed), 1000):
+            await store.ingest(raw_entries(feed[i:i + 1000]))
+        await store.close()
+
+    alice, bob = nodes("Alice"), nodes("Bob")
+    asyncio.run(fill(alice.home / "p2psocial.db"))  # alice relays a big feed she follows
+    alice.cli("follow", author.handle)
+    alice.start()
+    (bob.home / "config.json").write_text(json.dumps({"depths": [0, 0, 0]}))
+    bob.cli("follow", author.handle)
+    bob.start(peers=[alice.addrs()[0]])
+    bob.wait_for(lambda n: n.json("log", author.handle)["feed"]["hi"] > 0, what="first batch")
+    alice.kill()  # mid-sync
+    partial = bob.json("log", author.handle)["feed"]
+    assert partial["lo"] > 1, "the test needs the sync to be cut off before it finished"
+    alice.start()
+    bob.cli("connect", alice.addrs()[0])
+    bob.wait_for(lambda n: n.json("log", author.handle)["feed"]["lo"] == 1, timeout=60,
+                 what="the rest of the feed")
+    state = bob.json("log", author.handle)["feed"]
+    assert (state["lo"], state["hi"]) == (1, 6000)
+    assert "all valid" in bob.cli("verify", author.handle).stdout
+
+
+def test_peers_on_the_lan_find_each_other_by_mdns(nodes: Make) -> None:
+    alice, bob = nodes("Alice"), nodes("Bob")
+    alice.cli("post", "found on the lan")
+    alice.start(listen="/ip4/0.0.0.0/tcp/0", mdns=True)
+    bob.cli("follow", alice.handle)
+    bob.start(listen="/ip4/0.0.0.0/tcp/0", mdns=True)  # no peer given
+    bob.wait_for(shows("found on the lan", alice.handle), timeout=30, what="mDNS discovery")
+    assert bob.json("peers")[0]["kind"] == "lan"
+
+
+def test_follow_finds_the_author_through_the_dht(nodes: Make) -> None:
+    alice, hub, bob = nodes("Alice"), nodes("Hub"), nodes("Bob")
+    alice.cli("post", "found through the dht")
+    hub.start()
+    alice.start(peers=[hub.addrs()[0]])  # alice and bob only share the hub,
+    bob.start(peers=[hub.addrs()[0]])    # which does not hold alice's feed
+    hub.wait_for(lambda n: len(n.json("peers")) == 2, what="both connected to the hub")
+    bob.cli("follow", alice.handle)
+    bob.wait_for(shows("found through the dht", alice.handle), timeout=45, what="dht lookup")
+    assert alice.handle in {p["handle"] for p in bob.json("peers")}
