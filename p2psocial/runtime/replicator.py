@@ -96,6 +96,7 @@ class Replicator:
         self._states: dict[bytes, FeedState] = {}
         self._blocked: set[bytes] = set()
         self._sessions: dict[str, PeerSync] = {}
+        self._opening: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._strikes: dict[str, int] = {}
         self._banned_until: dict[str, float] = {}
@@ -318,13 +319,17 @@ class Replicator:
         return True
 
     async def _open_session(self, peer: str) -> None:
-        if peer in self._sessions or self._banned(peer) or self._stopping:
+        if (peer in self._sessions or peer in self._opening or self._banned(peer)
+                or self._stopping):
             return
+        self._opening.add(peer)
         try:
             channel = await self._call(self._host.open_stream, peer, PROTOCOL_ID)
         except NetError as exc:
             log.info("cannot open a sync stream to %s: %s", peer, exc)
             return
+        finally:
+            self._opening.discard(peer)
         await self._serve(channel, True)
 
     async def _watch_connections(self) -> None:

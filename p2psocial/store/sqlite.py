@@ -253,8 +253,8 @@ class Store:
         report.gaps += len(plan.gaps)
         report.refused += len(plan.refused)
         report.forks = plan.forks
-        report.heads = {a: s for a, s in plan.states.items() if a in
-                        {e.author for e in plan.accepted} | {f.author for f in plan.forks}}
+        changed = {e.author for e in plan.accepted} | {f.author for f in plan.forks}
+        report.heads = {a: plan.states[a] for a in changed}
         if report.error_index is not None:
             report.not_stored = len(raw) - report.error_index
         return report
