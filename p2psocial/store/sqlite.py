@@ -33,7 +33,7 @@ from p2psocial.core.identity import Identity
 from p2psocial.store.connection import open_database
 from p2psocial.store.errors import translate, translated
 from p2psocial.store.projections import LATEST_WINS_TYPES, ProjectionRows
-from p2psocial.store.verify_pool import Decoded, RawEntry, VerifyPool
+from p2psocial.store.verify_pool import Decoded, RawEntry, VerifyPool, default_processes
 
 Clock = Callable[[], int]
 
@@ -136,10 +136,21 @@ class Store:
 
     @classmethod
     async def open(cls, path: Path, *, clock: Clock = now_ms,
-                   verify_threads: int | None = None) -> Store:
-        """Open (creating and migrating if needed) the database at `path`."""
+                   verify_threads: int | None = None,
+                   verify_processes: int | None = None) -> Store:
+        """Open (creating and migrating if needed) the database at `path`.
+
+        Args:
+            verify_threads: threads that check signatures (default: one per core, up to 4).
+            verify_processes: large received batches are checked in that many worker
+                processes instead (no GIL contention with decoding and storing); default:
+                one per core on a multi-core machine, 0 = threads only.
+        """
         conn = await open_database(path)
-        store = cls(conn, clock=clock, pool=VerifyPool(verify_threads), directory=path.parent)
+        if verify_processes is None:
+            verify_processes = default_processes()
+        pool = VerifyPool(verify_threads, processes=verify_processes)
+        store = cls(conn, clock=clock, pool=pool, directory=path.parent)
         me = await store.get_meta("me")
         store._me = me
         return store

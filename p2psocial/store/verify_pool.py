@@ -6,6 +6,10 @@ Rules:
   signature checks (Python, one worker thread), then its signatures are checked in tight loops
   on several threads. Keeping the GIL-bound and GIL-free work apart avoids the convoy effect
   where a verifier waits a whole switch interval for the GIL behind a Python-bound thread.
+- Optionally (`processes` > 0) large batches are verified in worker processes instead: each
+  has its own GIL, so verification never waits behind the Python work of decoding and
+  storing. Small batches (live posts) stay on threads: a process round trip costs more than
+  their verification.
 - The result keeps arrival order and stops at the first invalid entry: the valid prefix, the
   error, and its index in the batch.
 """
@@ -13,17 +17,23 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import logging
+import multiprocessing
 import os
+import signal
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from p2psocial.core.entry import Entry, decode_entry, signed_message
 from p2psocial.core.errors import SignatureError, ValidationError
 from p2psocial.core.identity import verify_signature
 
+log = logging.getLogger(__name__)
 RawEntry = tuple[bytes, bytes | None]
 MIN_SPLIT = 64
+PROCESS_MIN = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,14 +64,25 @@ def first_bad_signature(entries: Sequence[Entry]) -> int | None:
     return None
 
 
+def first_bad_triple(triples: Sequence[tuple[bytes, bytes, bytes]]) -> int | None:
+    """Index of the first (key, message, signature) that does not verify (runs in a worker
+    process: plain bytes in, an index out)."""
+    for index, (key, message, signature) in enumerate(triples):
+        if not verify_signature(key, message, signature):
+            return index
+    return None
+
+
 class VerifyPool:
     """Worker threads that decode and verify batches of raw entries."""
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self, threads: int | None = None, *, processes: int = 0) -> None:
         self._threads = max(1, threads or min(4, os.cpu_count() or 2))
+        self._processes = processes
         self._decoder = ThreadPoolExecutor(1, thread_name_prefix="p2psocial-decode")
         self._verifiers = ThreadPoolExecutor(self._threads,
                                              thread_name_prefix="p2psocial-verify")
+        self._workers: ProcessPoolExecutor | None = None
 
     async def decode(self, raw: Sequence[RawEntry]) -> Decoded:
         """Decode and verify `raw`; the result stops at the first invalid entry."""
@@ -79,6 +100,10 @@ class VerifyPool:
 
     async def _first_bad(self, entries: list[Entry]) -> int | None:
         loop = asyncio.get_running_loop()
+        if self._processes and len(entries) >= PROCESS_MIN:
+            workers = self._worker_pool()
+            if workers is not None:
+                return await self._first_bad_in_processes(workers, entries)
         if len(entries) < MIN_SPLIT * 2 or self._threads == 1:
             return await loop.run_in_executor(self._verifiers, first_bad_signature, entries)
         size = -(-len(entries) // self._threads)
@@ -90,10 +115,52 @@ class VerifyPool:
                 return number * size + result
         return None
 
+    def _worker_pool(self) -> ProcessPoolExecutor | None:
+        if self._workers is None:
+            try:
+                self._workers = ProcessPoolExecutor(
+                    self._processes, mp_context=multiprocessing.get_context("forkserver"),
+                    initializer=_ignore_interrupts)
+            except (OSError, ValueError) as exc:
+                log.warning("no verification processes (%s): verifying in threads", exc)
+                self._processes = 0
+        return self._workers
+
+    async def _first_bad_in_processes(self, workers: ProcessPoolExecutor,
+                                      entries: list[Entry]) -> int | None:
+        loop = asyncio.get_running_loop()
+        triples = [(e.author, signed_message(e.header), e.signature) for e in entries]
+        size = -(-len(triples) // self._processes)
+        parts = [triples[i:i + size] for i in range(0, len(triples), size)]
+        try:
+            results = await asyncio.gather(
+                *(loop.run_in_executor(workers, first_bad_triple, p) for p in parts))
+        except BrokenProcessPool:
+            log.warning("a verification process died: verifying in threads from now on")
+            self._processes = 0
+            return await self._first_bad(entries)
+        for number, result in enumerate(results):
+            if result is not None:
+                return number * size + result
+        return None
+
     def close(self) -> None:
-        """Stop the worker threads."""
+        """Stop the worker threads (and processes)."""
         self._decoder.shutdown(wait=True, cancel_futures=True)
         self._verifiers.shutdown(wait=True, cancel_futures=True)
+        if self._workers is not None:
+            self._workers.shutdown(wait=True, cancel_futures=True)
+
+
+def default_processes() -> int:
+    """Verification processes worth having here: one per core, none on a single core."""
+    cores = os.cpu_count() or 1
+    return min(cores, 4) if cores > 1 else 0
+
+
+def _ignore_interrupts() -> None:
+    """In worker processes: Ctrl-C is for the node, which stops the pool itself."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _decode_unverified(raw: Sequence[RawEntry]) -> Decoded:

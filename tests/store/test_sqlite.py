@@ -150,3 +150,20 @@ def test_lock_names_the_owner_pid(tmp_path: Path) -> None:
     home = Home(tmp_path)
     with HomeLock(home), pytest.raises(HomeLocked, match=f"pid {os.getpid()}"):
         HomeLock(home).acquire()
+
+
+@pytest.mark.parametrize("processes", [0, 2], ids=["threads", "processes"])
+@pytest.mark.asyncio
+async def test_large_batches_stop_at_the_same_bad_signature_in_threads_or_processes(
+        tmp_path: Path, processes: int) -> None:
+    store = await Store.open(tmp_path / "db", verify_processes=processes)
+    try:
+        raw = raw_entries(make_feed(identity_for("alice"), 600))
+        header, payload = raw[437]
+        raw[437] = (header[:-1] + bytes([header[-1] ^ 1]), payload)
+        report = await store.ingest(raw)
+        assert report.error is not None and report.error.rule == "H8"
+        assert report.error_index == 437 and len(report.accepted) == 437
+        assert await store.count_entries() == 437
+    finally:
+        await store.close()
