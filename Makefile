@@ -15,7 +15,7 @@ test: $(STAMP) lint
 	$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 
 lint: $(STAMP)
-	$(BIN)/ruff check p2psocial tests bench examples
+	$(BIN)/ruff check p2psocial tests bench $(wildcard examples)
 	$(BIN)/mypy p2psocial
 	$(BIN)/lint-imports
 

@@ -32,7 +32,8 @@ from p2psocial.store.sqlite import Store
 from p2psocial.testing import identity_for
 
 OUT = Path(__file__).resolve().parent / "out"
-BATCH = 500
+BATCH = 1000
+IN_FLIGHT = 3
 
 
 def make_feeds(feeds: int, per_feed: int, *, prefix: str = "bench") -> list[list[Entry]]:
@@ -79,14 +80,15 @@ def verify_only(raw: list[tuple[bytes, bytes | None]], entries: list[Entry],
 
 
 async def ingest_rate(raw: list[tuple[bytes, bytes | None]], path: Path) -> float:
-    """Entries per second through Store.ingest, batches pipelined two at a time."""
+    """Entries per second through Store.ingest, IN_FLIGHT batches at a time (as a node's sync
+    session does)."""
     store = await Store.open(path)
     batches = [raw[i:i + BATCH] for i in range(0, len(raw), BATCH)]
     t = time.perf_counter()
     pending: set[asyncio.Task[object]] = set()
     stored = 0
     for batch in batches:
-        if len(pending) >= 2:
+        if len(pending) >= IN_FLIGHT:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             stored += sum(len(d.result().accepted) for d in done)  # type: ignore[attr-defined]
         pending.add(asyncio.ensure_future(store.ingest(batch)))

@@ -151,10 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `p2psocial` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.verb is None:
-        parser.print_help()
-        return 0
     try:
+        if args.verb is None:
+            return _open_tui(args)
         return asyncio.run(commands.run(args))
     except P2PSocialError as exc:
         sys.stderr.write(f"p2psocial: {exc}\n")
@@ -174,6 +173,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         crash = _write_crash_report()
         sys.stderr.write(f"p2psocial: internal error (a bug); details in {crash}\n")
         return EXIT_ERROR
+
+
+def _open_tui(args: argparse.Namespace) -> int:
+    """`p2psocial` with no verb: the terminal UI on the user's home."""
+    from p2psocial.cli import passphrase
+    from p2psocial.store.home import resolve_home
+    from p2psocial.ui.launch import run_tui
+    return run_tui(resolve_home(args.home), passphrase.unlock_interactively)
 
 
 def _silence_stdout() -> None:

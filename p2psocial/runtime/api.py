@@ -76,6 +76,8 @@ _METHODS = [
     Method("notifications", "service", NotificationView, many=True),
     Method("find_feeds", "service", FeedView, many=True),
     Method("relays", "service"),
+    Method("following", "service"),
+    Method("blocking", "service"),
     Method("peers", "node", PeerView, many=True),
     Method("status", "node", NodeStatus),
     Method("connect", "node", PeerView),

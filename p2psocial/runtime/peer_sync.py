@@ -8,8 +8,12 @@ Rules:
   session counts what it planned as already held by the peer. Runs of entries are read from
   the store a page (256 entries) at a time.
 - Received entries are validated and stored by Store.ingest; up to INGEST_IN_FLIGHT batches
-  verify concurrently and are written in arrival order. An invalid entry or a fork ends the
-  session with ERROR, and the peer is reported as misbehaving.
+  verify concurrently and are written in arrival order. Frames that arrive while those are
+  busy are gathered into one larger batch (up to MAX_BATCH entries), so a bulk transfer is
+  verified in big batches and a live post in a batch of one. Reading pauses while more than
+  MAX_BUFFERED entries wait (backpressure through the stream's window).
+- An invalid entry or a fork ends the session with ERROR, and the peer is reported as
+  misbehaving.
 - Stream errors end the session quietly: the replicator reconnects peers it wants to keep.
 """
 
@@ -38,6 +42,7 @@ from p2psocial.core.replication import (
     PeerSynced,
     PeerUnwants,
     PeerWants,
+    RawEntry,
     SendRange,
     State,
     SyncSession,
@@ -48,6 +53,8 @@ from p2psocial.store.sqlite import IngestReport, Store
 log = logging.getLogger(__name__)
 PAGE = 256
 INGEST_IN_FLIGHT = 3
+MAX_BATCH = 2000
+MAX_BUFFERED = 8000
 AGENT = "p2psocial/0.1"
 
 
@@ -96,8 +103,9 @@ class PeerSync:
         self._pipe = pipe
         self._pending: deque[Output | None] = deque()
         self._wake = asyncio.Event()
-        self._ingest_slots = asyncio.Semaphore(INGEST_IN_FLIGHT)
         self._ingests: set[asyncio.Task[None]] = set()
+        self._buffer: list[RawEntry] = []
+        self._drained = asyncio.Event()
         self._done = asyncio.Event()
 
     @property
@@ -111,8 +119,8 @@ class PeerSync:
         try:
             self._enqueue([self.session.initiate()])
             await self._read_loop()
-            if self._ingests:
-                await asyncio.gather(*self._ingests, return_exceptions=True)
+            while self._ingests:
+                await asyncio.gather(*list(self._ingests), return_exceptions=True)
         except (NetError, LocalProtocolError) as exc:
             log.debug("sync with %s ended: %s", self.peer, exc)
         finally:
@@ -202,16 +210,34 @@ class PeerSync:
                 continue
 
     async def _start_ingest(self, event: EntriesReceived) -> None:
-        await self._ingest_slots.acquire()
-        task = asyncio.create_task(self._ingest(event))
-        self._ingests.add(task)
-        task.add_done_callback(self._ingests.discard)
+        self._buffer.extend(event.entries)
+        self._flush()
+        while len(self._buffer) > MAX_BUFFERED and self.open:
+            self._drained.clear()
+            await self._drained.wait()
 
-    async def _ingest(self, event: EntriesReceived) -> None:
-        try:
-            report = await self.link.store.ingest(event.entries)
-        finally:
-            self._ingest_slots.release()
+    def _flush(self) -> None:
+        """Start ingesting what is buffered, if an ingest slot is free."""
+        while self._buffer and len(self._ingests) < INGEST_IN_FLIGHT and self.open:
+            batch, self._buffer = self._buffer[:MAX_BATCH], self._buffer[MAX_BATCH:]
+            task = asyncio.create_task(self._ingest(batch))
+            self._ingests.add(task)
+            task.add_done_callback(self._ingest_done)
+        if len(self._buffer) <= MAX_BUFFERED:
+            self._drained.set()
+
+    def _ingest_done(self, task: asyncio.Task[None]) -> None:
+        self._ingests.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # the store failed (e.g. the disk is full): stop taking entries from this peer
+            log.error("storing entries from %s failed; ending the session", self.peer,
+                      exc_info=task.exception())
+            self.close("cannot store entries")
+            return
+        self._flush()
+
+    async def _ingest(self, batch: list[RawEntry]) -> None:
+        report = await self.link.store.ingest(batch)
         self.counters.entries_in += len(report.accepted)
         self.counters.duplicates += report.duplicates
         if report.error is not None:

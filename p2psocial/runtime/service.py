@@ -339,6 +339,15 @@ class Service:
                                 is_me=p.author == self.public_key))
         return out
 
+    async def following(self, handle: str | None = None) -> list[str]:
+        """Handles of the feeds a feed follows (default: mine), held or not yet held."""
+        key = self.public_key if handle is None else parse_handle(handle)
+        return sorted(handle_of(k) for k in await self.store.following(key))
+
+    async def blocking(self) -> list[str]:
+        """Handles of the feeds I block."""
+        return sorted(handle_of(k) for k in await self.store.blocking(self.public_key))
+
     async def relays(self, handle: str | None = None) -> list[str]:
         """The relay addresses a feed last published (default: mine)."""
         key = self.public_key if handle is None else parse_handle(handle)

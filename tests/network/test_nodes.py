@@ -170,7 +170,7 @@ def hostile(target: str, mode: str, seed: bytes | None = None) -> dict[str, str]
 def test_a_sync_cut_off_midway_resumes_with_no_gap_and_no_duplicate(
         nodes: Make, tmp_path: Path) -> None:
     author = identity_for("prolific")
-    feed = make_feed(author, 6000)
+    feed = make_feed(author, 20000)
 
     async def fill(path: Path) -> None:
         store = await Store.open(path)
@@ -194,7 +194,7 @@ def test_a_sync_cut_off_midway_resumes_with_no_gap_and_no_duplicate(
     bob.wait_for(lambda n: n.json("log", author.handle)["feed"]["lo"] == 1, timeout=60,
                  what="the rest of the feed")
     state = bob.json("log", author.handle)["feed"]
-    assert (state["lo"], state["hi"]) == (1, 6000)
+    assert (state["lo"], state["hi"]) == (1, 20000)
     assert "all valid" in bob.cli("verify", author.handle).stdout
 
 

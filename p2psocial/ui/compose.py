@@ -1,0 +1,141 @@
+"""Compose: write a post, a reply or a quote.
+
+ctrl+s sends, ctrl+o opens $EDITOR with the text, ctrl+t adds a content warning, escape
+leaves (the draft is kept for the next time you answer the same post). The counter turns red
+past the limit.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Footer, Input, Static, TextArea
+
+from p2psocial.core import limits
+from p2psocial.core.errors import P2PSocialError
+from p2psocial.runtime.views import EntryView
+from p2psocial.ui.base import SocialScreen
+from p2psocial.ui.editor import edit_text
+from p2psocial.ui.render import Context, body_text, short, who
+from p2psocial.ui.widgets import TopBar
+
+CONTEXT_CHARS = 140
+
+
+class ComposeScreen(SocialScreen):
+    """A full-screen editor for one post."""
+
+    CSS_PATH = "compose.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "send", "Send", priority=True),
+        Binding("ctrl+o", "editor", "$EDITOR", priority=True,
+                tooltip="Write the post in $VISUAL / $EDITOR"),
+        Binding("ctrl+t", "warning", "Content warning", priority=True,
+                tooltip="Add a content warning (the post folds behind it)"),
+        Binding("escape", "cancel", "Cancel (keeps draft)", priority=True),
+    ]
+
+    def __init__(self, *, reply_to: EntryView | None = None,
+                 quote: EntryView | None = None) -> None:
+        super().__init__()
+        self.reply_to = reply_to
+        self.quote = quote
+        self.sent: EntryView | None = None
+        target = reply_to or quote
+        self._draft_key = f"{'reply' if reply_to else 'quote' if quote else 'new'}:" + (
+            target.hash if target else "")
+
+    def compose(self) -> ComposeResult:
+        title = ("Reply" if self.reply_to else "Quote" if self.quote else "New post")
+        yield TopBar(self.state_section(), title)
+        context = self._context_text()
+        yield Static(context, id="context")
+        yield TextArea(self.state.drafts.get(self._draft_key, ""), id="text",
+                       soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
+        yield Input(placeholder="content warning (optional): shown instead of the text "
+                    "until opened", id="cw", max_length=limits.MAX_CW_CHARS)
+        yield Static("", id="count")
+        yield Footer()
+
+    def state_section(self) -> str:
+        return str(getattr(self.app, "current_mode", "home"))
+
+    def _context_text(self) -> Text:
+        target = self.reply_to or self.quote
+        if target is None:
+            return Text("Write a post. @handle mentions someone, #word tags it.")
+        name = who(target.author, self.state.names.get(target.author) or target.name)
+        cw = (target.content or {}).get("cw")
+        text = f"⚠ {cw}" if cw else (target.text or "").replace("\n", " ")
+        if len(text) > CONTEXT_CHARS:
+            text = text[:CONTEXT_CHARS - 1] + "…"
+        verb = "Replying to" if self.reply_to else "Quoting"
+        out = Text(f"{verb} {name} ({short(target.author)}): ")
+        out.append_text(body_text(text, Context(me=self.state.me, names=self.state.names)))
+        return out
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#context").display = True
+        self.query_one("#cw", Input).display = False
+        area = self.query_one("#text", TextArea)
+        area.focus()
+        area.move_cursor(area.document.end)
+        self._update_count()
+
+    @on(TextArea.Changed)
+    def _update_count(self) -> None:
+        length = len(self.query_one("#text", TextArea).text.strip())
+        count = self.query_one("#count", Static)
+        count.update(f"{length} / {limits.MAX_POST_CHARS}")
+        count.set_class(length > limits.MAX_POST_CHARS, "over")
+
+    def action_warning(self) -> None:
+        field = self.query_one("#cw", Input)
+        field.display = True
+        field.focus()
+
+    def action_editor(self) -> None:
+        area = self.query_one("#text", TextArea)
+        try:
+            with self.app.suspend():
+                text = edit_text(area.text)
+        except P2PSocialError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        except Exception as exc:  # noqa: BLE001 - e.g. SuspendNotSupported on a web driver
+            self.notify(f"cannot open an editor here: {exc}", severity="error")
+            return
+        area.text = text.rstrip("\n")
+        area.move_cursor(area.document.end)
+        area.focus()
+
+    def action_send(self) -> None:
+        text = self.query_one("#text", TextArea).text
+        if not text.strip():
+            self.notify("the post is empty", severity="warning")
+            return
+        cw = self.query_one("#cw", Input).value.strip() or None
+        reply_to = self.reply_to.hash if self.reply_to else None
+        quote = self.quote.hash if self.quote else None
+        self.call_node(lambda b: b.post(text, reply_to=reply_to, quote=quote, cw=cw),
+                       done=self._sent)
+
+    def _sent(self, view: EntryView) -> None:
+        self.sent = view
+        self.state.drafts.pop(self._draft_key, None)
+        self.app.notify("Posted" if not self.reply_to else "Reply posted", timeout=3)
+        self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        text = self.query_one("#text", TextArea).text
+        if text.strip():
+            self.state.drafts[self._draft_key] = text
+            self.app.notify("draft kept: c (or r on the same post) brings it back", timeout=3)
+        else:
+            self.state.drafts.pop(self._draft_key, None)
+        self.dismiss(None)

@@ -1,0 +1,138 @@
+"""The follow dialog: paste a handle (or, later, an invite token), or type a name to find a
+feed we already hold. Enter follows."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import ClassVar, cast
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from p2psocial.core.errors import HandleError, P2PSocialError
+from p2psocial.core.identity import parse_handle
+from p2psocial.runtime.views import FeedView
+from p2psocial.ui.base import Host
+from p2psocial.ui.render import short
+
+SEARCH_DELAY = 0.2
+
+
+def handle_from_invite(token: str) -> str | None:
+    """The inviter's handle in an invite token, or None if `token` is not one.
+
+    The hook for invite tokens (issue 5, later): decode the token here (and hand its
+    addresses to the node) so the dialog follows the inviter. Until then nothing is one.
+    """
+    del token
+    return None
+
+
+def as_handle(text: str) -> str | None:
+    """`text` as a handle if it is one (a pasted `@handle` too), else None."""
+    text = text.strip().removeprefix("@")
+    try:
+        parse_handle(text)
+    except HandleError:
+        return handle_from_invite(text)
+    return text
+
+
+class FollowDialog(ModalScreen[str | None]):
+    """Follow someone. Dismisses with the handle followed, or None."""
+
+    CSS_PATH = "dialogs.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("down", "matches", "Matches", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="follow"):
+            yield Label("Follow someone", classes="dialog-title")
+            yield Input(placeholder="paste a handle (12D3KooW…) or type a name",
+                        id="who")
+            yield OptionList(id="matches")
+            yield Static("enter follows · ↓ picks a name found · esc cancels",
+                         classes="dialog-help", id="follow-help")
+
+    @property
+    def host(self) -> Host:
+        return cast(Host, self.app)
+
+    def on_mount(self) -> None:
+        self.query_one("#matches").display = False
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        if as_handle(event.value) is None and len(event.value.strip()) >= 2:
+            self.search(event.value)
+        else:
+            self.query_one("#matches").display = False
+
+    @work(exclusive=True, group="search")
+    async def search(self, text: str) -> None:
+        await asyncio.sleep(SEARCH_DELAY)  # wait for the typing to pause
+        backend = await self.host.ready()
+        try:
+            found = await backend.find_feeds(text)
+        except P2PSocialError:
+            return
+        matches = self.query_one("#matches", OptionList)
+        matches.clear_options()
+        for feed in found:
+            if not feed.is_me:
+                matches.add_option(Option(self._label(feed), id=feed.author))
+        matches.display = matches.option_count > 0
+        if matches.option_count:
+            matches.highlighted = 0
+
+    @staticmethod
+    def _label(feed: FeedView) -> str:
+        mark = " (following)" if feed.following else " (blocked)" if feed.blocked else ""
+        return f"{feed.name}  {short(feed.author)}{mark}"
+
+    def action_matches(self) -> None:
+        matches = self.query_one("#matches", OptionList)
+        if matches.display:
+            matches.focus()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        handle = as_handle(event.value)
+        if handle is not None:
+            self._follow(handle)
+            return
+        matches = self.query_one("#matches", OptionList)
+        if matches.display and matches.highlighted is not None:
+            option = matches.get_option_at_index(matches.highlighted)
+            if option.id:
+                self._follow(option.id)
+                return
+        self.notify("that is not a handle, and no feed held here has that name",
+                    severity="warning")
+
+    @on(OptionList.OptionSelected)
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id:
+            self._follow(event.option.id)
+
+    def _follow(self, handle: str) -> None:
+        async def run() -> None:
+            backend = await self.host.ready()
+            try:
+                await backend.relate("follow", handle)
+            except P2PSocialError as exc:
+                self.notify(str(exc), severity="error", timeout=6)
+                return
+            self.app.notify(f"Following {short(handle)}", timeout=3)
+            self.dismiss(handle)
+        self.run_worker(run(), group="follow")
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

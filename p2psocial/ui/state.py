@@ -1,0 +1,107 @@
+"""What the app knows across screens: me, my relations, names, and entries seen.
+
+Rules:
+- Filled from the backend's views and from live entry events; never from the store.
+- Mutes are local to this home (they publish nothing): kept in HOME/ui.json.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from p2psocial.runtime.views import EntryView, FeedView
+
+RELATION_TYPES = ("follow", "unfollow", "block", "unblock")
+TIMELINE_TYPES = ("post", "repost")
+
+
+@dataclass
+class UiState:
+    """Shared by every screen."""
+
+    me: str = ""
+    my_name: str | None = None
+    mode: str = ""
+    following: set[str] = field(default_factory=set)
+    blocked: set[str] = field(default_factory=set)
+    muted: set[str] = field(default_factory=set)
+    names: dict[str, str] = field(default_factory=dict)
+    related: dict[str, EntryView] = field(default_factory=dict)
+    drafts: dict[str, str] = field(default_factory=dict)
+    network: str = "starting…"  # a short summary for the top bar
+    unread: int = 0  # notifications not seen yet
+    settings_path: Path | None = None
+
+    def hidden(self, handle: str) -> bool:
+        """True for authors I block or mute."""
+        return handle in self.blocked or handle in self.muted
+
+    def in_timeline(self, view: EntryView) -> bool:
+        """True if a live entry belongs on my home timeline."""
+        return (view.type in TIMELINE_TYPES and not self.hidden(view.author)
+                and (view.author == self.me or view.author in self.following))
+
+    def learn(self, views: Iterable[EntryView | FeedView]) -> bool:
+        """Remember names from views; True if a name changed."""
+        changed = False
+        for view in views:
+            if view.name and self.names.get(view.author) != view.name:
+                self.names[view.author] = view.name
+                changed = True
+        return changed
+
+    def learn_relations(self, following: Iterable[str], blocking: Iterable[str]) -> None:
+        """Take my relations (from the node: feeds not held yet count too)."""
+        self.following = set(following)
+        self.blocked = set(blocking)
+
+    def apply_mine(self, view: EntryView) -> bool:
+        """Update my relations from one of my entries; True if they changed."""
+        if view.author != self.me or view.type not in (*RELATION_TYPES, "about"):
+            return False
+        content = view.content or {}
+        if view.type == "about":
+            if content.get("name"):
+                self.my_name = str(content["name"])
+                self.names[self.me] = self.my_name
+            return True
+        feed = str(content.get("feed", ""))
+        target = self.following if view.type in ("follow", "unfollow") else self.blocked
+        if view.type in ("follow", "block"):
+            target.add(feed)
+        else:
+            target.discard(feed)
+        return True
+
+    def learn_about(self, view: EntryView) -> bool:
+        """Take a name from anyone's about entry; True if it changed."""
+        name = (view.content or {}).get("name") if view.type == "about" else None
+        if not name or self.names.get(view.author) == name:
+            return False
+        self.names[view.author] = str(name)
+        return True
+
+    # --- mutes (local) ------------------------------------------------------------------
+
+    def load_mutes(self) -> None:
+        if self.settings_path is None:
+            return
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            data = json.loads(self.settings_path.read_text())
+            self.muted = {str(h) for h in data.get("muted", [])}
+
+    def set_muted(self, handle: str, muted: bool) -> None:
+        """Mute or unmute `handle` and save the list."""
+        if muted:
+            self.muted.add(handle)
+        else:
+            self.muted.discard(handle)
+        if self.settings_path is not None:
+            tmp = self.settings_path.with_name(self.settings_path.name + ".tmp")
+            tmp.write_text(json.dumps({"muted": sorted(self.muted)}, indent=2) + "\n")
+            os.replace(tmp, self.settings_path)

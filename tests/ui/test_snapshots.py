@@ -1,0 +1,59 @@
+"""Snapshots of the key screens at 80×24 (few on purpose: they are costly to keep).
+
+Update after an intended change with `pytest tests/ui/test_snapshots.py --snapshot-update`
+and look at the SVGs in the report before committing them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from p2psocial.ui.app import SocialApp
+from p2psocial.ui.launch import open_in_process
+from p2psocial.ui.postlist import PostList
+
+from .conftest import ME, SIZE, build_home_sync, until
+
+
+def app_on(tmp_path: Path) -> SocialApp:
+    return SocialApp(open_in_process(build_home_sync(tmp_path / "home"), ME))
+
+
+async def timeline_loaded(pilot: Any) -> None:
+    app = pilot.app
+    await until(pilot, lambda: app.screen.query(PostList) and
+                len(app.screen.query_one(PostList).rows) == 6, what="timeline")
+    await until(pilot, lambda: app.state.network == "offline", what="the status")
+    await pilot.pause(0.1)
+
+
+def test_home_timeline(snap_compare: Any, tmp_path: Path) -> None:
+    async def with_footer(pilot: Any) -> None:
+        await timeline_loaded(pilot)
+        await until(pilot, lambda: len(pilot.app.screen.query("FooterKey")) == 6,
+                    what="the footer's keys")
+    assert snap_compare(app_on(tmp_path), terminal_size=SIZE, run_before=with_footer)
+
+
+def test_thread(snap_compare: Any, tmp_path: Path) -> None:
+    async def open_thread(pilot: Any) -> None:
+        await timeline_loaded(pilot)
+        post_list = pilot.app.screen.query_one(PostList)
+        post_list.select(next(i for i, r in enumerate(post_list.rows)
+                              if (r.post.text or "").startswith("thanks bob")))
+        await pilot.press("enter")
+        await until(pilot, lambda: len(pilot.app.screen.query_one(PostList).rows) == 3,
+                    what="thread")
+        await pilot.pause(0.1)
+    assert snap_compare(app_on(tmp_path), terminal_size=SIZE, run_before=open_thread)
+
+
+def test_me(snap_compare: Any, tmp_path: Path) -> None:
+    async def open_me(pilot: Any) -> None:
+        await timeline_loaded(pilot)
+        await pilot.press("3")
+        await until(pilot, lambda: ME.handle in str(pilot.app.screen.query_one("#who")
+                                                    .render()), what="me")
+        await pilot.pause(0.1)
+    assert snap_compare(app_on(tmp_path), terminal_size=SIZE, run_before=open_me)
