@@ -32,7 +32,7 @@ from p2psocial.store.sqlite import Store
 from p2psocial.testing import identity_for
 
 OUT = Path(__file__).resolve().parent / "out"
-BATCH = 1000
+BATCH = 2000
 IN_FLIGHT = 3
 
 
