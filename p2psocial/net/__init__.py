@@ -22,15 +22,16 @@ Modules, one job each:
     gossip.py       gossipsub publish/subscribe with the 0.8.1 fixes
     dht.py          Kademlia: find_peer, provide / find_providers of feeds
     mdns.py         LAN discovery, handed from zeroconf's thread to trio
+    relay.py        circuit relay v2: relayed dials, reservations, the hop side for relays
     addresses.py    PeerInfo, ConnectedPeer, Route; parsing handles and multiaddrs
-    config.py       HostConfig, DhtMode
+    config.py       HostConfig, DhtMode, RelayLimits
     queue.py        DropOldestQueue: bounded, never blocks the producer
     errors.py       the NetError tree
 """
 
 from p2psocial.net.addresses import ConnectedPeer, Direction, PeerInfo, Route
 from p2psocial.net.channel import Channel
-from p2psocial.net.config import DhtMode, HostConfig
+from p2psocial.net.config import DhtMode, HostConfig, RelayLimits
 from p2psocial.net.connections import PeerConnected, PeerDisconnected, PeerEvent
 from p2psocial.net.dht import Dht, feed_provider_key
 from p2psocial.net.errors import (
@@ -43,6 +44,7 @@ from p2psocial.net.errors import (
     NetError,
     ProtocolNotSupported,
     PubsubError,
+    ReservationRefused,
     StreamClosed,
     StreamOpenFailed,
     StreamOpenTimeout,
@@ -79,6 +81,8 @@ __all__ = [
     "PeerInfo",
     "ProtocolNotSupported",
     "PubsubError",
+    "RelayLimits",
+    "ReservationRefused",
     "Route",
     "StreamClosed",
     "StreamHandler",

@@ -27,6 +27,18 @@ class DhtMode(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class RelayLimits:
+    """What a relay grants (circuit relay v2 hop). Sized for a community relay: py-libp2p's
+    defaults (4 reservations in all) serve nobody."""
+
+    max_reservations: int = 1024      # peers holding a reservation at once
+    reservation_ttl: int = 3600       # seconds; clients renew before expiry
+    max_circuits: int = 64            # relayed connections at once, per reservation
+    circuit_seconds: int = 3600       # a relayed connection is closed after this
+    circuit_bytes: int = 1 << 30      # … or after this many bytes
+
+
+@dataclass(frozen=True, slots=True)
 class HostConfig:
     """How a Host listens, whom it starts from, which services it runs, and its timeouts."""
 
@@ -39,6 +51,8 @@ class HostConfig:
     # libp2p's auto-connector redials every peer in the peerstore when the node has fewer than
     # ~150 connections, and undoes `disconnect()` within seconds. Off: the node decides.
     auto_connect: bool = False
+    relay_hop: bool = False                 # relay connections for others (circuit relay v2)
+    relay_limits: RelayLimits = RelayLimits()
 
     dial_timeout: float = 5.0
     stream_open_timeout: float = 5.0
@@ -68,6 +82,10 @@ class HostConfig:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise UsageError(f"{name} must be positive or None")
+        limits = self.relay_limits
+        if min(limits.max_reservations, limits.reservation_ttl, limits.max_circuits,
+               limits.circuit_seconds, limits.circuit_bytes) < 1:
+            raise UsageError("relay limits must be positive")
         if self.gossip_heartbeat < 1:
             raise UsageError("gossip_heartbeat must be at least 1 second")
         if self.gossip_queue_size < 1 or self.event_queue_size < 1:

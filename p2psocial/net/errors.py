@@ -93,5 +93,20 @@ class PubsubError(NetError):
     """Gossip could not publish or subscribe."""
 
 
+class ReservationRefused(NetError):
+    """A relay refused a circuit reservation (not a relay, its policy, or it is full)."""
+
+
 class DiscoveryError(NetError):
     """A DHT operation failed. Finding nothing is not an error: it returns None or []."""
+
+
+def causes_text(exc: BaseException) -> str:
+    """The messages of `exc` and its causes, lowercased (libp2p hides the reason in them)."""
+    parts: list[str] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(parts) < 8:
+        parts.append(str(seen).lower())
+        seen = seen.__cause__ or seen.__context__
+    return " | ".join(parts)
+

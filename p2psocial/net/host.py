@@ -15,10 +15,10 @@ Rules:
 - Stream handlers get a Channel; the host closes it when the handler returns. A handler that
   raises is logged (NetError at DEBUG, anything else with its traceback) and never takes the
   connection down.
-- Relayed addresses (`…/p2p-circuit/p2p/<peer>`): the seam for circuit relay v2 is `dial`:
-  libp2p's swarm cannot dial them ("relay-only … unusable"); they must go through
-  `CircuitV2Transport.dial(...)`, with a `CircuitV2Protocol` service started in `serve()` next
-  to the DHT. Until that exists, dialling one raises DialFailed.
+- Relayed addresses (`…/p2p/<relay>/p2p-circuit/p2p/<peer>`) are dialled through the circuit
+  relay transport (relay.py), after a direct connection to the relay; a target with both
+  kinds of address tries the direct ones first. `reserve(relay)` asks a relay for a
+  reservation so that others can reach us through it.
 """
 
 from __future__ import annotations
@@ -56,10 +56,12 @@ from p2psocial.net.errors import (
     ProtocolNotSupported,
     StreamOpenFailed,
     StreamOpenTimeout,
+    causes_text,
 )
 from p2psocial.net.gossip import Gossip
 from p2psocial.net.mdns import MdnsWatcher
 from p2psocial.net.queue import DropOldestQueue
+from p2psocial.net.relay import CircuitRelay
 from p2psocial.net.service import (
     HostRuntime,
     LibStreamHandler,
@@ -167,9 +169,10 @@ class Host:
         info = _parse_target(target)
         if info.peer == self.handle:
             raise AddressError("a host cannot dial itself")
-        if any(is_relayed(a) for a in info.addrs):
-            raise DialFailed("relayed (/p2p-circuit) addresses need the circuit relay "
-                             "transport, which is not enabled yet")
+        relayed = [a for a in info.addrs if is_relayed(a)]
+        if relayed:
+            direct = PeerInfo(info.peer, tuple(a for a in info.addrs if not is_relayed(a)))
+            return await self._dial_relayed(direct, relayed)
         lp_info = to_libp2p(info)
         workarounds.unblock_peer(lp, lp_info.peer_id)
         workarounds.prefer_addrs(lp, lp_info)
@@ -185,6 +188,66 @@ class Host:
         if not conns:
             raise DialFailed(f"the connection to {info.peer} closed at once")
         return describe(conns[0], lan=self._rt.is_lan_peer(info.peer))
+
+    async def _dial_relayed(self, direct: PeerInfo, relayed: Sequence[str]) -> ConnectedPeer:
+        lp = self._require_running()
+        if lp.get_network().get_connections(peer_id(direct.peer)):
+            return self._describe(direct.peer)
+        failures: list[str] = []
+        if direct.addrs:
+            try:
+                return await self.dial(direct)
+            except DialFailed as exc:
+                failures.append(str(exc))
+        relay = self._relay()
+        for addr in relayed:
+            relay_addr = addr.split("/p2p-circuit", 1)[0]
+            try:
+                await self.dial(relay_addr)
+                await relay.dial(f"{addr}/p2p/{direct.peer}", direct.peer)
+            except DialFailed as exc:
+                failures.append(str(exc))
+                continue
+            return self._describe(direct.peer)
+        raise DialFailed("; ".join(failures) or f"no address to reach {direct.peer}")
+
+    def _describe(self, peer: str) -> ConnectedPeer:
+        conns = self._require_running().get_network().get_connections(peer_id(peer))
+        if not conns:
+            raise DialFailed(f"the connection to {peer} closed at once")
+        return describe(conns[0], lan=self._rt.is_lan_peer(peer))
+
+    async def reserve(self, relay: str) -> float:
+        """Ask the relay `relay` (a full address or a connected peer's handle) for a circuit
+        reservation, dialling it first if needed; returns when it expires (unix seconds).
+
+        Raises:
+            DialFailed: the relay cannot be reached.
+            ReservationRefused: it refused (not a relay, its policy, or it is full).
+        """
+        info = _parse_target(relay)
+        if not self.is_connected(info.peer):
+            await self.dial(info)
+        return await self._relay().reserve(info.peer)
+
+    def relay_reservations(self) -> dict[str, float]:
+        """On a relay: the peers holding a reservation here, with their expiry."""
+        return self._relay().reservations()
+
+    def set_relay_admission(self, admission: Callable[[str], bool] | None) -> None:
+        """On a relay: who may hold a reservation (None: anyone). A peer refused later loses
+        its reservation at its next refresh; call `drop_reservation` to end it at once."""
+        self._relay().admission = admission
+
+    def drop_reservation(self, peer: str) -> None:
+        """On a relay: free `peer`'s reservation now."""
+        self._relay().drop_reservation(peer)
+
+    def _relay(self) -> CircuitRelay:
+        self._require_running()
+        if self._rt.relay is None:
+            raise HostClosed("circuit relay is not running")
+        return self._rt.relay
 
     async def disconnect(self, peer: str) -> None:
         """Close every connection to `peer` (its streams end). No-op if not connected."""
@@ -260,7 +323,7 @@ class Host:
             raise StreamOpenTimeout(f"no {protocol} stream to {peer} within "
                                     f"{self.config.stream_open_timeout} s") from exc
         except (BaseLibp2pError, OSError) as exc:
-            if "not supported" in _causes(exc):
+            if "not supported" in causes_text(exc):
                 raise ProtocolNotSupported(f"{peer} does not serve {protocol}") from exc
             raise StreamOpenFailed(f"no {protocol} stream to {peer}: {exc}") from exc
         return self._channel(stream)
@@ -386,14 +449,3 @@ def _parse_target(target: str | PeerInfo) -> PeerInfo:
 def _check_protocol(protocol: str) -> None:
     if not protocol.startswith("/") or any(c.isspace() for c in protocol):
         raise AddressError(f"not a protocol id: {protocol!r}")
-
-
-def _causes(exc: BaseException) -> str:
-    """The messages of `exc` and its causes, lowercased (libp2p hides the reason in them)."""
-    parts: list[str] = []
-    seen: BaseException | None = exc
-    while seen is not None and len(parts) < 8:
-        parts.append(str(seen).lower())
-        seen = seen.__cause__ or seen.__context__
-    return " | ".join(parts)
-

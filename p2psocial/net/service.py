@@ -3,7 +3,7 @@
 Rules:
 - Built in `serve()` (not before: no I/O until then), run once. Order of start: listen (and
   check every configured address really listens: libp2p only logs a failed listen), stop
-  libp2p's auto-connector, start gossip, the DHT and mDNS, report `started`.
+  libp2p's auto-connector, start gossip, the DHT, circuit relay and mDNS, report `started`.
 - Order of stop: the libp2p host is closed FIRST, while none of its tasks is cancelled, and only
   then are the contexts left (services, our helper tasks, `host.run()`). Cancelling a running
   libp2p host leaks its TCP sockets as ResourceWarnings (measured 7 times in 10, even with a
@@ -39,6 +39,7 @@ from p2psocial.net.dht import Dht
 from p2psocial.net.errors import HostClosed, ListenFailed
 from p2psocial.net.gossip import Gossip
 from p2psocial.net.mdns import MdnsWatcher
+from p2psocial.net.relay import CircuitRelay
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class HostRuntime:
         self.gossip: Gossip | None = None
         self.dht: Dht | None = None
         self.mdns: MdnsWatcher | None = None
+        self.relay: CircuitRelay | None = None
         self.nursery: trio.Nursery | None = None
         self._listening = False
         self._stop_requested = trio.Event()
@@ -156,6 +158,8 @@ class HostRuntime:
         if config.dht_mode is not DhtMode.OFF:
             self.dht = Dht(lp, config.dht_mode, timeout=config.dht_timeout)
             self.watcher.add_listener(self.dht.on_peer_event)
+        self.relay = CircuitRelay(lp, config)
+        self.watcher.add_listener(self.relay.on_peer_event)
         if config.enable_mdns:
             self.mdns = MdnsWatcher(self._identity.handle, self._on_lan_peer)
 
@@ -178,6 +182,8 @@ class HostRuntime:
             await stack.enter_async_context(self.gossip.running(nursery))
         if self.dht is not None:
             await stack.enter_async_context(self.dht.running(nursery))
+        if self.relay is not None:
+            await stack.enter_async_context(self.relay.running(nursery))
         if self.mdns is not None:
             stack.push_async_callback(self.mdns.stop)
             self.mdns.start(lp, dialable_addrs(lp), nursery)

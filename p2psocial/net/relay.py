@@ -1,0 +1,182 @@
+"""Circuit relay v2: relayed dials and reservations for every host, the hop side for relays.
+
+Rules:
+- Every host runs the STOP side (it accepts connections relayed to it) and can dial relayed
+  addresses `<relay addr>/p2p/<relay>/p2p-circuit/p2p/<peer>` through the circuit transport:
+  libp2p's swarm cannot dial them itself ("relay-only … unusable").
+- A host with `relay_hop` also relays for others (HOP), with `HostConfig.relay_limits`
+  (py-libp2p's defaults are 4 reservations in all, never freed: unusable for real use).
+- Reservations on a relay are freed when the reserving peer disconnects, and only peers the
+  admission check accepts get or keep one (a relay's policy lives above this layer: the
+  node sets `admission`). A refused peer's existing reservation is dropped at its next
+  refresh.
+- `reserve()` makes or refreshes one reservation and returns its expiry; keeping it fresh
+  (and re-making it after a relay restart) is the caller's loop: libp2p's own refresher
+  only refreshes, and only while the connection lives.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import multiaddr
+import trio
+from libp2p.abc import IHost
+from libp2p.exceptions import BaseLibp2pError
+from libp2p.peer.id import ID
+from libp2p.relay.circuit_v2.config import RelayConfig, RelayRole
+from libp2p.relay.circuit_v2.protocol import PROTOCOL_ID as HOP_PROTOCOL
+from libp2p.relay.circuit_v2.protocol import CircuitV2Protocol
+from libp2p.relay.circuit_v2.resources import RelayLimits as LibRelayLimits
+from libp2p.relay.circuit_v2.resources import RelayResourceManager
+from libp2p.relay.circuit_v2.transport import CircuitV2Transport
+from libp2p.tools.anyio_service import background_trio_service
+
+from p2psocial.net.addresses import peer_id
+from p2psocial.net.config import HostConfig
+from p2psocial.net.connections import PeerDisconnected, PeerEvent
+from p2psocial.net.errors import (
+    DialFailed,
+    DialTimeout,
+    HostClosed,
+    ReservationRefused,
+    causes_text,
+)
+
+logger = logging.getLogger(__name__)
+
+Admission = Callable[[str], bool]
+
+
+class CircuitRelay:
+    """The circuit relay v2 parts of one libp2p host."""
+
+    def __init__(self, lp: IHost, config: HostConfig) -> None:
+        self._lp = lp
+        self._config = config
+        limits = config.relay_limits
+        self._limits = LibRelayLimits(
+            duration=limits.circuit_seconds, data=limits.circuit_bytes,
+            max_circuit_conns=limits.max_circuits, max_reservations=limits.max_reservations,
+            reservation_ttl=limits.reservation_ttl)
+        self.hop = config.relay_hop
+        self._protocol = CircuitV2Protocol(lp, limits=self._limits, allow_hop=self.hop)
+        self._protocol.resource_manager = _AdmittingResourceManager(self._limits, lp, self)
+        self._transport: CircuitV2Transport | None = None
+        self.admission: Admission | None = None
+        self._nursery: trio.Nursery | None = None
+
+    @asynccontextmanager
+    async def running(self, nursery: trio.Nursery) -> AsyncIterator[CircuitRelay]:
+        """Run the relay protocol service while the block runs."""
+        async with background_trio_service(self._protocol):
+            roles = RelayRole.STOP | RelayRole.CLIENT
+            if self.hop:
+                roles |= RelayRole.HOP
+            self._transport = CircuitV2Transport(
+                self._lp, self._protocol, RelayConfig(roles=roles, limits=self._limits))
+            self._nursery = nursery
+            try:
+                yield self
+            finally:
+                self._nursery = None
+
+    # -- client side -------------------------------------------------------------------------
+
+    async def dial(self, addr: str, peer: str) -> None:
+        """Connect to `peer` through the relay named in the circuit address `addr`.
+
+        Raises:
+            DialTimeout / DialFailed: no relayed connection (relay unreachable, the peer holds
+                no reservation there, or the relay refused).
+        """
+        transport = self._require_transport()
+        try:
+            with trio.fail_after(self._config.dial_timeout * 2):
+                await transport.dial(multiaddr.Multiaddr(addr))
+        except trio.TooSlowError as exc:
+            raise DialTimeout(f"no relayed connection to {peer} within "
+                              f"{self._config.dial_timeout * 2} s") from exc
+        except (BaseLibp2pError, OSError, ConnectionError, ValueError) as exc:
+            raise DialFailed(f"could not reach {peer} through its relay: {exc}") from exc
+        if not self._lp.get_network().get_connections(peer_id(peer)):
+            raise DialFailed(f"the relayed connection to {peer} closed at once")
+
+    async def reserve(self, relay: str) -> float:
+        """Make or refresh a reservation on the connected relay `relay`; its expiry (unix s).
+
+        Raises:
+            ReservationRefused: the relay said no (not a relay, policy, or full).
+            DialFailed: no stream to the relay.
+        """
+        transport = self._require_transport()
+        nursery = self._nursery
+        if nursery is None:
+            raise HostClosed("the relay service is not running")
+        pid = peer_id(relay)
+        try:
+            with trio.fail_after(self._config.stream_open_timeout * 2):
+                stream = await self._lp.new_stream(pid, [HOP_PROTOCOL])
+                try:
+                    ok = await transport.reserve(stream, pid, nursery)
+                finally:
+                    await stream.close()
+        except trio.TooSlowError as exc:
+            raise DialFailed(f"relay {relay} did not answer the reservation in time") from exc
+        except (BaseLibp2pError, OSError) as exc:
+            if "not supported" in causes_text(exc):
+                raise ReservationRefused(f"{relay} is not a relay") from exc
+            raise DialFailed(f"no reservation stream to {relay}: {exc}") from exc
+        if not ok:
+            raise ReservationRefused(f"relay {relay} refused the reservation")
+        expires = transport._reservations.get(pid)  # what the relay granted (unix seconds)
+        return float(expires) if expires else time.time()
+
+    # -- relay (hop) side --------------------------------------------------------------------
+
+    def reservations(self) -> dict[str, float]:
+        """Peers holding a reservation on this relay, with its expiry (unix seconds)."""
+        manager = self._protocol.resource_manager
+        return {str(pid): float(r.expires_at) for pid, r in list(manager._reservations.items())
+                if not r.is_expired()}
+
+    def admits(self, peer: ID) -> bool:
+        """True if `peer` may hold a reservation here."""
+        return self.admission is None or self.admission(str(peer))
+
+    def drop_reservation(self, peer: str) -> None:
+        """Free `peer`'s reservation (it disconnected, or was refused)."""
+        self._protocol.resource_manager._reservations.pop(peer_id(peer), None)
+
+    def on_peer_event(self, event: PeerEvent) -> None:
+        """Free the reservation of a peer that disconnected."""
+        if self.hop and isinstance(event, PeerDisconnected):
+            self.drop_reservation(event.peer)
+
+    def _require_transport(self) -> CircuitV2Transport:
+        if self._transport is None:
+            raise HostClosed("the relay service is not running")
+        return self._transport
+
+
+class _AdmittingResourceManager(RelayResourceManager):
+    """libp2p's reservation bookkeeping, asking the relay's admission check first."""
+
+    def __init__(self, limits: LibRelayLimits, lp: IHost, relay: CircuitRelay) -> None:
+        super().__init__(limits, lp)
+        self._relay = relay
+
+    def can_accept_reservation(self, peer_id: ID) -> bool:
+        if not self._relay.admits(peer_id):
+            logger.info("refused a reservation from %s", peer_id)
+            return False
+        return super().can_accept_reservation(peer_id)
+
+    def has_reservation(self, peer_id: ID) -> bool:
+        if not self._relay.admits(peer_id):  # refused since: drop it, so the refresh fails
+            self._reservations.pop(peer_id, None)
+            return False
+        return super().has_reservation(peer_id)
