@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import time
 from typing import Any, Protocol
@@ -101,6 +102,27 @@ class Node:
             await store.set_owner(self.identity.public_key)
         elif owner != self.identity.public_key:
             raise StoreError(f"the database belongs to {handle_of(owner)}")
+
+    async def go_online(self) -> None:
+        """Start the network of a node started offline (the UI starts its node offline and
+        calls this once its first screen is drawn). libp2p is imported in a thread, so the
+        event loop keeps running meanwhile. Does nothing if the node is online already.
+
+        Raises:
+            P2PSocialError: the network cannot start (the node stays offline).
+        """
+        if self._network is not None or self._store is None:
+            return
+        await asyncio.to_thread(importlib.import_module, "p2psocial.runtime.replicator")
+        try:
+            await self._start_network()
+        except BaseException:
+            if self._bridge is not None:
+                with contextlib.suppress(Exception):
+                    await self._bridge.stop()
+                self._bridge = None
+            raise
+        self.offline = False
 
     async def _start_network(self) -> None:
         from p2psocial.runtime.bridge import TrioBridge

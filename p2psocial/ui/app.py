@@ -233,6 +233,20 @@ class SocialApp(App[int]):
         gc.freeze()
         if self.timeline_shown is not None:
             self.timeline_shown()
+        self.go_online()
+
+    @work(exclusive=True, group="online")
+    async def go_online(self) -> None:
+        """Start the in-process node's network (an attached node runs its own)."""
+        backend = await self.ready()
+        try:
+            started = await backend.go_online()
+        except (P2PSocialError, OSError) as exc:
+            self.notify(f"cannot go online, this node runs offline: {exc}",
+                        severity="error", timeout=10)
+            return
+        if started:
+            self.poll_status()
 
     def watch_live(self, screen: Screen[Any], on: bool) -> None:
         """Register a screen for app messages (while it is mounted)."""

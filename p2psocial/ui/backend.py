@@ -67,6 +67,7 @@ class UiBackend(Protocol):
     async def peers(self) -> list[PeerView]: ...
     async def status(self) -> NodeStatus: ...
     async def listen_addrs(self) -> list[str]: ...
+    async def go_online(self) -> bool: ...
     def events(self) -> AsyncIterator[tuple[str, Any]]: ...
     async def close(self) -> None: ...
 
@@ -197,13 +198,16 @@ def _list(cursor: Cursor) -> list[Any] | None:
 
 
 class InProcessBackend(_Calls):
-    """A Node running in this process. `owns_node`: stop the node on close."""
+    """A Node running in this process. `owns_node`: stop the node on close. `online`: the
+    node was started offline (to draw the first screen sooner) and `go_online` starts its
+    network."""
 
     mode = "in-process"
 
-    def __init__(self, node: Node, *, owns_node: bool = True) -> None:
+    def __init__(self, node: Node, *, owns_node: bool = True, online: bool = False) -> None:
         self.node = node
         self._owns = owns_node
+        self._online = online
         self._targets: dict[str, object] = {"service": node.service, "node": node}
         self._in_flight: set[asyncio.Future[Any]] = set()
         self._forget = self._in_flight.discard
@@ -217,6 +221,13 @@ class InProcessBackend(_Calls):
         call.add_done_callback(self._forget)
         call.add_done_callback(_settle)
         return await asyncio.shield(call)
+
+    async def go_online(self) -> bool:
+        """Start the node's network if it should run online; True if it was started."""
+        if not self._online or not self.node.offline:
+            return False
+        await self.node.go_online()
+        return True
 
     async def events(self) -> AsyncIterator[tuple[str, Any]]:
         with self.node.hub.subscription() as queue:
@@ -250,6 +261,10 @@ class AttachedBackend(_Calls):
 
     async def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         return await self._client.call(name, *args, **kwargs)
+
+    async def go_online(self) -> bool:
+        """The node runs on its own: its network is its business."""
+        return False
 
     async def events(self) -> AsyncIterator[tuple[str, Any]]:
         client = await ControlClient.open(self._path)

@@ -3,11 +3,14 @@
 If a node already runs on the home, the app attaches to it over its control socket (the
 node keeps the key; nothing is asked). Otherwise the key is unlocked in the terminal (a
 passphrase prompt, before the app takes the screen) and a node starts inside the app, after
-its first frame is drawn.
+its first frame is drawn: offline first (the first timeline needs only the database), then
+online once that timeline is on screen (importing libp2p alone takes about a second). Its
+logs go to HOME/node.log.
 """
 
 from __future__ import annotations
 
+import logging
 import socket
 import sys
 from collections.abc import Callable
@@ -19,14 +22,6 @@ from p2psocial.runtime.config import load_config
 from p2psocial.runtime.local import require_identity
 from p2psocial.runtime.node import Node
 from p2psocial.ui.backend import AttachedBackend, InProcessBackend, UiBackend
-
-# The one place the in-process node goes online. The replicator has landed (a01426d), and
-# `False` works today: the node joins the network with the home's config.json and the Network
-# screen shows its peers and sync. It is still True because a networked Node.start() imports
-# libp2p and starts the host before it returns (~1.1 s here), which would push the first
-# timeline past the 1.5 s cold-start target. Once Node can start its network after start(),
-# start it from the app after the first page is drawn and flip this.
-IN_PROCESS_OFFLINE = True
 
 Unlock = Callable[[dict[str, Any]], Identity]
 
@@ -54,15 +49,27 @@ def attach(socket_path: Path) -> Callable[[], Any]:
 
 
 def open_in_process(home: Any, identity: Identity, *,
-                    offline: bool = IN_PROCESS_OFFLINE) -> Callable[[], Any]:
+                    offline: bool = False) -> Callable[[], Any]:
     """An opener that starts a node on `home` (a p2psocial.store.home.Home, passed through
-    to the runtime) inside the app's event loop, networked with the home's config unless
-    `offline`."""
+    to the runtime) inside the app's event loop. The node starts offline, so the first
+    timeline is drawn at once; unless `offline`, the app then starts its network with the
+    home's config.json."""
     async def open_() -> UiBackend:
-        node = Node(home, identity, load_config(home.config_file), offline=offline)
+        node = Node(home, identity, load_config(home.config_file), offline=True)
         await node.start()
-        return InProcessBackend(node)
+        return InProcessBackend(node, online=not offline)
     return open_
+
+
+def log_to_file(path: Path) -> None:
+    """Send log records to `path`: on the terminal they would tear the app's screen."""
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
 
 
 def run_tui(home: Any, unlock: Unlock) -> int:
@@ -77,6 +84,7 @@ def run_tui(home: Any, unlock: Unlock) -> int:
         opener = attach(home.control_socket)
     else:
         identity = unlock(require_identity(home))
+        log_to_file(home.log_file)
         opener = open_in_process(home, identity)
     app = SocialApp(opener, settings_path=Path(home.root) / "ui.json")
     app.run()

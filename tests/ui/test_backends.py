@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from p2psocial.runtime.config import NodeConfig
 from p2psocial.runtime.node import Node
 from p2psocial.store.home import is_locked
 from p2psocial.testing import FeedBuilder
@@ -60,10 +61,11 @@ async def test_attached_and_in_process_backends_return_the_same_views(node: Node
 
 
 @pytest.mark.asyncio
-async def test_in_process_node_starts_inside_the_app_and_stops_with_it(tmp_path: Path,
-                                                                      ) -> None:
+async def test_in_process_node_starts_inside_the_app_goes_online_and_stops_with_it(
+        tmp_path: Path) -> None:
     home = make_home(tmp_path / "home")
     await fill(home, World().raw())
+    NodeConfig(listen=["/ip4/127.0.0.1/tcp/0"], mdns=False, dht=False).save(home.config_file)
     assert not node_answers(home.control_socket)
     app = SocialApp(open_in_process(home, ME))
     async with app.run_test(size=SIZE) as pilot:
@@ -71,6 +73,11 @@ async def test_in_process_node_starts_inside_the_app_and_stops_with_it(tmp_path:
                     what="timeline")
         assert app.state.mode == "in-process"
         assert node_answers(home.control_socket)  # other clients can attach meanwhile
+        # after the first page, the node joins the network with the home's config
+        await until(pilot, lambda: app.state.network == "no peers", timeout=15,
+                    what="the node online")
+        assert app.backend is not None
+        assert (await app.backend.listen_addrs())[0].startswith("/ip4/127.0.0.1/tcp/")
         await pilot.press("q")
     assert not is_locked(home)
     assert not home.control_socket.exists()
@@ -78,7 +85,7 @@ async def test_in_process_node_starts_inside_the_app_and_stops_with_it(tmp_path:
 
 @pytest.mark.asyncio
 async def test_a_home_in_use_is_reported_not_crashed(node: Node) -> None:
-    app = SocialApp(open_in_process(node.home, ME))
+    app = SocialApp(open_in_process(node.home, ME, offline=True))
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.failure is not None, what="the failure")
     assert app.failure is not None and "pid" in app.failure

@@ -17,7 +17,7 @@ from .conftest import ME, SIZE, build_home_sync, until
 
 
 def app_on(tmp_path: Path) -> SocialApp:
-    return SocialApp(open_in_process(build_home_sync(tmp_path / "home"), ME))
+    return SocialApp(open_in_process(build_home_sync(tmp_path / "home"), ME, offline=True))
 
 
 async def timeline_loaded(pilot: Any) -> None:
