@@ -6,6 +6,9 @@ Rules:
 - Appending my own entry is one transaction; ingesting a received batch is one transaction.
   A batch that breaks off at an invalid entry stores its valid prefix and reports the rest.
 - Writes are serialised by one lock; reads run concurrently (WAL).
+- A write transaction (placing included) runs as one plain-sqlite3 function in the
+  connection's thread (`Store._in_db_thread`): one round trip per batch, not one await
+  per statement.
 - A `delete` entry drops its target's payload (only if the target has the same author),
   whether the target is already held or arrives later; the header stays, so the chain verifies.
 - Entries of feeds the local user blocks are refused.
@@ -19,8 +22,9 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -36,6 +40,7 @@ from p2psocial.store.projections import LATEST_WINS_TYPES, ProjectionRows
 from p2psocial.store.verify_pool import Decoded, RawEntry, VerifyPool, default_processes
 
 Clock = Callable[[], int]
+_R = TypeVar("_R")
 
 
 def now_ms() -> int:
@@ -219,7 +224,7 @@ class Store:
                                  payload=payload)
             plan = plan_batch({state.author: state}, [entry], lambda a, s: None)
             assert plan.accepted == [entry]
-            await self._write_plan(plan, now)
+            await self._in_db_thread(self._write_plan, plan, now)
             return entry
 
     @translated
@@ -244,21 +249,30 @@ class Store:
         return turn
 
     async def _place_and_write(self, raw: Sequence[RawEntry], decoded: Decoded) -> IngestReport:
+        async with self._write_lock:
+            return await self._in_db_thread(self._place_and_write_sync, raw, decoded,
+                                            self._clock())
+
+    def _place_and_write_sync(self, db: sqlite3.Connection, raw: Sequence[RawEntry],
+                              decoded: Decoded, now: int) -> IngestReport:
+        """Place a decoded batch and write it: reads, plan and transaction in the database
+        thread, one round trip for the whole batch."""
         report = IngestReport(error=decoded.error, error_index=decoded.error_index)
         entries = decoded.entries
-        async with self._write_lock:
-            blocked = await self._blocked_among({e.author for e in entries})
-            if blocked:
-                report.refused += sum(1 for e in entries if e.author in blocked)
-                entries = [e for e in entries if e.author not in blocked]
-            states = await self._feed_states({e.author for e in entries})
-            held = await self._held_hashes(states, entries)
-            plan = plan_batch(states, entries, lambda a, s: held.get((a, s)))
-            if plan.error is not None:
-                report.error, report.error_index = plan.error, plan.error_index
-                # map the index inside the (filtered) valid prefix back onto the batch
-                report.error_index = _index_in(raw, entries[plan.error_index or 0])
-            await self._write_plan(plan, self._clock())
+        authors = {e.author for e in entries}
+        blocked = self._blocked_among(db, authors)
+        if blocked:
+            report.refused += sum(1 for e in entries if e.author in blocked)
+            entries = [e for e in entries if e.author not in blocked]
+            authors -= blocked
+        states = _select_feed_states(db, authors)
+        held = _select_held_hashes(db, states, entries)
+        plan = plan_batch(states, entries, lambda a, s: held.get((a, s)))
+        if plan.error is not None:
+            report.error, report.error_index = plan.error, plan.error_index
+            # map the index inside the (filtered) valid prefix back onto the batch
+            report.error_index = _index_in(raw, entries[plan.error_index or 0])
+        self._write_plan(db, plan, now)
         report.accepted = plan.accepted
         report.duplicates += plan.duplicates
         report.gaps += len(plan.gaps)
@@ -270,35 +284,51 @@ class Store:
             report.not_stored = len(raw) - report.error_index
         return report
 
-    async def _write_plan(self, plan: BatchPlan, now: int) -> None:
-        """Write accepted entries, projections, states and fork proofs in one transaction."""
-        if not plan.accepted and not plan.forks:
+    async def _in_db_thread(self, fn: Callable[..., _R], *args: Any) -> _R:
+        """`fn(db, *args)` in the connection's own thread, where aiosqlite runs every
+        statement; `db` is the plain sqlite3 connection. A whole transaction then costs one
+        round trip (and one wake-up of the event loop) instead of one per statement.
+        aiosqlite has no public call for this; `_execute` queues a callable on that thread."""
+        conn = self._conn
+
+        def call() -> _R:
+            return fn(conn._conn, *args)
+
+        result: _R = await conn._execute(call)  # type: ignore[no-untyped-call]
+        return result
+
+    def _write_plan(self, db: sqlite3.Connection, plan: BatchPlan, now: int) -> None:
+        """Write accepted entries, projections, states and fork proofs in one transaction
+        (in the database thread)."""
+        accepted = plan.accepted
+        if not accepted and not plan.forks:
             return
         rows = ProjectionRows()
-        for entry in plan.accepted:
-            rows.add(entry, now)
-        conn = self._conn
-        await conn.execute("BEGIN IMMEDIATE")
+        rows.add_all(accepted, now)
+        db.execute("BEGIN IMMEDIATE")
         try:
-            deleted = await self._deleted_targets(plan.accepted, rows.deletions)
-            entry_rows = []
-            for e in plan.accepted:
-                gone = (e.hash, e.author) in deleted
-                entry_rows.append((e.author, e.seq, e.hash, e.timestamp, e.type, e.header,
-                                   None if gone else e.payload, int(gone), now))
-            await conn.executemany(
+            deleted = self._deleted_targets(db, accepted, rows.deletions)
+            if deleted:
+                entry_rows: Iterable[tuple[Any, ...]] = [
+                    (*_ENTRY_COLUMNS(e), *((None, 1) if (e.hash, e.author) in deleted
+                                           else (e.payload, 0)))
+                    for e in accepted]
+            else:
+                entry_rows = [(*_ENTRY_COLUMNS(e), e.payload, 0) for e in accepted]
+            db.executemany(
                 "INSERT INTO entries (author, seq, hash, ts, type, header, payload, deleted, "
-                "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", entry_rows)
-            await self._write_projections(rows, skip={(a, s) for a, s in
-                                                      self._sources(plan.accepted, deleted)})
-            await self._apply_deletions(rows.deletions, {e.hash for e in plan.accepted})
-            await self._many(
-                "INSERT INTO forks (author, seq, hash, header, rule, found_at) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [(f.author, f.seq, digest(f.header), f.header, f.rule, now)
-                 for f in plan.forks])
-            changed = {e.author for e in plan.accepted} | {f.author for f in plan.forks}
-            await self._many(
+                f"received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, {int(now)})", entry_rows)
+            skip = {(e.author, e.seq) for e in accepted if (e.hash, e.author) in deleted}
+            _insert_projections(db, rows, skip)
+            _apply_deletions(db, rows.deletions, {e.hash for e in accepted})
+            if plan.forks:
+                db.executemany(
+                    "INSERT INTO forks (author, seq, hash, header, rule, found_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    [(f.author, f.seq, digest(f.header), f.header, f.rule, now)
+                     for f in plan.forks])
+            changed = {e.author for e in accepted} | {f.author for f in plan.forks}
+            db.executemany(
                 "INSERT INTO feeds (author, lo, hi, lo_prev, lo_ts, hi_hash, hi_ts, forked, "
                 "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(author) DO UPDATE "
                 "SET lo = excluded.lo, hi = excluded.hi, lo_prev = excluded.lo_prev, "
@@ -306,112 +336,38 @@ class Store:
                 "forked = excluded.forked, updated_at = excluded.updated_at",
                 [(s.author, s.lo, s.hi, s.lo_prev, s.lo_ts, s.hi_hash, s.hi_ts, int(s.forked),
                   now) for a, s in plan.states.items() if a in changed])
-            await conn.execute("COMMIT")
+            db.execute("COMMIT")
         except BaseException:
-            await _rollback(conn)
+            if db.in_transaction:  # SQLite rolls back by itself on some errors
+                db.execute("ROLLBACK")
             raise
-
-    @staticmethod
-    def _sources(entries: Iterable[Entry], deleted: set[tuple[bytes, bytes]]
-                 ) -> Iterable[tuple[bytes, int]]:
-        return ((e.author, e.seq) for e in entries if (e.hash, e.author) in deleted)
-
-    async def _many(self, sql: str, rows: Sequence[Any]) -> None:
-        """executemany, skipping the round trip to the database thread when there is nothing."""
-        if rows:
-            await self._conn.executemany(sql, rows)
 
     async def _write_projections(self, rows: ProjectionRows,
                                  skip: set[tuple[bytes, int]]) -> None:
-        many = self._many
+        await self._in_db_thread(_insert_projections, rows, skip)
 
-        def keep(items: list[Any], author_at: int = 1, seq_at: int = 2) -> list[Any]:
-            if not skip:
-                return items
-            return [r for r in items if (r[author_at], r[seq_at]) not in skip]
-
-        await many("INSERT OR IGNORE INTO timeline (ts, author, seq) "
-                               "VALUES (?, ?, ?)", keep(rows.timeline))
-        await many("INSERT OR IGNORE INTO links (target, rel, author, seq, ts, "
-                               "extra) VALUES (?, ?, ?, ?, ?, ?)", keep(rows.links, 2, 3))
-        await many(
-            "INSERT INTO contacts (src, dst, following, follow_seq) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(src, dst) DO UPDATE SET following = excluded.following, "
-            "follow_seq = excluded.follow_seq WHERE excluded.follow_seq > contacts.follow_seq",
-            keep(rows.follows, 0, 3))
-        await many(
-            "INSERT INTO contacts (src, dst, blocking, block_seq) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(src, dst) DO UPDATE SET blocking = excluded.blocking, "
-            "block_seq = excluded.block_seq WHERE excluded.block_seq > contacts.block_seq",
-            keep(rows.blocks, 0, 3))
-        await many(
-            "INSERT INTO profiles (author, name, name_seq) VALUES (?, ?, ?) "
-            "ON CONFLICT(author) DO UPDATE SET name = excluded.name, "
-            "name_seq = excluded.name_seq WHERE excluded.name_seq > profiles.name_seq",
-            keep(rows.names, 0, 2))
-        await many(
-            "INSERT INTO profiles (author, bio, bio_seq) VALUES (?, ?, ?) "
-            "ON CONFLICT(author) DO UPDATE SET bio = excluded.bio, "
-            "bio_seq = excluded.bio_seq WHERE excluded.bio_seq > profiles.bio_seq",
-            keep(rows.bios, 0, 2))
-        await many(
-            "INSERT INTO relay_lists (author, addrs, seq) VALUES (?, ?, ?) "
-            "ON CONFLICT(author) DO UPDATE SET addrs = excluded.addrs, seq = excluded.seq "
-            "WHERE excluded.seq > relay_lists.seq", keep(rows.relay_lists, 0, 2))
-        await many("INSERT OR IGNORE INTO deletions (target, author, seq) "
-                               "VALUES (?, ?, ?)", rows.deletions)
-
-    async def _deleted_targets(self, entries: list[Entry],
-                               batch_deletions: list[tuple[bytes, bytes, int]]
-                               ) -> set[tuple[bytes, bytes]]:
+    def _deleted_targets(self, db: sqlite3.Connection, entries: list[Entry],
+                         batch_deletions: list[tuple[bytes, bytes, int]]
+                         ) -> set[tuple[bytes, bytes]]:
         """(hash, author) of entries in this batch that a delete (earlier or in it) covers.
 
         My own entries are skipped: they are never received before my delete of them."""
         found = {(target, author) for target, author, _ in batch_deletions}
-        hashes = [e.hash for e in entries if e.author != self._me]
+        me = self._me
+        hashes = [e.hash for e in entries if e.author != me]
         for i in range(0, len(hashes), 500):
             part = hashes[i:i + 500]
             marks = ",".join("?" * len(part))
-            async with self._conn.execute(
-                    f"SELECT target, author FROM deletions WHERE target IN ({marks})",
-                    part) as cur:
-                found.update((bytes(t), bytes(a)) for t, a in await cur.fetchall())
+            found.update((bytes(t), bytes(a)) for t, a in db.execute(
+                f"SELECT target, author FROM deletions WHERE target IN ({marks})", part))
         return found
 
-    async def _apply_deletions(self, deletions: list[tuple[bytes, bytes, int]],
-                               in_batch: set[bytes]) -> None:
-        """Drop the payloads (and projections) of already-held entries that are deleted."""
-        for target, author, _ in deletions:
-            if target in in_batch:
-                continue
-            row = await self._one("SELECT seq, type FROM entries WHERE hash = ? AND author = ? "
-                                  "AND deleted = 0", (target, author))
-            if row is None:
-                continue
-            seq, etype = int(row[0]), str(row[1])
-            await self._conn.execute("UPDATE entries SET payload = NULL, deleted = 1 "
-                                     "WHERE author = ? AND seq = ?", (author, seq))
-            await self._conn.execute("DELETE FROM timeline WHERE author = ? AND seq = ?",
-                                     (author, seq))
-            await self._conn.execute("DELETE FROM links WHERE author = ? AND seq = ?",
-                                     (author, seq))
-            if etype in LATEST_WINS_TYPES:
-                await self._reproject_latest(author)
-
-    async def _reproject_latest(self, author: bytes) -> None:
-        """Recompute an author's contacts, profile and relay list from the entries left."""
-        conn = self._conn
-        await conn.execute("DELETE FROM contacts WHERE src = ?", (author,))
-        await conn.execute("DELETE FROM profiles WHERE author = ?", (author,))
-        await conn.execute("DELETE FROM relay_lists WHERE author = ?", (author,))
-        marks = ",".join("?" * len(LATEST_WINS_TYPES))
-        rows = ProjectionRows()
-        async with conn.execute(
-                f"SELECT header, payload FROM entries WHERE author = ? AND payload IS NOT NULL "
-                f"AND type IN ({marks})", (author, *sorted(LATEST_WINS_TYPES))) as cur:
-            for header, payload in await cur.fetchall():
-                rows.add(decode_entry(bytes(header), bytes(payload), verify=False), 0)
-        await self._write_projections(rows, skip=set())
+    def _blocked_among(self, db: sqlite3.Connection, authors: set[bytes]) -> set[bytes]:
+        if self._me is None or not authors:
+            return set()
+        blocked = {bytes(r[0]) for r in db.execute(
+            "SELECT dst FROM contacts WHERE src = ? AND blocking = 1", (self._me,))}
+        return authors & blocked
 
     @translated
     async def rebuild_projections(self) -> int:
@@ -459,40 +415,7 @@ class Store:
         return await self._feed_states(set(authors))
 
     async def _feed_states(self, authors: set[bytes]) -> dict[bytes, FeedState]:
-        out: dict[bytes, FeedState] = {}
-        listed = list(authors)
-        for i in range(0, len(listed), 500):
-            part = listed[i:i + 500]
-            marks = ",".join("?" * len(part))
-            async with self._conn.execute(
-                    f"SELECT {_STATE_COLUMNS} FROM feeds WHERE author IN ({marks})",
-                    part) as cur:
-                for row in await cur.fetchall():
-                    out[bytes(row[0])] = _state(row)
-        return out
-
-    async def _held_hashes(self, states: dict[bytes, FeedState], entries: list[Entry]
-                           ) -> dict[tuple[bytes, int], bytes]:
-        """Hashes we hold at the positions of `entries` that fall inside a held range."""
-        wanted: dict[bytes, list[int]] = {}
-        for e in entries:
-            state = states.get(e.author)
-            if state is not None and state.holds(e.seq):
-                wanted.setdefault(e.author, []).append(e.seq)
-        out: dict[tuple[bytes, int], bytes] = {}
-        for author, seqs in wanted.items():
-            async with self._conn.execute(
-                    "SELECT seq, hash FROM entries WHERE author = ? AND seq BETWEEN ? AND ?",
-                    (author, min(seqs), max(seqs))) as cur:
-                for seq, digest_ in await cur.fetchall():
-                    out[(author, int(seq))] = bytes(digest_)
-        return out
-
-    async def _blocked_among(self, authors: set[bytes]) -> set[bytes]:
-        if self._me is None or not authors:
-            return set()
-        blocked = await self.blocking(self._me)
-        return authors & blocked
+        return await self._in_db_thread(_select_feed_states, authors)
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -791,6 +714,115 @@ class Store:
     def verify_pool(self) -> VerifyPool:
         """The worker threads that verify entries (shared with `verify`)."""
         return self._pool
+
+
+# --- the write path, in the database thread (plain sqlite3, see Store._in_db_thread) --------
+
+# author, seq, hash, ts, type, header of an Entry (a NamedTuple), in the entries table's order
+_ENTRY_COLUMNS = itemgetter(3, 4, 2, 6, 7, 0)
+
+
+def _select_feed_states(db: sqlite3.Connection, authors: Iterable[bytes]
+                        ) -> dict[bytes, FeedState]:
+    out: dict[bytes, FeedState] = {}
+    listed = list(authors)
+    for i in range(0, len(listed), 500):
+        part = listed[i:i + 500]
+        marks = ",".join("?" * len(part))
+        for row in db.execute(f"SELECT {_STATE_COLUMNS} FROM feeds WHERE author IN ({marks})",
+                              part):
+            out[bytes(row[0])] = _state(row)
+    return out
+
+
+def _select_held_hashes(db: sqlite3.Connection, states: dict[bytes, FeedState],
+                        entries: list[Entry]) -> dict[tuple[bytes, int], bytes]:
+    """Hashes we hold at the positions of `entries` that fall inside a held range."""
+    wanted: dict[bytes, list[int]] = {}
+    for e in entries:
+        state = states.get(e.author)
+        if state is not None and state.lo <= e.seq <= state.hi:
+            wanted.setdefault(e.author, []).append(e.seq)
+    out: dict[tuple[bytes, int], bytes] = {}
+    for author, seqs in wanted.items():
+        for seq, digest_ in db.execute(
+                "SELECT seq, hash FROM entries WHERE author = ? AND seq BETWEEN ? AND ?",
+                (author, min(seqs), max(seqs))):
+            out[(author, int(seq))] = bytes(digest_)
+    return out
+
+
+def _insert_projections(db: sqlite3.Connection, rows: ProjectionRows,
+                        skip: set[tuple[bytes, int]]) -> None:
+    """Insert projection rows, leaving out those of the (author, seq) in `skip`."""
+
+    def keep(items: list[Any], author_at: int = 1, seq_at: int = 2) -> list[Any]:
+        if not skip:
+            return items
+        return [r for r in items if (r[author_at], r[seq_at]) not in skip]
+
+    for sql, items in (
+        ("INSERT OR IGNORE INTO timeline (ts, author, seq) VALUES (?, ?, ?)",
+         keep(rows.timeline)),
+        ("INSERT OR IGNORE INTO links (target, rel, author, seq, ts, extra) "
+         "VALUES (?, ?, ?, ?, ?, ?)", keep(rows.links, 2, 3)),
+        ("INSERT INTO contacts (src, dst, following, follow_seq) VALUES (?, ?, ?, ?) "
+         "ON CONFLICT(src, dst) DO UPDATE SET following = excluded.following, "
+         "follow_seq = excluded.follow_seq WHERE excluded.follow_seq > contacts.follow_seq",
+         keep(rows.follows, 0, 3)),
+        ("INSERT INTO contacts (src, dst, blocking, block_seq) VALUES (?, ?, ?, ?) "
+         "ON CONFLICT(src, dst) DO UPDATE SET blocking = excluded.blocking, "
+         "block_seq = excluded.block_seq WHERE excluded.block_seq > contacts.block_seq",
+         keep(rows.blocks, 0, 3)),
+        ("INSERT INTO profiles (author, name, name_seq) VALUES (?, ?, ?) "
+         "ON CONFLICT(author) DO UPDATE SET name = excluded.name, "
+         "name_seq = excluded.name_seq WHERE excluded.name_seq > profiles.name_seq",
+         keep(rows.names, 0, 2)),
+        ("INSERT INTO profiles (author, bio, bio_seq) VALUES (?, ?, ?) "
+         "ON CONFLICT(author) DO UPDATE SET bio = excluded.bio, "
+         "bio_seq = excluded.bio_seq WHERE excluded.bio_seq > profiles.bio_seq",
+         keep(rows.bios, 0, 2)),
+        ("INSERT INTO relay_lists (author, addrs, seq) VALUES (?, ?, ?) "
+         "ON CONFLICT(author) DO UPDATE SET addrs = excluded.addrs, seq = excluded.seq "
+         "WHERE excluded.seq > relay_lists.seq", keep(rows.relay_lists, 0, 2)),
+        ("INSERT OR IGNORE INTO deletions (target, author, seq) VALUES (?, ?, ?)",
+         rows.deletions),
+    ):
+        if items:
+            db.executemany(sql, items)
+
+
+def _apply_deletions(db: sqlite3.Connection, deletions: list[tuple[bytes, bytes, int]],
+                     in_batch: set[bytes]) -> None:
+    """Drop the payloads (and projections) of already-held entries that are deleted."""
+    for target, author, _ in deletions:
+        if target in in_batch:
+            continue
+        row = db.execute("SELECT seq, type FROM entries WHERE hash = ? AND author = ? "
+                         "AND deleted = 0", (target, author)).fetchone()
+        if row is None:
+            continue
+        seq, etype = int(row[0]), str(row[1])
+        db.execute("UPDATE entries SET payload = NULL, deleted = 1 WHERE author = ? AND seq = ?",
+                   (author, seq))
+        db.execute("DELETE FROM timeline WHERE author = ? AND seq = ?", (author, seq))
+        db.execute("DELETE FROM links WHERE author = ? AND seq = ?", (author, seq))
+        if etype in LATEST_WINS_TYPES:
+            _reproject_latest(db, author)
+
+
+def _reproject_latest(db: sqlite3.Connection, author: bytes) -> None:
+    """Recompute an author's contacts, profile and relay list from the entries left."""
+    db.execute("DELETE FROM contacts WHERE src = ?", (author,))
+    db.execute("DELETE FROM profiles WHERE author = ?", (author,))
+    db.execute("DELETE FROM relay_lists WHERE author = ?", (author,))
+    marks = ",".join("?" * len(LATEST_WINS_TYPES))
+    rows = ProjectionRows()
+    for header, payload in db.execute(
+            f"SELECT header, payload FROM entries WHERE author = ? AND payload IS NOT NULL "
+            f"AND type IN ({marks})", (author, *sorted(LATEST_WINS_TYPES))).fetchall():
+        rows.add(decode_entry(bytes(header), bytes(payload), verify=False), 0)
+    _insert_projections(db, rows, skip=set())
 
 
 async def _rollback(conn: aiosqlite.Connection) -> None:
