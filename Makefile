@@ -8,8 +8,14 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: run test lint bench clean
 
+# `make run`: a demo network on this machine and the UI on your own node in it
+# (examples/demo_network.py); `make run ARGS="..."`: the p2psocial command with those arguments.
 run: $(STAMP)
+ifeq ($(strip $(ARGS)),)
+	$(BIN)/python examples/demo_network.py
+else
 	$(BIN)/p2psocial $(ARGS)
+endif
 
 test: $(STAMP) lint
 	$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc

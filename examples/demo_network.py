@@ -1,0 +1,389 @@
+"""A living demo network on this machine, and the terminal UI on your own node inside it.
+
+    python examples/demo_network.py [--home DIR] [--demo-dir DIR] [--no-ui]
+
+`make run` runs this. It:
+1. creates your home if it holds no identity yet (on a terminal `p2psocial init` asks for a
+   passphrase; unattended, the key is stored unencrypted and a warning says so);
+2. starts three demo peers (Ana, Ben, Chioma), each a `p2psocial run` process listening on
+   loopback with its own home under the demo directory (default: your home's path + "-demo");
+   the first time, they write a small history over their control sockets: profiles, posts,
+   replies, reactions, a repost, a content warning, follows (of each other and of you);
+3. opens the UI on your own node (`p2psocial` with no command, so the node runs inside the
+   UI) and, once that node is online, has it follow the peers and connect to them;
+4. keeps the peers talking while you look: one of them posts, replies or reacts now and
+   then, and your own posts get a reaction and a reply within seconds;
+5. stops the peers when you leave the UI (q on the home timeline, or ctrl+q).
+
+With --no-ui your node runs headless (`p2psocial run`) instead, until interrupted (SIGINT or
+SIGTERM): for scripts and tests. The demo's logs are in the demo directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from p2psocial.core.errors import P2PSocialError
+from p2psocial.runtime.control import ControlClient
+from p2psocial.store.home import Home, resolve_home
+from p2psocial.testing.nodes import NodeProcess
+
+T = TypeVar("T")
+log = logging.getLogger("demo")
+LOOPBACK = "/ip4/127.0.0.1/tcp/0"
+SEEDED = ".seeded"
+TICK = 2.0  # seconds between looks at your feed (to answer your new posts)
+RETRY = 20.0  # seconds to keep retrying a reply until its parent has replicated
+
+
+@dataclass(frozen=True)
+class Persona:
+    """A demo peer: who they are and what they say."""
+
+    name: str
+    bio: str
+    posts: tuple[str, ...]
+    chatter: tuple[str, ...]  # said later, one now and then
+
+
+PEOPLE = (
+    Persona("Ana", "Gardener, balcony farmer, seed swapper. #gardening",
+            ("The tomatoes finally turned red 🍅 #gardening",
+             "Question for everyone: which plant can nobody kill? #gardening"),
+            ("Seed swap on Saturday: bring what you have, take what you need. #gardening",
+             "Rain at last. The basil is very smug about it.",
+             "Compost update: it is warm, which means it is working. #gardening",
+             "If you follow someone here, you also see a bit of who they follow. Try it.")),
+    Persona("Ben", "Writes small tools in Rust and Python. Cycles to work, rain or shine.",
+            ("Shipped a tiny CLI today. Feedback welcome #coding",),
+            ("Hot take: the best config format is the one you don't need. #coding",
+             "Flat tyre, 7 km from home. The bike won. 🚲",
+             "Reading the py-libp2p source on the train. Send coffee. #coding",
+             "Nobody can take this account away from me: the key is on my laptop.")),
+    Persona("Chioma", "Photographer. Rivers, markets, light. Prints on request.",
+            ("Golden hour over the river. No filter. #photography",),
+            ("Market day: the colours never get old. #photography",
+             "Testing a 50 mm lens that is older than me. It is sharp. #photography",
+             "Fog this morning: the city looked like a pencil sketch.",
+             "Tip: press 2 in the app to see who replied to you.")),
+)
+SPOILER = ("Season finale: the twist was obvious from episode two, and I still gasped.",
+           "TV spoilers")
+REACTIONS = ("❤", "👍", "🎉", "👀")
+REPLIES_TO_YOU = ("Welcome! Nice to see a new face here.", "Hello from the demo network 👋",
+                  "Good one. Tell us more?", "Ha, agreed.")
+
+
+class DemoPeer:
+    """A demo peer: its home, its `p2psocial run` process, and a control-socket client."""
+
+    def __init__(self, persona: Persona, root: Path) -> None:
+        self.persona = persona
+        self.node = NodeProcess(root / persona.name.lower())
+        self.client: ControlClient | None = None
+        self.handle = ""
+        self.addr = ""
+
+    @property
+    def name(self) -> str:
+        return self.persona.name
+
+    def prepare(self) -> None:
+        """Create the home the first time (an unencrypted throwaway identity)."""
+        if not self.node.home.joinpath("key.json").exists():
+            self.node.cli("init", "--no-passphrase")
+            self.node.cli("about", "--name", self.name, "--bio", self.persona.bio)
+
+    def start(self) -> None:
+        """Start the node (blocking: run it in a thread) and learn its handle and address."""
+        self.node.start(listen=LOOPBACK)
+        status = self.node.json("status")
+        self.handle, self.addr = status["handle"], status["listen"][0]
+
+    async def open(self) -> None:
+        self.client = await ControlClient.open(self.node.home / "node.sock")
+
+    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        assert self.client is not None
+        return await self.client.call(method, *args, **kwargs)
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+            self.client = None
+
+    def stop(self) -> None:
+        self.node.stop()
+
+
+@dataclass
+class DemoNetwork:
+    """The demo peers (and, later, a local relay) around your node."""
+
+    root: Path
+    peers: list[DemoPeer] = field(default_factory=list)
+    chatter: list[tuple[DemoPeer, str]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, root: Path) -> DemoNetwork:
+        return cls(root, [DemoPeer(p, root) for p in PEOPLE])
+
+    async def start(self) -> None:
+        """Start every peer at once, connect them to each other, and open their clients."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        # The local relay goes here when `p2psocial relay` lands: start it first and give its
+        # address to the peers (one line, e.g. `self.relay = start_relay(self.root)`).
+        await asyncio.gather(*(asyncio.to_thread(_prepare_and_start, p) for p in self.peers))
+        for peer in self.peers:
+            await peer.open()
+        for i, peer in enumerate(self.peers):
+            for other in self.peers[i + 1:]:
+                await _quietly(peer.call("connect", other.addr))
+        log.info("peers up: %s", ", ".join(f"{p.name} {p.addr}" for p in self.peers))
+
+    async def stop(self) -> None:
+        for peer in self.peers:
+            await peer.close()
+        await asyncio.gather(*(asyncio.to_thread(p.stop) for p in self.peers))
+
+    # --- the story so far ---------------------------------------------------------------
+
+    async def befriend(self, newcomer: str) -> None:
+        """Peers follow each other and the newcomer (what they follow already is kept)."""
+        for peer in self.peers:
+            following = set(await peer.call("following"))
+            for handle in [p.handle for p in self.peers if p is not peer] + [newcomer]:
+                if handle not in following and handle != peer.handle:
+                    await peer.call("follow", handle)
+
+    async def seed(self, newcomer: str) -> None:
+        """The first run: a small history with replies, reactions and a repost."""
+        marker = self.root / SEEDED
+        if marker.exists():
+            return
+        ana, ben, chioma = self.peers
+        posts: dict[str, str] = {}
+        for peer in self.peers:
+            for i, text in enumerate(peer.persona.posts):
+                posts[f"{peer.name}{i}"] = (await peer.call("post", text)).hash
+        await ben.call("post", SPOILER[0], cw=SPOILER[1])
+        await chioma.call("post", f"Welcome to the network, @{newcomer}! Press c to write "
+                                  "your first post, ? for every key.")
+        mint = await _retry(lambda: ben.call("post", "Mint. It will outlive us all.",
+                                             reply_to=posts["Ana1"]))
+        await _retry(lambda: chioma.call("post", "Mint and rosemary, can confirm.",
+                                         reply_to=mint.hash))
+        await _retry(lambda: ana.call("post", "Stunning light!", reply_to=posts["Chioma0"]))
+        await _retry(lambda: ana.call("react", posts["Chioma0"], "❤"))
+        await _retry(lambda: ben.call("react", posts["Ana0"], "👍"))
+        await _retry(lambda: chioma.call("react", posts["Ben0"], "🎉"))
+        await _retry(lambda: ben.call("repost", posts["Chioma0"]))
+        marker.write_text(json.dumps({p.name: p.handle for p in self.peers}) + "\n")
+        log.info("seeded the demo history")
+
+    # --- life -----------------------------------------------------------------------------
+
+    async def live(self, newcomer: str, pace: float) -> None:
+        """Answer the newcomer's new posts within seconds; say something every `pace` s."""
+        self.chatter = [(p, text) for p in self.peers for text in p.persona.chatter]
+        random.shuffle(self.chatter)
+        answered = await self._newcomer_posts(newcomer)
+        next_chat = time.monotonic() + pace
+        while True:
+            await asyncio.sleep(TICK)
+            posts = await self._newcomer_posts(newcomer)
+            for ref in sorted(posts - answered):
+                await _quietly(self._answer(ref))
+            answered |= posts
+            if time.monotonic() >= next_chat:
+                next_chat = time.monotonic() + pace * random.uniform(0.6, 1.4)
+                await _quietly(self._chat())
+
+    async def _newcomer_posts(self, newcomer: str) -> set[str]:
+        """Hashes of the newcomer's recent posts that the peers hold."""
+        views = await _quietly(self.peers[0].call("posts", newcomer, limit=10))
+        return {v.hash for v in views or [] if v.type == "post"}
+
+    async def _answer(self, ref: str) -> None:
+        reactor, replier = random.sample(self.peers, 2)
+        await _retry(lambda: reactor.call("react", ref, random.choice(REACTIONS)))
+        await _retry(lambda: replier.call("post", random.choice(REPLIES_TO_YOU), reply_to=ref))
+
+    async def _chat(self) -> None:
+        if not self.chatter:
+            return
+        peer, text = self.chatter.pop()
+        view = await peer.call("post", text)
+        listener = random.choice([p for p in self.peers if p is not peer])
+        await _retry(lambda: listener.call("react", view.hash, random.choice(REACTIONS)))
+
+
+def _prepare_and_start(peer: DemoPeer) -> None:
+    peer.prepare()
+    peer.start()
+
+
+async def _retry(call: Callable[[], Awaitable[T]], timeout: float = RETRY) -> T:
+    """Retry a call that needs an entry another peer wrote (until it has replicated)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await call()
+        except P2PSocialError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+async def _quietly(call: Awaitable[T]) -> T | None:
+    """A call whose failure is logged, not fatal (the demo carries on)."""
+    try:
+        return await call
+    except P2PSocialError as exc:
+        log.warning("%s", exc)
+        return None
+
+
+# --- your node --------------------------------------------------------------------------
+
+def ensure_identity(home: Home) -> None:
+    """Create your identity if the home has none."""
+    if home.exists():
+        return
+    command = [sys.executable, "-m", "p2psocial", "--home", str(home.root), "init"]
+    if sys.stdin.isatty() and not os.environ.get("P2PSOCIAL_PASSPHRASE_FILE"):
+        print("Creating your identity: a key pair kept in", home.root)
+    else:  # unattended: `init` warns that the key is stored unencrypted
+        command.append("--no-passphrase")
+    subprocess.run(command, check=True)
+
+
+async def your_node(socket_path: Path, alive: Callable[[], bool]) -> ControlClient:
+    """A client of your node, once it answers and is online (waits while `alive()`)."""
+    while alive():
+        with contextlib.suppress(P2PSocialError, OSError):
+            client = await ControlClient.open(socket_path)
+            try:
+                if (await client.call("status")).listen:
+                    return client
+            except P2PSocialError:
+                pass
+            await client.close()
+        await asyncio.sleep(0.2)
+    raise P2PSocialError("your node stopped before it came online")
+
+
+async def join(client: ControlClient, network: DemoNetwork) -> None:
+    """Your node follows the demo peers and connects to them."""
+    following = set(await client.call("following"))
+    for peer in network.peers:
+        if peer.handle not in following:
+            await client.call("follow", peer.handle)
+    for peer in network.peers:
+        await _quietly(client.call("connect", peer.addr))
+
+
+# --- running it -------------------------------------------------------------------------
+
+async def run(home: Home, demo_dir: Path, *, ui: bool, pace: float) -> int:
+    """Everything above; returns when your UI (or, headless, a signal) ends it."""
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, main_task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await _run(home, demo_dir, ui=ui, pace=pace)
+    return 0
+
+
+async def _run(home: Home, demo_dir: Path, *, ui: bool, pace: float) -> None:
+    network = DemoNetwork.of(demo_dir)
+    me = subprocess.run([sys.executable, "-m", "p2psocial", "--home", str(home.root), "id"],
+                        check=True, capture_output=True, text=True).stdout.strip()
+    yours = await (start_ui(home) if ui else start_headless(home))
+    tasks: list[asyncio.Task[Any]] = []
+    try:
+        await network.start()
+        client = await your_node(home.control_socket, lambda: yours.returncode is None)
+        await join(client, network)
+        await network.befriend(me)
+        if not ui:
+            print(f"demo network up: you are {me}; peers: "
+                  + ", ".join(f"{p.name} {p.handle}" for p in network.peers), flush=True)
+        await network.seed(me)
+        if not ui:
+            print("ready", flush=True)
+        tasks.append(asyncio.create_task(network.live(me, pace)))
+        await yours.wait()
+        await client.close()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if yours.returncode is None:
+            yours.send_signal(signal.SIGTERM)
+            await yours.wait()
+        await network.stop()
+
+
+async def start_ui(home: Home) -> asyncio.subprocess.Process:
+    """The UI on your home, on this terminal (its node runs inside it)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "p2psocial", "--home", str(home.root))
+
+
+async def start_headless(home: Home) -> asyncio.subprocess.Process:
+    """Your node without the UI, on loopback."""
+    log_file = (home.root / "node.log").open("ab")
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "p2psocial", "--home", str(home.root), "run", "--listen",
+        LOOPBACK, "--no-mdns", stdout=log_file, stderr=log_file, stdin=subprocess.DEVNULL)
+
+
+def parse(argv: Iterable[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--home", help="your data directory (default: $P2PSOCIAL_HOME or the "
+                                  "platform's user data directory)")
+    p.add_argument("--demo-dir", help="where the demo peers live (default: HOME-demo)")
+    p.add_argument("--no-ui", action="store_true", help="run your node headless instead")
+    p.add_argument("--pace", type=float, default=25.0,
+                   help="seconds between the peers' chatter (default 25)")
+    return p.parse_args(None if argv is None else list(argv))
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    args = parse(argv)
+    home = resolve_home(args.home)
+    demo_dir = Path(args.demo_dir) if args.demo_dir else home.root.with_name(
+        home.root.name + "-demo")
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(filename=demo_dir / "demo.log", level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        ensure_identity(home)
+        if not args.no_ui:
+            print("Starting the demo network and your node…", flush=True)
+        return asyncio.run(run(home, demo_dir, ui=not args.no_ui, pace=args.pace))
+    except (P2PSocialError, AssertionError, subprocess.CalledProcessError) as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        print(f"demo: the logs are in {demo_dir}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
