@@ -11,12 +11,15 @@ Rules:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
+import cbor2
+
 from p2psocial.core import limits
-from p2psocial.core.encoding import decode_canonical, encode
+from p2psocial.core.encoding import DECODE_ERRORS, decode_canonical, encode
 from p2psocial.core.errors import SchemaError
 
 
@@ -278,6 +281,39 @@ def parse_content(entry_type: str, payload: bytes) -> Content | None:
         raise SchemaError("P3", "payload must be a map with text keys",
                           expected="map", found=type(value).__name__)
     return parser(value)
+
+
+_PLAIN_POST_START = b"\xa1\x64text"  # a map of one item, the 4-character text key "text"
+
+
+def plain_post(payload: bytes) -> Post | None:
+    """The Post of a payload that is the canonical map {"text": text} with valid text, the
+    common case, decided by a short path; None for any other payload (`parse_content`
+    then decides, naming the rule broken if any). Same verdict as `parse_content`."""
+    if not payload.startswith(_PLAIN_POST_START):
+        return None
+    try:
+        value = cbor2.loads(payload)
+    except DECODE_ERRORS:
+        return None
+    if type(value) is not dict or len(value) != 1:
+        return None
+    text = value.get("text")
+    # one text key and a text value: cbor2's plain encoding is canonical (see decode_canonical)
+    if (type(text) is not str or not 0 < len(text) <= limits.MAX_POST_CHARS
+            or text.isspace() or cbor2.dumps(value) != payload):
+        return None
+    post = _new_object(Post)  # Post(text) at half the cost of the frozen dataclass __init__
+    _set_text(post, text)
+    for set_default, default in _POST_DEFAULTS:
+        set_default(post, default)
+    return post
+
+
+_new_object = object.__new__
+_set_text = Post.__dict__["text"].__set__  # slot descriptors: set without frozen's __setattr__
+_POST_DEFAULTS = tuple((Post.__dict__[f.name].__set__, f.default)
+                       for f in dataclasses.fields(Post) if f.name != "text")
 
 
 def content_payload(content: Content) -> bytes:

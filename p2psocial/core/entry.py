@@ -13,6 +13,7 @@ Rules:
 
 from __future__ import annotations
 
+import hashlib
 import re
 from enum import IntEnum
 from typing import Any, NamedTuple
@@ -20,7 +21,13 @@ from typing import Any, NamedTuple
 import cbor2
 
 from p2psocial.core import limits
-from p2psocial.core.content import Content, content_payload, parse_content
+from p2psocial.core.content import (
+    KNOWN_TYPES,
+    Content,
+    content_payload,
+    parse_content,
+    plain_post,
+)
 from p2psocial.core.encoding import DECODE_ERRORS, decode_canonical, digest, encode
 from p2psocial.core.errors import FieldError, PayloadError, SignatureError
 from p2psocial.core.identity import Identity, verify_signature
@@ -92,6 +99,21 @@ def signed_message(header: bytes) -> bytes:
     return SIGNING_CONTEXT + bytes((header[0] - 1,)) + header[1:-_SIGNATURE_ITEM_BYTES]
 
 
+# Every header that passes `decode_entry` starts 0xA8 or 0xA9 (a map of 8 or 9 items), 0x00 0x01
+# (version 1), 0x01 0x58 0x20 (key 1, a 32-byte string): the author key is bytes 6 to 38.
+_AUTHOR_BYTES = slice(6, 6 + limits.KEY_BYTES)
+
+
+def signature_parts(header: bytes) -> tuple[bytes, bytes, bytes]:
+    """(author key, signed message, signature) of a header, by slicing, without decoding.
+
+    Exact for any header that passes `decode_entry`; for any other header the result is
+    meaningless (the decoder rejects it anyway), and an empty header raises IndexError.
+    """
+    return (header[_AUTHOR_BYTES], signed_message(header),
+            header[-limits.SIGNATURE_BYTES:])
+
+
 def create_entry(identity: Identity, *, seq: int, prev: bytes | None, timestamp: int,
                  entry_type: str, payload: bytes) -> Entry:
     """Sign a new entry. The result passes `decode_entry` (it is checked before return)."""
@@ -130,7 +152,7 @@ def decode_entry(header: bytes, payload: bytes | None, *, verify: bool = True) -
     Raises:
         ValidationError: a subclass naming the broken rule.
     """
-    if len(header) > limits.MAX_HEADER_BYTES:
+    if len(header) > _MAX_HEADER_BYTES:
         raise FieldError("H1", "header too large", expected=f"<= {limits.MAX_HEADER_BYTES}",
                          found=len(header))
     checked = _fast_header(header)
@@ -139,22 +161,33 @@ def decode_entry(header: bytes, payload: bytes | None, *, verify: bool = True) -
     author, seq, prev, ts, etype, size, phash, sig = checked
     if verify and not verify_signature(author, signed_message(header), sig):
         raise SignatureError("H8", "signature does not verify under the author key")
-    content = None
+    content: Content | None = None
     if payload is not None:
         if len(payload) != size:
             raise PayloadError("P1", "payload size differs from the header", expected=size,
                                found=len(payload))
-        if digest(payload) != phash:
+        if _blake2b(payload, digest_size=32).digest() != phash:
             raise PayloadError("P2", "payload hash differs from the header", expected=phash,
                                found=digest(payload))
-        content = parse_content(etype, payload)
-    return Entry(header, payload, digest(header), author, seq, prev, ts, etype, size, phash,
-                 sig, content)
+        # a plain post (the common case) is recognised directly; None: the full parse
+        content = plain_post(payload) if etype == "post" else None
+        if content is None:
+            content = parse_content(etype, payload)
+    return _new_tuple(Entry, (header, payload, _blake2b(header, digest_size=32).digest(),
+                              author, seq, prev, ts, etype, size, phash, sig, content))
 
 
 _Checked = tuple[bytes, int, bytes | None, int, str, int, bytes, bytes]
 _KEYS_FIRST = (0, 1, 2, 4, 5, 6, 7, 8)
 _KEYS_LATER = (0, 1, 2, 3, 4, 5, 6, 7, 8)
+# Hot-path names: globals are cheaper to look up than module attributes.
+_loads, _dumps, _blake2b, _new_tuple = cbor2.loads, cbor2.dumps, hashlib.blake2b, tuple.__new__
+_MAX_HEADER_BYTES, _VERSION_1 = limits.MAX_HEADER_BYTES, limits.FORMAT_VERSION
+_KEY_LEN, _HASH_LEN, _SIG_LEN = limits.KEY_BYTES, limits.HASH_BYTES, limits.SIGNATURE_BYTES
+_MAX_SEQ, _MAX_TS, _MAX_SIZE = limits.MAX_SEQ, limits.MAX_TIMESTAMP_MS, limits.MAX_PAYLOAD_BYTES
+# the known types are valid type names (checked here), so they skip the regular expression
+_VALID_TYPES = frozenset(t for t in KNOWN_TYPES if _TYPE_RE.match(t))
+assert len(_VALID_TYPES) == len(KNOWN_TYPES)
 
 
 def _fast_header(header: bytes) -> _Checked | None:
@@ -165,32 +198,33 @@ def _fast_header(header: bytes) -> _Checked | None:
     None sends the header through the full checks, which report the precise rule.
     """
     try:
-        f = cbor2.loads(header)
+        f = _loads(header)
     except DECODE_ERRORS:  # the checked path decodes again and reports it
         return None
     if type(f) is not dict:
         return None
     keys = tuple(f)
     if keys == _KEYS_LATER:
-        prev = f[3]
-        if type(prev) is not bytes or len(prev) != limits.HASH_BYTES:
+        version, author, seq, prev, ts, etype, size, phash, sig = f.values()
+        if type(prev) is not bytes or len(prev) != _HASH_LEN or seq == 1:
             return None
     elif keys == _KEYS_FIRST:
+        version, author, seq, ts, etype, size, phash, sig = f.values()
         prev = None
+        if seq != 1:
+            return None
     else:
         return None
-    version, author, seq, ts, etype, size, phash, sig = (f[0], f[1], f[2], f[4], f[5], f[6],
-                                                         f[7], f[8])
-    if (type(version) is not int or version != limits.FORMAT_VERSION
-            or type(author) is not bytes or len(author) != limits.KEY_BYTES
-            or type(seq) is not int or not 1 <= seq <= limits.MAX_SEQ
-            or (seq == 1) != (prev is None)
-            or type(ts) is not int or not 0 <= ts <= limits.MAX_TIMESTAMP_MS
-            or type(etype) is not str or not _TYPE_RE.match(etype)
-            or type(size) is not int or not 0 <= size <= limits.MAX_PAYLOAD_BYTES
-            or type(phash) is not bytes or len(phash) != limits.HASH_BYTES
-            or type(sig) is not bytes or len(sig) != limits.SIGNATURE_BYTES
-            or cbor2.dumps(f) != header):
+    if (type(version) is not int or version != _VERSION_1
+            or type(author) is not bytes or len(author) != _KEY_LEN
+            or type(seq) is not int or not 1 <= seq <= _MAX_SEQ
+            or type(ts) is not int or not 0 <= ts <= _MAX_TS
+            or type(etype) is not str
+            or (etype not in _VALID_TYPES and not _TYPE_RE.match(etype))
+            or type(size) is not int or not 0 <= size <= _MAX_SIZE
+            or type(phash) is not bytes or len(phash) != _HASH_LEN
+            or type(sig) is not bytes or len(sig) != _SIG_LEN
+            or _dumps(f) != header):
         return None
     return author, seq, prev, ts, etype, size, phash, sig
 

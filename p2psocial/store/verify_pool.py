@@ -8,8 +8,11 @@ Rules:
   where a verifier waits a whole switch interval for the GIL behind a Python-bound thread.
 - Optionally (`processes` > 0) large batches are verified in worker processes instead: each
   has its own GIL, so verification never waits behind the Python work of decoding and
-  storing. Small batches (live posts) stay on threads: a process round trip costs more than
-  their verification.
+  storing. The workers get the raw headers and take key, message and signature apart by
+  slicing (`signature_parts`), so they check signatures while this process decodes the same
+  batch; the answers are combined as if decoding came first (a signature verdict counts
+  only for entries that decoded). Small batches (live posts) stay on threads: a process
+  round trip costs more than their verification.
 - The result keeps arrival order and stops at the first invalid entry: the valid prefix, the
   error, and its index in the batch.
 """
@@ -26,7 +29,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
-from p2psocial.core.entry import Entry, decode_entry, signed_message
+from p2psocial.core.entry import Entry, decode_entry, signature_parts, signed_message
 from p2psocial.core.errors import SignatureError, ValidationError
 from p2psocial.core.identity import verify_signature
 
@@ -64,11 +67,15 @@ def first_bad_signature(entries: Sequence[Entry]) -> int | None:
     return None
 
 
-def first_bad_triple(triples: Sequence[tuple[bytes, bytes, bytes]]) -> int | None:
-    """Index of the first (key, message, signature) that does not verify (runs in a worker
-    process: plain bytes in, an index out)."""
-    for index, (key, message, signature) in enumerate(triples):
-        if not verify_signature(key, message, signature):
+def first_bad_header(headers: Sequence[bytes]) -> int | None:
+    """Index of the first raw header whose signature does not verify, or None (runs in a
+    worker process: bytes in, an index out). For a header that does not decode the verdict
+    means nothing; the decoder reports that header itself."""
+    for index, header in enumerate(headers):
+        try:
+            if not verify_signature(*signature_parts(header)):
+                return index
+        except (IndexError, ValueError):
             return index
     return None
 
@@ -89,21 +96,44 @@ class VerifyPool:
         if not raw:
             return Decoded([])
         loop = asyncio.get_running_loop()
+        workers = (self._worker_pool()
+                   if self._processes and len(raw) >= PROCESS_MIN else None)
+        if workers is not None:
+            return await self._decode_with_processes(workers, raw)
         decoded = await loop.run_in_executor(self._decoder, _decode_unverified, raw)
-        bad = await self._first_bad(decoded.entries)
-        if bad is None:
-            return decoded
-        entry = decoded.entries[bad]
-        error = SignatureError("H8", "signature does not verify under the author key",
-                               expected=None, found=entry.signature)
-        return Decoded(decoded.entries[:bad], error, bad)
+        return _cut(decoded, await self._first_bad(decoded.entries))
+
+    async def _decode_with_processes(self, workers: ProcessPoolExecutor,
+                                     raw: Sequence[RawEntry]) -> Decoded:
+        """Signatures checked in the worker processes while this process decodes."""
+        loop = asyncio.get_running_loop()
+        size = -(-len(raw) // self._processes)
+        parts = [[header for header, _ in raw[i:i + size]] for i in range(0, len(raw), size)]
+        try:
+            checks = asyncio.gather(
+                *(loop.run_in_executor(workers, first_bad_header, p) for p in parts))
+        except BrokenProcessPool:
+            return await self._without_processes(raw)
+        try:
+            decoded = await loop.run_in_executor(self._decoder, _decode_unverified, raw)
+            results = await checks
+        except BrokenProcessPool:
+            return await self._without_processes(raw)
+        finally:
+            if not checks.done():
+                checks.cancel()
+        for number, result in enumerate(results):
+            if result is not None:
+                return _cut(decoded, number * size + result)
+        return decoded
+
+    async def _without_processes(self, raw: Sequence[RawEntry]) -> Decoded:
+        log.warning("a verification process died: verifying in threads from now on")
+        self._processes = 0
+        return await self.decode(raw)
 
     async def _first_bad(self, entries: list[Entry]) -> int | None:
         loop = asyncio.get_running_loop()
-        if self._processes and len(entries) >= PROCESS_MIN:
-            workers = self._worker_pool()
-            if workers is not None:
-                return await self._first_bad_in_processes(workers, entries)
         if len(entries) < MIN_SPLIT * 2 or self._threads == 1:
             return await loop.run_in_executor(self._verifiers, first_bad_signature, entries)
         size = -(-len(entries) // self._threads)
@@ -126,24 +156,6 @@ class VerifyPool:
                 self._processes = 0
         return self._workers
 
-    async def _first_bad_in_processes(self, workers: ProcessPoolExecutor,
-                                      entries: list[Entry]) -> int | None:
-        loop = asyncio.get_running_loop()
-        triples = [(e.author, signed_message(e.header), e.signature) for e in entries]
-        size = -(-len(triples) // self._processes)
-        parts = [triples[i:i + size] for i in range(0, len(triples), size)]
-        try:
-            results = await asyncio.gather(
-                *(loop.run_in_executor(workers, first_bad_triple, p) for p in parts))
-        except BrokenProcessPool:
-            log.warning("a verification process died: verifying in threads from now on")
-            self._processes = 0
-            return await self._first_bad(entries)
-        for number, result in enumerate(results):
-            if result is not None:
-                return number * size + result
-        return None
-
     def close(self) -> None:
         """Stop the worker threads (and processes)."""
         self._decoder.shutdown(wait=True, cancel_futures=True)
@@ -165,3 +177,13 @@ def _ignore_interrupts() -> None:
 
 def _decode_unverified(raw: Sequence[RawEntry]) -> Decoded:
     return decode_chunk(raw, verify=False)
+
+
+def _cut(decoded: Decoded, bad: int | None) -> Decoded:
+    """`decoded` cut before the entry at `bad` if its signature failed (a failure at or after
+    a decoding error changes nothing: that entry and the rest are out already)."""
+    if bad is None or bad >= len(decoded.entries):
+        return decoded
+    error = SignatureError("H8", "signature does not verify under the author key",
+                           expected=None, found=decoded.entries[bad].signature)
+    return Decoded(decoded.entries[:bad], error, bad)
