@@ -85,7 +85,7 @@ SPOILER = ("Season finale: the twist was obvious from episode two, and I still g
            "TV spoilers")
 REACTIONS = ("❤", "👍", "🎉", "👀")
 REPLIES_TO_YOU = ("Welcome! Nice to see a new face here.", "Hello from the demo network 👋",
-                  "Good one. Tell us more?", "Ha, agreed.")
+                  "Good to hear from you. Tell us more?", "Nice one!")
 
 
 class DemoPeer:

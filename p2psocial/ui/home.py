@@ -149,7 +149,11 @@ class HomeScreen(ListScreen):
             rows, positions = merge_positions(post_list.rows, rows, now_ms(),
                                               complete=not post_list.has_more)
             above = post_list.insert_rows(rows, positions)
-            if above:
+            if any(r.entry.author == self.state.me for r in rows):
+                post_list.action_first()  # what I just wrote: show it, wherever I was
+                self._new = 0
+                self._show_marker()
+            elif above:
                 self._new += above
                 self._show_marker()
 

@@ -17,10 +17,11 @@ from textual.widgets import DataTable, Footer, Static
 from p2psocial.core.errors import P2PSocialError
 from p2psocial.runtime.views import FeedStatus, FeedView, NodeStatus, PeerView
 from p2psocial.ui.base import SocialScreen
-from p2psocial.ui.render import short
+from p2psocial.ui.render import short, who
 from p2psocial.ui.widgets import TopBar
 
 REFRESH_SECONDS = 2.0
+HOPS = {0: "me", 1: "following"}  # what a wanted feed's hop means
 BAR_CELLS = 12
 
 
@@ -153,11 +154,15 @@ class NetworkScreen(SocialScreen):
         table = self.query_one("#peers", DataTable)
         table.clear()
         for p in peers:
-            state = "syncing" if p.syncing else "caught up" if p.caught_up else "connected"
+            state = "caught up" if p.caught_up else "syncing" if p.syncing else "connected"
             table.add_row(p.name or short(p.handle), p.kind, p.addr, state,
                           f"{p.entries_in:,}/{p.entries_out:,}", key=p.handle)
         if not peers:
             table.add_row("(none)", "", "", "", "")
+
+    def _who(self, handle: str) -> str:
+        """A feed or peer as the user knows it: its name, else its short handle."""
+        return "me" if handle == self.state.me else who(handle, self.state.names.get(handle))
 
     def _show_feeds(self, status: NodeStatus, feeds: Sequence[FeedView]) -> None:
         table = self.query_one("#feeds", DataTable)
@@ -165,9 +170,9 @@ class NetworkScreen(SocialScreen):
         wanted = {f.author: f for f in status.feeds}
         for f in status.feeds:
             fraction, label = progress(f)
-            table.add_row(f.name or short(f.author), f"hop {f.hop}", f"{f.lo:,}–{f.hi:,}",
-                          f"{bar(fraction)} {label}", ", ".join(short(s) for s in f.sources),
-                          key=f.author)
+            table.add_row(f.name or self._who(f.author), HOPS.get(f.hop, f"hop {f.hop}"),
+                          f"{f.lo:,}–{f.hi:,}", f"{bar(fraction)} {label}",
+                          ", ".join(self._who(s) for s in f.sources), key=f.author)
         for held in feeds:  # held feeds the node does not report (e.g. offline)
             if held.author in wanted or (held.is_me and status.feeds):
                 continue

@@ -147,7 +147,12 @@ def context_line(post: EntryView, ctx: Context) -> Text | None:
     if not parent:
         return None
     target = ctx.related.get(str(parent))
-    to = who(target.author, ctx.name_of(target.author, target.name)) if target else "a post"
+    if target is None:
+        to = "a post"
+    elif target.author == ctx.me:
+        to = "you"
+    else:
+        to = who(target.author, ctx.name_of(target.author, target.name))
     return Text(f"↳ replying to {to}", ctx.style("note"))
 
 

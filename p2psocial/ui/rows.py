@@ -19,12 +19,15 @@ REF_KEYS = ("target", "parent", "quote")
 
 
 def _refs(views: Iterable[EntryView], state: UiState) -> set[str]:
+    """What `views` point at and is not known yet. A repost's target is fetched again even
+    if known: it is shown in full, with counts that may have changed since."""
     out = set()
     for view in views:
         content = view.content or {}
         for key in REF_KEYS:
             ref = content.get(key)
-            if isinstance(ref, str) and len(ref) == 64 and ref not in state.related:
+            if isinstance(ref, str) and len(ref) == 64 and (
+                    ref not in state.related or view.type == "repost"):
                 out.add(ref)
     return out
 
