@@ -9,7 +9,8 @@
     │   ├── SchemaError            the payload of a known type breaks its schema
     │   ├── ChainError             the entry does not link to the entries we hold
     │   │   └── ForkError          two valid entries claim the same place in one feed
-    │   └── ProtocolError          a peer broke the sync protocol (carries the ERROR code)
+    │   ├── ProtocolError          a peer broke the sync protocol (carries the ERROR code)
+    │   └── InviteError            an invite token that is not one, corrupt, forged or expired
     ├── UsageError                 the local user asked for something impossible
     │   ├── HandleError            a handle or key that is not one
     │   └── LocalProtocolError     our own code misused a sync session (a bug, not the peer's)
@@ -162,3 +163,10 @@ class ArchiveError(P2PSocialError):
 
 class NetError(P2PSocialError):
     """A network operation failed."""
+
+
+class InviteError(ValidationError):
+    """An invite token is not one, is corrupt, too big, forged, expired or used up.
+
+    `rule` is the I-rule of docs/protocol.md §Invite tokens that the token breaks.
+    """
