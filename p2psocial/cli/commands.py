@@ -57,6 +57,10 @@ async def run(args: argparse.Namespace) -> int:
         return await _export(args, home)
     if args.verb == "run":
         return await node_commands.run_node(args, home)
+    if args.verb == "relay":
+        return await node_commands.run_relay(args, home)
+    if args.verb == "relays" and args.relays_verb == "list":
+        return await node_commands.list_relays(args, home)
     if args.verb in ("peers", "status", "connect"):
         handler = getattr(node_commands, args.verb)
         result: int = await handler(args, home)
@@ -104,6 +108,14 @@ async def _init(args: argparse.Namespace, home: Home) -> int:
     print(f"created identity {identity.handle}")
     print(f"home: {home.root}")
     return 0
+
+
+async def create_unattended_identity(home: Home) -> None:
+    """A new identity whose key is stored unencrypted (for relays, which run unattended)."""
+    identity = Identity.generate()
+    await _create_home(home, keyfile.seal(identity, ""), identity.public_key)
+    sys.stderr.write(f"created identity {identity.handle} in {home.root} (key not encrypted: "
+                     "a relay runs unattended)\n")
 
 
 async def _create_home(home: Home, doc: dict[str, Any], public_key: bytes) -> None:
@@ -311,5 +323,29 @@ async def _import(args: argparse.Namespace, home: Home) -> int:
     return 0
 
 
+@_verb("relays")
+async def _relays(args: argparse.Namespace, service: UserAPI) -> int:
+    if args.relays_verb == "add":
+        relays = await service.add_relay(args.addr, args.invite)
+        print(f"added; your relays are now: {', '.join(relays)}")
+    else:
+        relays = await service.remove_relay(args.addr)
+        print(f"removed; your relays are now: {', '.join(relays) or 'none'}")
+    return 0
+
+
+@_verb("invite")
+async def _invite(args: argparse.Namespace, service: UserAPI) -> int:
+    token = await service.invite(args.uses, args.expires)
+    print(token)
+    if args.qr:
+        import segno
+        segno.make(token, error="l").terminal(compact=True)
+    if not await service.relays():
+        sys.stderr.write("note: you have no relays, so the invite names none: whoever uses it "
+                         "finds you only on the LAN or the DHT (`p2psocial relays add …`)\n")
+    return 0
+
+
 VERBS = frozenset({*_HANDLERS, "init", "id", "import", "export", "run", "peers", "status",
-                   "connect"})
+                   "connect", "relay"})

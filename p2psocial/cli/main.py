@@ -96,7 +96,7 @@ def _writing_verbs(verb: _VerbAdder) -> None:
     s = _writes(verb("about", "set my display name and bio"))
     s.add_argument("--name")
     s.add_argument("--bio")
-    for name, text in (("follow", "follow a feed by handle"),
+    for name, text in (("follow", "follow a feed by handle or invite token"),
                        ("unfollow", "stop following a feed"),
                        ("block", "block a feed: hide it, never replicate or serve it"),
                        ("unblock", "lift a block")):
@@ -129,8 +129,7 @@ def _reading_verbs(verb: _VerbAdder) -> None:
     s.add_argument("--json", action="store_true")
 
 
-def _node_verbs(verb: _VerbAdder) -> None:
-    s = verb("run", "run my node headless: listen, connect, replicate; logs to stderr")
+def _node_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--listen", action="append", metavar="MULTIADDR",
                    help="listen address (repeatable; default /ip4/0.0.0.0/tcp/0)")
     s.add_argument("--peer", action="append", default=[], metavar="MULTIADDR",
@@ -140,6 +139,31 @@ def _node_verbs(verb: _VerbAdder) -> None:
     s.add_argument("--no-dht", action="store_true", help="no DHT")
     s.add_argument("--offline", action="store_true", help="no network at all")
     s.add_argument("-v", "--verbose", action="count", default=0)
+
+
+def _node_verbs(verb: _VerbAdder) -> None:
+    _node_options(verb("run", "run my node headless: listen, connect, replicate; logs to stderr"))
+    s = verb("relay", "run a relay node: relays circuits, keeps and serves its members' feeds")
+    _node_options(s)
+    s.add_argument("--policy", choices=["open", "invite", "allowlist"],
+                   help="who may join (default: open)")
+    s.add_argument("--allow", action="append", default=[], metavar="HANDLE",
+                   help="a handle the allowlist policy admits (repeatable)")
+    s.add_argument("--quota", type=int, metavar="ENTRIES",
+                   help="entries kept per member feed, newest first (default 10000)")
+    s = verb("relays", "my relays: add, remove, list")
+    relays = s.add_subparsers(dest="relays_verb", metavar="add|remove|list", required=True)
+    add = relays.add_parser("add", help="add a relay to my published relays")
+    add.add_argument("addr", metavar="MULTIADDR", help="the relay's full address (…/p2p/<id>)")
+    add.add_argument("--invite", metavar="TOKEN", help="an invite, if the relay needs one")
+    relays.add_parser("remove", help="remove one of my relays").add_argument(
+        "addr", metavar="MULTIADDR")
+    relays.add_parser("list", help="my relays (and their state, if my node runs)").add_argument(
+        "--json", action="store_true")
+    s = verb("invite", "print an invite token: anyone can follow me with it")
+    s.add_argument("--uses", type=int, metavar="N", help="valid for N joins of a relay")
+    s.add_argument("--expires", type=float, metavar="HOURS", help="valid for HOURS hours")
+    s.add_argument("--qr", action="store_true", help="also print it as a terminal QR code")
     verb("peers", "connected peers: address, direct/relayed/LAN, what we sync").add_argument(
         "--json", action="store_true")
     verb("status", "per wanted feed: held range, behind by, syncing from whom").add_argument(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import signal
 import sys
@@ -12,9 +13,10 @@ import time
 from p2psocial.cli import passphrase, render
 from p2psocial.core.errors import UsageError
 from p2psocial.core.identity import Identity
+from p2psocial.core.relay_policy import Policy
 from p2psocial.runtime.config import NodeConfig, load_config
 from p2psocial.runtime.control import ControlClient, NodeNotRunning
-from p2psocial.runtime.local import require_identity
+from p2psocial.runtime.local import open_local, require_identity
 from p2psocial.runtime.node import Node
 from p2psocial.runtime.views import EntryView, NodeStatus, PeerView
 from p2psocial.store import keyfile
@@ -45,7 +47,8 @@ def node_config(args: argparse.Namespace, home: Home) -> NodeConfig:
 
 
 async def run_node(args: argparse.Namespace, home: Home,
-                   identity: Identity | None = None) -> int:
+                   identity: Identity | None = None, *, config: NodeConfig | None = None
+                   ) -> int:
     """`p2psocial run`: run the node headless until Ctrl-C or SIGTERM."""
     doc = require_identity(home)
     if identity is None:
@@ -56,7 +59,7 @@ async def run_node(args: argparse.Namespace, home: Home,
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    node = Node(home, identity, node_config(args, home), offline=args.offline)
+    node = Node(home, identity, config or node_config(args, home), offline=args.offline)
     await node.start()
     try:
         addrs = await node.listen_addrs()
@@ -70,6 +73,48 @@ async def run_node(args: argparse.Namespace, home: Home,
         started = time.monotonic()
         await node.stop()
         logging.getLogger(__name__).info("stopped in %.2f s", time.monotonic() - started)
+    return 0
+
+
+async def run_relay(args: argparse.Namespace, home: Home) -> int:
+    """`p2psocial relay`: run this home's node as a relay. A relay runs unattended, so a
+    missing home is created with an identity whose key is not encrypted (with a warning)."""
+    if not home.exists():
+        from p2psocial.cli.commands import create_unattended_identity
+        await create_unattended_identity(home)
+    config = node_config(args, home).with_overrides(
+        relay=True, relay_policy=args.policy, relay_allow=args.allow or None,
+        relay_quota=args.quota)
+    if config.relay_quota < 1:
+        raise UsageError("--quota must be at least 1")
+    Policy.parse(config.relay_policy)
+    return await run_node(args, home, config=config)
+
+
+async def list_relays(args: argparse.Namespace, home: Home) -> int:
+    """`p2psocial relays list`: my relays, with their state if my node runs."""
+    try:
+        client = await ControlClient.open(home.control_socket)
+    except NodeNotRunning:
+        async with open_local(home, passphrase.unlock_interactively) as service:
+            relays = await service.relays()
+        states = [{"addr": a, "state": "node not running", "detail": ""} for a in relays]
+    else:
+        try:
+            status: NodeStatus = await client.status()
+            relays = await client.relays()
+        finally:
+            await client.close()
+        known = {r["addr"]: r for r in status.relays}
+        states = [known.get(a, {"addr": a, "state": "starting", "detail": ""})
+                  for a in relays] + [r for a, r in known.items() if a not in relays]
+    if args.json:
+        print(json.dumps(states, indent=2))
+    elif not states:
+        print("no relays: add one with `p2psocial relays add <multiaddr>`")
+    for r in [] if args.json else states:
+        detail = f" ({r['detail']})" if r.get("detail") else ""
+        print(f"{r['addr']}  {r['state']}{detail}")
     return 0
 
 

@@ -32,6 +32,12 @@ class NodeConfig:
     dht: bool = True
     announce: bool = True  # gossip head announcements
     library_log_level: str = "critical"  # py-libp2p's own logs (debug, info, warning, …)
+    look_seconds: float = 15.0  # how often followed authors are sought through their relays
+    relay: bool = False  # run as a relay (`p2psocial relay`)
+    relay_policy: str = "open"  # open | invite | allowlist
+    relay_allow: list[str] = field(default_factory=list)  # handles, for the allowlist policy
+    relay_quota: int = 10000  # entries kept per member feed (newest first)
+    relay_max_reservations: int = 1024
 
     def with_overrides(self, **changes: Any) -> NodeConfig:
         """A copy with the given fields replaced (None values are ignored)."""
@@ -63,6 +69,8 @@ def load_config(path: Path) -> NodeConfig:
             continue
         value = data[f.name]
         expected = type(getattr(defaults, f.name))
+        if expected is float and type(value) is int:
+            value = float(value)
         if expected is list:
             ok = isinstance(value, list) and all(
                 isinstance(v, int if f.name == "depths" else str) for v in value)
@@ -74,4 +82,7 @@ def load_config(path: Path) -> NodeConfig:
     config = NodeConfig(**values)
     if config.hops < 0 or any(d < 0 for d in config.depths):
         raise UsageError(f"{path}: hops and depths cannot be negative")
+    if config.look_seconds <= 0 or config.relay_quota < 1 or config.relay_max_reservations < 1:
+        raise UsageError(f"{path}: look_seconds, relay_quota and relay_max_reservations "
+                         "must be positive")
     return config

@@ -15,6 +15,9 @@ Rules:
   makes me ask my peers for it again (coalesced per feed).
 - The DHT gets a provider record for my feed; following a feed nobody connected holds makes
   the node look up its author and its providers.
+- Relays: the node keeps its relay memberships and reservations and reaches the authors it
+  follows through theirs (relay_client); a node run as a relay also admits members and keeps
+  their feeds (relay_duty).
 """
 
 from __future__ import annotations
@@ -42,8 +45,11 @@ from p2psocial.net import (
     HostConfig,
     PeerConnected,
     PeerDisconnected,
+    RelayLimits,
 )
 from p2psocial.runtime.peer_sync import PeerSync
+from p2psocial.runtime.relay_client import RelayClient
+from p2psocial.runtime.relay_duty import RelayDuty
 from p2psocial.runtime.service import RESTORED_KEY
 from p2psocial.runtime.views import FeedStatus, NodeStatus, PeerView
 from p2psocial.store.sqlite import IngestReport, Store
@@ -108,6 +114,9 @@ class Replicator:
         self._received = 0
         self._duplicates = 0
         self._stopping = False
+        self.relays = RelayClient(self, bridge, host)
+        self.duty: RelayDuty | None = RelayDuty(self, bridge, host) if node.config.relay \
+            else None
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -120,12 +129,19 @@ class Replicator:
             # every node answers DHT queries: without servers a DHT finds nothing, and
             # py-libp2p has no AutoNAT to tell a reachable node from one behind NAT
             enable_mdns=config.mdns, dht_mode=DhtMode.SERVER if config.dht else DhtMode.OFF,
-            enable_gossip=config.announce))
+            enable_gossip=config.announce, relay_hop=config.relay,
+            relay_limits=RelayLimits(max_reservations=config.relay_max_reservations)))
         self = cls(node, bridge, host)
         host.set_stream_handler(PROTOCOL_ID, self._inbound_from_trio)
         await bridge.start_service(host.serve)
         adopt_library_logs(node.config.library_log_level)
+        if self.duty is not None:
+            await self.duty.start()
+            if config.dht:
+                self._spawn(self.duty.keep_provided(), "provide members")
         await self._recompute_wants()
+        await self.relays.refresh()
+        self._spawn(self._reach_authors_loop(), "reach authors")
         self._spawn(self._watch_connections(), "connections")
         self._spawn(self._keep_configured_peers(), "reconnect")
         if config.dht:
@@ -135,6 +151,7 @@ class Replicator:
     async def stop(self) -> None:
         """Say BYE to every peer, then close the host (before the bridge stops)."""
         self._stopping = True
+        self.relays.stop()
         for sync in list(self._sessions.values()):
             sync.close("node stopping")
         if self._sessions:
@@ -167,6 +184,7 @@ class Replicator:
 
     async def _recompute_wants(self) -> None:
         config = self.node.config
+        blocked_before = self._blocked
         self._blocked = await self.store.blocking(self.me)
         graph: dict[bytes, set[bytes]] = {}
         frontier = {self.me}
@@ -176,6 +194,11 @@ class Replicator:
             frontier = set().union(*layer.values()) if layer else set()
         wants = compute_wants(self.me, follows_from(graph), blocked=self._blocked,
                               hops=config.hops, depths=config.depths)
+        if self.duty is not None:
+            for feed, want in self.duty.extra_wants(self._blocked).items():
+                wants.setdefault(feed, want)
+            if self._blocked - blocked_before:
+                await self.duty.enforce_blocks(self._blocked)
         states = await self.store.feed_states(list(wants))
         wants = {f: w for f, w in wants.items()
                  if not (states.get(f) and states[f].forked)}
@@ -199,6 +222,15 @@ class Replicator:
         """My follows or blocks changed: recompute the wanted feeds."""
         if not self._stopping:
             self._spawn(self._recompute_wants(), "wants")
+
+    @property
+    def blocked(self) -> set[bytes]:
+        """Feeds my user blocks."""
+        return self._blocked
+
+    def spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+        """Run `coro` as a background task of the replicator (failures are logged)."""
+        return self._spawn(coro, name)
 
     def _note(self, feed: bytes) -> WantNote:
         state = self._states.get(feed) or FeedState(feed)
@@ -276,6 +308,8 @@ class Replicator:
             return
         newest = max(entries, key=lambda e: e.seq)
         self._spawn(self._after_append(newest), "append")
+        if any(e.type == "relays" for e in entries):
+            self._spawn(self.relays.refresh(), "relays")
 
     async def _after_append(self, newest: Entry) -> None:
         state = await self.store.feed_state(self.me)
@@ -363,6 +397,46 @@ class Replicator:
                     log.debug("redial %s: %s", addr, exc)
                     continue
                 self._spawn(self._open_session(peer), f"session {peer[-6:]}")
+
+    def peer_reachable(self, peer: str) -> None:
+        """A peer we just connected to (a relay): sync with it if we do not already."""
+        if peer not in self._sessions:
+            self._spawn(self._open_session(peer), f"session {peer[-6:]}")
+
+    async def dial_quietly(self, addr: str) -> None:
+        """Dial `addr` if its peer is not connected, and sync with it; failures are logged."""
+        peer = addr.rsplit("/p2p/", 1)[-1]
+        if peer in self._sessions or peer in self._opening or self._banned(peer):
+            return
+        try:
+            await self._call(self._host.dial, addr)
+        except NetError as exc:
+            log.debug("dialling %s: %s", addr, exc)
+            return
+        self.peer_reachable(peer)
+
+    def is_connected(self, handle: str) -> bool:
+        """True if a sync session with `handle` is open."""
+        sync = self._sessions.get(handle)
+        return sync is not None and sync.open
+
+    def served(self, feed: bytes) -> bool:
+        """True if some open session's peer holds `feed` and still keeps it."""
+        return any(s.open and s.session.peer_wants(feed) and not s.session.peer_holds(feed).empty
+                   for s in list(self._sessions.values()))
+
+    async def look_up(self, feeds: Sequence[bytes]) -> None:
+        """Find peers for `feeds` on the DHT (the authors, and who provides them)."""
+        await self._look_up(feeds)
+
+    async def _reach_authors_loop(self) -> None:
+        while not self._stopping:
+            followed = [f for f, w in self._wants.items() if w.hop == 1]
+            try:
+                await self.relays.reach_authors(followed)
+            except (NetError, ValidationError) as exc:
+                log.debug("reaching authors: %s", exc)
+            await asyncio.sleep(self.node.config.look_seconds)
 
     async def connect(self, addr: str) -> PeerView:
         """Dial a peer by multiaddr and sync with it."""
@@ -505,7 +579,11 @@ class Replicator:
         connected = await self._call(_async(self._host.connected_peers))
         return NodeStatus(handle=self.node.handle, listen=self.listen_addrs(),
                           peers=len(connected), feeds=feeds, entries_received=self._received,
-                          duplicates=self._duplicates, started_at=self.node.started_at)
+                          duplicates=self._duplicates, started_at=self.node.started_at,
+                          relays=[r.to_json() for r in self.relays.states.values()],
+                          members=None if self.duty is None else self.duty.members,
+                          reservations=None if self.duty is None else sorted(
+                              await self._call(_async(self._host.relay_reservations))))
 
 
 def adopt_library_logs(level: str) -> None:

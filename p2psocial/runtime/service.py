@@ -13,6 +13,8 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +30,7 @@ from p2psocial.core.content import (
     Post,
     PrivateMessage,
     React,
+    Relays,
     Repost,
     Unblock,
     Unfollow,
@@ -37,6 +40,13 @@ from p2psocial.core.entry import Entry, decode_entry
 from p2psocial.core.errors import HandleError, UsageError, ValidationError
 from p2psocial.core.feed import FeedState, Placement, place
 from p2psocial.core.identity import Identity, handle_of, parse_handle
+from p2psocial.core.invite import (
+    check_usable,
+    create_invite,
+    decode_invite,
+    encode_invite,
+    looks_like_invite,
+)
 from p2psocial.core.text import mentions_in, tags_in
 from p2psocial.runtime.views import (
     EntryView,
@@ -50,7 +60,23 @@ from p2psocial.runtime.views import (
 from p2psocial.store.sqlite import Store, TimelineItem
 
 RESTORED_KEY = "restored"
+HINTS_PREFIX = "hints:"
 MIN_REF_HEX = 6
+
+
+def relay_token_key(addr: str) -> str:
+    """Meta key of the invite to present when joining the relay at `addr`."""
+    return "relay-invite:" + addr.rsplit("/p2p/", 1)[-1]
+
+
+def _relay_addr(addr: str) -> str:
+    addr = addr.strip()
+    head, sep, peer = addr.rpartition("/p2p/")
+    if not addr.startswith("/") or not sep or not head or "/" in peer or " " in addr \
+            or "/p2p-circuit" in addr:
+        raise UsageError(f"not a relay address: {addr!r} (expected /ip4/…/tcp/…/p2p/<relay>)")
+    parse_handle(peer)
+    return addr
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +170,13 @@ class Service:
         return await self.append(About(name=name, bio=bio))
 
     async def follow(self, handle: str) -> EntryView:
-        """Follow a feed."""
+        """Follow a feed, by handle or by invite token.
+
+        An invite also remembers where the inviter can be reached, and if I have no relays
+        yet, the inviter's relays become mine (with the invite to present when joining).
+        """
+        if looks_like_invite(handle):
+            return await self._follow_invite(handle)
         key = self._other(handle, "follow")
         if key in await self.store.following(self.public_key):
             raise UsageError(f"you already follow {handle_of(key)}")
@@ -352,6 +384,65 @@ class Service:
         """The relay addresses a feed last published (default: mine)."""
         key = self.public_key if handle is None else parse_handle(handle)
         return await self.store.relay_list(key)
+
+    async def add_relay(self, addr: str, invite: str | None = None) -> list[str]:
+        """Add a relay (its full address, `…/p2p/<relay>`) to my published relays entry;
+        `invite` is a token to present if the relay admits invited users only."""
+        addr = _relay_addr(addr)
+        if invite is not None:
+            decode_invite(invite)
+            await self.store.set_meta(relay_token_key(addr), invite.strip().encode())
+        current = await self.relays()
+        if addr in current:
+            raise UsageError(f"{addr} is already one of your relays")
+        if len(current) >= limits.MAX_RELAY_ADDRS:
+            raise UsageError(f"you have {len(current)} relays already (the most is "
+                             f"{limits.MAX_RELAY_ADDRS}): remove one first")
+        await self.append(Relays(addrs=(*current, addr)))
+        return [*current, addr]
+
+    async def remove_relay(self, addr: str) -> list[str]:
+        """Remove a relay from my published relays entry."""
+        current = await self.relays()
+        if addr not in current:
+            raise UsageError(f"{addr} is not one of your relays (see `p2psocial relays list`)")
+        rest = tuple(a for a in current if a != addr)
+        await self.append(Relays(addrs=rest))
+        return list(rest)
+
+    async def invite(self, uses: int | None = None, expires_hours: float | None = None
+                     ) -> str:
+        """An invite token to me: my handle and my relays, optionally limited."""
+        if uses is not None and uses < 1:
+            raise UsageError("--uses must be at least 1")
+        if expires_hours is not None and expires_hours <= 0:
+            raise UsageError("--expires must be a positive number of hours")
+        expires_ms = None if expires_hours is None else \
+            int(time.time() * 1000 + expires_hours * 3_600_000)
+        made = create_invite(self.identity(), tuple(await self.relays()),
+                             expires_ms=expires_ms, uses=uses)
+        return encode_invite(made)
+
+    async def address_hints(self, handle: str) -> list[str]:
+        """Addresses learnt for a feed outside its log (from invites)."""
+        raw = await self.store.get_meta(HINTS_PREFIX + handle)
+        return list(json.loads(raw)) if raw else []
+
+    async def _follow_invite(self, token: str) -> EntryView:
+        invite = decode_invite(token)
+        check_usable(invite, int(time.time() * 1000))
+        if invite.inviter == self.public_key:
+            raise UsageError("this is your own invite: give it to someone else")
+        hints = list(dict.fromkeys([*await self.address_hints(invite.handle), *invite.addrs]))
+        await self.store.set_meta(HINTS_PREFIX + invite.handle, json.dumps(hints).encode())
+        relays = [a for a in invite.addrs if "/p2p/" in a and "/p2p-circuit" not in a]
+        if relays and not await self.relays():
+            for addr in relays:
+                await self.store.set_meta(relay_token_key(addr), token.strip().encode())
+            await self.append(Relays(addrs=tuple(relays[:limits.MAX_RELAY_ADDRS])))
+        if invite.inviter in await self.store.following(self.public_key):
+            raise UsageError(f"you already follow {invite.handle} (their addresses are noted)")
+        return await self.append(Follow(feed=invite.inviter))
 
     async def verify(self, handle: str | None = None) -> VerifyReport:
         """Re-verify every stored entry (signatures, payload hashes, chain links)."""

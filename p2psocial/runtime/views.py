@@ -199,6 +199,9 @@ class NodeStatus(_View):
     entries_received: int = 0
     duplicates: int = 0
     started_at: int = 0
+    relays: list[dict[str, Any]] = field(default_factory=list)   # my relays and their state
+    members: list[str] | None = None        # on a relay: its members
+    reservations: list[str] | None = None   # on a relay: peers holding a circuit reservation
 
 
 _NESTED: dict[tuple[str, str], type[_View]] = {

@@ -75,13 +75,14 @@ class NodeProcess:
 
     def start(self, *, listen: str | Sequence[str] = "/ip4/127.0.0.1/tcp/0",
               peers: Sequence[str] = (), extra: Sequence[str] = (),
-              mdns: bool = False) -> NodeProcess:
-        """Start the node and wait until it answers on its control socket.
+              mdns: bool = False, verb: str = "run") -> NodeProcess:
+        """Start the node (`verb` "relay" for a relay) and wait until it answers on its
+        control socket.
 
         mDNS is off unless asked for, so parallel tests on one machine do not find each other.
         """
         assert self.proc is None, "already started"
-        args = [*self._prefix(), sys.executable, "-m", "p2psocial", "run"]
+        args = [*self._prefix(), sys.executable, "-m", "p2psocial", verb]
         if not mdns:
             args.append("--no-mdns")
         for addr in [listen] if isinstance(listen, str) else listen:

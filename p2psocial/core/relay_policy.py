@@ -1,0 +1,131 @@
+"""Who may join a relay, and the join messages (pure: no I/O).
+
+Rules:
+- A relay runs one policy: OPEN (anyone), INVITE (a valid invite issued by the relay itself or
+  by one of its members, within its expiry and its uses), ALLOWLIST (listed handles only).
+- Whatever the policy, a feed the relay's owner blocks is refused, and an existing member is
+  admitted again without spending an invite.
+- Joining makes the peer a member: the relay keeps (up to its quota) and serves the member's
+  feed, and grants it a circuit reservation.
+- Join messages are canonical CBOR maps with small int keys: the request {0: version,
+  1: invite token text (optional)}; the answer {0: admitted, 1: reason, 2: quota in entries}.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Container
+from dataclasses import dataclass
+from typing import Any
+
+from p2psocial.core.encoding import decode_canonical, encode
+from p2psocial.core.errors import EncodingError, ProtocolError, UsageError
+from p2psocial.core.invite import Invite
+
+JOIN_PROTOCOL = "/p2psocial/join/1.0.0"
+JOIN_VERSION = 1
+MAX_JOIN_MESSAGE = 4096
+
+
+class Policy(enum.Enum):
+    """A relay's admission policy."""
+
+    OPEN = "open"
+    INVITE = "invite"
+    ALLOWLIST = "allowlist"
+
+    @classmethod
+    def parse(cls, text: str) -> Policy:
+        """The policy named `text`. Raises UsageError."""
+        try:
+            return cls(text)
+        except ValueError:
+            names = ", ".join(p.value for p in cls)
+            raise UsageError(f"unknown relay policy {text!r} (choose {names})") from None
+
+
+@dataclass(frozen=True, slots=True)
+class JoinDecision:
+    """The relay's answer; `spend` is the nonce of the invite whose use to count."""
+
+    admitted: bool
+    reason: str
+    spend: bytes | None = None
+
+
+def decide_join(policy: Policy, peer: bytes, *, relay: bytes, members: Container[bytes],
+                blocked: Container[bytes], allowed: Container[bytes], invite: Invite | None,
+                uses_so_far: int, now_ms: int) -> JoinDecision:
+    """Decide whether `peer` may join the relay whose key is `relay`."""
+    if peer in blocked:
+        return JoinDecision(False, "this relay no longer serves you")
+    if peer in members:
+        return JoinDecision(True, "welcome back")
+    if policy is Policy.OPEN:
+        return JoinDecision(True, "welcome")
+    if policy is Policy.ALLOWLIST:
+        if peer in allowed:
+            return JoinDecision(True, "welcome")
+        return JoinDecision(False, "this relay admits listed users only")
+    if invite is None:
+        return JoinDecision(False, "this relay admits users with an invite only")
+    if invite.inviter != relay and invite.inviter not in members:
+        return JoinDecision(False, "the invite is not from this relay or one of its members")
+    if invite.expires_ms is not None and invite.expires_ms <= now_ms:
+        return JoinDecision(False, "the invite has expired")
+    if invite.uses is not None and uses_so_far >= invite.uses:
+        return JoinDecision(False, "the invite has been used up")
+    return JoinDecision(True, "welcome", spend=invite.nonce)
+
+
+def join_request(token: str | None) -> bytes:
+    """The bytes of a join request, optionally carrying an invite token's text."""
+    fields: dict[int, Any] = {0: JOIN_VERSION}
+    if token is not None:
+        fields[1] = token
+    return encode(fields)
+
+
+def parse_join_request(data: bytes) -> str | None:
+    """The invite token text in a join request (None if it has none).
+
+    Raises:
+        ProtocolError: not a join request.
+    """
+    fields = _map(data, "join request")
+    if fields.get(0) != JOIN_VERSION:
+        raise ProtocolError("join", f"unsupported join request version {fields.get(0)!r}")
+    token = fields.get(1)
+    if token is not None and not isinstance(token, str):
+        raise ProtocolError("join", "the invite in a join request must be text")
+    return token
+
+
+def join_answer(decision: JoinDecision, quota: int) -> bytes:
+    """The bytes of the relay's answer."""
+    return encode({0: decision.admitted, 1: decision.reason, 2: quota})
+
+
+def parse_join_answer(data: bytes) -> tuple[bool, str, int]:
+    """(admitted, reason, quota) from a relay's answer.
+
+    Raises:
+        ProtocolError: not a join answer.
+    """
+    fields = _map(data, "join answer")
+    admitted, reason, quota = fields.get(0), fields.get(1), fields.get(2)
+    if type(admitted) is not bool or not isinstance(reason, str) or type(quota) is not int:
+        raise ProtocolError("join", "malformed join answer")
+    return admitted, reason[:200], quota
+
+
+def _map(data: bytes, what: str) -> dict[Any, Any]:
+    if len(data) > MAX_JOIN_MESSAGE:
+        raise ProtocolError("join", f"{what} too large ({len(data)} bytes)")
+    try:
+        value = decode_canonical(data, rule="J1", what=what)
+    except EncodingError as exc:
+        raise ProtocolError("join", str(exc)) from exc
+    if not isinstance(value, dict):
+        raise ProtocolError("join", f"{what} must be a map")
+    return value

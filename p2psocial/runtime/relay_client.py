@@ -1,0 +1,189 @@
+"""Using relays: stay a member of my relays with a fresh reservation; reach followed authors.
+
+Rules:
+- My relays are the addresses in my latest `relays` entry plus `relays` in the node config.
+  For each, one keeper task: dial, join (presenting the invite noted for that relay, if
+  any), reserve a circuit, renew RENEW_MARGIN before expiry; after a failure (relay gone,
+  restarted, refusing) retry with backoff up to MAX_BACKOFF (REFUSED_BACKOFF after a refusal).
+  Losing one relay never touches the others.
+- Every LOOK_SECONDS, for each feed I follow directly: dial the relays its author published
+  and the addresses an invite gave for it, and dial the author through those relays. If no
+  connected peer serves the feed, look it up on the DHT (the author, and who provides it).
+- Whatever happens to a relay is logged once per change of state and shown by `status`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from p2psocial.core.errors import NetError, ProtocolError
+from p2psocial.core.identity import handle_of
+from p2psocial.core.relay_policy import JOIN_PROTOCOL, join_request, parse_join_answer
+from p2psocial.net import Host, ProtocolNotSupported, ReservationRefused
+from p2psocial.runtime.service import HINTS_PREFIX, relay_token_key
+
+log = logging.getLogger(__name__)
+RENEW_MARGIN = 0.2          # renew when this fraction of the reservation's life is left
+MAX_BACKOFF = 30.0
+REFUSED_BACKOFF = 120.0
+WATCH_SECONDS = 1.0          # how often a keeper checks that its relay is still connected
+
+
+@dataclass(slots=True)
+class RelayState:
+    """What we know of one of my relays."""
+
+    addr: str
+    state: str = "connecting"   # connecting | reserved | refused | unreachable
+    detail: str = ""
+    expires: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """For `status --json` and the UI."""
+        return {"addr": self.addr, "state": self.state, "detail": self.detail,
+                "expires": self.expires}
+
+
+class RelayClient:
+    """The relay-using part of a node's replicator."""
+
+    def __init__(self, replicator: Any, bridge: Any, host: Host) -> None:
+        self._replicator = replicator
+        self._bridge = bridge
+        self._host = host
+        node = replicator.node
+        self._store = node.store
+        self._config = node.config
+        self._keepers: dict[str, asyncio.Task[None]] = {}
+        self.states: dict[str, RelayState] = {}
+
+    # --- my relays --------------------------------------------------------------------------
+
+    async def my_relays(self) -> list[str]:
+        """My published relays, then the configured ones."""
+        published = await self._store.relay_list(self._replicator.me)
+        return list(dict.fromkeys([*published, *self._config.relays]))
+
+    async def refresh(self) -> None:
+        """Start keepers for new relays, stop those of relays I dropped."""
+        wanted = await self.my_relays()
+        for addr in [a for a in self._keepers if a not in wanted]:
+            self._keepers.pop(addr).cancel()
+            self.states.pop(addr, None)
+            log.info("relay %s: no longer one of mine", addr)
+        for addr in wanted:
+            if addr not in self._keepers:
+                self.states[addr] = RelayState(addr)
+                self._keepers[addr] = self._replicator.spawn(self._keep(addr), "relay")
+
+    def stop(self) -> None:
+        """Stop every keeper."""
+        for task in self._keepers.values():
+            task.cancel()
+        self._keepers.clear()
+
+    async def _keep(self, addr: str) -> None:
+        state = self.states[addr]
+        relay = addr.rsplit("/p2p/", 1)[-1]
+        backoff = 1.0
+        while True:
+            try:
+                await self._bridge.run(self._host.dial, addr)
+                await self._join(addr, relay)
+                expires = await self._bridge.run(self._host.reserve, relay)
+            except ProtocolNotSupported:
+                self._set(state, "refused", "not a relay (it does not serve the join protocol)")
+                await asyncio.sleep(REFUSED_BACKOFF)
+                continue
+            except ReservationRefused as exc:
+                self._set(state, "refused", str(exc))
+                await asyncio.sleep(REFUSED_BACKOFF)
+                continue
+            except (NetError, ProtocolError) as exc:
+                self._set(state, "unreachable", str(exc))
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
+            backoff = 1.0
+            state.expires = expires
+            until = time.strftime("%H:%M:%S", time.localtime(expires))
+            self._set(state, "reserved", f"until {until}")
+            self._replicator.peer_reachable(relay)
+            await self._hold(relay, expires)
+
+    async def _hold(self, relay: str, expires: float) -> None:
+        """Return when the reservation should be renewed or the relay went away."""
+        renew_at = time.time() + max(1.0, (expires - time.time()) * (1 - RENEW_MARGIN))
+        while time.time() < renew_at:
+            await asyncio.sleep(WATCH_SECONDS)
+            if not await self._bridge.run(_connected, self._host, relay):
+                return
+
+    async def _join(self, addr: str, relay: str) -> None:
+        """Become (or stay) a member of the relay. Raises ReservationRefused if it says no."""
+        token_raw = await self._store.get_meta(relay_token_key(addr))
+        token = token_raw.decode() if token_raw else None
+        answer = await self._bridge.run(_ask_to_join, self._host, relay, join_request(token))
+        admitted, reason, _quota = parse_join_answer(answer)
+        if not admitted:
+            raise ReservationRefused(f"refused: {reason}")
+
+    def _set(self, state: RelayState, new: str, detail: str) -> None:
+        if (state.state, state.detail) != (new, detail):
+            level = logging.WARNING if new in ("refused", "unreachable") else logging.INFO
+            log.log(level, "relay %s: %s%s", state.addr, new, f" ({detail})" if detail else "")
+        state.state, state.detail = new, detail
+
+    # --- reaching the authors I follow -----------------------------------------------------
+
+    async def reach_authors(self, feeds: list[bytes]) -> None:
+        """Dial where each of `feeds` can be found; look up on the DHT those nobody serves."""
+        lost: list[bytes] = []
+        for feed in feeds:
+            handle = handle_of(feed)
+            relays = await self._store.relay_list(feed)
+            hints_raw = await self._store.get_meta(HINTS_PREFIX + handle)
+            hints = [] if hints_raw is None else _json_list(hints_raw)
+            for addr in dict.fromkeys([*relays, *hints]):
+                peer = addr.rsplit("/p2p/", 1)[-1]
+                if peer != self._replicator.node.handle:
+                    await self._replicator.dial_quietly(addr)
+            if not self._replicator.is_connected(handle):
+                for addr in relays:
+                    await self._replicator.dial_quietly(f"{addr}/p2p-circuit/p2p/{handle}")
+            if not self._replicator.served(feed):
+                lost.append(feed)
+        if lost and self._config.dht:
+            await self._replicator.look_up(lost)
+
+
+def _json_list(raw: bytes) -> list[str]:
+    import json
+    with contextlib.suppress(ValueError):
+        value = json.loads(raw)
+        if isinstance(value, list):
+            return [v for v in value if isinstance(v, str)]
+    return []
+
+
+async def _connected(host: Host, peer: str) -> bool:
+    return host.is_connected(peer)
+
+
+async def _ask_to_join(host: Host, relay: str, request: bytes) -> bytes:
+    """(trio) One join exchange: send the request, read the answer to the end."""
+    async with await host.open_stream(relay, JOIN_PROTOCOL) as channel:
+        await channel.send_all(request)
+        await channel.send_eof()
+        data = b""
+        while len(data) < 8192:
+            chunk = await channel.receive_some()
+            if not chunk:
+                break
+            data += chunk
+        return data

@@ -1,0 +1,110 @@
+"""A small Internet of Linux network namespaces, for tests that need real isolation.
+
+    with Internet("t1") as net:
+        relay_ip = net.public("relay")      # reachable by every host
+        a_ip = net.private("a")             # reaches public hosts only
+        NodeProcess.create(home, netns=net.ns("a"))
+
+Rules:
+- One Linux bridge joins every host (a veth pair each); the root namespace has no address on
+  it, so nothing is routed between namespaces.
+- A public host holds a /24 on the bridge and reaches everyone. A private host holds a /32
+  and a route to each public host only: dialling another private host fails with "Network
+  is unreachable", as between two homes behind different NATs.
+- Public hosts are made before private ones. Everything made is deleted on exit, even after
+  a failure. Needs root and iproute2 (`ip`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+
+_SUBNETS = itertools.count(1)
+
+
+class NetnsUnavailable(RuntimeError):
+    """Network namespaces cannot be made here (not root, or no iproute2)."""
+
+
+class Internet:
+    """Namespaces on one bridge; see the module docstring."""
+
+    def __init__(self, tag: str) -> None:
+        self._tag = f"{tag[:4]}{os.getpid() % 10000}"
+        self._subnet = 100 + (os.getpid() + next(_SUBNETS)) % 100
+        self._bridge = f"br{self._tag}"
+        self._namespaces: list[str] = []
+        self._links: list[str] = []
+        self._public: dict[str, str] = {}
+        self._private: dict[str, str] = {}
+        self._next_host = 10
+
+    def __enter__(self) -> Internet:
+        if os.geteuid() != 0 or shutil.which("ip") is None:
+            raise NetnsUnavailable("network namespaces need root and iproute2 (`ip`)")
+        _ip("link", "add", self._bridge, "type", "bridge")
+        self._links.append(self._bridge)
+        _ip("link", "set", self._bridge, "up")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for ns in reversed(self._namespaces):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+        for link in reversed(self._links):
+            subprocess.run(["ip", "link", "del", link], capture_output=True, check=False)
+
+    def ns(self, name: str) -> str:
+        """The namespace name of host `name`."""
+        return f"{self._tag}{name}"
+
+    def ip(self, name: str) -> str:
+        """The address of host `name`."""
+        return self._public.get(name) or self._private[name]
+
+    def public(self, name: str) -> str:
+        """Add a host every other host can reach; returns its IPv4 address."""
+        if self._private:
+            raise ValueError("make public hosts before private ones")
+        address = self._add(name, prefix=24)
+        self._public[name] = address
+        return address
+
+    def private(self, name: str) -> str:
+        """Add a host that reaches the public hosts only; returns its IPv4 address."""
+        address = self._add(name, prefix=32)
+        for public in self._public.values():
+            self.run(name, "ip", "route", "add", f"{public}/32", "dev", "eth0")
+        self._private[name] = address
+        return address
+
+    def run(self, name: str, *command: str) -> str:
+        """Run a command inside host `name`'s namespace; its stdout."""
+        result = subprocess.run(["ip", "netns", "exec", self.ns(name), *command],
+                                capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} in {name}: {result.stderr.strip()}")
+        return result.stdout
+
+    def _add(self, name: str, *, prefix: int) -> str:
+        ns = self.ns(name)
+        address = f"10.{self._subnet}.0.{self._next_host}"
+        self._next_host += 1
+        outside = f"v{self._tag}{self._next_host}"
+        _ip("netns", "add", ns)
+        self._namespaces.append(ns)
+        _ip("link", "add", outside, "type", "veth", "peer", "name", "eth0", "netns", ns)
+        self._links.append(outside)
+        _ip("link", "set", outside, "master", self._bridge, "up")
+        self.run(name, "ip", "addr", "add", f"{address}/{prefix}", "dev", "eth0")
+        self.run(name, "ip", "link", "set", "eth0", "up")
+        self.run(name, "ip", "link", "set", "lo", "up")
+        return address
+
+
+def _ip(*args: str) -> None:
+    result = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise NetnsUnavailable(f"ip {' '.join(args)}: {result.stderr.strip()}")
