@@ -1,6 +1,7 @@
 """Benchmark: the terminal UI on big databases.
 
     python bench/tui.py [--big-entries 1000000] [--ingest 100000] [--runs 5]
+                        [--only cold|scroll|ingest]
 
 Prints, from one run on this machine:
 - cold start to the first rendered timeline with `--big-entries` entries stored (1,000 feeds,
@@ -293,6 +294,8 @@ def main() -> None:
     p.add_argument("--ingest", type=int, default=100_000)
     p.add_argument("--feeds", type=int, default=100)
     p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--only", choices=("cold", "scroll", "ingest"),
+                   help="run one part (default: all)")
     p.add_argument("--child-cold", metavar="HOME", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child_cold:
@@ -300,10 +303,13 @@ def main() -> None:
         return
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
     home = big_home(args.big_entries)
-    cold_start(home, args.runs)
-    asyncio.run(scrolling(home))
-    asyncio.run(ingest_lag(args.ingest, args.feeds, recent=False))
-    asyncio.run(ingest_lag(args.ingest, args.feeds, recent=True))
+    if args.only in (None, "cold"):
+        cold_start(home, args.runs)
+    if args.only in (None, "scroll"):
+        asyncio.run(scrolling(home))
+    if args.only in (None, "ingest"):
+        asyncio.run(ingest_lag(args.ingest, args.feeds, recent=False))
+        asyncio.run(ingest_lag(args.ingest, args.feeds, recent=True))
 
 
 if __name__ == "__main__":

@@ -272,8 +272,9 @@ def ensure_identity(home: Home) -> None:
     subprocess.run(command, check=True)
 
 
-async def your_node(socket_path: Path, alive: Callable[[], bool]) -> ControlClient:
-    """A client of your node, once it answers and is online (waits while `alive()`)."""
+async def your_node(socket_path: Path, alive: Callable[[], bool]) -> ControlClient | None:
+    """A client of your node, once it answers and is online; None if `alive()` turns false
+    first (you left the UI, or the node could not start: it said why)."""
     while alive():
         with contextlib.suppress(P2PSocialError, OSError):
             client = await ControlClient.open(socket_path)
@@ -284,7 +285,7 @@ async def your_node(socket_path: Path, alive: Callable[[], bool]) -> ControlClie
                 pass
             await client.close()
         await asyncio.sleep(0.2)
-    raise P2PSocialError("your node stopped before it came online")
+    return None
 
 
 async def join(client: ControlClient, network: DemoNetwork) -> None:
@@ -320,6 +321,8 @@ async def _run(home: Home, demo_dir: Path, *, ui: bool, pace: float) -> None:
     try:
         await network.start()
         client = await your_node(home.control_socket, lambda: yours.returncode is None)
+        if client is None:
+            return
         await join(client, network)
         await network.befriend(me)
         if not ui:

@@ -52,6 +52,7 @@ class UiBackend(Protocol):
     async def notifications(self, *, limit: int = 50,
                             before: Cursor = None) -> list[NotificationView]: ...
     async def relays(self) -> list[str]: ...
+    async def invite(self) -> str | None: ...
     async def following(self) -> list[str]: ...
     async def blocking(self) -> list[str]: ...
     # writing
@@ -132,6 +133,14 @@ class _Calls:
 
     async def relays(self) -> list[str]:
         result: list[str] = await self._call("relays")
+        return result
+
+    async def invite(self) -> str | None:
+        """A new invite token (my handle and a way to reach me), or None while the node
+        cannot make one (the `invite` method is not in the API yet)."""
+        if "invite" not in METHODS:
+            return None
+        result: str = await self._call("invite")
         return result
 
     async def following(self) -> list[str]:

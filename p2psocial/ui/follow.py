@@ -1,5 +1,5 @@
-"""The follow dialog: paste a handle (or, later, an invite token), or type a name to find a
-feed we already hold. Enter follows."""
+"""The follow dialog: paste a handle or an invite token, or type a name to find a feed we
+already hold. Enter follows."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from p2psocial.core.errors import HandleError, P2PSocialError
-from p2psocial.core.identity import parse_handle
+from p2psocial.core.errors import HandleError, InviteError, P2PSocialError
+from p2psocial.core.identity import handle_of, parse_handle
+from p2psocial.core.invite import decode_invite, looks_like_invite
 from p2psocial.runtime.views import FeedView
 from p2psocial.ui.base import Host
 from p2psocial.ui.render import short
@@ -24,13 +25,17 @@ SEARCH_DELAY = 0.2
 
 
 def handle_from_invite(token: str) -> str | None:
-    """The inviter's handle in an invite token, or None if `token` is not one.
+    """The inviter's handle in an invite token, or None if `token` is not a valid one.
 
-    The hook for invite tokens (issue 5, later): decode the token here (and hand its
-    addresses to the node) so the dialog follows the inviter. Until then nothing is one.
+    The dialog follows with the token itself: the node's `follow` takes a handle or a token,
+    and learns from the token where the inviter can be reached.
     """
-    del token
-    return None
+    if not looks_like_invite(token):
+        return None
+    try:
+        return handle_of(decode_invite(token).inviter)
+    except InviteError:
+        return None
 
 
 def as_handle(text: str) -> str | None:
@@ -39,8 +44,20 @@ def as_handle(text: str) -> str | None:
     try:
         parse_handle(text)
     except HandleError:
-        return handle_from_invite(text)
+        return None
     return text
+
+
+def to_follow(text: str) -> tuple[str, str | None] | None:
+    """(what to pass to `follow`, the handle it follows if known) for a handle or anything
+    that looks like an invite token (a bad token is the node's to explain, in one line);
+    None if `text` is neither."""
+    handle = as_handle(text)
+    if handle is not None:
+        return handle, handle
+    if looks_like_invite(text):
+        return text.strip(), handle_from_invite(text)
+    return None
 
 
 class FollowDialog(ModalScreen[str | None]):
@@ -55,7 +72,7 @@ class FollowDialog(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="follow"):
             yield Label("Follow someone", classes="dialog-title")
-            yield Input(placeholder="paste a handle (12D3KooW…) or type a name",
+            yield Input(placeholder="paste a handle (12D3KooW…) or an invite, or type a name",
                         id="who")
             yield OptionList(id="matches")
             yield Static("enter follows · ↓ picks a name found · esc cancels",
@@ -70,7 +87,7 @@ class FollowDialog(ModalScreen[str | None]):
 
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
-        if as_handle(event.value) is None and len(event.value.strip()) >= 2:
+        if to_follow(event.value) is None and len(event.value.strip()) >= 2:
             self.search(event.value)
         else:
             self.query_one("#matches").display = False
@@ -104,9 +121,9 @@ class FollowDialog(ModalScreen[str | None]):
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
-        handle = as_handle(event.value)
-        if handle is not None:
-            self._follow(handle)
+        target = to_follow(event.value)
+        if target is not None:
+            self._follow(*target)
             return
         matches = self.query_one("#matches", OptionList)
         if matches.display and matches.highlighted is not None:
@@ -122,16 +139,17 @@ class FollowDialog(ModalScreen[str | None]):
         if event.option.id:
             self._follow(event.option.id)
 
-    def _follow(self, handle: str) -> None:
+    def _follow(self, handle_or_token: str, handle: str | None = None) -> None:
         async def run() -> None:
             backend = await self.host.ready()
             try:
-                await backend.relate("follow", handle)
+                await backend.relate("follow", handle_or_token)
             except P2PSocialError as exc:
                 self.notify(str(exc), severity="error", timeout=6)
                 return
-            self.app.notify(f"Following {short(handle)}", timeout=3)
-            self.dismiss(handle)
+            followed = handle or handle_or_token
+            self.app.notify(f"Following {short(followed)}", timeout=3)
+            self.dismiss(followed)
         self.run_worker(run(), group="follow")
 
     def action_cancel(self) -> None:

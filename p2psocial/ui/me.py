@@ -1,5 +1,6 @@
-"""Me: my name, my handle in full and as a QR code to scan, my relays and addresses.
-e edits my profile, y copies my handle."""
+"""Me: my name, my handle in full, an invite token (once the node can make them) and its QR
+code to scan (else the handle's), my relays and addresses. e edits my profile, y copies my
+handle."""
 
 from __future__ import annotations
 
@@ -13,12 +14,16 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, Static
 
 from p2psocial.core.errors import P2PSocialError
+from p2psocial.core.invite import decode_invite
+from p2psocial.ui.backend import UiBackend
 from p2psocial.ui.base import SocialScreen
 from p2psocial.ui.dialogs import AboutDialog
+from p2psocial.ui.follow import handle_from_invite
 from p2psocial.ui.messages import EntriesArrived, StatusChanged
 from p2psocial.ui.qr import qr_text
 from p2psocial.ui.widgets import TopBar
 
+MIN_TEXT_COLUMNS = 40  # beside the QR code
 INVITE_LATER = ("Invite tokens (a handle plus a way to reach you) come later; for now share "
                 "your handle.")
 
@@ -30,11 +35,14 @@ class MeScreen(SocialScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("e", "edit", "Edit profile"),
         Binding("y", "copy", "Copy handle"),
+        Binding("i", "copy_invite", "Copy invite", tooltip="Copy my invite token"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self._bio = ""
+        self._invite: str | None = None
+        self._handle = ""
 
     def compose(self) -> ComposeResult:
         yield TopBar("me")
@@ -65,11 +73,13 @@ class MeScreen(SocialScreen):
             me = await backend.me()
             relays = await backend.relays()
             listen = await backend.listen_addrs()
+            invite = await self._my_invite(backend, me.author, relays)
         except P2PSocialError as exc:
             self.query_one("#who", Static).update(str(exc))
             return
         self._bio = me.bio or ""
-        self.query_one("#qr", Static).update(qr_text(me.author))
+        self._handle = me.author
+        self._show_qr()
         who = Text()
         who.append(me.name or "(no name yet — e sets one)", "bold")
         who.append("\n\nYour handle (y copies it):\n", "dim")
@@ -79,8 +89,15 @@ class MeScreen(SocialScreen):
         followers = f"{me.followers:,} follower{'s' if me.followers != 1 else ''}"
         who.append(f"\n{me.held:,} entries in your feed · {followers} · "
                    f"following {me.follows:,}\n", "dim")
-        who.append("\nOthers follow you by pasting your handle or scanning the code. ", "dim")
-        who.append(INVITE_LATER, "dim")
+        if invite:
+            who.append("\nYour invite (i copies it): others paste it in their follow "
+                       "dialog (+). The code holds it when the terminal is big enough for it, "
+                       "else your handle.\n", "dim")
+            who.append(invite + "\n")
+        else:
+            who.append("\nOthers follow you by pasting your handle or scanning the code. ",
+                       "dim")
+            who.append(INVITE_LATER, "dim")
         self.query_one("#who", Static).update(who)
         addresses = Text()
         addresses.append("\nRelays you publish\n", "bold")
@@ -90,6 +107,45 @@ class MeScreen(SocialScreen):
                          "dim" if not listen else "")
         addresses.append(f"\n\nNode: {backend.mode}", "dim")
         self.query_one("#addresses", Static).update(addresses)
+
+    async def _my_invite(self, backend: UiBackend, handle: str, relays: list[str]
+                         ) -> str | None:
+        """The invite token kept in the settings, or a new one if there is none yet or my
+        relays changed since it was made; None if the node cannot make invites."""
+        kept = self.state.invite
+        if kept and handle_from_invite(kept) == handle and \
+                list(decode_invite(kept).addrs) == relays:
+            self._invite = kept
+            return kept
+        token = await backend.invite()
+        if token:
+            self.state.set_invite(token)
+        self._invite = token
+        return token
+
+    def on_resize(self) -> None:
+        self._show_qr()
+
+    def _show_qr(self) -> None:
+        """The invite's QR code if it fits on screen whole (a code cut in two scans as
+        nothing), else the handle's, which is smaller."""
+        if not self._handle:
+            return
+        room = (self.size.width - MIN_TEXT_COLUMNS, self.size.height - 2)
+        code = qr_text(self._handle)
+        if self._invite:
+            invite = qr_text(self._invite)
+            lines = invite.plain.splitlines()
+            if len(lines[0]) <= room[0] and len(lines) <= room[1]:
+                code = invite
+        self.query_one("#qr", Static).update(code)
+
+    def action_copy_invite(self) -> None:
+        if self._invite:
+            self.app.copy_to_clipboard(self._invite)
+            self.notify("copied your invite token", timeout=4)
+        else:
+            self.notify("this node cannot make invite tokens", severity="warning")
 
     def action_edit(self) -> None:
         self.app.push_screen(AboutDialog(self.state.my_name or "", self._bio))

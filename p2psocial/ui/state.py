@@ -2,7 +2,8 @@
 
 Rules:
 - Filled from the backend's views and from live entry events; never from the store.
-- Mutes are local to this home (they publish nothing): kept in HOME/ui.json.
+- Mutes are local to this home (they publish nothing): kept in HOME/ui.json, with the
+  invite token the Me screen shows (so it stays the same from one visit to the next).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class UiState:
     drafts: dict[str, str] = field(default_factory=dict)
     network: str = "starting…"  # a short summary for the top bar
     unread: int = 0  # notifications not seen yet
+    invite: str | None = None  # my invite token, kept in HOME/ui.json
     settings_path: Path | None = None
 
     def hidden(self, handle: str) -> bool:
@@ -89,11 +91,13 @@ class UiState:
     # --- mutes (local) ------------------------------------------------------------------
 
     def load_mutes(self) -> None:
+        """Read the local settings: mutes, and the invite token the Me screen shows."""
         if self.settings_path is None:
             return
-        with contextlib.suppress(OSError, ValueError, TypeError):
+        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
             data = json.loads(self.settings_path.read_text())
             self.muted = {str(h) for h in data.get("muted", [])}
+            self.invite = str(data["invite"]) if data.get("invite") else None
 
     def set_muted(self, handle: str, muted: bool) -> None:
         """Mute or unmute `handle` and save the list."""
@@ -101,7 +105,17 @@ class UiState:
             self.muted.add(handle)
         else:
             self.muted.discard(handle)
-        if self.settings_path is not None:
-            tmp = self.settings_path.with_name(self.settings_path.name + ".tmp")
-            tmp.write_text(json.dumps({"muted": sorted(self.muted)}, indent=2) + "\n")
-            os.replace(tmp, self.settings_path)
+        self._save()
+
+    def set_invite(self, token: str) -> None:
+        """Keep the invite token shown on the Me screen (the same one each visit)."""
+        self.invite = token
+        self._save()
+
+    def _save(self) -> None:
+        if self.settings_path is None:
+            return
+        data = {"muted": sorted(self.muted), "invite": self.invite}
+        tmp = self.settings_path.with_name(self.settings_path.name + ".tmp")
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        os.replace(tmp, self.settings_path)

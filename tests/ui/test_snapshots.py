@@ -6,6 +6,7 @@ and look at the SVGs in the report before committing them.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,18 @@ from p2psocial.ui.postlist import PostList
 from .conftest import ME, SIZE, build_home_sync, until
 
 
+# An invite token signed by ME with no relays: made once, kept literal so the Me screen is
+# the same on every run (a new token carries a random nonce).
+INVITE = ("p2ps:invite:GRjwDxohM6vgJVHwZYyqxRbAqwRC6Rr91PPDqwmmWe1EYukdUGjcGHQEtAScDtsm2vBCnU4s"
+          "jJbvEt4eyczrQmJjU8Y8t1WttJnobtRPgzjEFE6zzyBmbBgNmSrYzSqMZSTBQveBQBQNYckz45fAv8iv7V8Q"
+          "zwWj")
+
+
 def app_on(tmp_path: Path) -> SocialApp:
-    return SocialApp(open_in_process(build_home_sync(tmp_path / "home"), ME, offline=True))
+    home = build_home_sync(tmp_path / "home")
+    settings = tmp_path / "home" / "ui.json"
+    settings.write_text(json.dumps({"muted": [], "invite": INVITE}))
+    return SocialApp(open_in_process(home, ME, offline=True), settings_path=settings)
 
 
 async def timeline_loaded(pilot: Any) -> None:

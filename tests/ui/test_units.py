@@ -7,8 +7,9 @@ from pathlib import Path
 
 import segno
 
+from p2psocial.core.invite import create_invite, encode_invite
 from p2psocial.runtime.views import EntryView, FeedStatus, FeedView, NodeStatus, PeerView
-from p2psocial.ui.follow import as_handle
+from p2psocial.ui.follow import as_handle, handle_from_invite, to_follow
 from p2psocial.ui.help import key_text
 from p2psocial.ui.network import banners, bar, progress, summary
 from p2psocial.ui.qr import qr_matrix, qr_text
@@ -160,10 +161,12 @@ def test_state_follows_my_relation_entries_and_saves_mutes(tmp_path: Path) -> No
     assert state.hidden(ALICE.handle) and not state.in_timeline(view(2))
     assert not state.apply_mine(view(5))  # not mine
     state.set_muted(BOB.handle, True)
-    assert json.loads((tmp_path / "ui.json").read_text()) == {"muted": [BOB.handle]}
+    assert json.loads((tmp_path / "ui.json").read_text()) == {"muted": [BOB.handle],
+                                                              "invite": None}
+    state.set_invite("p2ps:invite:kept")
     again = UiState(settings_path=tmp_path / "ui.json")
     again.load_mutes()
-    assert again.muted == {BOB.handle}
+    assert again.muted == {BOB.handle} and again.invite == "p2ps:invite:kept"
     about = view(6, author=BOB.handle, type="about", content={"name": "Robert"})
     assert again.learn_about(about) and again.names[BOB.handle] == "Robert"
 
@@ -173,3 +176,14 @@ def test_keys_read_as_typed_and_handles_are_recognised() -> None:
     assert key_text("question_mark,f1") == "? f1"
     assert as_handle(f"  @{ALICE.handle} ") == ALICE.handle
     assert as_handle("alice") is None
+    assert to_follow(f"@{ALICE.handle}") == (ALICE.handle, ALICE.handle)
+    assert to_follow("alice") is None
+
+
+def test_invite_tokens_are_followed_with_the_token_itself() -> None:
+    token = encode_invite(create_invite(ALICE, ("/ip4/127.0.0.1/tcp/4001",)))
+    assert handle_from_invite(f" {token} ") == ALICE.handle
+    assert to_follow(token) == (token, ALICE.handle)
+    forged = token[:-3] + ("abc" if not token.endswith("abc") else "abd")
+    assert handle_from_invite(forged) is None
+    assert to_follow(forged) == (forged, None)  # the node says what is wrong with it
