@@ -16,7 +16,6 @@ from p2psocial.ui.postlist import PostList
 
 from .conftest import ME, SIZE, build_home_sync, until
 
-
 # An invite token signed by ME with no relays: made once, kept literal so the Me screen is
 # the same on every run (a new token carries a random nonce).
 INVITE = ("p2ps:invite:GRjwDxohM6vgJVHwZYyqxRbAqwRC6Rr91PPDqwmmWe1EYukdUGjcGHQEtAScDtsm2vBCnU4s"
