@@ -124,9 +124,12 @@ def main(args: argparse.Namespace) -> None:
                               timeout=120, what="the author's first post")
             print("every follower holds the author's first post")
             pid = relay.proc.pid if relay.proc else 0
+            others = [n.proc.pid for n in [author, *followers] if n.proc]
             cpu0, t0 = cpu_seconds(pid), time.perf_counter()
+            others0 = sum(cpu_seconds(p) for p in others)
             arrived = asyncio.run(measure(author, followers, args.posts, args.rate))
             cpu = cpu_seconds(pid) - cpu0
+            others_cpu = sum(cpu_seconds(p) for p in others) - others0
             wall = time.perf_counter() - t0
             latencies = sorted(v for values in arrived.values() for v in values)
             delivered = len(latencies)
@@ -140,6 +143,8 @@ def main(args: argparse.Namespace) -> None:
                   f"max {latencies[-1]:.0f} ms (bars: p50 <= 300 ms, p99 <= 1000 ms)")
             print(f"relay CPU: {cpu * 1e6 / max(1, delivered):.0f} µs per delivered entry "
                   f"({cpu:.2f} s over {wall:.1f} s); relay RSS {rss_mb(pid):.0f} MB")
+            print(f"author and followers CPU: {others_cpu:.2f} s over {wall:.1f} s "
+                  f"({others_cpu / wall:.2f} cores)")
             routes: dict[str, int] = {}
             for node in followers[:10]:
                 for peer in node.json("peers"):

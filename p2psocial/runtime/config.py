@@ -38,6 +38,7 @@ class NodeConfig:
     relay_allow: list[str] = field(default_factory=list)  # handles, for the allowlist policy
     relay_quota: int = 10000  # entries kept per member feed (newest first)
     relay_max_reservations: int = 1024
+    relay_reservation_ttl: int = 3600  # seconds a circuit reservation lasts before renewal
 
     def with_overrides(self, **changes: Any) -> NodeConfig:
         """A copy with the given fields replaced (None values are ignored)."""
@@ -82,7 +83,8 @@ def load_config(path: Path) -> NodeConfig:
     config = NodeConfig(**values)
     if config.hops < 0 or any(d < 0 for d in config.depths):
         raise UsageError(f"{path}: hops and depths cannot be negative")
-    if config.look_seconds <= 0 or config.relay_quota < 1 or config.relay_max_reservations < 1:
-        raise UsageError(f"{path}: look_seconds, relay_quota and relay_max_reservations "
-                         "must be positive")
+    if min(config.look_seconds, config.relay_quota, config.relay_max_reservations,
+           config.relay_reservation_ttl) <= 0:
+        raise UsageError(f"{path}: look_seconds, relay_quota, relay_max_reservations and "
+                         "relay_reservation_ttl must be positive")
     return config

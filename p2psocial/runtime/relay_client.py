@@ -6,9 +6,10 @@ Rules:
   any), reserve a circuit, renew RENEW_MARGIN before expiry; after a failure (relay gone,
   restarted, refusing) retry with backoff up to MAX_BACKOFF (REFUSED_BACKOFF after a refusal).
   Losing one relay never touches the others.
-- Every LOOK_SECONDS, for each feed I follow directly: dial the relays its author published
-  and the addresses an invite gave for it, and dial the author through those relays. If no
-  connected peer serves the feed, look it up on the DHT (the author, and who provides it).
+- Every look_seconds, for each feed I follow directly: dial the relays its author published
+  and the addresses an invite gave for it. Only if no connected peer then keeps the feed
+  (a relay keeps its members' feeds) dial the author through those relays, and if that fails
+  too, look the feed up on the DHT (the author, and who provides it).
 - Whatever happens to a relay is logged once per change of state and shown by `status`.
 """
 
@@ -149,13 +150,17 @@ class RelayClient:
             relays = await self._store.relay_list(feed)
             hints_raw = await self._store.get_meta(HINTS_PREFIX + handle)
             hints = [] if hints_raw is None else _json_list(hints_raw)
+            fresh = False
             for addr in dict.fromkeys([*relays, *hints]):
                 peer = addr.rsplit("/p2p/", 1)[-1]
                 if peer != self._replicator.node.handle:
-                    await self._replicator.dial_quietly(addr)
-            if not self._replicator.is_connected(handle):
-                for addr in relays:
-                    await self._replicator.dial_quietly(f"{addr}/p2p-circuit/p2p/{handle}")
+                    fresh |= await self._replicator.dial_quietly(addr)
+            if fresh or self._replicator.served(feed) or self._replicator.is_connected(handle):
+                continue  # (a peer just dialled says what it keeps by the next round)
+            # nobody connected keeps this feed: reach the author through its relays (a
+            # relayed connection costs the relay bytes for every entry, so only then)
+            for addr in relays:
+                await self._replicator.dial_quietly(f"{addr}/p2p-circuit/p2p/{handle}")
             if not self._replicator.served(feed):
                 lost.append(feed)
         if lost and self._config.dht:

@@ -130,7 +130,8 @@ class Replicator:
             # py-libp2p has no AutoNAT to tell a reachable node from one behind NAT
             enable_mdns=config.mdns, dht_mode=DhtMode.SERVER if config.dht else DhtMode.OFF,
             enable_gossip=config.announce, relay_hop=config.relay,
-            relay_limits=RelayLimits(max_reservations=config.relay_max_reservations)))
+            relay_limits=RelayLimits(max_reservations=config.relay_max_reservations,
+                                     reservation_ttl=config.relay_reservation_ttl)))
         self = cls(node, bridge, host)
         host.set_stream_handler(PROTOCOL_ID, self._inbound_from_trio)
         await bridge.start_service(host.serve)
@@ -403,17 +404,19 @@ class Replicator:
         if peer not in self._sessions:
             self._spawn(self._open_session(peer), f"session {peer[-6:]}")
 
-    async def dial_quietly(self, addr: str) -> None:
-        """Dial `addr` if its peer is not connected, and sync with it; failures are logged."""
+    async def dial_quietly(self, addr: str) -> bool:
+        """Dial `addr` if its peer is not connected, and sync with it; failures are logged.
+        True if this made a new connection."""
         peer = addr.rsplit("/p2p/", 1)[-1]
         if peer in self._sessions or peer in self._opening or self._banned(peer):
-            return
+            return False
         try:
             await self._call(self._host.dial, addr)
         except NetError as exc:
             log.debug("dialling %s: %s", addr, exc)
-            return
+            return False
         self.peer_reachable(peer)
+        return True
 
     def is_connected(self, handle: str) -> bool:
         """True if a sync session with `handle` is open."""

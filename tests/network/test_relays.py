@@ -147,3 +147,56 @@ def test_deplatforming_drill(world: World) -> None:
                what="a's post reaching b with no action of b's")
     assert r2_addr in b.json("log", a_handle)["entries"][0].get("relays", []) or \
         r2_addr in json.dumps(b.json("log", a_handle))
+
+
+def test_reservations_are_renewed_and_remade_after_a_relay_restart(tmp_path: Path) -> None:
+    """On loopback (no isolation needed): a short reservation lifetime shows renewals."""
+    relay = NodeProcess.create(tmp_path / "r", name="R")
+    relay.home.joinpath("config.json").write_text(json.dumps({"relay_reservation_ttl": 4}))
+    author = NodeProcess.create(tmp_path / "a", name="A")
+    try:
+        relay.start(verb="relay")
+        r_addr = relay.addrs()[0]
+        port_addr = r_addr.split("/p2p/")[0]
+        author.cli("relays", "add", r_addr)
+        author.start()
+        a_handle = author.handle
+
+        def expiry(node: NodeProcess) -> float:
+            states = node.json("relays", "list")
+            return float(states[0]["expires"]) if states[0]["state"] == "reserved" else 0.0
+
+        first = author.wait_for(expiry, timeout=30, what="the first reservation")
+        author.wait_for(lambda n: expiry(n) > first, timeout=15, what="a renewal")
+        assert a_handle in relay.json("status")["reservations"]
+
+        relay.stop()
+        author.wait_for(lambda n: n.json("relays", "list")[0]["state"] == "unreachable",
+                        timeout=30, what="noticing the relay is gone")
+        relay.start(listen=port_addr, verb="relay")
+        author.wait_for(lambda n: n.json("relays", "list")[0]["state"] == "reserved",
+                        timeout=60, what="the reservation made again")
+        relay.wait_for(lambda n: a_handle in n.json("status")["reservations"], timeout=10,
+                       what="the relay holding the new reservation")
+        assert relay.json("status")["members"] == [a_handle]
+    finally:
+        author.stop()
+        relay.stop()
+
+
+def test_bad_invites_and_relay_addresses_get_one_clear_line(tmp_path: Path) -> None:
+    node = NodeProcess.create(tmp_path / "n", name="N")
+    cases = [
+        (("follow", "p2ps:invite:notbase58!!"), "invite"),
+        (("follow", "p2ps:invite:" + "1" * 40), "invite"),
+        (("relays", "add", "/ip4/1.2.3.4/tcp/1"), "not a relay address"),
+        (("relays", "remove", "/ip4/1.2.3.4/tcp/1/p2p/" + node.handle), "not one of your"),
+        (("invite", "--uses", "0"), "at least 1"),
+    ]
+    for args, words in cases:
+        result = node.cli(*args, check=False)
+        assert result.returncode != 0, args
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and words in lines[0], (args, result.stderr)
+        assert "Traceback" not in result.stderr
+    assert node.json("relays", "list") == []
