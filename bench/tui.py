@@ -145,8 +145,9 @@ async def scrolling(home: Path) -> None:
     from p2psocial.testing import identity_for
     from p2psocial.ui.app import SocialApp
     from p2psocial.ui.backend import InProcessBackend
+    from p2psocial.ui.launch import start_process_helpers
     from p2psocial.ui.postlist import PostList
-
+    start_process_helpers()  # as the product does before the app takes stderr
     node = Node(Home(home), identity_for(VIEWER), NodeConfig(), offline=True)
     await node.start()
     backend = InProcessBackend(node, owns_node=False)
@@ -211,9 +212,10 @@ async def ingest_lag(total: int, feeds: int, *, recent: bool) -> None:
     from p2psocial.testing import identity_for
     from p2psocial.ui.app import SocialApp
     from p2psocial.ui.backend import InProcessBackend
+    from p2psocial.ui.launch import start_process_helpers
     from p2psocial.ui.postlist import PostList
     from p2psocial.ui.render import now_ms
-
+    start_process_helpers()  # as the product does before the app takes stderr
     me = identity_for("tui-ingest-viewer")
     start_ts = now_ms() - (total // feeds) * 10 if recent else 1_600_000_000_000
     chains = signed_feeds(total, feeds, start_ts)

@@ -14,6 +14,7 @@ import logging
 import socket
 import sys
 from collections.abc import Callable
+from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,14 @@ def open_in_process(home: Any, identity: Identity, *,
     return open_
 
 
+def start_process_helpers() -> None:
+    """Start multiprocessing's resource tracker now, while stderr is the real one: once the
+    app runs, sys.stderr is Textual's capture (fileno -1), the tracker cannot start, and the
+    store's verification processes fall back to threads (which share this process's GIL
+    with the UI)."""
+    resource_tracker.ensure_running()
+
+
 def log_to_file(path: Path) -> None:
     """Send log records to `path`: on the terminal they would tear the app's screen."""
     handler = logging.FileHandler(path)
@@ -85,6 +94,7 @@ def run_tui(home: Any, unlock: Unlock) -> int:
     else:
         identity = unlock(require_identity(home))
         log_to_file(home.log_file)
+        start_process_helpers()
         opener = open_in_process(home, identity)
     app = SocialApp(opener, settings_path=Path(home.root) / "ui.json")
     app.run()
