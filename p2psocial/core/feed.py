@@ -157,8 +157,23 @@ def plan_batch(states: Mapping[bytes, FeedState], entries: Iterable[Entry],
     """
     plan = BatchPlan(states=dict(states))
     accepted_here: dict[tuple[bytes, int], bytes] = {}
-    for index, entry in enumerate(entries):
+    entries = list(entries)
+    index, count = 0, len(entries)
+    while index < count:
+        entry = entries[index]
         state = plan.states.get(entry.author) or FeedState(entry.author)
+        run_end = _run_extending_head(state, entries, index)
+        if run_end > index:  # the common case, taken in one step: see _run_extending_head
+            run = entries[index:run_end]
+            last = run[-1]
+            plan.states[state.author] = FeedState(state.author, state.lo, last.seq,
+                                                  state.lo_prev, state.lo_ts, last.hash,
+                                                  last.timestamp, state.forked)
+            plan.accepted += run
+            plan.placements += [Placement.NEXT] * len(run)
+            accepted_here.update(((e.author, e.seq), e.hash) for e in run)
+            index = run_end
+            continue
         held = None
         if state.holds(entry.seq):
             held = accepted_here.get((entry.author, entry.seq)) or held_hash(entry.author,
@@ -168,6 +183,7 @@ def plan_batch(states: Mapping[bytes, FeedState], entries: Iterable[Entry],
         except ForkError as exc:
             plan.forks.append(ForkProof(entry.author, entry.seq, entry.header, exc.rule))
             plan.states[entry.author] = dataclasses.replace(state, forked=True)
+            index += 1
             continue
         except ChainError as exc:
             plan.error, plan.error_index = exc, index
@@ -183,7 +199,26 @@ def plan_batch(states: Mapping[bytes, FeedState], entries: Iterable[Entry],
             plan.accepted.append(entry)
             plan.placements.append(placement)
             accepted_here[(entry.author, entry.seq)] = entry.hash
+        index += 1
     return plan
+
+
+def _run_extending_head(state: FeedState, entries: list[Entry], start: int) -> int:
+    """The end of the run of entries from `start` that `place` would each place NEXT: same
+    author, seq one above the head, prev naming the head's hash, timestamp not earlier.
+    The same checks as `place`, without a new state per entry."""
+    if state.forked or state.empty:
+        return start
+    author, seq, head, ts = state.author, state.hi, state.hi_hash, state.hi_ts
+    end, count = start, len(entries)
+    while end < count:
+        entry = entries[end]
+        if (entry.author != author or entry.seq != seq + 1 or entry.prev != head
+                or entry.timestamp < ts):
+            break
+        seq, head, ts = entry.seq, entry.hash, entry.timestamp
+        end += 1
+    return end
 
 
 def order_for_ingest(entries: list[Entry], state: FeedState) -> list[Entry]:
