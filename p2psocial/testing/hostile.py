@@ -3,7 +3,7 @@
     python -m p2psocial.testing.hostile --target /ip4/…/p2p/<handle> --mode forged-signature
 
 Modes (what it sends once the honest node has said which feeds it wants):
-    garbage            random bytes instead of frames
+    garbage            a frame of random bytes instead of a message
     oversized          a frame length of 2 MiB
     forged-signature   an entry of a wanted feed, signed by someone else
     wrong-author       an entry of another feed inside a frame for a wanted feed
@@ -66,7 +66,9 @@ async def _misbehave(channel: Channel, mode: str, author_seed: bytes | None
     session = SyncSession([], agent="hostile/1")
     await channel.send_all(session.initiate())
     if mode == "garbage":
-        await channel.send_all(os.urandom(4096))
+        # random bytes in a well-formed frame: raw random bytes would sometimes announce a
+        # frame longer than what follows, and the honest node rightly waits for the rest
+        await channel.send_all(encode_frame(b"\xff" + os.urandom(4095)))
         return {"mode": mode, "answer": await _answer(channel, session)}
     if mode == "oversized":
         await channel.send_all(b"\x80\x80\x80\x01" + b"\0" * 1024)

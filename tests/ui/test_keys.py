@@ -118,7 +118,7 @@ async def test_my_post_brings_a_scrolled_timeline_back_to_the_top(node: Node,
                     len(app.screen.query_one(PostList).rows) >= 40, what="rows")
         post_list = app.screen.query_one(PostList)
         await pilot.press("G")
-        assert post_list.scroll_y > 0
+        await until(pilot, lambda: post_list.scroll_y > 0, what="scrolled to the end")
         await pilot.press("c", *"seen at once", "ctrl+s")
         await until(pilot, lambda: post_list.rows[0].post.text == "seen at once",
                     what="my post")
