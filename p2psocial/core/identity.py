@@ -10,6 +10,7 @@ Rules:
 
 from __future__ import annotations
 
+import functools
 import re
 
 import base58
@@ -25,8 +26,12 @@ _HEX_KEY_RE = re.compile(r"[0-9a-fA-F]{64}")
 _PEER_ID_PREFIX = bytes([0x00, 0x24, 0x08, 0x01, 0x12, 0x20])
 
 
+@functools.lru_cache(maxsize=4096)
 def handle_of(public_key: bytes) -> str:
-    """The public handle (libp2p PeerID, base58btc) of a 32-byte Ed25519 public key."""
+    """The public handle (libp2p PeerID, base58btc) of a 32-byte Ed25519 public key.
+
+    Cached: base58 is slow pure Python, and a node names the same few thousand feeds often.
+    """
     if len(public_key) != KEY_BYTES:
         raise HandleError(f"a public key is {KEY_BYTES} bytes, not {len(public_key)}")
     return base58.b58encode(_PEER_ID_PREFIX + public_key).decode("ascii")

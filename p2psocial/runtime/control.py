@@ -44,6 +44,11 @@ class EventHub:
     def __init__(self) -> None:
         self._queues: set[asyncio.Queue[tuple[str, Any]]] = set()
 
+    @property
+    def has_subscribers(self) -> bool:
+        """True if anyone listens (so events are worth building)."""
+        return bool(self._queues)
+
     def publish(self, kind: str, data: Any) -> None:
         """Send an event to every subscriber (never blocks)."""
         for queue in self._queues:

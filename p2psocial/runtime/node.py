@@ -179,8 +179,9 @@ class Node:
 
     def entries_stored(self, entries: list[Entry], *, mine: bool = False) -> None:
         """Tell the UI hub and the network about entries that just entered the store."""
-        for entry in entries:
-            self.hub.publish("entry", entry_view(entry))
+        if self.hub.has_subscribers:  # a bulk sync need not build views nobody reads
+            for entry in entries:
+                self.hub.publish("entry", entry_view(entry))
         if self._network is not None:
             if mine:
                 self._network.entries_stored(entries)
