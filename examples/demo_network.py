@@ -5,12 +5,15 @@
 `make run` runs this. It:
 1. creates your home if it holds no identity yet (on a terminal `p2psocial init` asks for a
    passphrase; unattended, the key is stored unencrypted and a warning says so);
-2. starts three demo peers (Ana, Ben, Chioma), each a `p2psocial run` process listening on
-   loopback with its own home under the demo directory (default: your home's path + "-demo");
+2. starts a local relay (`p2psocial relay`, open policy, on a loopback port kept in the demo
+   directory) and three demo peers (Ana, Ben, Chioma) that use it as their relay, each a
+   `p2psocial run` process listening on loopback with its own home under the demo directory
+   (default: your home's path + "-demo");
    the first time, they write a small history over their control sockets: profiles, posts,
    replies, reactions, a repost, a content warning, follows (of each other and of you);
 3. opens the UI on your own node (`p2psocial` with no command, so the node runs inside the
-   UI) and, once that node is online, has it follow the peers and connect to them;
+   UI) and, once that node is online, has it follow the peers and connect to them, and
+   (if you have no relay yet) take the demo relay as yours;
 4. keeps the peers talking while you look: one of them posts, replies or reacts now and
    then, and your own posts get a reaction and a reply within seconds;
 5. stops the peers when you leave the UI (q on the home timeline, or ctrl+q).
@@ -102,11 +105,17 @@ class DemoPeer:
     def name(self) -> str:
         return self.persona.name
 
-    def prepare(self) -> None:
-        """Create the home the first time (an unencrypted throwaway identity)."""
+    def prepare(self, relay: str) -> None:
+        """Create the home the first time (an unencrypted throwaway identity), and make
+        `relay` its one relay."""
         if not self.node.home.joinpath("key.json").exists():
             self.node.cli("init", "--no-passphrase")
             self.node.cli("about", "--name", self.name, "--bio", self.persona.bio)
+        for old in json.loads(self.node.cli("relays", "list", "--json").stdout):
+            if old["addr"] != relay:
+                self.node.cli("relays", "remove", old["addr"])
+        if not self.node.cli("relays", "list").stdout.startswith(relay):
+            self.node.cli("relays", "add", relay)
 
     def start(self) -> None:
         """Start the node (blocking: run it in a thread) and learn its handle and address."""
@@ -132,11 +141,29 @@ class DemoPeer:
 
 @dataclass
 class DemoNetwork:
-    """The demo peers (and, later, a local relay) around your node."""
+    """A local relay and the demo peers around your node."""
 
     root: Path
     peers: list[DemoPeer] = field(default_factory=list)
     chatter: list[tuple[DemoPeer, str]] = field(default_factory=list)
+    relay: NodeProcess | None = None
+    relay_addr: str = ""
+
+    def start_relay(self) -> str:
+        """Start the demo relay on its kept port (a new one if that is taken); its address."""
+        node = self.relay = NodeProcess(self.root / "relay")
+        if not node.home.joinpath("key.json").exists():
+            node.cli("init", "--no-passphrase")
+            node.cli("about", "--name", "Demo relay")
+        port_file = self.root / "relay.port"
+        port = int(port_file.read_text()) if port_file.exists() else 0
+        try:
+            node.start(listen=f"/ip4/127.0.0.1/tcp/{port}", verb="relay")
+        except AssertionError:  # the kept port is taken: any free one
+            node.start(listen=LOOPBACK, verb="relay")
+        self.relay_addr = node.json("status")["listen"][0]
+        port_file.write_text(self.relay_addr.split("/tcp/")[1].split("/")[0])
+        return self.relay_addr
 
     @classmethod
     def of(cls, root: Path) -> DemoNetwork:
@@ -145,9 +172,9 @@ class DemoNetwork:
     async def start(self) -> None:
         """Start every peer at once, connect them to each other, and open their clients."""
         self.root.mkdir(parents=True, exist_ok=True)
-        # The local relay goes here when `p2psocial relay` lands: start it first and give its
-        # address to the peers (one line, e.g. `self.relay = start_relay(self.root)`).
-        await asyncio.gather(*(asyncio.to_thread(_prepare_and_start, p) for p in self.peers))
+        relay = await asyncio.to_thread(self.start_relay)
+        await asyncio.gather(*(asyncio.to_thread(_prepare_and_start, p, relay)
+                               for p in self.peers))
         for peer in self.peers:
             await peer.open()
         for i, peer in enumerate(self.peers):
@@ -159,6 +186,8 @@ class DemoNetwork:
         for peer in self.peers:
             await peer.close()
         await asyncio.gather(*(asyncio.to_thread(p.stop) for p in self.peers))
+        if self.relay is not None:
+            await asyncio.to_thread(self.relay.stop)
 
     # --- the story so far ---------------------------------------------------------------
 
@@ -232,8 +261,8 @@ class DemoNetwork:
         await _retry(lambda: listener.call("react", view.hash, random.choice(REACTIONS)))
 
 
-def _prepare_and_start(peer: DemoPeer) -> None:
-    peer.prepare()
+def _prepare_and_start(peer: DemoPeer, relay: str) -> None:
+    peer.prepare(relay)
     peer.start()
 
 
@@ -296,6 +325,8 @@ async def join(client: ControlClient, network: DemoNetwork) -> None:
             await client.call("follow", peer.handle)
     for peer in network.peers:
         await _quietly(client.call("connect", peer.addr))
+    if network.relay_addr and not await client.call("relays"):
+        await _quietly(client.call("add_relay", network.relay_addr))
 
 
 # --- running it -------------------------------------------------------------------------
