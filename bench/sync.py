@@ -50,6 +50,7 @@ async def fill(node: NodeProcess, raw: list[tuple[bytes, bytes | None]],
     store = await Store.open(node.home / "p2psocial.db")
     me = identity_of(node)
     await store.set_owner(me.public_key)
+    await store.verify_pool.warm_up()  # as a running node has them (Replicator.start)
     started = time.perf_counter()
     pending: list[asyncio.Task[object]] = []
     for i in range(0, len(raw), BATCH):

@@ -143,6 +143,8 @@ class Replicator:
         await self._recompute_wants()
         await self.relays.refresh()
         self._spawn(self._reach_authors_loop(), "reach authors")
+        # a node online will receive batches: start the verification processes meanwhile
+        self._spawn(self.store.verify_pool.warm_up(), "verification processes")
         self._spawn(self._watch_connections(), "connections")
         self._spawn(self._keep_configured_peers(), "reconnect")
         if config.dht:

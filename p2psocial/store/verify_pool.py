@@ -156,6 +156,24 @@ class VerifyPool:
                 self._processes = 0
         return self._workers
 
+    async def warm_up(self) -> None:
+        """Start the worker processes now, so that the first large batch does not wait for
+        them. Spawning blocks, so it runs in a thread. Does nothing without processes."""
+        if not self._processes:
+            return
+        workers = self._worker_pool()  # made here, on the loop's thread, like every use
+        if workers is None:
+            return
+        count = self._processes
+        try:
+            futures = await asyncio.to_thread(lambda: [workers.submit(_ready)
+                                                       for _ in range(count)])
+            await asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
+        except (BrokenProcessPool, RuntimeError) as exc:  # RuntimeError: pool shut down
+            log.warning("verification processes did not start (%s): verifying in threads",
+                        exc)
+            self._processes = 0
+
     def close(self) -> None:
         """Stop the worker threads (and processes)."""
         self._decoder.shutdown(wait=True, cancel_futures=True)
@@ -168,6 +186,11 @@ def default_processes() -> int:
     """Verification processes worth having here: one per core, none on a single core."""
     cores = os.cpu_count() or 1
     return min(cores, 4) if cores > 1 else 0
+
+
+def _ready() -> bool:
+    """A no-op run in each worker process to start it."""
+    return True
 
 
 def _ignore_interrupts() -> None:
