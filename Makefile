@@ -32,7 +32,8 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"p2psocial needs Python 3.11, found {sys.version.split()[0]}"'
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "installing p2psocial and its dependencies into $(VENV) (log: $(VENV)/install.log)"
+	$(BIN)/python -m pip install --quiet -e '.[dev]' > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 	rm -f $(VENV)/.installed-*
 	touch $@
 

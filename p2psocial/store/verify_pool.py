@@ -15,6 +15,8 @@ Rules:
   round trip costs more than their verification.
 - The result keeps arrival order and stops at the first invalid entry: the valid prefix, the
   error, and its index in the batch.
+- Worker processes leave by themselves within OWNER_CHECK_SECONDS if the node dies without
+  stopping them (a SIGKILL would otherwise orphan them and Python's forkserver for good).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -37,6 +41,7 @@ log = logging.getLogger(__name__)
 RawEntry = tuple[bytes, bytes | None]
 MIN_SPLIT = 64
 PROCESS_MIN = 200
+OWNER_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +155,7 @@ class VerifyPool:
             try:
                 self._workers = ProcessPoolExecutor(
                     self._processes, mp_context=multiprocessing.get_context("forkserver"),
-                    initializer=_ignore_interrupts)
+                    initializer=_start_worker, initargs=(os.getpid(),))
             except (OSError, ValueError) as exc:
                 log.warning("no verification processes (%s): verifying in threads", exc)
                 self._processes = 0
@@ -193,9 +198,24 @@ def _ready() -> bool:
     return True
 
 
-def _ignore_interrupts() -> None:
-    """In worker processes: Ctrl-C is for the node, which stops the pool itself."""
+def _start_worker(owner: int) -> None:
+    """In a worker process: Ctrl-C is for the node, which stops the pool itself; and if the
+    node dies without stopping it (SIGKILL, a crash), leave too. Python's forkserver and
+    its workers would otherwise live on, orphaned, until the machine restarts."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_when_gone, args=(owner,), daemon=True,
+                     name="p2psocial-owner-watch").start()
+
+
+def _exit_when_gone(owner: int) -> None:
+    while True:
+        time.sleep(OWNER_CHECK_SECONDS)
+        try:
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:  # the pid now belongs to someone else's process
+            os._exit(0)
 
 
 def _decode_unverified(raw: Sequence[RawEntry]) -> Decoded:

@@ -229,3 +229,30 @@ def _count(db: Path, author: bytes) -> int:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
         row = conn.execute("SELECT count(*) FROM entries WHERE author = ?", (author,)).fetchone()
     return int(row[0])
+
+
+def test_a_killed_node_leaves_no_verification_processes_behind(nodes: Make) -> None:
+    alice = nodes("Alice")
+    alice.start()
+    assert alice.proc is not None
+    node_pid = alice.proc.pid
+
+    def workers() -> list[int]:
+        """Processes whose environment names alice's home (the forkserver and its workers)."""
+        found = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit() or int(proc.name) == node_pid:
+                continue
+            try:
+                environ = (proc / "environ").read_bytes()
+                cmdline = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"forkserver" in cmdline and str(alice.home).encode() in environ:
+                found.append(int(proc.name))
+        return found
+
+    alice.wait_for(lambda n: len(workers()) >= 2, timeout=30,
+                   what="the verification processes the node starts once online")
+    alice.kill()  # SIGKILL: the node cannot stop its pool
+    alice.wait_for(lambda n: not workers(), timeout=10, what="the orphaned workers leaving")
