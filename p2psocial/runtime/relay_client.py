@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -168,7 +169,6 @@ class RelayClient:
 
 
 def _json_list(raw: bytes) -> list[str]:
-    import json
     with contextlib.suppress(ValueError):
         value = json.loads(raw)
         if isinstance(value, list):

@@ -23,7 +23,7 @@ import logging
 import time
 from typing import Any
 
-from p2psocial.core.errors import InviteError, NetError, ProtocolError
+from p2psocial.core.errors import HandleError, InviteError, NetError, ProtocolError
 from p2psocial.core.identity import handle_of, parse_handle
 from p2psocial.core.invite import Invite, decode_invite
 from p2psocial.core.relay_policy import (
@@ -87,7 +87,7 @@ class RelayDuty:
     def _admits(self, peer: str) -> bool:
         try:
             key = parse_handle(peer)
-        except ValueError:
+        except HandleError:  # not an Ed25519 PeerID: not a p2psocial user
             return False
         return key in self._members and key not in self._replicator.blocked
 
@@ -116,12 +116,13 @@ class RelayDuty:
 
     async def _answer(self, peer: str, data: bytes) -> bytes:
         try:
+            key = parse_handle(peer)
             token = parse_join_request(data)
             invite = None if token is None else decode_invite(token)
-        except (ProtocolError, InviteError) as exc:
+        except (ProtocolError, InviteError, HandleError) as exc:
             log.info("relay: bad join request from %s: %s", peer, exc)
             return join_answer(JoinDecision(False, f"bad request: {exc}"), 0)
-        decision = await self._decide(parse_handle(peer), invite)
+        decision = await self._decide(key, invite)
         log.info("relay: %s %s (%s)", "admitted" if decision.admitted else "refused", peer,
                  decision.reason)
         return join_answer(decision, self.quota if decision.admitted else 0)
