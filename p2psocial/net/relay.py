@@ -13,6 +13,9 @@ Rules:
 - `reserve()` makes or refreshes one reservation and returns its expiry; keeping it fresh
   (and re-making it after a relay restart) is the caller's loop: libp2p's own refresher
   only refreshes, and only while the connection lives.
+- py-libp2p 0.8.1 has no public API for two things used here: the expiry a relay granted
+  (`CircuitV2Transport._reservations`) and the relay's reservation table
+  (`RelayResourceManager._reservations`, read for status and to free a reservation).
 """
 
 from __future__ import annotations
