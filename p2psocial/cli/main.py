@@ -34,7 +34,10 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         hint = ""
-        if "invalid choice" in message and "'" in message:
+        top_level = " " not in self.prog  # "p2psocial", not "p2psocial relays"
+        if "invalid choice" in message and not top_level:
+            message += f"; see `{self.prog} --help`"  # e.g. --policy, or `relays frob`
+        elif "invalid choice" in message and "'" in message:
             wrong = message.split("'")[1]
             verbs = sorted(commands.VERBS)
             close = difflib.get_close_matches(wrong, verbs, n=1)

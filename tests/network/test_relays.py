@@ -192,6 +192,8 @@ def test_bad_invites_and_relay_addresses_get_one_clear_line(tmp_path: Path) -> N
         (("relays", "add", "/ip4/1.2.3.4/tcp/1"), "not a relay address"),
         (("relays", "remove", "/ip4/1.2.3.4/tcp/1/p2p/" + node.handle), "not one of your"),
         (("invite", "--uses", "0"), "at least 1"),
+        (("relays", "frob"), "choose from 'add', 'remove', 'list'"),
+        (("relay", "--policy", "closed"), "choose from 'open', 'invite', 'allowlist'"),
     ]
     for args, words in cases:
         result = node.cli(*args, check=False)
