@@ -218,6 +218,15 @@ class TrioBridge:
             await _settled(call.future)
             raise
 
+    async def run_sync(self, fn: Callable[[*Ts], T], *args: *Ts) -> T:
+        """(asyncio) Call the plain function `fn(*args)` on the trio side (e.g. a read of
+        libp2p's state) and return its result here. Raises as `run` does."""
+
+        async def call(*inner: *Ts) -> T:
+            return fn(*inner)
+
+        return await self.run(call, *args)
+
     def spawn(self, fn: Callable[[*Ts], Awaitable[object]], *args: *Ts) -> None:
         """(asyncio or trio) Start `fn(*args)` in the bridge's nursery and do not wait for it.
 

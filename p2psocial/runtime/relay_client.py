@@ -16,8 +16,6 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -27,7 +25,7 @@ from p2psocial.core.errors import NetError, ProtocolError
 from p2psocial.core.identity import handle_of
 from p2psocial.core.relay_policy import JOIN_PROTOCOL, join_request, parse_join_answer
 from p2psocial.net import Host, ProtocolNotSupported, ReservationRefused
-from p2psocial.runtime.service import HINTS_PREFIX, relay_token_key
+from p2psocial.runtime.service import relay_token_key
 
 log = logging.getLogger(__name__)
 RENEW_MARGIN = 0.2          # renew when this fraction of the reservation's life is left
@@ -123,7 +121,7 @@ class RelayClient:
         renew_at = time.time() + max(1.0, (expires - time.time()) * (1 - RENEW_MARGIN))
         while time.time() < renew_at:
             await asyncio.sleep(WATCH_SECONDS)
-            if not await self._bridge.run(_connected, self._host, relay):
+            if not await self._bridge.run_sync(self._host.is_connected, relay):
                 return
 
     async def _join(self, addr: str, relay: str) -> None:
@@ -146,11 +144,12 @@ class RelayClient:
     async def reach_authors(self, feeds: list[bytes]) -> None:
         """Dial where each of `feeds` can be found; look up on the DHT those nobody serves."""
         lost: list[bytes] = []
+        relay_lists = await self._store.relay_lists(feeds)
+        all_hints = await self._replicator.node.service.all_address_hints()
         for feed in feeds:
             handle = handle_of(feed)
-            relays = await self._store.relay_list(feed)
-            hints_raw = await self._store.get_meta(HINTS_PREFIX + handle)
-            hints = [] if hints_raw is None else _json_list(hints_raw)
+            relays = relay_lists.get(feed, [])
+            hints = all_hints.get(handle, [])
             fresh = False
             for addr in dict.fromkeys([*relays, *hints]):
                 peer = addr.rsplit("/p2p/", 1)[-1]
@@ -166,18 +165,6 @@ class RelayClient:
                 lost.append(feed)
         if lost and self._config.dht:
             await self._replicator.look_up(lost)
-
-
-def _json_list(raw: bytes) -> list[str]:
-    with contextlib.suppress(ValueError):
-        value = json.loads(raw)
-        if isinstance(value, list):
-            return [v for v in value if isinstance(v, str)]
-    return []
-
-
-async def _connected(host: Host, peer: str) -> bool:
-    return host.is_connected(peer)
 
 
 async def _ask_to_join(host: Host, relay: str, request: bytes) -> bytes:

@@ -97,7 +97,7 @@ class RelayDuty:
             handle = handle_of(member)
             log.info("relay: refusing %s (blocked)", handle)
             with contextlib.suppress(NetError):
-                await self._bridge.run(_sync(self._host.drop_reservation), handle)
+                await self._bridge.run_sync(self._host.drop_reservation, handle)
                 await self._bridge.run(self._host.disconnect, handle)
 
     # --- the join protocol ------------------------------------------------------------------
@@ -164,9 +164,3 @@ class RelayDuty:
                 await self._bridge.run(self._host.dht.provide, feed)
             except NetError as exc:
                 log.debug("providing %s: %s", handle_of(feed), exc)
-
-
-def _sync(fn: Any) -> Any:
-    async def call(*args: Any) -> Any:
-        return fn(*args)
-    return call

@@ -370,8 +370,8 @@ class Replicator:
         await self._serve(channel, True)
 
     async def _watch_connections(self) -> None:
-        queue = await self._call(_async(self._host.events))
-        for connected in await self._call(_async(self._host.connected_peers)):
+        queue = await self._bridge.run_sync(self._host.events)
+        for connected in await self._bridge.run_sync(self._host.connected_peers):
             self._on_connected(connected)
         while not self._stopping:
             event = await self._call(queue.receive)
@@ -556,7 +556,7 @@ class Replicator:
 
     async def peers(self) -> list[PeerView]:
         """Connected peers with what we replicate with each."""
-        connected = await self._call(_async(self._host.connected_peers))
+        connected = await self._bridge.run_sync(self._host.connected_peers)
         profiles = await self.store.profiles(parse_handle(c.peer) for c in connected)
         views = []
         for conn in connected:
@@ -581,14 +581,14 @@ class Replicator:
                 head=None if state.hi_hash is None else state.hi_hash.hex(),
                 best_known=max(self._best_known.get(feed, 0), state.hi),
                 sources=sorted(self._sources.get(feed, set())), forked=state.forked))
-        connected = await self._call(_async(self._host.connected_peers))
+        connected = await self._bridge.run_sync(self._host.connected_peers)
         return NodeStatus(handle=self.node.handle, listen=self.listen_addrs(),
                           peers=len(connected), feeds=feeds, entries_received=self._received,
                           duplicates=self._duplicates, started_at=self.node.started_at,
                           relays=[r.to_json() for r in self.relays.states.values()],
                           members=None if self.duty is None else self.duty.members,
                           reservations=None if self.duty is None else sorted(
-                              await self._call(_async(self._host.relay_reservations))))
+                              await self._bridge.run_sync(self._host.relay_reservations)))
 
 
 def adopt_library_logs(level: str) -> None:
@@ -601,10 +601,3 @@ def adopt_library_logs(level: str) -> None:
     library = logging.getLogger("libp2p")
     library.propagate = True
     library.setLevel(getattr(logging, level.upper(), logging.CRITICAL))
-
-
-def _async(fn: Callable[[], _T]) -> Callable[[], Awaitable[_T]]:
-    """Wrap a plain trio-side method so the bridge can run it on the trio side."""
-    async def call() -> _T:
-        return fn()
-    return call

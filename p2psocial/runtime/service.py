@@ -69,6 +69,14 @@ def relay_token_key(addr: str) -> str:
     return "relay-invite:" + addr.rsplit("/p2p/", 1)[-1]
 
 
+def _hint_list(raw: bytes | None) -> list[str]:
+    try:
+        value = json.loads(raw) if raw else []
+    except ValueError:
+        return []
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
 def _relay_addr(addr: str) -> str:
     addr = addr.strip()
     head, sep, peer = addr.rpartition("/p2p/")
@@ -425,8 +433,12 @@ class Service:
 
     async def address_hints(self, handle: str) -> list[str]:
         """Addresses learnt for a feed outside its log (from invites)."""
-        raw = await self.store.get_meta(HINTS_PREFIX + handle)
-        return list(json.loads(raw)) if raw else []
+        return _hint_list(await self.store.get_meta(HINTS_PREFIX + handle))
+
+    async def all_address_hints(self) -> dict[str, list[str]]:
+        """`address_hints` of every feed that has some, by handle."""
+        found = await self.store.meta_with_prefix(HINTS_PREFIX)
+        return {handle: _hint_list(raw) for handle, raw in found.items()}
 
     async def _follow_invite(self, token: str) -> EntryView:
         invite = decode_invite(token)

@@ -621,8 +621,29 @@ class Store:
     @translated
     async def relay_list(self, author: bytes) -> list[str]:
         """The relay addresses a feed last published."""
-        row = await self._one("SELECT addrs FROM relay_lists WHERE author = ?", (author,))
-        return [] if row is None else list(json.loads(row[0]))
+        return (await self.relay_lists([author])).get(author, [])
+
+    @translated
+    async def relay_lists(self, authors: Iterable[bytes]) -> dict[bytes, list[str]]:
+        """The relay addresses each of `authors` last published (feeds with none left out)."""
+        listed = list(set(authors))
+        out: dict[bytes, list[str]] = {}
+        for i in range(0, len(listed), 500):
+            part = listed[i:i + 500]
+            async with self._conn.execute(
+                    f"SELECT author, addrs FROM relay_lists WHERE author IN "
+                    f"({','.join('?' * len(part))})", part) as cur:
+                for author, addrs in await cur.fetchall():
+                    out[bytes(author)] = list(json.loads(addrs))
+        return out
+
+    @translated
+    async def meta_with_prefix(self, prefix: str) -> dict[str, bytes]:
+        """Every metadata value whose key starts with `prefix`, by the rest of the key."""
+        async with self._conn.execute(
+                "SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?",
+                (len(prefix), prefix)) as cur:
+            return {str(k)[len(prefix):]: bytes(v) for k, v in await cur.fetchall()}
 
     @translated
     async def forks(self, author: bytes | None = None) -> list[ForkRecord]:

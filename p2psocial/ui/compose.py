@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual import on
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Input, Static, TextArea
 
@@ -107,8 +107,8 @@ class ComposeScreen(SocialScreen):
         except P2PSocialError as exc:
             self.notify(str(exc), severity="error")
             return
-        except Exception as exc:  # noqa: BLE001 - e.g. SuspendNotSupported on a web driver
-            self.notify(f"cannot open an editor here: {exc}", severity="error")
+        except SuspendNotSupported:  # e.g. served in a browser: no terminal to lend
+            self.notify("cannot open an editor here", severity="error")
             return
         area.text = text.rstrip("\n")
         area.move_cursor(area.document.end)

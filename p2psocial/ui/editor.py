@@ -30,8 +30,9 @@ def edit_text(initial: str) -> str:
             f.write(initial)
         try:
             result = subprocess.run([*command, str(path)], check=False)
-        except FileNotFoundError:
-            raise UsageError(f"cannot run the editor {command[0]!r}: set $EDITOR") from None
+        except OSError as exc:  # not found, not executable, …
+            raise UsageError(f"cannot run the editor {command[0]!r} ({exc.strerror}): "
+                             "set $EDITOR") from None
         if result.returncode != 0:
             raise UsageError(f"the editor exited with status {result.returncode}")
         return path.read_text()

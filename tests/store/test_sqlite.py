@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from p2psocial.core.content import Post
+from p2psocial.core.content import Post, Relays
 from p2psocial.core.errors import HomeLocked, NotOurDatabase, StorageFull, StoreError
 from p2psocial.store.connection import APPLICATION_ID, migrations
 from p2psocial.store.home import Home, HomeLock
@@ -167,3 +167,21 @@ async def test_large_batches_stop_at_the_same_bad_signature_in_threads_or_proces
         assert await store.count_entries() == 437
     finally:
         await store.close()
+
+
+@pytest.mark.asyncio
+async def test_relay_lists_and_prefixed_meta_in_one_query_each(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "db")
+    a, b, c = identity_for("ra"), identity_for("rb"), identity_for("rc")
+    await store.append(a, Relays(addrs=("/ip4/1.2.3.4/tcp/1/p2p/x",)))
+    await store.append(b, Relays(addrs=("/ip4/1.2.3.4/tcp/1/p2p/y", "/ip4/5.6.7.8/tcp/2/p2p/z")))
+    await store.append(b, Relays(addrs=("/ip4/5.6.7.8/tcp/2/p2p/z",)))  # the latest wins
+    lists = await store.relay_lists([a.public_key, b.public_key, c.public_key])
+    assert lists == {a.public_key: ["/ip4/1.2.3.4/tcp/1/p2p/x"],
+                     b.public_key: ["/ip4/5.6.7.8/tcp/2/p2p/z"]}
+    assert await store.relay_list(c.public_key) == []
+    await store.set_meta("hints:one", b"[1]")
+    await store.set_meta("hints:two", b"[2]")
+    await store.set_meta("other", b"x")
+    assert await store.meta_with_prefix("hints:") == {"one": b"[1]", "two": b"[2]"}
+    await store.close()
