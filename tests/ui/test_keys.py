@@ -117,6 +117,9 @@ async def test_my_post_brings_a_scrolled_timeline_back_to_the_top(node: Node,
         await until(pilot, lambda: app.screen.query(PostList) and
                     len(app.screen.query_one(PostList).rows) >= 40, what="rows")
         post_list = app.screen.query_one(PostList)
+        # focused and laid out taller than the screen first (under load both come late)
+        await until(pilot, lambda: post_list.has_focus and post_list.max_scroll_y > 0,
+                    what="a focused list to scroll")
         await pilot.press("G")
         await until(pilot, lambda: post_list.scroll_y > 0, what="scrolled to the end")
         await pilot.press("c", *"seen at once", "ctrl+s")
