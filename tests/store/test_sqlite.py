@@ -51,6 +51,62 @@ async def test_new_database_is_marked_ours_and_migrated(tmp_path: Path) -> None:
 
 
 @pytest.mark.asyncio
+async def test_schema_1_database_is_migrated_and_found_by_hash_through_the_short_key(
+        tmp_path: Path) -> None:
+    path = tmp_path / "db"
+    feed = make_feed(identity_for("alice"), 5)
+    # a version-1 database, as the first releases wrote it, holding one entry
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+    conn.executescript(migrations()[0][1])
+    conn.execute("PRAGMA user_version=1")
+    first = feed[0]
+    conn.execute("INSERT INTO entries (author, seq, hash, ts, type, header, payload, deleted, "
+                 "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0)",
+                 (first.author, first.seq, first.hash, first.timestamp, first.type,
+                  first.header, first.payload))
+    conn.commit()
+    conn.close()
+    store = await Store.open(path)
+    try:
+        got = await store.get(first.hash)
+        assert got is not None and got.header == first.header
+        await store.ingest(raw_entries(feed[1:]))
+        assert set(await store.get_many([e.hash for e in feed])) == {e.hash for e in feed}
+        assert [e.hash for e in await store.find_by_prefix(feed[3].hash[:3])] == [feed[3].hash]
+    finally:
+        await store.close()
+    conn = sqlite3.connect(path)
+    try:
+        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        assert "entries_by_hash_key" in indexes and "entries_by_hash" not in indexes
+        plan = conn.execute("EXPLAIN QUERY PLAN SELECT header FROM entries WHERE "
+                            "substr(hash, 1, 8) = substr(?1, 1, 8) AND hash = ?1",
+                            (first.hash,)).fetchall()
+        assert "entries_by_hash_key" in plan[0][-1]
+    finally:
+        conn.close()
+
+
+@pytest.mark.asyncio
+async def test_lookups_by_hash_tell_apart_hashes_that_share_the_short_key(
+        tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "db")
+    try:
+        feed = make_feed(identity_for("alice"), 3)
+        await store.ingest(raw_entries(feed))
+        # a hash sharing the stored entry's first 8 bytes is a different entry: not found
+        twin = feed[1].hash[:8] + bytes(24)
+        assert await store.get(twin) is None
+        assert set(await store.get_many([twin, feed[2].hash])) == {feed[2].hash}
+        assert await store.find_by_prefix(twin[:12]) == []
+        found = await store.find_by_prefix(feed[1].hash[:9])
+        assert [e.hash for e in found] == [feed[1].hash]
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
 async def test_foreign_sqlite_database_is_refused_untouched(tmp_path: Path) -> None:
     path = tmp_path / "other.db"
     conn = sqlite3.connect(path)
@@ -185,3 +241,16 @@ async def test_relay_lists_and_prefixed_meta_in_one_query_each(tmp_path: Path) -
     await store.set_meta("other", b"x")
     assert await store.meta_with_prefix("hints:") == {"one": b"[1]", "two": b"[2]"}
     await store.close()
+
+
+def test_multi_row_inserts_keep_row_order_across_statements() -> None:
+    from p2psocial.store.sqlite import _insert_rows
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER, n INTEGER)")
+    conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 7)  # two rows of 3 per statement
+    rows = [(i % 4, i, 1) for i in range(11)]  # keys repeat: later rows must win, in order
+    _insert_rows(conn, "INSERT INTO t (k, v, n)", 3, rows,
+                 "ON CONFLICT(k) DO UPDATE SET v = excluded.v, n = t.n + 1")
+    assert conn.execute("SELECT k, v, n FROM t ORDER BY k").fetchall() == [
+        (0, 8, 3), (1, 9, 3), (2, 10, 3), (3, 7, 2)]
+    _insert_rows(conn, "INSERT INTO t (k, v, n)", 3, [])  # nothing to do is fine
