@@ -14,7 +14,7 @@ from enum import StrEnum
 class Code(StrEnum):
     """The codes this implementation sends; `ProtocolError.code` is one of them."""
 
-    BAD_FRAME = "bad-frame"              # a malformed length prefix, or the stream ended mid-frame
+    BAD_FRAME = "bad-frame"              # a malformed length prefix
     FRAME_TOO_LARGE = "frame-too-large"  # a length above the max_frame we announced
     MALFORMED = "malformed"              # a message that is not CBOR of the shape the spec gives
     UNEXPECTED = "unexpected"            # a valid message at the wrong time (before HELLO, ...)

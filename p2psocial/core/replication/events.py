@@ -94,7 +94,8 @@ class PeerSynced:
 
 @dataclass(frozen=True, slots=True)
 class PeerClosed:
-    """The peer said BYE (`reason`), or the stream ended cleanly (`reason` None)."""
+    """The peer said BYE (`reason`), the stream ended cleanly (`reason` None), or it ended
+    inside a frame (`reason` says so; the partial frame is dropped)."""
 
     reason: str | None
 

@@ -189,7 +189,10 @@ class SyncSession:
         if not self._eof:
             return NEED_DATA
         if self._decoder.buffered:
-            self._die(Code.BAD_FRAME, "the stream ended inside a frame")
+            # a crashed peer or a cut connection looks just like this: not misbehaviour
+            reason = "the stream ended inside a frame (the connection was cut)"
+            self._close(reason)
+            return PeerClosed(reason)
         self._close("the stream ended")
         return PeerClosed(None)
 
