@@ -24,7 +24,7 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter
@@ -361,11 +361,8 @@ class Store:
             return found  # nothing was ever deleted (the common case): no lookups
         me = self._me
         hashes = [e.hash for e in entries if e.author != me]
-        for i in range(0, len(hashes), 500):
-            part = hashes[i:i + 500]
-            marks = ",".join("?" * len(part))
-            found.update((bytes(t), bytes(a)) for t, a in db.execute(
-                f"SELECT target, author FROM deletions WHERE target IN ({marks})", part))
+        found.update((bytes(t), bytes(a)) for t, a in _select_in(
+            db, "SELECT target, author FROM deletions WHERE target IN ({marks})", hashes))
         return found
 
     def _blocked_among(self, db: sqlite3.Connection, authors: set[bytes]) -> set[bytes]:
@@ -573,16 +570,9 @@ class Store:
     @translated
     async def profiles(self, authors: Iterable[bytes]) -> dict[bytes, Profile]:
         """Profiles of several feeds (those that have one)."""
-        listed = list(set(authors))
-        out: dict[bytes, Profile] = {}
-        for i in range(0, len(listed), 500):
-            part = listed[i:i + 500]
-            async with self._conn.execute(
-                    f"SELECT author, name, bio FROM profiles WHERE author IN "
-                    f"({','.join('?' * len(part))})", part) as cur:
-                for a, name, bio in await cur.fetchall():
-                    out[bytes(a)] = Profile(bytes(a), name, bio)
-        return out
+        rows = await self._rows_in("SELECT author, name, bio FROM profiles WHERE author IN "
+                                   "({marks})", set(authors))
+        return {bytes(a): Profile(bytes(a), name, bio) for a, name, bio in rows}
 
     @translated
     async def find_profiles(self, text: str, *, limit: int = 20) -> list[Profile]:
@@ -601,15 +591,11 @@ class Store:
     @translated
     async def follow_graph(self, sources: Iterable[bytes]) -> dict[bytes, set[bytes]]:
         """For each of `sources`, the feeds it follows (as far as we hold its log)."""
-        listed = list(set(sources))
+        listed = set(sources)
         out: dict[bytes, set[bytes]] = {src: set() for src in listed}
-        for i in range(0, len(listed), 500):
-            part = listed[i:i + 500]
-            async with self._conn.execute(
-                    f"SELECT src, dst FROM contacts WHERE following = 1 AND blocking = 0 AND "
-                    f"src IN ({','.join('?' * len(part))})", part) as cur:
-                for src, dst in await cur.fetchall():
-                    out[bytes(src)].add(bytes(dst))
+        for src, dst in await self._rows_in("SELECT src, dst FROM contacts WHERE following = 1 "
+                                            "AND blocking = 0 AND src IN ({marks})", listed):
+            out[bytes(src)].add(bytes(dst))
         return out
 
     @translated
@@ -624,6 +610,15 @@ class Store:
         return await self._contact_set("SELECT src FROM contacts WHERE dst = ? AND "
                                        "following = 1", dst)
 
+    async def _rows_in(self, template: str, keys: Iterable[Any]) -> list[Any]:
+        """All rows of `template` (its `{marks}` become one `?` per key) for `keys`, asked
+        IN_CHUNK keys per query."""
+        rows: list[Any] = []
+        for part, marks in _chunked(keys):
+            async with self._conn.execute(template.format(marks=marks), part) as cur:
+                rows.extend(await cur.fetchall())
+        return rows
+
     async def _contact_set(self, query: str, key: bytes) -> set[bytes]:
         async with self._conn.execute(query, (key,)) as cur:
             return {bytes(r[0]) for r in await cur.fetchall()}
@@ -636,16 +631,9 @@ class Store:
     @translated
     async def relay_lists(self, authors: Iterable[bytes]) -> dict[bytes, list[str]]:
         """The relay addresses each of `authors` last published (feeds with none left out)."""
-        listed = list(set(authors))
-        out: dict[bytes, list[str]] = {}
-        for i in range(0, len(listed), 500):
-            part = listed[i:i + 500]
-            async with self._conn.execute(
-                    f"SELECT author, addrs FROM relay_lists WHERE author IN "
-                    f"({','.join('?' * len(part))})", part) as cur:
-                for author, addrs in await cur.fetchall():
-                    out[bytes(author)] = list(json.loads(addrs))
-        return out
+        rows = await self._rows_in("SELECT author, addrs FROM relay_lists WHERE author IN "
+                                   "({marks})", set(authors))
+        return {bytes(author): list(json.loads(addrs)) for author, addrs in rows}
 
     @translated
     async def meta_with_prefix(self, prefix: str) -> dict[str, bytes]:
@@ -697,19 +685,10 @@ class Store:
     @translated
     async def get_many(self, hashes: Sequence[bytes]) -> dict[bytes, Entry]:
         """The held entries among `hashes`, by hash (missing ones are left out)."""
-        out: dict[bytes, Entry] = {}
-        listed = list(dict.fromkeys(hashes))
-        for i in range(0, len(listed), 500):
-            part = listed[i:i + 500]
-            wanted = set(part)
-            async with self._conn.execute(
-                    f"SELECT header, payload FROM entries WHERE {HASH_KEY} IN "
-                    f"({','.join('?' * len(part))})", [h[:8] for h in part]) as cur:
-                for row in await cur.fetchall():
-                    entry = _entry(row)
-                    if entry.hash in wanted:
-                        out[entry.hash] = entry
-        return out
+        wanted = set(hashes)
+        rows = await self._rows_in(f"SELECT header, payload FROM entries WHERE {HASH_KEY} IN "
+                                   "({marks})", {h[:8] for h in wanted})
+        return {e.hash: e for e in map(_entry, rows) if e.hash in wanted}
 
     @translated
     async def notifications(self, viewer: bytes, *, limit: int = 50,
@@ -753,19 +732,30 @@ class Store:
 
 # author, seq, hash, ts, type, header of an Entry (a NamedTuple), in the entries table's order
 _ENTRY_COLUMNS = itemgetter(3, 4, 2, 6, 7, 0)
+IN_CHUNK = 500  # keys per `IN (…)` query
+
+
+def _chunked(keys: Iterable[Any]) -> Iterator[tuple[list[Any], str]]:
+    """`keys` in lists of up to IN_CHUNK, each with its `?, ?, …` placeholders."""
+    listed = list(keys)
+    for i in range(0, len(listed), IN_CHUNK):
+        part = listed[i:i + IN_CHUNK]
+        yield part, ",".join("?" * len(part))
+
+
+def _select_in(db: sqlite3.Connection, template: str, keys: Iterable[Any]) -> list[Any]:
+    """Store._rows_in for the database thread (plain sqlite3)."""
+    rows: list[Any] = []
+    for part, marks in _chunked(keys):
+        rows.extend(db.execute(template.format(marks=marks), part))
+    return rows
 
 
 def _select_feed_states(db: sqlite3.Connection, authors: Iterable[bytes]
                         ) -> dict[bytes, FeedState]:
-    out: dict[bytes, FeedState] = {}
-    listed = list(authors)
-    for i in range(0, len(listed), 500):
-        part = listed[i:i + 500]
-        marks = ",".join("?" * len(part))
-        for row in db.execute(f"SELECT {_STATE_COLUMNS} FROM feeds WHERE author IN ({marks})",
-                              part):
-            out[bytes(row[0])] = _state(row)
-    return out
+    rows = _select_in(db, f"SELECT {_STATE_COLUMNS} FROM feeds WHERE author IN ({{marks}})",
+                      authors)
+    return {bytes(row[0]): _state(row) for row in rows}
 
 
 def _select_held_hashes(db: sqlite3.Connection, states: dict[bytes, FeedState],
