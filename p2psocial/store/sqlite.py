@@ -482,7 +482,8 @@ class Store:
     async def timeline(self, viewer: bytes, *, limit: int = 50,
                        before: tuple[int, bytes, int] | None = None,
                        authors: Sequence[bytes] | None = None) -> list[TimelineItem]:
-        """Newest posts and reposts of the feeds `viewer` follows and of `viewer`.
+        """Newest posts and reposts of the feeds `viewer` follows and of `viewer`; an
+        author's repeated repost of one entry is shown once (its first).
 
         Args:
             viewer: whose follows define the timeline.
@@ -499,7 +500,8 @@ class Store:
             source = ",".join("?" * len(authors)) or "NULL"
             params.extend(authors)
         query = (f"SELECT e.header, e.payload, t.ts FROM timeline t JOIN entries e "
-                 f"ON e.author = t.author AND e.seq = t.seq WHERE t.author IN ({source})")
+                 f"ON e.author = t.author AND e.seq = t.seq WHERE t.author IN ({source}) "
+                 f"AND NOT EXISTS ({_REPEATED_REPOST})")
         if before is not None:
             query += " AND (t.ts, t.author, t.seq) < (?, ?, ?)"
             params.extend(before)
@@ -539,7 +541,8 @@ class Store:
 
     @translated
     async def counts(self, hashes: Sequence[bytes]) -> dict[bytes, Counts]:
-        """Reply, repost and reaction counts for each of `hashes`."""
+        """Reply, repost and reaction counts for each of `hashes`: every reply counts, but
+        reposts and each reaction count once per author (deleted ones not at all)."""
         if not hashes:
             return {}
         replies: dict[bytes, int] = {}
@@ -547,7 +550,8 @@ class Store:
         reactions: dict[bytes, dict[str, int]] = {}
         marks = ",".join("?" * len(hashes))
         async with self._conn.execute(
-                f"SELECT target, rel, extra, count(*) FROM links WHERE target IN ({marks}) "
+                f"SELECT target, rel, extra, CASE rel WHEN 'parent' THEN count(*) "
+                f"ELSE count(DISTINCT author) END FROM links WHERE target IN ({marks}) "
                 f"AND rel IN ('parent', 'repost', 'react') GROUP BY target, rel, extra",
                 list(hashes)) as cur:
             for target, rel, extra, n in await cur.fetchall():
@@ -560,6 +564,18 @@ class Store:
                     reactions.setdefault(key, {})[str(extra)] = int(n)
         return {h: Counts(replies.get(h, 0), reposts.get(h, 0), reactions.get(h, {}))
                 for h in hashes}
+
+    @translated
+    async def links_by(self, author: bytes, targets: Iterable[bytes]
+                       ) -> list[tuple[bytes, str, str | None, bytes]]:
+        """`author`'s live reactions and reposts of `targets`, as (target, rel, reaction,
+        hash of the react or repost entry); deleted ones are gone from `links`."""
+        rows = await self._rows_in(
+            "SELECT l.target, l.rel, l.extra, e.hash FROM links l JOIN entries e ON "
+            "e.author = l.author AND e.seq = l.seq WHERE l.rel IN ('react', 'repost') AND "
+            "l.author = ? AND l.target IN ({marks})", set(targets), first=[author])
+        return [(bytes(t), str(rel), None if x is None else str(x), bytes(h))
+                for t, rel, x, h in rows]
 
     @translated
     async def profile(self, author: bytes) -> Profile:
@@ -610,12 +626,14 @@ class Store:
         return await self._contact_set("SELECT src FROM contacts WHERE dst = ? AND "
                                        "following = 1", dst)
 
-    async def _rows_in(self, template: str, keys: Iterable[Any]) -> list[Any]:
+    async def _rows_in(self, template: str, keys: Iterable[Any],
+                       first: Sequence[Any] = ()) -> list[Any]:
         """All rows of `template` (its `{marks}` become one `?` per key) for `keys`, asked
-        IN_CHUNK keys per query."""
+        IN_CHUNK keys per query; `first` are the values of `?`s before `{marks}`."""
         rows: list[Any] = []
         for part, marks in _chunked(keys):
-            async with self._conn.execute(template.format(marks=marks), part) as cur:
+            async with self._conn.execute(template.format(marks=marks),
+                                          [*first, *part]) as cur:
                 rows.extend(await cur.fetchall())
         return rows
 
@@ -896,10 +914,20 @@ _NOTIFICATION_SOURCES = """
     SELECT CASE l.rel WHEN 'parent' THEN 'reply' ELSE l.rel END, l.author, l.seq, l.ts, l.target
     FROM entries m JOIN links l ON l.target = m.hash
     WHERE m.author = :me AND l.rel IN ('parent', 'quote', 'react', 'repost')
+    AND (l.rel IN ('parent', 'quote') OR NOT EXISTS (
+        SELECT 1 FROM links d WHERE d.target = l.target AND d.rel = l.rel
+        AND d.author = l.author AND d.seq < l.seq AND d.extra IS l.extra))
     UNION ALL
     SELECT 'follow', c.src, c.follow_seq, f.ts, NULL FROM contacts c
     JOIN entries f ON f.author = c.src AND f.seq = c.follow_seq
     WHERE c.dst = :me AND c.following = 1"""
+
+
+# True for a timeline row (t) that repeats its author's earlier live repost of the same entry.
+_REPEATED_REPOST = """
+    SELECT 1 FROM links r JOIN links o ON o.target = r.target AND o.rel = 'repost'
+    AND o.author = r.author AND o.seq < r.seq
+    WHERE r.author = t.author AND r.seq = t.seq AND r.rel = 'repost'"""
 
 
 # Entries are found by hash through an index on this expression (migration 0002): a query by
