@@ -203,9 +203,28 @@ async def _react(args: argparse.Namespace, service: UserAPI) -> int:
     return _show_entry(args, await service.react(args.entry, args.reaction))
 
 
+@_verb("unreact")
+async def _unreact(args: argparse.Namespace, service: UserAPI) -> int:
+    view = await service.unreact(args.entry, args.reaction)
+    return _show_undone(args, view, f"your {args.reaction.strip()} reaction")
+
+
 @_verb("repost")
 async def _repost(args: argparse.Namespace, service: UserAPI) -> int:
     return _show_entry(args, await service.repost(args.entry))
+
+
+@_verb("unrepost")
+async def _unrepost(args: argparse.Namespace, service: UserAPI) -> int:
+    return _show_undone(args, await service.unrepost(args.entry), "your repost")
+
+
+def _show_undone(args: argparse.Namespace, view: EntryView, what: str) -> int:
+    if args.json:
+        render.print_json(view)
+    else:
+        print(f"undone: {what} of {args.entry} is deleted")
+    return 0
 
 
 @_verb("delete")

@@ -104,10 +104,13 @@ def _writing_verbs(verb: _VerbAdder) -> None:
                        ("block", "block a feed: hide it, never replicate or serve it"),
                        ("unblock", "lift a block")):
         _writes(verb(name, text)).add_argument("handle")
-    s = _writes(verb("react", "react to an entry"))
-    s.add_argument("entry")
-    s.add_argument("reaction", nargs="?", default="❤")
-    _writes(verb("repost", "share an entry with my followers")).add_argument("entry")
+    for name, text in (("react", "react to an entry (once per reaction)"),
+                       ("unreact", "take back my reaction to an entry")):
+        s = _writes(verb(name, text))
+        s.add_argument("entry")
+        s.add_argument("reaction", nargs="?", default="❤")
+    _writes(verb("repost", "share an entry with my followers (once)")).add_argument("entry")
+    _writes(verb("unrepost", "take back my repost of an entry")).add_argument("entry")
     _writes(verb("delete", "delete one of my entries (every peer drops its content)")
             ).add_argument("entry")
 

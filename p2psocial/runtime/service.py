@@ -48,6 +48,7 @@ from p2psocial.core.invite import (
     looks_like_invite,
 )
 from p2psocial.core.text import mentions_in, tags_in
+from p2psocial.runtime import toggles
 from p2psocial.runtime.views import (
     EntryView,
     FeedCheck,
@@ -212,15 +213,42 @@ class Service:
         return await self.append(Unblock(feed=key))
 
     async def react(self, ref: str, reaction: str = "❤") -> EntryView:
-        """React to an entry."""
-        reaction = reaction.strip()
-        if not reaction or len(reaction.encode()) > limits.MAX_REACTION_BYTES:
-            raise UsageError(f"a reaction is 1 to {limits.MAX_REACTION_BYTES} bytes")
-        return await self.append(React(target=await self.resolve(ref), reaction=reaction))
+        """React to an entry (once per reaction: see runtime.toggles)."""
+        reaction = toggles.check_reaction(reaction)
+        target = await self.resolve(ref)
+        if await toggles.reacted(self.store, self.public_key, target, reaction):
+            raise toggles.refuse_again(f"reacted {reaction} to", target.hex(),
+                                       f"unreact {target.hex()[:12]} {reaction}")
+        return await self.append(React(target=target, reaction=reaction))
+
+    async def unreact(self, ref: str, reaction: str = "❤") -> EntryView:
+        """Undo my reaction to an entry: delete my react entries giving it `reaction`."""
+        reaction = toggles.check_reaction(reaction)
+        target = await self.resolve(ref)
+        mine = await toggles.reacted(self.store, self.public_key, target, reaction)
+        if not mine:
+            raise toggles.refuse_undo(f"reacted {reaction} to", target.hex())
+        return await self._delete_all(mine)
 
     async def repost(self, ref: str) -> EntryView:
-        """Repost an entry to my followers."""
-        return await self.append(Repost(target=await self.resolve(ref)))
+        """Repost an entry to my followers (once: see runtime.toggles)."""
+        target = await self.resolve(ref)
+        if await toggles.reposted(self.store, self.public_key, target):
+            raise toggles.refuse_again("reposted", target.hex(),
+                                       f"unrepost {target.hex()[:12]}")
+        return await self.append(Repost(target=target))
+
+    async def unrepost(self, ref: str) -> EntryView:
+        """Undo my repost of an entry: delete my repost entries of it."""
+        target = await self.resolve(ref)
+        mine = await toggles.reposted(self.store, self.public_key, target)
+        if not mine:
+            raise toggles.refuse_undo("reposted", target.hex())
+        return await self._delete_all(mine)
+
+    async def _delete_all(self, hashes: Sequence[bytes]) -> EntryView:
+        views = [await self.append(Delete(target=h)) for h in hashes]
+        return views[-1]
 
     async def delete(self, ref: str) -> EntryView:
         """Delete one of my entries: every peer drops its payload."""
@@ -537,11 +565,13 @@ class Service:
                      cursors: Sequence[list[Any] | None] | None = None) -> list[EntryView]:
         profiles = await self.store.profiles(e.author for e in entries)
         counts = await self.store.counts([e.hash for e in entries])
+        mine = await toggles.given(self.store, self.public_key, [e.hash for e in entries])
         out = []
         for i, e in enumerate(entries):
             p = profiles.get(e.author)
             out.append(entry_view(e, name=p.name if p else None, counts=counts.get(e.hash),
-                                  cursor=cursors[i] if cursors else None))
+                                  cursor=cursors[i] if cursors else None,
+                                  mine=mine.get(e.hash)))
         return out
 
     async def _timeline_views(self, items: Sequence[TimelineItem]) -> list[EntryView]:

@@ -74,6 +74,8 @@ class EntryView(_View):
     reposts: int = 0
     reactions: dict[str, int] = field(default_factory=dict)
     cursor: list[Any] | None = None
+    my_reactions: list[str] = field(default_factory=list)  # the reactions I gave it
+    my_repost: bool = False  # I reposted it (and did not undo that)
 
     @property
     def short_hash(self) -> str:
@@ -235,8 +237,9 @@ def _show(key: str, value: Any) -> Any:
 
 
 def entry_view(entry: Entry, *, name: str | None = None, counts: Any = None,
-               cursor: list[Any] | None = None) -> EntryView:
-    """The view of a stored entry; `counts` is a store Counts or None."""
+               cursor: list[Any] | None = None, mine: Any = None) -> EntryView:
+    """The view of a stored entry; `counts` is a store Counts or None, `mine` what I gave
+    it (a runtime.toggles.Given) or None."""
     c = entry.content
     text: str | None = None
     if isinstance(c, Post):
@@ -259,4 +262,6 @@ def entry_view(entry: Entry, *, name: str | None = None, counts: Any = None,
         deleted=entry.payload is None, text=text,
         content=None if isinstance(c, PrivateMessage) else content_json(c),
         replies=getattr(counts, "replies", 0), reposts=getattr(counts, "reposts", 0),
-        reactions=dict(getattr(counts, "reactions", {}) or {}), cursor=cursor)
+        reactions=dict(getattr(counts, "reactions", {}) or {}), cursor=cursor,
+        my_reactions=sorted(getattr(mine, "reactions", {}) or {}),
+        my_repost=bool(getattr(mine, "reposts", None)))
