@@ -46,6 +46,7 @@ from p2psocial.ui.profile import ProfileScreen
 from p2psocial.ui.render import Row
 from p2psocial.ui.state import UiState
 from p2psocial.ui.thread import ThreadScreen
+from p2psocial.ui.toggle import toggle_reaction, toggle_repost
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -293,19 +294,15 @@ class SocialApp(App[int]):
         self.push_screen(ComposeScreen(quote=row.post))
 
     def _row_repost(self, row: Row) -> None:
-        ref = row.post.hash
-        self.call_node(lambda b: b.repost(ref), success="Reposted")
+        toggle_repost(self, self, row)  # a second press takes it back
 
     def _row_like(self, row: Row) -> None:
-        ref = row.post.hash
-        self.call_node(lambda b: b.react(ref, "❤"), success="❤ sent")
+        toggle_reaction(self, self, row, "❤")
 
     def _row_react(self, row: Row) -> None:
-        ref = row.post.hash
-
         def chosen(reaction: str | None) -> None:
             if reaction:
-                self.call_node(lambda b: b.react(ref, reaction), success=f"{reaction} sent")
+                toggle_reaction(self, self, row, reaction.strip())
         self.push_screen(ReactDialog(), chosen)
 
     def _row_profile(self, row: Row) -> None:

@@ -61,7 +61,9 @@ class UiBackend(Protocol):
     async def set_about(self, name: str | None = None, bio: str | None = None
                         ) -> EntryView: ...
     async def react(self, ref: str, reaction: str = "❤") -> EntryView: ...
+    async def unreact(self, ref: str, reaction: str = "❤") -> EntryView: ...
     async def repost(self, ref: str) -> EntryView: ...
+    async def unrepost(self, ref: str) -> EntryView: ...
     async def delete(self, ref: str) -> EntryView: ...
     async def relate(self, verb: str, handle: str) -> EntryView: ...
     # the node
@@ -168,8 +170,16 @@ class _Calls:
         result: EntryView = await self._call("react", ref, reaction)
         return result
 
+    async def unreact(self, ref: str, reaction: str = "❤") -> EntryView:
+        result: EntryView = await self._call("unreact", ref, reaction)
+        return result
+
     async def repost(self, ref: str) -> EntryView:
         result: EntryView = await self._call("repost", ref)
+        return result
+
+    async def unrepost(self, ref: str) -> EntryView:
+        result: EntryView = await self._call("unrepost", ref)
         return result
 
     async def delete(self, ref: str) -> EntryView:
