@@ -13,7 +13,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Input, Static, TextArea
+from textual.widgets import Input, Static, TextArea
 
 from p2psocial.core import limits
 from p2psocial.core.errors import P2PSocialError
@@ -21,7 +21,7 @@ from p2psocial.runtime.views import EntryView
 from p2psocial.ui.base import SocialScreen
 from p2psocial.ui.editor import edit_text
 from p2psocial.ui.render import Context, body_text, short, who
-from p2psocial.ui.widgets import TopBar
+from p2psocial.ui.widgets import FitFooter, TopBar
 
 CONTEXT_CHARS = 140
 
@@ -35,7 +35,8 @@ class ComposeScreen(SocialScreen):
         Binding("ctrl+o", "editor", "$EDITOR", priority=True,
                 tooltip="Write the post in $VISUAL / $EDITOR"),
         Binding("ctrl+t", "warning", "Content warning", priority=True,
-                tooltip="Add a content warning (the post folds behind it)"),
+                tooltip="Add a content warning (the post folds behind it); "
+                        "again: back to the text"),
         Binding("escape", "cancel", "Cancel (keeps draft)", priority=True),
     ]
 
@@ -56,10 +57,10 @@ class ComposeScreen(SocialScreen):
         yield Static(context, id="context")
         yield TextArea(self.state.drafts.get(self._draft_key, ""), id="text",
                        soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
-        yield Input(placeholder="content warning (optional): shown instead of the text "
-                    "until opened", id="cw", max_length=limits.MAX_CW_CHARS)
+        yield Input(placeholder="content warning (optional), shown instead of the text "
+                    "· ctrl+t: back to the text", id="cw", max_length=limits.MAX_CW_CHARS)
         yield Static("", id="count")
-        yield Footer()
+        yield FitFooter()
 
     def state_section(self) -> str:
         return str(getattr(self.app, "current_mode", "home"))
@@ -96,6 +97,9 @@ class ComposeScreen(SocialScreen):
 
     def action_warning(self) -> None:
         field = self.query_one("#cw", Input)
+        if field.has_focus:  # ctrl+t again: back to the text
+            self.query_one("#text", TextArea).focus()
+            return
         field.display = True
         field.focus()
 

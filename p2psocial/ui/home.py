@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from p2psocial.core.errors import P2PSocialError
 from p2psocial.ui.base import ListScreen
@@ -21,7 +21,7 @@ from p2psocial.ui.messages import EntriesArrived, RelationsChanged
 from p2psocial.ui.postlist import PostList
 from p2psocial.ui.render import now_ms
 from p2psocial.ui.rows import apply_counts, merge_positions, timeline_rows
-from p2psocial.ui.widgets import FindBar, TopBar
+from p2psocial.ui.widgets import FindBar, FitFooter, TopBar
 
 PAGE = 50
 RELOAD_SECONDS = 0.3
@@ -53,7 +53,7 @@ class HomeScreen(ListScreen):
         yield Static("", id="new-marker")
         yield PostList(placeholder="Opening your node…", id="timeline")
         yield FindBar()
-        yield Footer()
+        yield FitFooter()
 
     def on_mount(self) -> None:
         super().on_mount()

@@ -11,7 +11,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from p2psocial.core.errors import P2PSocialError
 from p2psocial.core.invite import decode_invite
@@ -21,7 +21,7 @@ from p2psocial.ui.dialogs import AboutDialog
 from p2psocial.ui.follow import handle_from_invite
 from p2psocial.ui.messages import EntriesArrived, StatusChanged
 from p2psocial.ui.qr import qr_text
-from p2psocial.ui.widgets import TopBar
+from p2psocial.ui.widgets import FitFooter, TopBar
 
 MIN_TEXT_COLUMNS = 40  # beside the QR code
 INVITE_LATER = ("Invite tokens (a handle plus a way to reach you) come later; for now share "
@@ -51,7 +51,7 @@ class MeScreen(SocialScreen):
             with VerticalScroll(id="info"):
                 yield Static("Opening your node…", id="who")
                 yield Static("", id="addresses")
-        yield Footer()
+        yield FitFooter()
 
     def on_mount(self) -> None:
         super().on_mount()

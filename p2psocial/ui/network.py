@@ -12,13 +12,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from p2psocial.core.errors import P2PSocialError
 from p2psocial.runtime.views import FeedStatus, FeedView, NodeStatus, PeerView
 from p2psocial.ui.base import SocialScreen
 from p2psocial.ui.render import short, who
-from p2psocial.ui.widgets import TopBar
+from p2psocial.ui.widgets import FitFooter, TopBar
 
 REFRESH_SECONDS = 2.0
 HOPS = {0: "me", 1: "following"}  # what a wanted feed's hop means
@@ -102,7 +102,7 @@ class NetworkScreen(SocialScreen):
             yield DataTable(id="peers", cursor_type="row", zebra_stripes=True)
             yield Static("Feeds", classes="section")
             yield DataTable(id="feeds", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield FitFooter()
 
     def on_mount(self) -> None:
         super().on_mount()

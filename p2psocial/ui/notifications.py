@@ -8,14 +8,13 @@ from typing import Any, ClassVar
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer
 
 from p2psocial.core.errors import P2PSocialError
 from p2psocial.ui.base import ListScreen
 from p2psocial.ui.messages import EntriesArrived, RelationsChanged
 from p2psocial.ui.postlist import PostList
 from p2psocial.ui.rows import fetch_related, notification_row
-from p2psocial.ui.widgets import FindBar, TopBar
+from p2psocial.ui.widgets import FindBar, FitFooter, TopBar
 
 PAGE = 50
 RELOAD_SECONDS = 1.0
@@ -40,7 +39,7 @@ class NotificationsScreen(ListScreen):
         yield TopBar("notifications")
         yield PostList(placeholder="Loading…", id="notifications")
         yield FindBar()
-        yield Footer()
+        yield FitFooter()
 
     def on_mount(self) -> None:
         super().on_mount()

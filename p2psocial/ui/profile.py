@@ -10,7 +10,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from p2psocial.core.errors import P2PSocialError
 from p2psocial.runtime.views import FeedView
@@ -18,7 +18,7 @@ from p2psocial.ui.base import ListScreen
 from p2psocial.ui.messages import EntriesArrived, RelationsChanged
 from p2psocial.ui.postlist import PostList
 from p2psocial.ui.rows import apply_counts, timeline_rows
-from p2psocial.ui.widgets import FindBar, TopBar
+from p2psocial.ui.widgets import FindBar, FitFooter, TopBar
 
 PAGE = 50
 
@@ -69,7 +69,7 @@ class ProfileScreen(ListScreen):
         yield Static(Text(self.handle), id="card")
         yield PostList(placeholder="Loading…", id="posts")
         yield FindBar()
-        yield Footer()
+        yield FitFooter()
 
     def on_mount(self) -> None:
         super().on_mount()

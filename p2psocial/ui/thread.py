@@ -9,7 +9,6 @@ from typing import ClassVar
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer
 
 from p2psocial.core.errors import P2PSocialError
 from p2psocial.runtime.views import EntryView
@@ -18,7 +17,7 @@ from p2psocial.ui.messages import EntriesArrived, RelationsChanged
 from p2psocial.ui.postlist import PostList
 from p2psocial.ui.render import Row
 from p2psocial.ui.rows import apply_counts, fetch_related
-from p2psocial.ui.widgets import FindBar, TopBar
+from p2psocial.ui.widgets import FindBar, FitFooter, TopBar
 
 
 def tree_rows(entries: Sequence[EntryView], hidden: set[str] | None = None) -> list[Row]:
@@ -61,7 +60,7 @@ class ThreadScreen(ListScreen):
         yield TopBar(str(self.app.current_mode), "Thread")
         yield PostList(placeholder="Loading the thread…", id="thread")
         yield FindBar()
-        yield Footer()
+        yield FitFooter()
 
     def on_mount(self) -> None:
         super().on_mount()

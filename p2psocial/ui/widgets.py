@@ -1,16 +1,24 @@
-"""Small widgets shared by screens: the top bar and the find bar."""
+"""Small widgets shared by screens: the top bar, the footer and the find bar.
+
+Rule: nothing is cut at the right edge. The top bar shortens its tab labels when the line is
+too narrow; the footer shortens key labels, then leaves keys out (help, which lists them
+all, stays), and lays itself out again when the terminal is resized.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
-from textual import on
+from textual import events, on
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Input
+from textual.widgets import Footer, Input
+from textual.widgets._footer import FooterKey
 
 from p2psocial.ui.render import short
 
@@ -67,6 +75,63 @@ class TopBar(Widget):
             out.append(" │ ", style("top-bar--key"))
             out.append(self.title, style("top-bar--title"))
         return out
+
+
+SHORTER = {"Back/Quit": "Back", "Follow/unfollow": "Follow", "Block/unblock": "Block",
+           "Content warning": "CW", "Cancel (keeps draft)": "Cancel", "Edit profile": "Edit",
+           "Copy handle": "Copy", "Copy invite": "Invite", "Unfollow": "Unf.",
+           "Copy address": "Addr", "Connect": "Dial"}
+KEEP_ACTIONS = ("help", "app.help")  # the key that lists every other key stays
+
+
+def fit_keys(items: list[tuple[str, str, str]], width: int) -> list[tuple[int, str]]:
+    """Which of `items` (key shown, description, action) a footer `width` cells wide shows,
+    and with which description: the full ones if they fit, else the SHORTER ones, else the
+    shorter ones minus keys from the right (never the help key)."""
+    for labels in ([d for _, d, _ in items], [SHORTER.get(d, d) for _, d, _ in items]):
+        shown = list(enumerate(labels))
+        if _width(items, shown) <= width:
+            return shown
+    while shown and _width(items, shown) > width:
+        drop = next((i for i in range(len(shown) - 1, -1, -1)
+                     if items[shown[i][0]][2] not in KEEP_ACTIONS), None)
+        if drop is None:
+            break
+        shown.pop(drop)
+    return shown
+
+
+def _width(items: list[tuple[str, str, str]], shown: list[tuple[int, str]]) -> int:
+    """Cells a row of FooterKeys takes: " key " + "description " each."""
+    return sum(cell_len(items[i][0]) + cell_len(d) + 3 for i, d in shown)
+
+
+class FitFooter(Footer):
+    """The key footer, fitted to its width (see `fit_keys`): no key is cut."""
+
+    def __init__(self) -> None:
+        super().__init__(show_command_palette=False)
+        self._laid_out_for = 0
+
+    def compose(self) -> ComposeResult:
+        if not self._bindings_ready:
+            return
+        seen: dict[str, tuple[Binding, bool, str]] = {}
+        for _, binding, enabled, tooltip in self.screen.active_bindings.values():
+            if binding.show and binding.action not in seen:
+                seen[binding.action] = (binding, enabled, tooltip)
+        chosen = list(seen.values())
+        items = [(self.app.get_key_display(b), b.description, b.action) for b, _, _ in chosen]
+        self._laid_out_for = width = self.size.width or self.app.size.width
+        for i, description in fit_keys(items, width):
+            binding, enabled, tooltip = chosen[i]
+            yield FooterKey(binding.key, items[i][0], description, binding.action,
+                            disabled=not enabled, tooltip=tooltip or binding.description,
+                            ).data_bind(compact=Footer.compact)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if event.size.width != self._laid_out_for and self._bindings_ready:
+            self.call_after_refresh(self.recompose)
 
 
 class FindBar(Input):
