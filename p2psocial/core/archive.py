@@ -1,11 +1,15 @@
-"""Export archives: a user's key file (still encrypted) and own log, in one CBOR file.
+"""Export archives: a user's key file (still encrypted) and own log, in one CBOR file
+(docs/protocol.md §Export archives).
 
 Rules:
-- The archive is canonical CBOR: {"format": "p2psocial-archive", "version": 1,
-  "key": <key file document as JSON text>, "entries": [[header, payload or null], …],
-  "check": BLAKE2b-256 of the canonical encoding of the other four fields}.
-- Reading checks format, version and checksum before anything is used; entries are then
-  validated like any received entry by whoever imports them.
+- The archive is a canonical CBOR map with exactly five text keys: "format"
+  ("p2psocial-archive"), "version" (the unsigned integer 1), "key" (the key file document as
+  JSON text, `json.dumps(doc, sort_keys=True)`), "entries" ([[header, payload or null], …],
+  oldest first) and "check" (BLAKE2b-256 of the canonical encoding of the other four).
+- Reading checks, in this order: size, canonical form (A1), format, version, the set of keys,
+  the checksum, then the types of "key" and "entries"; every check is by type as well as by
+  value (`True == 1` in Python). Entries are then validated like any received entry by
+  whoever imports them.
 """
 
 from __future__ import annotations
@@ -53,18 +57,43 @@ def unpack(data: bytes) -> Archive:
         body = decode_canonical(data, rule="A1", what="archive")
     except ValidationError as exc:
         raise ArchiveError("not a p2psocial archive, or it is damaged") from exc
-    if not isinstance(body, dict) or body.get("format") != FORMAT:
+    if type(body) is not dict or body.get("format") != FORMAT:
         raise ArchiveError("not a p2psocial archive")
-    if body.get("version") != VERSION:
-        raise ArchiveError(f"archive version {body.get('version')!r} is not supported")
-    check = body.pop("check", None)
-    if check != digest(encode(body)):
+    version = body.get("version")
+    if type(version) is not int or version != VERSION:
+        raise ArchiveError(f"archive version {version!r} is not supported")
+    if body.keys() != _FIELDS:
+        raise ArchiveError("the archive is damaged (its fields are not format, version, key, "
+                           "entries and check)")
+    check = body.pop("check")
+    if type(check) is not bytes or check != digest(encode(body)):
         raise ArchiveError("the archive is damaged (checksum mismatch)")
+    return Archive(key_doc=_key_doc(body["key"]), entries=_entries(body["entries"]))
+
+
+_FIELDS = frozenset({"format", "version", "key", "entries", "check"})
+
+
+def _key_doc(text: Any) -> dict[str, Any]:
+    if type(text) is not str:
+        raise ArchiveError("the archive is damaged (the key is not text)")
     try:
-        key_doc = json.loads(body["key"])
-        entries = [(bytes(h), None if p is None else bytes(p)) for h, p in body["entries"]]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ArchiveError("the archive is damaged (bad key or entries)") from exc
-    if not isinstance(key_doc, dict):
-        raise ArchiveError("the archive is damaged (bad key)")
-    return Archive(key_doc=key_doc, entries=entries)
+        doc = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ArchiveError("the archive is damaged (the key is not JSON)") from exc
+    if type(doc) is not dict:
+        raise ArchiveError("the archive is damaged (the key is not a JSON object)")
+    return doc
+
+
+def _entries(items: Any) -> list[tuple[bytes, bytes | None]]:
+    if type(items) is not list:
+        raise ArchiveError("the archive is damaged (entries is not an array)")
+    out: list[tuple[bytes, bytes | None]] = []
+    for index, pair in enumerate(items):
+        if (type(pair) is not list or len(pair) != 2 or type(pair[0]) is not bytes
+                or not (pair[1] is None or type(pair[1]) is bytes)):
+            raise ArchiveError(f"the archive is damaged (entry {index} is not "
+                               "[header bytes, payload bytes or null])")
+        out.append((pair[0], pair[1]))
+    return out

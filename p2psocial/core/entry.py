@@ -180,6 +180,7 @@ def decode_entry(header: bytes, payload: bytes | None, *, verify: bool = True) -
 _Checked = tuple[bytes, int, bytes | None, int, str, int, bytes, bytes]
 _KEYS_FIRST = (0, 1, 2, 4, 5, 6, 7, 8)
 _KEYS_LATER = (0, 1, 2, 3, 4, 5, 6, 7, 8)
+_INT_KEY_TYPES = {len(keys): [int] * len(keys) for keys in (_KEYS_FIRST, _KEYS_LATER)}
 # Hot-path names: globals are cheaper to look up than module attributes.
 _loads, _dumps, _blake2b, _new_tuple = cbor2.loads, cbor2.dumps, hashlib.blake2b, tuple.__new__
 _MAX_HEADER_BYTES, _VERSION_1 = limits.MAX_HEADER_BYTES, limits.FORMAT_VERSION
@@ -193,9 +194,11 @@ assert len(_VALID_TYPES) == len(KNOWN_TYPES)
 def _fast_header(header: bytes) -> _Checked | None:
     """The fields of a well-formed canonical header, or None if anything is irregular.
 
-    For the common case only: keys exactly 0-8 in order, every value of its exact type and
-    range. Then cbor2's plain encoding is the canonical one, so one comparison checks H2.
-    None sends the header through the full checks, which report the precise rule.
+    For the common case only: keys exactly the ints 0-8 in order, every value of its exact
+    type and range. Then cbor2's plain encoding is the canonical one, so one comparison checks
+    H2. None sends the header through the full checks, which report the precise rule.
+    Keys and values are checked by type, not only by value: `False == 0`, `True == 1` and
+    `1.0 == 1` in Python, and cbor2 writes each back as it read it (f4, f5, fb …).
     """
     try:
         f = _loads(header)
@@ -215,7 +218,8 @@ def _fast_header(header: bytes) -> _Checked | None:
             return None
     else:
         return None
-    if (type(version) is not int or version != _VERSION_1
+    if (list(map(type, keys)) != _INT_KEY_TYPES[len(keys)]  # equal by value: a bool, 1.0 …
+            or type(version) is not int or version != _VERSION_1
             or type(author) is not bytes or len(author) != _KEY_LEN
             or type(seq) is not int or not 1 <= seq <= _MAX_SEQ
             or type(ts) is not int or not 0 <= ts <= _MAX_TS

@@ -93,8 +93,9 @@ def parse_join_request(data: bytes) -> str | None:
         ProtocolError: not a join request.
     """
     fields = _map(data, "join request")
-    if fields.get(0) != JOIN_VERSION:
-        raise ProtocolError("join", f"unsupported join request version {fields.get(0)!r}")
+    version = fields.get(0)
+    if type(version) is not int or version != JOIN_VERSION:
+        raise ProtocolError("join", f"unsupported join request version {version!r}")
     token = fields.get(1)
     if token is not None and not isinstance(token, str):
         raise ProtocolError("join", "the invite in a join request must be text")
@@ -128,4 +129,6 @@ def _map(data: bytes, what: str) -> dict[Any, Any]:
         raise ProtocolError("join", str(exc)) from exc
     if not isinstance(value, dict):
         raise ProtocolError("join", f"{what} must be a map")
+    if any(type(key) is not int for key in value):  # not by value: False == 0, True == 1
+        raise ProtocolError("join", f"{what} keys must be integers")
     return value

@@ -8,6 +8,7 @@ decode_entry, parse_content and decode_canonical. Any other exception fails the 
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,13 @@ from hypothesis import strategies as st
 from p2psocial.core import limits
 from p2psocial.core.content import KNOWN_TYPES, parse_content
 from p2psocial.core.encoding import decode_canonical, digest, encode
-from p2psocial.core.entry import decode_entry, signing_bytes
+from p2psocial.core.entry import (
+    SIGNING_CONTEXT,
+    _check_fields,
+    _fast_header,
+    decode_entry,
+    signing_bytes,
+)
 from p2psocial.core.errors import EncodingError, ValidationError
 from p2psocial.testing import FeedBuilder, identity_for
 
@@ -224,6 +231,67 @@ def test_decode_entry_of_a_signed_header_over_a_junk_payload(data: st.DataObject
     entry = only_validation_errors(decode_entry, encode(fields), payload)
     if entry is not None:
         assert entry.payload == payload
+
+
+# --- keys and ints equal by value but not by type (issue 9, item 19) -----------------------
+
+
+def _lookalikes(n: int) -> list[bytes]:
+    """Encodings of values that equal the int `n` in Python but are not CBOR integers."""
+    forms = [bytes([0xFB]) + struct.pack(">d", n),
+             bytes([0xC4]) + encode([0, n]),            # decimal fraction n × 10^0
+             bytes([0xD8, 0x1E]) + encode([n, 1])]      # rational n / 1
+    if float(n) == struct.unpack(">f", struct.pack(">f", n))[0]:
+        forms.append(bytes([0xFA]) + struct.pack(">f", n))
+    if n <= 2048:
+        forms.append(bytes([0xF9]) + struct.pack(">e", n))
+    if n in (0, 1):
+        forms.append(b"\xf5" if n else b"\xf4")
+    return forms
+
+
+@st.composite
+def lookalike_headers(draw: st.DrawFn) -> tuple[bytes, bytes | None]:
+    """A valid header, item by item in its order, with 1-3 int keys or int values written as
+    a look-alike (false, 1.0, a decimal tag …), signed over exactly the bytes a verifier slices
+    from it, so only the type rules can reject it."""
+    header, payload = draw(st.sampled_from(SAMPLES))
+    fields = cbor2.loads(header)
+    unsigned = [[encode(k), encode(v)] for k, v in fields.items() if k != 8]
+    sig_key = b"\x08"
+    spots = [(i, side) for i, (k, v) in enumerate(fields.items()) if k != 8
+             for side in (0, 1) if side == 0 or type(v) is int]
+    for index, side in draw(st.lists(st.sampled_from([*spots, (-1, 0)]), min_size=1,
+                                     max_size=3, unique=True)):
+        if index == -1:
+            sig_key = draw(st.sampled_from(_lookalikes(8)))
+        else:
+            value = list(fields.items())[index][side]
+            unsigned[index][side] = draw(st.sampled_from(_lookalikes(value)))
+    items = b"".join(k + v for k, v in unsigned)
+    prefix = bytes([header[0]]) + items + sig_key + b"\x58\x40"
+    message = SIGNING_CONTEXT + bytes([header[0] - 1]) + prefix[1:-3]
+    return prefix + ALICE.sign(message), payload
+
+
+@given(lookalike_headers())
+@fuzz(400)
+def test_a_key_or_int_that_only_equals_the_right_int_is_rejected(
+        case: tuple[bytes, bytes | None]) -> None:
+    header, payload = case
+    with pytest.raises(ValidationError):
+        decode_entry(header, payload)
+    assert _fast_header(header) is None
+
+
+@given(st.one_of(mutated_headers(), junk_headers(), lookalike_headers().map(lambda c: c[0])))
+@fuzz(600)
+def test_the_fast_header_path_accepts_only_what_the_full_checks_accept(header: bytes) -> None:
+    fast = _fast_header(header)
+    if fast is None:
+        return
+    event("fast path took it")
+    assert _check_fields(decode_canonical(header, rule="H2", what="header")) == fast
 
 
 # --- parse_content and decode_canonical ----------------------------------------------------
