@@ -53,6 +53,8 @@ def parse_handle(text: str) -> bytes:
     text = text.strip().removeprefix("@")
     if _HEX_KEY_RE.fullmatch(text):
         return bytes.fromhex(text)
+    if len(text) > 2 * KEY_BYTES:  # longer than any handle; base58 decoding is quadratic
+        raise HandleError(f"not a handle: {text[:60]!r}… ({len(text):,} characters)")
     try:
         raw = base58.b58decode(text)
     except ValueError as exc:

@@ -7,32 +7,42 @@ Rules:
   p2psocial.core.errors so the client raises the same error an in-process call would.
 - Only methods in p2psocial.runtime.api.METHODS are served. "subscribe" turns the connection
   into a stream of {"event", "data"} lines.
-- A bad request gets an error reply; a client that sends garbage or disconnects costs the node
-  nothing. Unexpected failures are logged with their traceback and reported as internal.
+- Requests are read and answered one at a time, in order, per connection.
+- A bad request gets a one-line UsageError reply and never reaches a method: a line that is not
+  UTF-8 JSON of the right shape (p2psocial.runtime.control_wire), or arguments that do not fit
+  the method's signature (p2psocial.runtime.params). A request longer than the line limit is
+  answered (id null) and its connection closed, as it is out of step. A client that sends
+  garbage or disconnects costs the node nothing. Unexpected failures are logged with their
+  traceback and reported as internal.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from p2psocial.core import errors
-from p2psocial.core.errors import NetError, P2PSocialError, UsageError
+from p2psocial.core.errors import P2PSocialError, UsageError
 from p2psocial.runtime.api import METHODS, encode_result
+from p2psocial.runtime.control_client import ControlClient
+from p2psocial.runtime.control_wire import (
+    MAX_LINE,
+    NodeNotRunning,
+    encode,
+    error_reply,
+    parse_request,
+    request_id,
+)
+from p2psocial.runtime.params import check_arguments
+
+__all__ = ["MAX_LINE", "ControlClient", "ControlServer", "EventHub", "NodeNotRunning"]
 
 log = logging.getLogger(__name__)
-MAX_LINE = 64 * 1024 * 1024
 EVENT_QUEUE = 1000
-
-
-class NodeNotRunning(NetError):
-    """No node answers on the control socket."""
 
 
 class EventHub:
@@ -74,8 +84,10 @@ Handler = Callable[..., Awaitable[Any]]
 class ControlServer:
     """Serves METHODS of a service and a node on a Unix socket."""
 
-    def __init__(self, path: Path, targets: dict[str, object], hub: EventHub) -> None:
+    def __init__(self, path: Path, targets: dict[str, object], hub: EventHub, *,
+                 max_line: int = MAX_LINE) -> None:
         self._path = path
+        self._max_line = max_line
         self._targets = targets
         self._hub = hub
         self._server: asyncio.AbstractServer | None = None
@@ -88,7 +100,7 @@ class ControlServer:
         old = os.umask(0o077)
         try:
             self._server = await asyncio.start_unix_server(self._serve, self._path,
-                                                           limit=MAX_LINE)
+                                                           limit=self._max_line)
         finally:
             os.umask(old)
         os.chmod(self._path, 0o600)
@@ -111,14 +123,18 @@ class ControlServer:
         assert task is not None
         self._clients.add(task)
         try:
-            while line := await reader.readline():
+            while line := await _read_request(reader):
                 reply = await self._answer(line, writer)
                 if reply is None:
                     return  # the connection became a subscription and has ended
-                writer.write(json.dumps(reply).encode() + b"\n")
+                writer.write(encode(reply))
                 await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                ValueError):
+        except _Oversized:
+            writer.write(encode(error_reply(None, UsageError(
+                f"bad request: a request is at most {self._max_line:,} bytes"))))
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
             pass
         except asyncio.CancelledError:
             # only close() cancels these tasks; ending quietly spares asyncio's stream server
@@ -132,121 +148,51 @@ class ControlServer:
 
     async def _answer(self, line: bytes, writer: asyncio.StreamWriter) -> dict[str, Any] | None:
         try:
-            request = json.loads(line)
-            rid = request.get("id")
-            name = str(request["method"])
-            args = list(request.get("args", []))
-            kwargs = dict(request.get("kwargs", {}))
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return {"id": None, "error": {"kind": "UsageError", "message": "bad request"}}
+            request = parse_request(line)
+        except UsageError as exc:
+            return error_reply(request_id(line), exc)
+        rid, name = request.id, request.method
         if name == "subscribe":
             await self._stream_events(rid, writer)
             return None
         method = METHODS.get(name)
         if method is None:
-            return {"id": rid, "error": {"kind": "UsageError",
-                                         "message": f"unknown method {name!r}"}}
+            return error_reply(rid, UsageError(f"unknown method {name!r}"))
         target = self._targets.get(method.target)
         if target is None:
-            return {"id": rid, "error": {"kind": "UsageError",
-                                         "message": f"{name} is not available here"}}
+            return error_reply(rid, UsageError(f"{name} is not available here"))
+        function = getattr(target, name)
         try:
-            result = await getattr(target, name)(*args, **kwargs)
+            check_arguments(name, function, request.args, request.kwargs)
+            result = await function(*request.args, **request.kwargs)
         except P2PSocialError as exc:
-            return {"id": rid, "error": {"kind": type(exc).__name__, "message": str(exc)}}
-        except TypeError as exc:
-            return {"id": rid, "error": {"kind": "UsageError", "message": f"bad arguments: {exc}"}}
+            return error_reply(rid, exc)
         except Exception:  # the node must keep serving; the bug is logged with its traceback
             log.exception("control request %s failed", name)
-            return {"id": rid, "error": {"kind": "P2PSocialError",
-                                         "message": "internal error in the node (see its log)"}}
+            return error_reply(rid, P2PSocialError("internal error in the node (see its log)"))
         return {"id": rid, "result": encode_result(result)}
 
     async def _stream_events(self, rid: Any, writer: asyncio.StreamWriter) -> None:
         with self._hub.subscription() as queue:
-            writer.write(json.dumps({"id": rid, "result": "subscribed"}).encode() + b"\n")
+            writer.write(encode({"id": rid, "result": "subscribed"}))
             await writer.drain()
             while True:
                 kind, data = await queue.get()
-                writer.write(json.dumps({"event": kind, "data": encode_result(data)}).encode()
-                             + b"\n")
+                writer.write(encode({"event": kind, "data": encode_result(data)}))
                 await writer.drain()
 
 
-class ControlClient:
-    """A connection to a running node. Methods of api.METHODS are available as attributes."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader = reader
-        self._writer = writer
-        self._next_id = 0
-        self._lock = asyncio.Lock()
-
-    @classmethod
-    async def open(cls, path: Path, timeout: float = 2.0) -> ControlClient:
-        """Connect to the node's socket.
-
-        Raises:
-            NodeNotRunning: nothing listens there.
-        """
-        try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_unix_connection(path, limit=MAX_LINE), timeout)
-        except (OSError, TimeoutError) as exc:
-            raise NodeNotRunning(f"no node is running at {path}") from exc
-        return cls(reader, writer)
-
-    async def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """Call a method on the node and return its result as the in-process call would."""
-        method = METHODS.get(name)
-        if method is None:
-            raise UsageError(f"unknown method {name!r}")
-        async with self._lock:
-            self._next_id += 1
-            request = {"id": self._next_id, "method": name, "args": args, "kwargs": kwargs}
-            try:
-                self._writer.write(json.dumps(request).encode() + b"\n")
-                await self._writer.drain()
-                line = await self._reader.readline()
-            except (ConnectionError, OSError) as exc:
-                raise NodeNotRunning("the node closed the connection") from exc
-        if not line:
-            raise NodeNotRunning("the node closed the connection")
-        reply = json.loads(line)
-        if "error" in reply:
-            raise _error(reply["error"])
-        return method.decode(reply.get("result"))
-
-    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
-        if name not in METHODS:
-            raise AttributeError(name)
-
-        async def bound(*args: Any, **kwargs: Any) -> Any:
-            return await self.call(name, *args, **kwargs)
-        return bound
-
-    async def events(self) -> AsyncIterator[tuple[str, Any]]:
-        """Subscribe: yields (kind, data) for every node event until the node goes away."""
-        self._writer.write(json.dumps({"id": 0, "method": "subscribe"}).encode() + b"\n")
-        await self._writer.drain()
-        await self._reader.readline()  # the "subscribed" acknowledgement
-        while line := await self._reader.readline():
-            message = json.loads(line)
-            yield message["event"], message["data"]
-
-    async def close(self) -> None:
-        """Close the connection."""
-        self._writer.close()
-        with contextlib.suppress(ConnectionError, OSError):
-            await self._writer.wait_closed()
+class _Oversized(Exception):
+    """A request line longer than the server's limit."""
 
 
-def _error(data: dict[str, Any]) -> P2PSocialError:
-    cls = getattr(errors, str(data.get("kind")), None)
-    message = str(data.get("message", "error"))
-    if isinstance(cls, type) and issubclass(cls, P2PSocialError):
-        try:
-            return cls(message)
-        except TypeError:  # errors whose constructor needs more than a message
-            pass
-    return P2PSocialError(message)
+async def _read_request(reader: asyncio.StreamReader) -> bytes:
+    """The next request line, b"" at the end of the stream.
+
+    Raises:
+        _Oversized: the line is longer than the limit (the connection is out of step).
+    """
+    try:
+        return await reader.readline()
+    except ValueError as exc:  # StreamReader's way of saying the limit was overrun
+        raise _Oversized from exc

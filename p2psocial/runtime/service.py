@@ -83,7 +83,8 @@ def _relay_addr(addr: str) -> str:
     head, sep, peer = addr.rpartition("/p2p/")
     if not addr.startswith("/") or not sep or not head or "/" in peer or " " in addr \
             or "/p2p-circuit" in addr:
-        raise UsageError(f"not a relay address: {addr!r} (expected /ip4/…/tcp/…/p2p/<relay>)")
+        raise UsageError(f"not a relay address: {addr!r:.120} "
+                         "(expected /ip4/…/tcp/…/p2p/<relay>)")
     parse_handle(peer)
     return addr
 
@@ -279,7 +280,10 @@ class Service:
         try:
             raw = bytes.fromhex(text if len(text) % 2 == 0 else text[:-1])
         except ValueError:
-            raise UsageError(f"not an entry reference: {ref!r} (expected hex)") from None
+            raise UsageError(f"not an entry reference: {ref!r:.80} (expected hex)") from None
+        if len(text) > 2 * limits.HASH_BYTES:
+            raise UsageError(f"an entry reference is at most {2 * limits.HASH_BYTES} hex "
+                             f"characters, not {len(text):,}")
         if len(text) == 2 * limits.HASH_BYTES:
             return raw
         if len(text) < MIN_REF_HEX:
@@ -317,11 +321,7 @@ class Service:
     async def timeline(self, *, limit: int = 50, before: Sequence[Any] | None = None
                        ) -> list[EntryView]:
         """My home timeline: posts and reposts of the feeds I follow and mine, newest first."""
-        cursor = None
-        if before is not None:
-            ts, author, seq = before
-            cursor = (int(ts), parse_handle(str(author)), int(seq))
-        items = await self.store.timeline(self.public_key, limit=limit, before=cursor)
+        items = await self.store.timeline(self.public_key, limit=limit, before=_cursor(before))
         return await self._timeline_views(items)
 
     async def thread(self, ref: str) -> list[EntryView]:
@@ -441,7 +441,7 @@ class Service:
         """Remove a relay from my published relays entry."""
         current = await self.relays()
         if addr not in current:
-            raise UsageError(f"{addr} is not one of your relays (see `p2psocial relays list`)")
+            raise UsageError(f"{addr:.120} is not one of your relays (see `p2psocial relays list`)")
         rest = tuple(a for a in current if a != addr)
         await self.append(Relays(addrs=rest))
         return list(rest)
@@ -451,8 +451,8 @@ class Service:
         """An invite token to me: my handle and my relays, optionally limited."""
         if uses is not None and uses < 1:
             raise UsageError("--uses must be at least 1")
-        if expires_hours is not None and expires_hours <= 0:
-            raise UsageError("--expires must be a positive number of hours")
+        if expires_hours is not None and not 0 < expires_hours <= 876_000:
+            raise UsageError("--expires must be a positive number of hours (at most 100 years)")
         expires_ms = None if expires_hours is None else \
             int(time.time() * 1000 + expires_hours * 3_600_000)
         made = create_invite(self.identity(), tuple(await self.relays()),
@@ -612,8 +612,14 @@ def _cursor(before: Sequence[Any] | None) -> tuple[int, bytes, int] | None:
     """A store cursor from a view's JSON cursor [ts, handle, seq]."""
     if before is None:
         return None
-    ts, author, seq = before
-    return (int(ts), parse_handle(str(author)), int(seq))
+    try:
+        ts, author, seq = before
+        cursor = (int(ts), parse_handle(str(author)), int(seq))
+    except (TypeError, ValueError):
+        raise UsageError(f"not a cursor [timestamp, handle, seq]: {before!r:.80}") from None
+    if not all(-(2**63) <= n < 2**63 for n in (cursor[0], cursor[2])):
+        raise UsageError(f"not a cursor: a number out of range in {before!r:.80}")
+    return cursor
 
 
 def _peek(header: bytes) -> Entry | None:
