@@ -5,21 +5,29 @@ Rules:
   with explicit BEGIN IMMEDIATE … COMMIT around every write.
 - A database is ours if its application_id is APPLICATION_ID. A new, empty file becomes ours;
   any other file is refused with NotOurDatabase and left untouched.
+- The file is created with mode 0600 before SQLite opens it, so its -wal and -shm (which
+  SQLite creates with the database's mode) are private too; once a database is known to be
+  ours, any of the three that others may read is narrowed to 0600.
+- A file that cannot be opened is one StoreError; aiosqlite's worker thread is waited for, so
+  nothing else is printed.
 - Migrations are the files migrations/NNNN_*.sql, applied in order inside one transaction each;
   PRAGMA user_version records the last one applied.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib.resources
 import re
 import sqlite3
+import threading
 from pathlib import Path
 
 import aiosqlite
 
 from p2psocial.core.errors import NotOurDatabase, StoreError
 from p2psocial.store.errors import translate
+from p2psocial.store.home import create_private_file, open_to_others
 
 APPLICATION_ID = 0x70327073  # "p2ps"
 _MIGRATION_RE = re.compile(r"(\d{4})_[a-z0-9_]+\.sql\Z")
@@ -43,12 +51,16 @@ async def open_database(path: Path) -> aiosqlite.Connection:
         NotOurDatabase: the file is not SQLite, or is another application's database.
         StoreError: the file cannot be opened.
     """
+    _prepare_file(path)
+    conn = aiosqlite.connect(path, isolation_level=None)
     try:
-        conn = await aiosqlite.connect(path, isolation_level=None)
+        await conn
     except sqlite3.Error as exc:
+        await _worker_stopped(conn)
         raise StoreError(f"cannot open {path}: {exc}") from exc
     try:
         await _check_owner(conn, path)
+        _narrow_modes(path)
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000",
                        "temp_store=MEMORY", "cache_size=-65536", "foreign_keys=OFF"):
             await conn.execute(f"PRAGMA {pragma}")
@@ -60,6 +72,30 @@ async def open_database(path: Path) -> aiosqlite.Connection:
         await conn.close()
         raise
     return conn
+
+
+def _prepare_file(path: Path) -> None:
+    if path.is_dir():
+        raise StoreError(f"cannot open {path}: it is a directory, not a database")
+    if not path.exists():
+        create_private_file(path)
+
+
+def _narrow_modes(path: Path) -> None:
+    """Make a database that others may read (and its -wal, -shm) private: only once it is
+    known to be ours."""
+    for name in (path.name, path.name + "-wal", path.name + "-shm"):
+        if open_to_others(path.with_name(name)):
+            create_private_file(path.with_name(name))
+
+
+async def _worker_stopped(conn: aiosqlite.Connection) -> None:
+    """Wait for the worker thread of a connection that failed to open. aiosqlite (0.22)
+    stops it without waiting; if the event loop closed first, the thread would die printing
+    a traceback after our one-line error."""
+    thread = getattr(conn, "_thread", None)
+    if isinstance(thread, threading.Thread) and thread.is_alive():
+        await asyncio.to_thread(thread.join, 5.0)
 
 
 async def _check_owner(conn: aiosqlite.Connection, path: Path) -> None:

@@ -4,7 +4,11 @@ Rules:
 - The directory is `--home`, else $P2PSOCIAL_HOME, else the platform's user data directory.
 - One process owns a home at a time: it holds an exclusive flock on `HOME/lock` for as long
   as it runs; a second process is refused with HomeLocked naming the owner's pid.
-- Files holding secrets are created with mode 0600; the directory with 0700.
+- Every file the program writes in a home is created with mode 0600 (the key, the database
+  and its -wal/-shm, config.json, ui.json, node.log, the lock, the control socket); the
+  directory with 0700, and a directory a home is created in is narrowed to 0700.
+- Opening a home fixes any of those files that others may read (a copied-in file keeps its
+  mode) and says so; a home directory open to others is reported with the chmod to run.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,16 +58,52 @@ class Home:
     def log_file(self) -> Path:
         return self.root / "node.log"
 
+    @property
+    def ui_settings(self) -> Path:
+        return self.root / "ui.json"
+
+    def private_files(self) -> list[Path]:
+        """Every file the program writes in this home."""
+        db = self.database
+        return [self.key_file, db, db.with_name(db.name + "-wal"),
+                db.with_name(db.name + "-shm"), self.config_file, self.ui_settings,
+                self.log_file, self.lock_file, self.control_socket]
+
     def exists(self) -> bool:
         """True if this home holds an identity."""
         return self.key_file.exists()
 
     def create(self) -> None:
-        """Create the directory (mode 0700) if it does not exist."""
+        """Create the directory with mode 0700, or narrow an existing one to 0700 (a home
+        is being made in it)."""
         try:
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if open_to_others(self.root):
+                os.chmod(self.root, 0o700)
         except OSError as exc:
             raise _os_error(exc, f"cannot create {self.root}") from exc
+
+    def make_private(self) -> list[str]:
+        """Narrow to 0600 every file of the home that others may read; one warning line per
+        file fixed, and one if the directory itself is open to others."""
+        notes = []
+        if open_to_others(self.root):
+            notes.append(f"warning: {self.root} is open to other users (mode "
+                         f"{mode_text(self.root)}): run `chmod 700 {self.root}`")
+        database = {self.database.name, self.database.name + "-wal",
+                    self.database.name + "-shm"}  # narrowed by the store once known ours
+        for path in self.private_files():
+            if path.name not in database and not path.is_symlink() and open_to_others(path):
+                was = mode_text(path)
+                try:
+                    os.chmod(path, 0o600)
+                except OSError as exc:
+                    notes.append(f"warning: {path} is readable by others (mode {was}) and "
+                                 f"cannot be fixed ({exc.strerror}): run `chmod 600 {path}`")
+                    continue
+                notes.append(f"warning: {path} was readable by others (mode {was}); it is "
+                             "now 0600")
+        return notes
 
 
 def resolve_home(cli_value: str | None = None) -> Home:
@@ -128,6 +169,39 @@ def is_locked(home: Home) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+def open_to_others(path: Path) -> bool:
+    """True if `path` exists and its group or others have any permission on it."""
+    try:
+        return bool(path.stat().st_mode & 0o077)
+    except OSError:
+        return False
+
+
+def mode_text(path: Path) -> str:
+    """The permission bits of `path` in octal, e.g. '0644' ('?' if it cannot be read)."""
+    try:
+        return f"{stat.S_IMODE(path.stat().st_mode):04o}"
+    except OSError:
+        return "?"
+
+
+def create_private_file(path: Path) -> None:
+    """Create `path` empty with mode 0600 if it does not exist (so whatever writes it next,
+    SQLite or a log handler, keeps that mode), or narrow it to 0600 if others may read it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        if open_to_others(path) and path.is_file():
+            try:
+                os.chmod(path, 0o600)
+            except OSError as exc:
+                raise _os_error(exc, f"cannot make {path} private") from exc
+        return
+    except OSError as exc:
+        raise _os_error(exc, f"cannot create {path}") from exc
+    os.close(fd)
 
 
 def write_private_file(path: Path, data: bytes) -> None:

@@ -22,6 +22,7 @@ from p2psocial.core.identity import Identity
 from p2psocial.runtime.config import load_config
 from p2psocial.runtime.local import require_identity
 from p2psocial.runtime.node import Node
+from p2psocial.store.home import create_private_file
 from p2psocial.ui.backend import AttachedBackend, InProcessBackend, UiBackend
 
 Unlock = Callable[[dict[str, Any]], Identity]
@@ -72,6 +73,7 @@ def start_process_helpers() -> None:
 
 def log_to_file(path: Path) -> None:
     """Send log records to `path`: on the terminal they would tear the app's screen."""
+    create_private_file(path)  # the log names peers and feeds: 0600, like the rest
     handler = logging.FileHandler(path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from p2psocial.runtime.views import EntryView, FeedView
+from p2psocial.store.home import write_private_file
 
 RELATION_TYPES = ("follow", "unfollow", "block", "unblock")
 TIMELINE_TYPES = ("post", "repost")
@@ -116,6 +116,4 @@ class UiState:
         if self.settings_path is None:
             return
         data = {"muted": sorted(self.muted), "invite": self.invite}
-        tmp = self.settings_path.with_name(self.settings_path.name + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-        os.replace(tmp, self.settings_path)
+        write_private_file(self.settings_path, (json.dumps(data, indent=2) + "\n").encode())
