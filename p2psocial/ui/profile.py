@@ -1,9 +1,15 @@
 """Profile: a feed's name, bio and handle, how I relate to it, how much of it we hold, and
 its posts. F follows or unfollows, B blocks or unblocks, M mutes (locally), y copies the
-handle."""
+handle.
+
+A muted feed's profile still shows its posts, under a banner that says it is muted (muting
+hides a feed elsewhere; opening its profile is asking to see it). A blocked feed's posts stay
+hidden.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -13,11 +19,14 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
 from p2psocial.core.errors import P2PSocialError
-from p2psocial.runtime.views import FeedView
+from p2psocial.runtime.views import EntryView, FeedView
+from p2psocial.ui.backend import UiBackend
 from p2psocial.ui.base import ListScreen
 from p2psocial.ui.messages import EntriesArrived, RelationsChanged
 from p2psocial.ui.postlist import PostList
-from p2psocial.ui.rows import apply_counts, timeline_rows
+from p2psocial.ui.render import WHO, Row
+from p2psocial.ui.rows import apply_counts, fetch_related, timeline_row
+from p2psocial.ui.state import UiState
 from p2psocial.ui.widgets import FindBar, FitFooter, TopBar
 
 PAGE = 50
@@ -44,6 +53,36 @@ def relation(feed: FeedView, muted: bool) -> str:
     return " · ".join(parts)
 
 
+MUTED_BANNER = ("🔇 Muted on this device: their posts are hidden from your timeline, "
+                "notifications and threads, not here. M unmutes.")
+
+
+async def profile_rows(backend: UiBackend, state: UiState, handle: str,
+                       views: Sequence[EntryView]) -> list[Row]:
+    """Rows of a profile's posts: as on the timeline, except that the profile's own author
+    is shown even when muted (not when blocked)."""
+    state.learn(views)
+    await fetch_related(backend, state, views)
+    shown_anyway = handle in state.muted and handle not in state.blocked
+    rows = []
+    for view in views:
+        row = timeline_row(state, view)
+        if row is None and shown_anyway and view.author == handle:
+            row = _own_row(state, view, handle)
+        if row is not None:
+            rows.append(row)
+    return rows
+
+
+def _own_row(state: UiState, view: EntryView, handle: str) -> Row | None:
+    if view.type != "repost":
+        return Row(entry=view)
+    target = state.related.get(str((view.content or {}).get("target", "")))
+    if target is not None and target.author != handle and state.hidden(target.author):
+        return None
+    return Row(entry=view, shown=target, note=f"⇄ {WHO} reposted")
+
+
 class ProfileScreen(ListScreen):
     """One feed."""
 
@@ -67,6 +106,7 @@ class ProfileScreen(ListScreen):
     def compose(self) -> ComposeResult:
         yield TopBar(str(self.app.current_mode), "Profile")
         yield Static(Text(self.handle), id="card")
+        yield Static(MUTED_BANNER, id="muted-banner")
         yield PostList(placeholder="Loading…", id="posts")
         yield FindBar()
         yield FitFooter()
@@ -89,7 +129,7 @@ class ProfileScreen(ListScreen):
                 self._show_card()
             views = await backend.posts(self.handle, limit=PAGE,
                                         before=self._oldest if older else None)
-            rows = await timeline_rows(backend, self.state, views)
+            rows = await profile_rows(backend, self.state, self.handle, views)
         except P2PSocialError as exc:
             self.query_one("#card", Static).update(Text(f"{self.handle}\n{exc}"))
             return
@@ -101,12 +141,13 @@ class ProfileScreen(ListScreen):
         if older:
             post_list.append_rows(rows)
         else:
-            post_list.placeholder = ("No posts held from this feed." if not
-                                     self.state.hidden(self.handle) else
-                                     "Hidden: you block or mute this feed.")
+            post_list.placeholder = ("Hidden: you block this feed."
+                                     if self.handle in self.state.blocked
+                                     else "No posts held from this feed.")
             post_list.set_rows(rows)
 
     def _show_card(self) -> None:
+        self.query_one("#muted-banner", Static).display = self.handle in self.state.muted
         feed = self.feed
         if feed is None:
             return

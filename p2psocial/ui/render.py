@@ -52,8 +52,9 @@ def ago(ms: int, now: int) -> str:
 class Row:
     """One item of a list: an entry, what to show of it, and its fold state.
 
-    `note` is a line above the post (who reposted it, what a notification is about);
-    `shown` is the post displayed (a repost's target; else the entry itself).
+    `note` is a line above the post (who reposted it, what a notification is about); a
+    WHO in it stands for the entry's author, named when drawn (a name that changes later
+    shows at once); `shown` is the post displayed (a repost's target; else the entry itself).
     """
 
     entry: EntryView
@@ -176,12 +177,23 @@ def quote_block(post: EntryView, ctx: Context) -> Text | None:
     return out
 
 
+WHO = "{who}"  # in a row's note: its entry's author
+
+
+def note_text(row: Row, ctx: Context) -> str:
+    """A row's note with its author named as known now."""
+    if not row.note or WHO not in row.note:
+        return row.note or ""
+    author = row.entry.author
+    return row.note.replace(WHO, who(author, ctx.name_of(author, row.entry.name)))
+
+
 def row_text(row: Row, ctx: Context) -> Text:
     """The whole row: note, header, context, body (or folded warning), quote, counts."""
     post = row.post
     parts: list[Text] = []
     if row.note:
-        parts.append(Text(row.note, ctx.style("note")))
+        parts.append(Text(note_text(row, ctx), ctx.style("note")))
     parts.append(header_line(post, ctx))
     if row.shown is None and post.type not in ("post", "repost"):
         parts.append(Text(describe(post, ctx), ctx.style("dim")))
@@ -237,4 +249,4 @@ def search_text(row: Row, ctx: Context) -> str:
     """The plain text a find (/) matches against."""
     post = row.post
     name = ctx.name_of(post.author, post.name) or ""
-    return f"{name} {post.author} {post.text or ''} {row.note or ''}".casefold()
+    return f"{name} {post.author} {post.text or ''} {note_text(row, ctx)}".casefold()

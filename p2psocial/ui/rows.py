@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from p2psocial.runtime.views import EntryView, NotificationView
 from p2psocial.ui.backend import UiBackend
-from p2psocial.ui.render import Row, who
+from p2psocial.ui.render import WHO, Row, who
 from p2psocial.ui.state import UiState
 
 MAX_RELATED = 5000
@@ -60,7 +60,7 @@ def timeline_row(state: UiState, view: EntryView) -> Row | None:
     target = state.related.get(str((view.content or {}).get("target", "")))
     if target is not None and state.hidden(target.author):
         return None
-    return Row(entry=view, shown=target, note=f"⇄ {name(state, view)} reposted")
+    return Row(entry=view, shown=target, note=f"⇄ {WHO} reposted")
 
 
 async def timeline_rows(backend: UiBackend, state: UiState,
@@ -87,8 +87,8 @@ def notification_row(state: UiState, item: NotificationView) -> Row | None:
     entry = item.entry
     if state.hidden(entry.author):
         return None
-    note = _NOTES.get(item.kind, "{who}: " + item.kind).format(
-        who=name(state, entry), reaction=entry.text or "")
+    note = _NOTES.get(item.kind, "{who}: " + item.kind).format(  # WHO: named when drawn
+        who=WHO, reaction=entry.text or "")
     if item.kind == "follow":  # the row itself reads "<name> … followed you"
         return Row(entry=entry, kind=item.kind)
     shown: EntryView | None = entry if entry.type == "post" else item.target

@@ -4,13 +4,19 @@ actions."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from textual.widgets import Input, TextArea
+from textual.widgets import DataTable, Input, Static, TextArea
 
 from p2psocial.runtime.node import Node
+from p2psocial.testing import FeedBuilder
 from p2psocial.ui.compose import ComposeScreen
+from p2psocial.ui.postlist import PostList
+from p2psocial.ui.profile import ProfileScreen
+from p2psocial.ui.widgets import TopBar
 
-from .conftest import SIZE, app_for
+from .conftest import ALICE, BOB, SIZE, World, app_for, deliver, until
 from .test_screens import rows_of
 
 
@@ -31,3 +37,74 @@ async def test_ctrl_t_goes_to_the_warning_and_back_with_a_hint(node: Node) -> No
         assert text.has_focus
         await pilot.press("ctrl+t")
         assert cw.has_focus
+
+
+@pytest.mark.asyncio
+async def test_a_muted_persons_profile_opens_with_their_posts_and_a_banner(
+        node: Node, tmp_path: Path) -> None:
+    app = app_for(node, tmp_path / "ui.json")
+    async with app.run_test(size=SIZE) as pilot:
+        await rows_of(pilot, app)
+        app.state.set_muted(ALICE.handle, True)
+        app.push_screen(ProfileScreen(ALICE.handle))
+        screen = app.screen
+        assert isinstance(screen, ProfileScreen)
+        await until(pilot, lambda: screen.feed is not None and screen.post_list.rows,
+                    what="alice's posts on her profile")
+        assert {r.post.author for r in screen.post_list.rows} == {ALICE.handle}
+        banner = screen.query_one("#muted-banner", Static)
+        assert banner.display and "Muted" in str(banner.render())
+        await pilot.press("M")  # unmute: the banner goes
+        await until(pilot, lambda: not banner.display, what="banner gone")
+        assert ALICE.handle not in app.state.muted
+
+
+def lines_of(post_list: PostList) -> str:
+    return "\n".join(post_list.render_line(y).text for y in range(post_list.size.height))
+
+
+@pytest.mark.asyncio
+async def test_a_new_name_shows_everywhere_at_once(node: Node, world: World) -> None:
+    shared = FeedBuilder(ALICE, after=world.builders["alice"].last)
+    shared.repost(world.bob_post)
+    await deliver(node, shared.entries)
+    app = app_for(node)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("2")  # every screen loaded before the names change
+        notes = await rows_of(pilot, app)
+        await until(pilot, lambda: "Bob mentioned" in lines_of(notes), what="notes")
+        await pilot.press("4")
+        network = app.screen
+        await pilot.press("3")
+        profile = ProfileScreen(BOB.handle)
+        app.push_screen(profile)
+        await until(pilot, lambda: profile.feed is not None, what="profile")
+        await pilot.press("1")
+        timeline = await rows_of(pilot, app)
+        await until(pilot, lambda: "Alice reposted" in lines_of(timeline), what="repost")
+        renamed = FeedBuilder(BOB, after=world.builders["bob"].last)
+        renamed.about("Robert")
+        alicia = FeedBuilder(ALICE, after=shared.last)
+        alicia.about("Alicia")
+        await deliver(node, renamed.entries + alicia.entries)
+        await node.service.set_about("Renamed Me", None)
+        await until(pilot, lambda: "Robert" in lines_of(timeline), what="Robert, home")
+        await until(pilot, lambda: "Alicia reposted" in lines_of(timeline),
+                    what="Alicia, home")
+        assert "Bob" not in lines_of(timeline) and "Alice " not in lines_of(timeline)
+        await pilot.press("2")
+        await until(pilot, lambda: "Robert mentioned" in lines_of(notes),
+                    what="Robert, notifications")
+        assert "Bob" not in lines_of(notes)
+        await pilot.press("4")
+        table = network.query_one("#feeds", DataTable)
+
+        def cells() -> str:
+            return " ".join(str(table.get_row_at(i)) for i in range(table.row_count))
+        await until(pilot, lambda: "Robert" in cells(), what="Robert, network")
+        assert "Bob" not in cells()
+        await pilot.press("3")
+        await until(pilot, lambda: "Robert" in str(profile.query_one("#card", Static)
+                                                   .render()), what="Robert, profile")
+        for bar in app.screen.query(TopBar):
+            assert "Renamed Me" in str(bar.render())
