@@ -22,6 +22,7 @@ from p2psocial.core.errors import StoreError, UsageError
 from p2psocial.core.identity import Identity, handle_of
 from p2psocial.runtime.config import NodeConfig
 from p2psocial.runtime.control import ControlServer, EventHub
+from p2psocial.runtime.local import guard_history, history_marker
 from p2psocial.runtime.service import Service
 from p2psocial.runtime.views import NodeStatus, PeerView, entry_view
 from p2psocial.store.home import Home, HomeLock
@@ -81,10 +82,12 @@ class Node:
         self._lock.acquire()
         try:
             self._store = await Store.open(self.home.database)
+            await guard_history(self.home, self._store, self.identity.public_key)
             await self._check_owner(self._store)
             self._service = Service(self._store, self.identity.public_key,
                                     lambda: self.identity)
             self._service.on_appended.append(self._on_appended)
+            self._service.on_appended.append(history_marker(self.home))
             if not self.offline:
                 await self._start_network()
             self._control = ControlServer(self.home.control_socket,

@@ -60,7 +60,8 @@ from p2psocial.runtime.views import (
 )
 from p2psocial.store.sqlite import Store, TimelineItem
 
-RESTORED_KEY = "restored"
+RESTORED_KEY = "restored"  # meta: b"1" after an import, LOST_DATABASE for a lost database
+LOST_DATABASE = b"lost"
 HINTS_PREFIX = "hints:"
 MIN_REF_HEX = 6
 
@@ -127,7 +128,13 @@ class Service:
 
     async def append(self, content: Content) -> EntryView:
         """Sign and append `content` to my feed."""
-        if await self.store.get_meta(RESTORED_KEY):
+        restored = await self.store.get_meta(RESTORED_KEY)
+        if restored == LOST_DATABASE:
+            raise UsageError("your key has posted before, but this home's database holds "
+                             "none of your entries: run `p2psocial run` with a peer that "
+                             "follows you so the node learns them first, or pass --force to "
+                             "start again without them (whoever holds them sees a fork)")
+        if restored:
             raise UsageError("this identity was restored from a backup: run `p2psocial run` "
                              "so the node can learn your latest entries from the network "
                              "first, or pass --force if the backup is current")

@@ -7,6 +7,10 @@ Rules:
   and the caller warns the user.
 - The public key is stored in the clear so `id` never needs the passphrase.
 - The seed is never logged or printed; errors name the file, never its content.
+- `used` records whether this key has signed an entry: false when the key is made, set true
+  when the first entry is appended (or when a database holding my entries is opened). A key
+  with a history and a database without it must learn its feed before writing (a lost
+  database would otherwise fork the feed). Files written before `used` existed lack it.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ _MAX_MEMLIMIT = nacl.pwhash.argon2id.MEMLIMIT_SENSITIVE
 def seal(identity: Identity, passphrase: str) -> dict[str, Any]:
     """The key file document for `identity`; encrypted unless `passphrase` is empty."""
     doc: dict[str, Any] = {"format": FORMAT, "version": VERSION,
-                           "public_key": identity.public_key.hex()}
+                           "public_key": identity.public_key.hex(), "used": False}
     if not passphrase:
         doc["kdf"] = "none"
         doc["seed"] = _b64(identity.seed)
@@ -85,6 +89,20 @@ def unseal(doc: dict[str, Any], passphrase: str | None) -> Identity:
 def is_encrypted(doc: dict[str, Any]) -> bool:
     """True if the document needs a passphrase."""
     return doc.get("kdf") != "none"
+
+
+def has_history(doc: dict[str, Any]) -> bool | None:
+    """True if the key has signed entries, False if not, None if the file does not say (it
+    was written by a release before `used` existed)."""
+    used = doc.get("used")
+    return used if isinstance(used, bool) else None
+
+
+def mark_used(path: Path, doc: dict[str, Any]) -> None:
+    """Record in the key file at `path` that its key has signed entries."""
+    if doc.get("used") is not True:
+        doc["used"] = True
+        write_doc(path, doc)
 
 
 def public_key_of(doc: dict[str, Any]) -> bytes:
