@@ -5,8 +5,9 @@ Rules:
   and lengths, definite lengths only, no duplicate keys) with map keys in the length-first
   order of RFC 8949 §4.2.3 (shorter encoded key first, then bytewise), as cbor2 writes it.
 - Only these CBOR types appear: unsigned and negative integers, byte strings, text strings,
-  arrays, maps (integer or text keys), true, false and null. No floats, tags or other simple
-  values.
+  arrays, maps, true, false and null. No floats, tags or other simple values. Arrays and maps
+  nest at most MAX_NESTING_DEPTH deep, the outermost counting 1 (so a map holding an array is
+  2 deep; scalars add nothing). Types are checked by type: a bool is never an int.
 - Received bytes are accepted only if re-encoding what they decode to yields the same bytes;
   this also rejects trailing data, indefinite lengths and non-shortest forms.
 - The hash is BLAKE2b with a 32-byte digest (hashlib; nacl's wrapper is 9× slower).
@@ -20,6 +21,7 @@ from typing import Any
 import cbor2
 
 from p2psocial.core.errors import EncodingError
+from p2psocial.core.limits import MAX_NESTING_DEPTH
 
 # cbor2 raises these for malformed input; callers translate all of them to EncodingError.
 DECODE_ERRORS = (cbor2.CBORError, ValueError, TypeError, OverflowError,
@@ -64,19 +66,19 @@ def decode_canonical(data: bytes, *, rule: str, what: str) -> Any:
 
 _SCALARS = frozenset({int, bytes, str})
 _ALLOWED_LEAVES = frozenset({int, bytes, str, bool, type(None)})
-_MAX_DEPTH = 16
 # CBOR integers are 64-bit; a wider Python int came from (or would become) a bignum tag 2/3.
 _INT_MIN, _INT_END = -(2**64), 2**64
 
 
-def _allowed(value: Any, depth: int = 0) -> bool:
-    """True if `value` uses only the CBOR types the protocol allows."""
+def _allowed(value: Any, depth: int = 1) -> bool:
+    """True if `value` uses only the CBOR types the protocol allows; `depth` is the nesting
+    depth of `value` itself if it is an array or a map (the outermost is 1)."""
     kind = type(value)
     if kind is int:
         return bool(_INT_MIN <= value < _INT_END)
     if kind in _ALLOWED_LEAVES:
         return True
-    if depth >= _MAX_DEPTH:
+    if depth > MAX_NESTING_DEPTH:
         return False
     if kind is list:
         return all(_allowed(v, depth + 1) for v in value)

@@ -9,6 +9,8 @@ MAX_PAYLOAD_BYTES = 16 * 1024
 MAX_SEQ = 2**53 - 1
 MAX_TIMESTAMP_MS = 2**53 - 1
 MAX_TYPE_CHARS = 32
+# Arrays and maps nested in one another, the outermost counting 1 (canonical CBOR everywhere).
+MAX_NESTING_DEPTH = 16
 
 HASH_BYTES = 32
 KEY_BYTES = 32

@@ -6,6 +6,7 @@ tests/vectors/generate.py writes, and the spec must name every rule id and limit
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import importlib.util
 import json
@@ -18,16 +19,23 @@ from typing import Any
 import base58
 import cbor2
 import nacl.public
+import nacl.pwhash
 import nacl.secret
 import nacl.signing
 import pytest
 
-from p2psocial.core import limits
+from p2psocial.core import archive, limits
 from p2psocial.core.content import PrivateMessage, content_payload
 from p2psocial.core.dm import open_message
 from p2psocial.core.encoding import digest, encode
 from p2psocial.core.entry import SIGNING_CONTEXT, create_entry, decode_entry, signing_bytes
-from p2psocial.core.errors import ChainError, ForkError, HandleError, ValidationError
+from p2psocial.core.errors import (
+    ArchiveError,
+    ChainError,
+    ForkError,
+    HandleError,
+    ValidationError,
+)
 from p2psocial.core.feed import FeedState, Placement, place
 from p2psocial.core.identity import Identity, handle_of, parse_handle
 
@@ -128,8 +136,11 @@ def test_valid_entry_recreated_from_seed(vec: dict[str, Any]) -> None:
     assert identity.sign(bytes.fromhex(vec["signing_bytes"])).hex() == vec["signature"]
 
 
-@pytest.mark.parametrize("vec", [v for v in VECTORS["valid"] if v["payload_diag"] is not None],
-                         ids=_ids([v for v in VECTORS["valid"] if v["payload_diag"] is not None]))
+_WRITTEN = [v for v in VECTORS["valid"]
+            if v["payload_diag"] is not None and "unknown_fields" not in v]
+
+
+@pytest.mark.parametrize("vec", _WRITTEN, ids=_ids(_WRITTEN))
 def test_known_payload_is_what_a_writer_produces(vec: dict[str, Any]) -> None:
     payload = _hex(vec["payload"])
     committed = payload if payload is not None else bytes.fromhex(vec["withheld_payload"])
@@ -232,6 +243,88 @@ def test_dm_vector_opens_for_its_readers_only() -> None:
         assert list(seen.readers) == readers
     for name in dm["not_readers"]:
         assert open_message(_identity(name), message) is None
+
+
+# --- nesting depth -------------------------------------------------------------------------------
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth as protocol.md counts it: an array or map is 1 + its deepest item."""
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    return 0
+
+
+def test_nesting_vectors_sit_at_the_limit_and_one_past_it() -> None:
+    valid = {v["name"]: v for v in VECTORS["valid"]}
+    invalid = {v["name"]: v for v in VECTORS["invalid"]}
+    at_limit = cbor2.loads(bytes.fromhex(valid["nested-16-deep"]["payload"]))
+    assert _depth(at_limit) == limits.MAX_NESTING_DEPTH == 16
+    over = cbor2.loads(bytes.fromhex(invalid["payload-nested-17-deep"]["payload"]))
+    assert _depth(over) == limits.MAX_NESTING_DEPTH + 1
+    assert _depth(cbor2.loads(bytes.fromhex(invalid["header-nested-16-deep"]["header"]))) == 16
+    assert _depth(cbor2.loads(bytes.fromhex(invalid["header-nested-17-deep"]["header"]))) == 17
+
+
+def test_fields_a_schema_does_not_define_are_ignored() -> None:
+    vectors = [v for v in VECTORS["valid"] if "unknown_fields" in v]
+    assert vectors
+    for vec in vectors:
+        payload = bytes.fromhex(vec["payload"])
+        entry = decode_entry(bytes.fromhex(vec["header"]), payload)
+        assert entry.content is not None
+        assert set(vec["unknown_fields"]) <= set(cbor2.loads(payload))
+        assert content_payload(entry.content) != payload  # a writer would leave them out
+
+
+# --- export archive ------------------------------------------------------------------------------
+
+
+ARCHIVE = VECTORS["archive"]
+
+
+def test_archive_vector_unpacks_to_its_key_and_entries() -> None:
+    data = bytes.fromhex(ARCHIVE["archive"])
+    valid = {v["name"]: v for v in VECTORS["valid"]}
+    entries = [(bytes.fromhex(valid[e["entry"]]["header"]),
+                None if e["payload_absent"] else bytes.fromhex(valid[e["entry"]]["payload"]))
+               for e in ARCHIVE["entries"]]
+    unpacked = archive.unpack(data)
+    assert unpacked.key_doc == ARCHIVE["key_doc"]
+    assert unpacked.entries == entries
+    assert archive.pack(archive.Archive(key_doc=ARCHIVE["key_doc"], entries=entries)) == data
+
+    body = cbor2.loads(data)
+    assert list(body) == ["key", "check", "format", "entries", "version"]  # canonical order
+    assert body["format"] == "p2psocial-archive" and type(body["version"]) is int
+    assert body["version"] == 1
+    assert body["key"] == ARCHIVE["key_text"] == json.dumps(ARCHIVE["key_doc"], sort_keys=True)
+    assert body["entries"] == [[h, p] for h, p in entries]
+    check = body.pop("check")
+    assert check.hex() == ARCHIVE["check"] and check == digest(encode(body))
+
+
+def test_archive_key_opens_with_the_passphrase_alone() -> None:
+    doc = ARCHIVE["key_doc"]
+    salt = base64.b64decode(doc["salt"])
+    assert salt.hex() == ARCHIVE["salt"]
+    key = nacl.pwhash.argon2id.kdf(32, ARCHIVE["passphrase"].encode(), salt,
+                                   opslimit=doc["opslimit"], memlimit=doc["memlimit"])
+    assert key.hex() == ARCHIVE["argon2id_key"]
+    box = base64.b64decode(doc["box"])
+    assert box.hex() == ARCHIVE["box"] and box[:24].hex() == ARCHIVE["box_nonce"]
+    seed = nacl.secret.SecretBox(key).decrypt(box)
+    assert seed.hex() == ARCHIVE["seed"] == IDENTITIES["alice"]["seed"]
+    assert Identity(seed).public_key.hex() == doc["public_key"]
+
+
+@pytest.mark.parametrize("vec", ARCHIVE["invalid"], ids=_ids(ARCHIVE["invalid"]))
+def test_invalid_archive_is_refused(vec: dict[str, Any]) -> None:
+    with pytest.raises(ArchiveError) as info:
+        archive.unpack(bytes.fromhex(vec["archive"]))
+    assert "\n" not in str(info.value)
 
 
 # --- drift -----------------------------------------------------------------------------------

@@ -17,20 +17,24 @@ Rules:
 from __future__ import annotations
 
 import argparse
+import base64
 import dataclasses
 import hashlib
 import json
 import sys
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import base58
 import cbor2
 import nacl.bindings
+import nacl.pwhash
 import nacl.secret
 import nacl.signing
 
-from p2psocial.core import limits
+from p2psocial.core import archive, limits
 from p2psocial.core.content import (
     About,
     Block,
@@ -48,7 +52,7 @@ from p2psocial.core.content import (
 )
 from p2psocial.core.encoding import digest, encode
 from p2psocial.core.entry import SIGNING_CONTEXT, Entry, create_entry, decode_entry, signing_bytes
-from p2psocial.core.errors import ChainError, ForkError, ValidationError
+from p2psocial.core.errors import ArchiveError, ChainError, ForkError, ValidationError
 from p2psocial.core.feed import FeedState, Placement, place
 from p2psocial.core.identity import Identity, handle_of
 from p2psocial.testing.builders import BASE_TS, identity_for
@@ -122,6 +126,14 @@ def diag(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, Decimal):
+        sign, digits, exponent = value.as_tuple()
+        mantissa = int("".join(map(str, digits))) * (-1 if sign else 1)
+        return f"4([{exponent}, {mantissa}])"
+    if isinstance(value, Fraction):
+        return f"30([{value.numerator}, {value.denominator}])"
     if isinstance(value, bytes):
         return f"h'{value.hex()}'"
     if isinstance(value, str):
@@ -155,7 +167,8 @@ def _entry(identity: Identity, seq: int, prev: Entry | bytes | None, ts: int,
 
 
 def _valid_vector(name: str, description: str, entry: Entry, *,
-                  withhold_payload: bool = False) -> dict[str, Any]:
+                  withhold_payload: bool = False,
+                  unknown_fields: list[str] | None = None) -> dict[str, Any]:
     fields = cbor2.loads(entry.header)
     payload = None if withhold_payload else entry.payload
     assert entry.payload is not None
@@ -179,6 +192,8 @@ def _valid_vector(name: str, description: str, entry: Entry, *,
     }
     if withhold_payload:
         out["withheld_payload"] = entry.payload.hex()
+    if unknown_fields:
+        out["unknown_fields"] = unknown_fields
     decode_entry(entry.header, payload)  # self-check
     return out
 
@@ -268,6 +283,29 @@ def _map(items: list[bytes]) -> bytes:
     return bytes([0xA0 + len(items)]) + b"".join(items)
 
 
+def _in_key_order(identity: Identity, fields: dict[int, Any], *,
+                  key_bytes: dict[int, bytes] | None = None,
+                  value_bytes: dict[int, bytes] | None = None) -> bytes:
+    """A header written item by item in key order, some keys or values as the given bytes,
+    signed over exactly the bytes a verifier slices from it (the map byte less one, then all
+    but the last 67 bytes): so a verifier that compares keys or ints by value would accept
+    it, and only the type rules reject it."""
+    key_bytes, value_bytes = key_bytes or {}, value_bytes or {}
+    items = b"".join(key_bytes.get(k, encode(k)) + value_bytes.get(k, encode(v))
+                     for k, v in sorted(fields.items()))
+    start = 0xA0 + len(fields) + 1
+    prefix = bytes([start]) + items + key_bytes.get(8, b"\x08") + b"\x58\x40"
+    return prefix + identity.sign(SIGNING_CONTEXT + bytes([start - 1]) + prefix[1:-3])
+
+
+def _nested(depth: int) -> list[Any]:
+    """`depth` arrays, each the only item of the one around it: [[…[]…]]."""
+    value: list[Any] = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
 def _invalid(name: str, rule: str, description: str, header: bytes, payload: bytes | None,
              *, also_breaks: list[str] | None = None, canonical_form: bytes | None = None
              ) -> dict[str, Any]:
@@ -351,6 +389,39 @@ def _invalid_vectors(first: Entry) -> list[dict[str, Any]]:
     add("header-missing-timestamp", "H3", "A header without key 4.",
         encode(_sign(a, missing)), payload)
 
+    # Keys and ints written as values equal to them in many languages (False == 0, 1.0 == 1)
+    # but of another CBOR type: each header in key order, signed over its own bytes.
+    f1 = _fields(a, payload=payload)
+    lookalike_keys = [
+        ("header-key-0-false", 0, b"\xf4", "key 0 written as false (0xf4)"),
+        ("header-key-1-true", 1, b"\xf5", "key 1 written as true (0xf5)"),
+        ("header-key-1-float", 1, bytes.fromhex("fb3ff0000000000000"),
+         "key 1 written as the float 1.0 (0xfb 3ff0000000000000)"),
+        ("header-key-1-half-float", 1, bytes.fromhex("f93c00"),
+         "key 1 written as the half-precision float 1.0 (0xf9 3c00)"),
+        ("header-key-8-float", 8, bytes.fromhex("fb4020000000000000"),
+         "key 8 (the signature's) written as the float 8.0"),
+        ("header-key-1-decimal", 1, bytes.fromhex("c4820001"),
+         "key 1 written as the decimal fraction 4([0, 1]) (a tag)"),
+    ]
+    for name, key, encoded, what in lookalike_keys:
+        add(name, "H2", f"first-post's fields in key order with {what}, signed over the "
+            "header's own bytes. Not canonical (false and true sort after the integers) or "
+            "not an allowed type (floats, tags); a decoder that compares keys by value reads "
+            "the same fields as first-post. The key is also not one of the integers 0-8.",
+            _in_key_order(a, f1, key_bytes={key: encoded}), payload, also_breaks=["H3"])
+    add("version-true", "H4", "Version written as true (0xf5) in its place, signed over: "
+        "true is not the integer 1.", _in_key_order(a, f1, value_bytes={0: b"\xf5"}),
+        payload)
+    add("seq-float", "H2", "seq written as the float 1.0 (0xfb 3ff0000000000000), signed "
+        "over: floats are outside the allowed types.",
+        _in_key_order(a, f1, value_bytes={2: bytes.fromhex("fb3ff0000000000000")}), payload,
+        also_breaks=["H5"])
+    empty_fields = _fields(a, payload=b"")
+    add("payload-size-false", "H5", "payload_size written as false (0xf4) for an empty "
+        "payload, signed over: false is not the integer 0.",
+        _in_key_order(a, empty_fields, value_bytes={6: b"\xf4"}), b"")
+
     # H4-H7: field values, each header canonical and validly signed.
     add("wrong-version", "H4", "Version 2.",
         encode(_sign(a, {**_fields(a, payload=payload), 0: 2})), payload)
@@ -381,6 +452,10 @@ def _invalid_vectors(first: Entry) -> list[dict[str, Any]]:
         encode(_sign(a, _fields(a, entry_type="x" * 33, payload=b"\x00"))), b"\x00")
     add("type-not-text", "H7", "Type as a byte string.",
         encode(_sign(a, {**_fields(a, payload=payload), 5: b"post"})), payload)
+
+    add("type-trailing-newline", "H7", 'Type "post\\n": the pattern must match the whole '
+        "string (a regular expression's $ also matches before a final newline).",
+        encode(_sign(a, _fields(a, entry_type="post\n", payload=payload))), payload)
 
     # H8: signature.
     flipped = bytearray(first.header)
@@ -425,6 +500,49 @@ def _invalid_vectors(first: Entry) -> list[dict[str, Any]]:
     int_key = encode({1: "x", "text": "hello"})
     add("payload-int-key", "P3", "A post payload with an integer key.",
         signed_with("post", int_key), int_key)
+
+    # Nesting depth: arrays and maps at most 16 deep, the outermost map counting 1.
+    deep = encode({"text": "Nested 17 deep.", "x": _nested(16)})
+    add("payload-nested-17-deep", "P3", "A post payload whose extra field x holds 16 nested "
+        "arrays: with the payload map, 17 levels, one more than allowed.",
+        signed_with("post", deep), deep)
+    add("header-nested-16-deep", "H3", "A header with an extra key 9 holding 15 nested "
+        "arrays: 16 levels with the header map, allowed, so the unknown key is what is wrong.",
+        encode(_sign(a, {**_fields(a, payload=payload), 9: _nested(15)})), payload)
+    add("header-nested-17-deep", "H2", "As header-nested-16-deep with one more array: 17 "
+        "levels. H2 (the whole structure) is checked before H3.",
+        encode(_sign(a, {**_fields(a, payload=payload), 9: _nested(16)})), payload,
+        also_breaks=["H3"])
+
+    # Two rules at once: the reference reports the first of H1, H2, H3 (whole structure),
+    # then the fields in key order (H4-H7, each field's own rule), then H8, then P1-P4.
+    add("two-rules-unknown-key-and-version", "H3", "Key 9 present and version 2: the key set "
+        "(H3) is checked before any field.",
+        encode(_sign(a, {**_fields(a, payload=payload), 0: 2, 9: 0})), payload,
+        also_breaks=["H4"])
+    add("two-rules-version-and-author", "H4", "Version 2 (key 0) and a 31-byte author "
+        "(key 1): key 0 first.",
+        encode(_sign(a, {**_fields(a, payload=payload), 0: 2, 1: a.public_key[:31]})),
+        payload, also_breaks=["H5"])
+    add("two-rules-prev-and-timestamp", "H6", "seq 1 with a prev (key 3) and timestamp 2^53 "
+        "(key 4): key 3 first.", encode(_sign(a, _fields(
+            a, prev=first.hash, ts=limits.MAX_TIMESTAMP_MS + 1, payload=payload))), payload,
+        also_breaks=["H5"])
+    add("two-rules-type-and-signature-size", "H7", 'Type "Post" (key 5) and a 63-byte '
+        "signature (key 8): key 5 first.", encode({**_sign(a, _fields(
+            a, entry_type="Post", payload=payload)), 8: bytes(63)}), payload,
+        also_breaks=["H5"])
+    add("two-rules-timestamp-and-signature", "H5", "timestamp 2^53 and a signature by "
+        "another key: H5 before H8.", encode(_sign(BOB, _fields(
+            a, ts=limits.MAX_TIMESTAMP_MS + 1, payload=payload))), payload,
+        also_breaks=["H8"])
+    add("two-rules-signature-and-payload", "H8", "first-post's header with its timestamp "
+        "raised by 1 after signing, and a payload of the right size but another hash: H8 "
+        "before P2.", encode(tampered), changed, also_breaks=["P2"])
+    add("two-rules-non-canonical-and-version", "H2", "Version 2 written as 0x18 0x02 (not the "
+        "shortest form), signed over the canonical map: H2 before H4.",
+        _map([b"\x00\x18\x02", *_items(_sign(a, {**_fields(a, payload=payload), 0: 2}))[1:]]),
+        payload, also_breaks=["H4"])
 
     # P4: schema of a known type.
     def schema_case(name: str, description: str, entry_type: str, body: dict[Any, Any]
@@ -522,6 +640,81 @@ def _chain_vectors(feed: list[Entry]) -> list[dict[str, Any]]:
     ]
 
 
+# --- the export archive ------------------------------------------------------------------------
+
+ARCHIVE_PASSPHRASE = "correct horse battery staple"
+
+
+def _key_document(identity: Identity) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A key file document sealing `identity`'s seed under ARCHIVE_PASSPHRASE with fixed salt
+    and nonce, and the intermediate values (Argon2id key, nonce) a reader needs to check it."""
+    salt = _fixed("archive-salt", nacl.pwhash.argon2id.SALTBYTES)
+    nonce = _fixed("archive-box-nonce", nacl.secret.SecretBox.NONCE_SIZE)
+    ops, mem = nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE, nacl.pwhash.argon2id.MEMLIMIT_INTERACTIVE
+    key = nacl.pwhash.argon2id.kdf(nacl.secret.SecretBox.KEY_SIZE, ARCHIVE_PASSPHRASE.encode(),
+                                   salt, opslimit=ops, memlimit=mem)
+    box = bytes(nacl.secret.SecretBox(key).encrypt(identity.seed, nonce))  # nonce || ciphertext
+    doc = {"format": "p2psocial-key", "version": 1, "public_key": identity.public_key.hex(),
+           "kdf": "argon2id", "opslimit": ops, "memlimit": mem,
+           "salt": base64.b64encode(salt).decode(), "box": base64.b64encode(box).decode()}
+    return doc, {"salt": salt.hex(), "argon2id_key": bytes(key).hex(), "box_nonce": nonce.hex(),
+                 "box": box.hex()}
+
+
+def _archive_bytes(body: dict[str, Any]) -> bytes:
+    """`body` with "check" set over the rest, canonically encoded (whatever `body` holds)."""
+    return encode({**body, "check": digest(encode(body))})
+
+
+def _archive_vectors(entries: list[tuple[str, Entry, bool]]) -> dict[str, Any]:
+    doc, sealed = _key_document(ALICE)
+    pairs = [(e.header, None if withheld else e.payload) for _, e, withheld in entries]
+    data = archive.pack(archive.Archive(key_doc=doc, entries=pairs))
+    unpacked = archive.unpack(data)  # self-check
+    assert unpacked.key_doc == doc and unpacked.entries == pairs
+    body = cbor2.loads(data)
+    good = {k: v for k, v in body.items() if k != "check"}
+    wrong_check = {**body, "check": bytes(32)}
+    invalid = [
+        ("check-altered", "The check is 32 zero bytes.", encode(wrong_check)),
+        ("version-true", "version written as true, the check over it: true is not 1.",
+         _archive_bytes({**good, "version": True})),
+        ("version-2", "version 2, the check over it.", _archive_bytes({**good, "version": 2})),
+        ("extra-field", 'A sixth field "note", the check over it.',
+         _archive_bytes({**good, "note": "hi"})),
+        ("header-not-bytes", "An entry whose header is text, the check over it.",
+         _archive_bytes({**good, "entries": [["not bytes", None]]})),
+        ("key-not-json", "key is text that is not JSON, the check over it.",
+         _archive_bytes({**good, "key": "not json"})),
+        ("not-canonical", "The map's items in the writer's order, not canonical order.",
+         cbor2.dumps({"format": archive.FORMAT, **{k: v for k, v in body.items()
+                                                   if k != "format"}})),
+    ]
+    for name, _, bad in invalid:
+        try:
+            archive.unpack(bad)
+        except ArchiveError:
+            continue
+        raise AssertionError(f"archive {name}: accepted")
+    return {
+        "description": "alice's export archive: her key file document sealed under the "
+                       "passphrase with fixed salt and nonce, and three of her entries "
+                       "(second-post with its payload absent). Real archives draw salt and "
+                       "nonce at random.",
+        "passphrase": ARCHIVE_PASSPHRASE,
+        "key_doc": doc,
+        "key_text": json.dumps(doc, sort_keys=True),
+        **sealed,
+        "seed": ALICE.seed.hex(),
+        "entries": [{"entry": name, "payload_absent": withheld} for name, _, withheld in entries],
+        "check": body["check"].hex(),
+        "archive_diag": _diag_bytes(data),
+        "archive": data.hex(),
+        "invalid": [{"name": name, "description": description, "archive": bad.hex()}
+                    for name, description, bad in invalid],
+    }
+
+
 # --- the document ----------------------------------------------------------------------------
 
 
@@ -561,6 +754,8 @@ def build() -> dict[str, Any]:
     block = append(Block(feed=DAVE.public_key))
     unblock = append(Unblock(feed=DAVE.public_key))
     quote = append(Post("Worth reading.", quote=b1.hash))
+    deep = _entry(DAVE, 1, None, T0 + 300, entry_type="post", payload=encode(
+        {"text": "Nested 16 deep.", "x": _nested(15)}))
     message, dm_info = _dm(a, [b, c], "Meet at 10?", order=["carol", "alice", "bob"])
     dm = append(message)
 
@@ -589,6 +784,10 @@ def build() -> dict[str, Any]:
         _valid_vector("quote-post", "A post quoting bob-first-post.", quote),
         _valid_vector("dm", "A private message from alice to bob and carol (see the dm "
                       "section).", dm),
+        _valid_vector("nested-16-deep", "dave's post with an extra field x (ignored, as "
+                      "every field a schema does not define) holding 15 nested arrays: with "
+                      "the payload map, 16 levels, the most allowed (the outermost counts 1).",
+                      deep, unknown_fields=["x"]),
         _valid_vector("second-post-without-payload", "second-post as held after delete: the "
                       "header alone, payload absent. It still verifies; withheld_payload is "
                       "what it committed to.", second, withhold_payload=True),
@@ -614,6 +813,9 @@ def build() -> dict[str, Any]:
         "invalid": _invalid_vectors(first),
         "chain": _chain_vectors(feed),
         "dm": dm_info,
+        "archive": _archive_vectors([("first-post", first, False),
+                                     ("second-post-without-payload", second, True),
+                                     ("about", about, False)]),
     }
 
 
