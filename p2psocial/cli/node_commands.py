@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Callable
 
 from p2psocial.cli import passphrase, render
 from p2psocial.core.errors import UsageError
@@ -174,24 +175,50 @@ async def follow_feed(args: argparse.Namespace, home: Home) -> int:
     client = await require_node(home)
     try:
         items: list[EntryView] = await client.timeline(limit=max(1, args.limit))
-        shown = {e.hash for e in items}
         for view in reversed(items):
             _print_live(view, args.json)
-        me = (await client.feed()).author
-        following = {f.author for f in await client.feeds() if f.following} | {me}
+        live = LiveTimeline((await client.feed()).author, await client.following(),
+                            await client.blocking(), shown={e.hash for e in items})
         async for kind, data in client.events():
-            if kind != "entry":
-                continue
-            view = EntryView.from_json(data)
-            if view.hash in shown or view.type not in ("post", "repost"):
-                continue
-            if view.type == "post" and view.author not in following:
-                continue
-            shown.add(view.hash)
-            _print_live(view, args.json)
+            if kind == "entry" and live.admits(view := EntryView.from_json(data)):
+                _print_live(view, args.json)
     finally:
         await client.close()
     return 0
+
+
+class LiveTimeline:
+    """Which new entries belong in my timeline as they arrive, by the timeline's rule: posts
+    and reposts of me and of the feeds I follow and do not block, each entry once. Who I
+    follow is kept current from my own follow, unfollow, block and unblock entries, so a
+    feed followed after the start (held or not yet) shows as soon as its posts arrive."""
+
+    def __init__(self, me: str, following: list[str], blocking: list[str], *,
+                 shown: set[str]) -> None:
+        self.me = me
+        self.following = set(following)
+        self.blocking = set(blocking)
+        self.shown = shown
+
+    def admits(self, view: EntryView) -> bool:
+        """True if `view` is to be printed (then it counts as shown)."""
+        if view.author == self.me and view.type in _RELATIONS and view.content:
+            _RELATIONS[view.type](self, str(view.content.get("feed")))
+        if view.hash in self.shown or view.type not in ("post", "repost"):
+            return False
+        if view.author != self.me and (view.author not in self.following
+                                       or view.author in self.blocking):
+            return False
+        self.shown.add(view.hash)
+        return True
+
+
+_RELATIONS: dict[str, Callable[[LiveTimeline, str], None]] = {
+    "follow": lambda t, h: t.following.add(h),
+    "unfollow": lambda t, h: t.following.discard(h),
+    "block": lambda t, h: t.blocking.add(h),
+    "unblock": lambda t, h: t.blocking.discard(h),
+}
 
 
 def _print_live(view: EntryView, as_json: bool) -> None:
