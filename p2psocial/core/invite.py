@@ -7,9 +7,11 @@ Rules:
   optional), 4 max uses (optional), 5 nonce (8 random bytes, the token's id), 6 signature.
 - The inviter signs `INVITE_SIGNING_CONTEXT || canonical_cbor(map without key 6)` with pure
   Ed25519, so the signature can be valid for nothing else the key signs.
-- `decode_invite` checks every rule I1–I7 in order and raises `InviteError` (its `rule` says
-  which broke) for any text at all: never another exception. `check_usable` applies I8–I9,
-  which depend on the clock and on how often the token was used.
+- `decode_invite` checks I1, I2, I3 (the whole token, all keys before any value), then the
+  fields in key order, each by its own rule (0: I4, 1: I5, 2: I6, 3-6: I5), then I7, and
+  raises `InviteError` for the first broken (its `rule` says which) for any text at all:
+  never another exception. Keys and ints are checked by type (`True == 1` in Python).
+  `check_usable` applies I8–I9, which depend on the clock and on how often it was used.
 - Pure: no I/O, no clock. Callers pass `now_ms`.
 """
 
@@ -208,7 +210,8 @@ def _check_keys(fields: dict[Any, Any]) -> None:
 
 
 def _check_fields(fields: dict[int, Any]) -> None:
-    """I4–I6 on the unsigned map (keys already checked), in key order."""
+    """I4–I6 on the unsigned map (keys already checked), in key order: the first broken is
+    reported, whatever its number (docs/protocol.md §Invite tokens, Rules)."""
     version = fields[K_VERSION]
     if type(version) is not int or version != INVITE_VERSION:
         raise InviteError("I4", "invite made by another version of p2psocial",

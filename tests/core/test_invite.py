@@ -143,8 +143,79 @@ def _invalid_vectors(base: Invite) -> list[dict[str, Any]]:
         ("I7", "other-signer", "Names alice as inviter but bob signed it.",
          _token_of(_signed(bob, unsigned))),
     ]
+    out = [{"name": name, "rule": rule, "description": description, "token": token}
+           for rule, name, description, token in cases]
+    return out + _lookalike_vectors(unsigned) + _two_rule_vectors(unsigned)
+
+
+def _in_key_order(fields: dict[int, Any], *, key_bytes: dict[int, bytes] | None = None,
+                  value_bytes: dict[int, bytes] | None = None) -> str:
+    """A token of alice's `fields` written item by item in key order, some keys or values as
+    the given bytes, signed over exactly the bytes before the signature item: a reader that
+    compared keys or integers by value would accept it."""
+    key_bytes, value_bytes = key_bytes or {}, value_bytes or {}
+    items = b"".join(key_bytes.get(k, encode(k)) + value_bytes.get(k, encode(v))
+                     for k, v in sorted(fields.items()))
+    signature = PEOPLE["alice"].sign(INVITE_SIGNING_CONTEXT + bytes([0xA0 + len(fields)])
+                                     + items)
+    raw = bytes([0xA0 + len(fields) + 1]) + items + b"\x06\x58\x40" + signature
+    return INVITE_PREFIX + base58.b58encode(raw).decode()
+
+
+def _lookalike_vectors(unsigned: dict[int, Any]) -> list[dict[str, Any]]:
+    """Keys and integers of another CBOR type that equal the right int in many languages."""
+    limited = {**unsigned, 4: 5}
+    cases = [
+        ("I3", "key-0-false", "Key 0 written as false (0xf4) in its place: not canonical "
+         "(false sorts after the integers), and not a key 0-6.",
+         _in_key_order(unsigned, key_bytes={0: b"\xf4"})),
+        ("I3", "key-1-true", "Key 1 written as true (0xf5) in its place.",
+         _in_key_order(unsigned, key_bytes={1: b"\xf5"})),
+        ("I3", "key-1-float", "Key 1 written as the float 1.0 (0xfb 3ff0000000000000): a type "
+         "outside the allowed set.",
+         _in_key_order(unsigned, key_bytes={1: bytes.fromhex("fb3ff0000000000000")})),
+        ("I4", "version-true", "Version written as true (0xf5): true is not the integer 1.",
+         _in_key_order(unsigned, value_bytes={0: b"\xf5"})),
+        ("I5", "uses-true", "uses written as true (0xf5): true is not the integer 1.",
+         _in_key_order(limited, value_bytes={4: b"\xf5"})),
+        ("I3", "uses-float", "uses written as the float 5.0: a type outside the allowed set.",
+         _in_key_order(limited, value_bytes={4: bytes.fromhex("fb4014000000000000")})),
+    ]
     return [{"name": name, "rule": rule, "description": description, "token": token}
             for rule, name, description, token in cases]
+
+
+def _two_rule_vectors(unsigned: dict[int, Any]) -> list[dict[str, Any]]:
+    """Tokens breaking two rules: the fields are checked in key order, each by its own rule,
+    so the rule reported is that of the lower key, whatever the rules' numbers."""
+    alice = PEOPLE["alice"]
+    dup = [RELAY_ADDR, RELAY_ADDR]
+    cases = [
+        ("I6", ["I5"], "two-rules-addrs-before-nonce", "The same address twice (key 2, I6) and "
+         "a 7-byte nonce (key 5, I5), signed over: key 2 is checked first.",
+         _token_of(_signed(alice, {**unsigned, 2: dup, 5: unsigned[5][:7]}))),
+        ("I5", ["I6"], "two-rules-inviter-before-addrs", "A 31-byte inviter (key 1, I5) and "
+         "addrs that is text (key 2, I6).",
+         _token_of(_signed(alice, {**unsigned, 1: unsigned[1][:31], 2: RELAY_ADDR}))),
+        ("I6", ["I5"], "two-rules-addrs-before-uses", "Nine addresses (key 2, I6) and uses 0 "
+         "(key 4, I5), signed over.",
+         _token_of(_signed(alice, {**unsigned, 2: [f"/ip4/10.0.0.{i}/tcp/4001"
+                                                   for i in range(9)], 4: 0}))),
+        ("I3", ["I4"], "two-rules-unknown-key-and-version", "A key 7 and version 2: all keys "
+         "(I3) are checked before any field.",
+         _token_of(_signed(alice, {**unsigned, 0: 2, 7: 0}))),
+        ("I4", ["I5"], "two-rules-version-and-inviter", "Version 2 (key 0) and a 31-byte "
+         "inviter (key 1).",
+         _token_of(_signed(alice, {**unsigned, 0: 2, 1: unsigned[1][:31]}))),
+        ("I5", ["I7"], "two-rules-signature-size-and-forged", "A 63-byte signature: its size "
+         "(key 6, I5) is checked before it is verified (I7).",
+         _token_of({**unsigned, 6: bytes(63)})),
+        ("I6", ["I7"], "two-rules-addrs-and-forged", "An address without '/' changed after "
+         "signing: the fields (I6) before the signature (I7).",
+         _token_of({**_signed(alice, unsigned), 2: ["ip4/10.0.0.1/tcp/4001"]})),
+    ]
+    return [{"name": name, "rule": rule, "also_breaks": also, "description": description,
+             "token": token} for rule, also, name, description, token in cases]
 
 
 def _usable_vectors() -> list[dict[str, Any]]:
