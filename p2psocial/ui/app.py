@@ -80,7 +80,10 @@ class SocialApp(App[int]):
         Binding("colon", "command_palette", "Commands", show=False,
                 tooltip="Command palette: type to find any command"),
         Binding("q", "go_back(True)", "Back/Quit",
-                tooltip="Back; on the home timeline, quit"),
+                tooltip="Back; on the home timeline, quit (asking first once other screens "
+                        "were opened). Setting: q only goes back (ctrl+q or :quit quits)"),
+        Binding("q", "q_back", "Back",
+                tooltip="Back (the setting 'q only goes back': ctrl+q or :quit quits)"),
         Binding("escape", "go_back(False)", "Back", show=False,
                 tooltip="Back (close a screen or dialog)"),
     ]
@@ -97,6 +100,7 @@ class SocialApp(App[int]):
         self._pending: list[EntryView] = []
         self._wake = asyncio.Event()
         self._newest_seen = 0
+        self._wandered = False  # another screen was opened: q on home asks before quitting
 
     # --- the backend --------------------------------------------------------------------
 
@@ -253,6 +257,7 @@ class SocialApp(App[int]):
         """Register a screen for app messages (while it is mounted)."""
         if on:
             self._live.add(screen)
+            self._wandered = self._wandered or not isinstance(screen, HomeScreen)
         else:
             self._live.discard(screen)
 
@@ -347,13 +352,37 @@ class SocialApp(App[int]):
     def action_edit_profile(self) -> None:
         self.push_screen(AboutDialog(self.state.my_name or ""))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """One of the two q bindings is live, as the "q" setting says."""
+        if action == "go_back" and parameters == (True,):
+            return self.state.q_quits
+        if action == "q_back":
+            return not self.state.q_quits
+        return True
+
+    def action_q_back(self) -> None:
+        if len(self.screen_stack) == 1 and self.current_mode == "home":
+            self.notify("q only goes back (your setting): ctrl+q or :quit quits", timeout=4)
+        self.action_go_back(False)
+
     def action_go_back(self, quit_at_root: bool) -> None:
         if len(self.screen_stack) > 1:
             self.pop_screen()
         elif self.current_mode != "home":
             self.switch_mode("home")
+        elif quit_at_root and self._wandered:
+            def confirmed(yes: bool | None) -> None:
+                if yes:
+                    self.exit(0)
+            self.push_screen(ConfirmDialog("Quit p2psocial?"), confirmed)
         elif quit_at_root:
             self.exit(0)
+
+    def action_quit_setting(self, quits: bool) -> None:
+        self.state.set_q_quits(quits)
+        self.refresh_bindings()
+        self.notify("q on the home timeline now quits" if quits else
+                    "q now only goes back: ctrl+q or :quit quits", timeout=5)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         for name, text in (("home", "Home timeline"), ("notifications", "Notifications"),
@@ -367,6 +396,13 @@ class SocialApp(App[int]):
         yield SystemCommand("Edit my profile", "Set my name and bio", self.action_edit_profile)
         yield SystemCommand("Help: every key", "Every key of this app and what it does",
                             self.action_help)
+        if self.state.q_quits:
+            yield SystemCommand("Setting: q only goes back", "q never quits; ctrl+q or :quit "
+                                "quits (kept in ui.json)", lambda: self.action_quit_setting(False))
+        else:
+            yield SystemCommand("Setting: q quits from home", "q on the home timeline quits, "
+                                "asking first (kept in ui.json)",
+                                lambda: self.action_quit_setting(True))
         yield from super().get_system_commands(screen)
 
 

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.actions import parse as parse_action
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
@@ -20,7 +21,10 @@ KEY_NAMES = {
     "quotation_mark": '"', "escape": "esc", "up": "↑", "down": "↓", "pageup": "PgUp",
     "pagedown": "PgDn", "home": "Home", "end": "End", "space": "space", "enter": "enter",
 }
-EXTRA_GLOBAL = [("ctrl+q", "Quit")]
+EXTRA_GLOBAL = [("ctrl+q", "Quit"), (": quit", "Quit (from the command palette)")]
+SETTINGS = [("q", "Setting (kept in ui.json): q on the home timeline quits, asking first "
+                  "once other screens were opened; or q only goes back. Change it with : "
+                  "then 'Setting: q …'")]
 
 
 def key_text(keys: str) -> str:
@@ -37,6 +41,19 @@ def binding_rows(bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
         elif isinstance(b, tuple) and len(b) >= 3:
             rows.append((key_text(b[0]), b[2]))
     return rows
+
+
+def live_bindings(app: App[Any]) -> list[BindingType]:
+    """The app's bindings whose action is live now (of the two q bindings, the one the
+    setting picks)."""
+    out: list[BindingType] = []
+    for b in app.BINDINGS:
+        if isinstance(b, Binding):
+            _, name, params = parse_action(b.action)
+            if app.check_action(name, params) is False:
+                continue
+        out.append(b)
+    return out
 
 
 def screen_bindings(screen: Screen[Any]) -> list[BindingType]:
@@ -64,7 +81,8 @@ class HelpScreen(ModalScreen[None]):
         self.of = of
 
     def sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
-        out = [("Everywhere", binding_rows(self.app.BINDINGS) + EXTRA_GLOBAL)]
+        out = [("Everywhere", binding_rows(live_bindings(self.app)) + EXTRA_GLOBAL),
+               ("Settings", SETTINGS)]
         if self.of.query(PostList):
             out.append(("In a list of posts", binding_rows(PostList.BINDINGS)))
         own = binding_rows(screen_bindings(self.of))

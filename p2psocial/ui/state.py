@@ -3,7 +3,9 @@
 Rules:
 - Filled from the backend's views and from live entry events; never from the store.
 - Mutes are local to this home (they publish nothing): kept in HOME/ui.json, with the
-  invite token the Me screen shows (so it stays the same from one visit to the next).
+  invite token the Me screen shows (so it stays the same from one visit to the next) and
+  the settings: "q": "quit" (the default: q on the home timeline quits, asking first once
+  other screens were opened) or "back" (q only ever goes back; ctrl+q or :quit quits).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class UiState:
     network: str = "starting…"  # a short summary for the top bar
     unread: int = 0  # notifications not seen yet
     invite: str | None = None  # my invite token, kept in HOME/ui.json
+    q_quits: bool = True  # the "q" setting: does q on the home timeline quit?
     settings_path: Path | None = None
 
     def hidden(self, handle: str) -> bool:
@@ -98,6 +101,7 @@ class UiState:
             data = json.loads(self.settings_path.read_text())
             self.muted = {str(h) for h in data.get("muted", [])}
             self.invite = str(data["invite"]) if data.get("invite") else None
+            self.q_quits = data.get("q", "quit") != "back"
 
     def set_muted(self, handle: str, muted: bool) -> None:
         """Mute or unmute `handle` and save the list."""
@@ -112,8 +116,15 @@ class UiState:
         self.invite = token
         self._save()
 
+    def set_q_quits(self, quits: bool) -> None:
+        """The "q" setting: True if q on the home timeline quits, False if q only goes
+        back (ctrl+q or :quit quits)."""
+        self.q_quits = quits
+        self._save()
+
     def _save(self) -> None:
         if self.settings_path is None:
             return
-        data = {"muted": sorted(self.muted), "invite": self.invite}
+        data = {"muted": sorted(self.muted), "invite": self.invite,
+                "q": "quit" if self.q_quits else "back"}
         write_private_file(self.settings_path, (json.dumps(data, indent=2) + "\n").encode())

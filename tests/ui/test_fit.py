@@ -15,7 +15,7 @@ from p2psocial.ui.app import SocialApp
 from p2psocial.ui.postlist import PostList
 from p2psocial.ui.profile import ProfileScreen
 from p2psocial.ui.thread import ThreadScreen
-from p2psocial.ui.widgets import TABS, SHORT, TopBar
+from p2psocial.ui.widgets import SHORT, TABS, TopBar
 
 from .conftest import ALICE, World, app_for, until
 

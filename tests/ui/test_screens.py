@@ -319,6 +319,8 @@ async def test_q_goes_back_then_quits(node: Node) -> None:
         await pilot.press("3")
         await pilot.press("q")
         assert isinstance(app.screen, HomeScreen)
-        await pilot.press("q")
+        await pilot.press("q")  # another screen was opened: it asks first
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("y")
         await pilot.pause()
     assert app.return_code == 0

@@ -4,14 +4,19 @@ actions."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from textual.command import CommandPalette
 from textual.widgets import DataTable, Input, Static, TextArea
+from textual.widgets._footer import FooterKey
 
 from p2psocial.runtime.node import Node
 from p2psocial.testing import FeedBuilder
 from p2psocial.ui.compose import ComposeScreen
+from p2psocial.ui.dialogs import ConfirmDialog
+from p2psocial.ui.home import HomeScreen
 from p2psocial.ui.postlist import PostList
 from p2psocial.ui.profile import ProfileScreen
 from p2psocial.ui.widgets import TopBar
@@ -108,3 +113,71 @@ async def test_a_new_name_shows_everywhere_at_once(node: Node, world: World) -> 
                                                    .render()), what="Robert, profile")
         for bar in app.screen.query(TopBar):
             assert "Renamed Me" in str(bar.render())
+
+
+@pytest.mark.asyncio
+async def test_q_quits_at_once_when_nothing_else_was_opened(node: Node) -> None:
+    app = app_for(node)
+    async with app.run_test(size=SIZE) as pilot:
+        await rows_of(pilot, app)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+@pytest.mark.asyncio
+async def test_q_asks_before_quitting_once_other_screens_were_opened(node: Node) -> None:
+    app = app_for(node)
+    async with app.run_test(size=SIZE) as pilot:
+        await rows_of(pilot, app)
+        await pilot.press("4", "1", "q")
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("n")
+        assert isinstance(app.screen, HomeScreen) and app.is_running
+        await pilot.press("q", "y")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+@pytest.mark.asyncio
+async def test_the_q_goes_back_setting_never_quits_with_q(node: Node, tmp_path: Path) -> None:
+    settings = tmp_path / "ui.json"
+    settings.write_text(json.dumps({"q": "back"}))
+    app = app_for(node, settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await rows_of(pilot, app)
+        await pilot.press("3", "q")
+        assert isinstance(app.screen, HomeScreen)
+        await pilot.press("q", "q")
+        await pilot.pause()
+        assert app.is_running and isinstance(app.screen, HomeScreen)
+        footer = " ".join(f"{k.key_display} {k.description}"
+                          for k in app.screen.query(FooterKey))
+        assert "q Back" in footer and "Back/Quit" not in footer
+        await pilot.press("question_mark")
+        help_text = str(app.screen.query_one("#help-keys", Static).render())
+        assert "ctrl+q" in help_text and "Setting" in help_text
+        assert "Back; on the home timeline, quit" not in help_text
+        await pilot.press("escape", "ctrl+q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+@pytest.mark.asyncio
+async def test_the_q_setting_is_changed_from_the_palette_and_kept(node: Node,
+                                                                  tmp_path: Path) -> None:
+    settings = tmp_path / "ui.json"
+    app = app_for(node, settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await rows_of(pilot, app)
+        await pilot.press("colon", *"q only goes back")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await until(pilot, lambda: not app.state.q_quits, what="setting changed")
+        assert json.loads(settings.read_text())["q"] == "back"
+        await pilot.press("colon", *"quit")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause()
+    assert app.return_code == 0

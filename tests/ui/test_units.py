@@ -162,7 +162,7 @@ def test_state_follows_my_relation_entries_and_saves_mutes(tmp_path: Path) -> No
     assert not state.apply_mine(view(5))  # not mine
     state.set_muted(BOB.handle, True)
     assert json.loads((tmp_path / "ui.json").read_text()) == {"muted": [BOB.handle],
-                                                              "invite": None}
+                                                              "invite": None, "q": "quit"}
     state.set_invite("p2ps:invite:kept")
     again = UiState(settings_path=tmp_path / "ui.json")
     again.load_mutes()
