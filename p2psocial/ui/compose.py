@@ -119,6 +119,12 @@ class ComposeScreen(SocialScreen):
         area.focus()
 
     def action_send(self) -> None:
+        # ctrl+s is a priority binding: the app runs it as soon as it reads the key, while a
+        # paste or keys read just before it may still wait in the focused widget's queue.
+        # Read the text once that widget has handled them (issue 9, item 2).
+        (self.focused or self).call_later(self._send)
+
+    def _send(self) -> None:
         text = self.query_one("#text", TextArea).text
         if not text.strip():
             self.notify("the post is empty", severity="warning")

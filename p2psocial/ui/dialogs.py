@@ -93,6 +93,10 @@ class AboutDialog(ModalScreen[None]):
         self.action_save()
 
     def action_save(self) -> None:
+        # a priority binding runs before keys read just before it reach the focused field
+        (self.focused or self).call_later(self._read_and_save)
+
+    def _read_and_save(self) -> None:
         name = self.query_one("#name", Input).value.strip() or None
         bio = self.query_one("#bio", Input).value.strip() or None
         if name == (self._name or None) and bio == (self._bio or None):
