@@ -275,7 +275,7 @@ def lookalike_headers(draw: st.DrawFn) -> tuple[bytes, bytes | None]:
 
 
 @given(lookalike_headers())
-@fuzz(400)
+@fuzz(250)
 def test_a_key_or_int_that_only_equals_the_right_int_is_rejected(
         case: tuple[bytes, bytes | None]) -> None:
     header, payload = case
@@ -284,8 +284,8 @@ def test_a_key_or_int_that_only_equals_the_right_int_is_rejected(
     assert _fast_header(header) is None
 
 
-@given(st.one_of(mutated_headers(), junk_headers(), lookalike_headers().map(lambda c: c[0])))
-@fuzz(600)
+@given(st.one_of(mutated_headers(), lookalike_headers().map(lambda c: c[0])))
+@fuzz(250)
 def test_the_fast_header_path_accepts_only_what_the_full_checks_accept(header: bytes) -> None:
     fast = _fast_header(header)
     if fast is None:
