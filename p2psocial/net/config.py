@@ -59,6 +59,10 @@ class HostConfig:
     read_timeout: float | None = 60.0       # default for each Channel (settable per channel)
     write_timeout: float | None = 30.0
     close_timeout: float = 2.0
+    # liveness (keepalive.py): a ping every ping_interval s; a connection whose ping is not
+    # answered within ping_timeout s is closed as dead
+    ping_interval: float = 2.0
+    ping_timeout: float = 5.0
     dht_timeout: float = 10.0
     publish_timeout: float = 5.0
     shutdown_timeout: float = 5.0
@@ -75,7 +79,7 @@ class HostConfig:
         for addr in self.bootstrap_peers:
             parse_peer_addr(addr)
         for name in ("dial_timeout", "stream_open_timeout", "close_timeout", "dht_timeout",
-                     "publish_timeout", "shutdown_timeout"):
+                     "publish_timeout", "shutdown_timeout", "ping_interval", "ping_timeout"):
             if getattr(self, name) <= 0:
                 raise UsageError(f"{name} must be positive")
         for name in ("read_timeout", "write_timeout"):

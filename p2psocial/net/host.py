@@ -250,14 +250,11 @@ class Host:
         return self._rt.relay
 
     async def disconnect(self, peer: str) -> None:
-        """Close every connection to `peer` (its streams end). No-op if not connected."""
-        lp = self._require_running()
-        pid = peer_id(peer)
-        with trio.move_on_after(self.config.close_timeout):
-            try:
-                await lp.disconnect(pid)
-            except (BaseLibp2pError, OSError) as exc:
-                logger.debug("disconnecting %s failed: %r", peer, exc)
+        """Close every connection to `peer` (its streams end), even a dead one whose writes
+        are stuck. No-op if not connected."""
+        self._require_running()
+        peer_id(peer)
+        await self._rt.close_peer(peer)
 
     async def bootstrap(self, peers: Sequence[str] | None = None) -> list[str]:
         """Dial bootstrap peers (default: the configured ones) at once; seed the DHT with them.

@@ -3,7 +3,8 @@
 Rules:
 - Built in `serve()` (not before: no I/O until then), run once. Order of start: listen (and
   check every configured address really listens: libp2p only logs a failed listen), stop
-  libp2p's auto-connector, start gossip, the DHT, circuit relay and mDNS, report `started`.
+  libp2p's auto-connector, start gossip, the DHT, circuit relay, the keepalive (pings every
+  connected peer and closes dead connections: keepalive.py) and mDNS, report `started`.
 - Order of stop: the libp2p host is closed FIRST, while none of its tasks is cancelled, and only
   then are the contexts left (services, our helper tasks, `host.run()`). Cancelling a running
   libp2p host leaks its TCP sockets as ResourceWarnings (measured 7 times in 10, even with a
@@ -27,17 +28,19 @@ import trio
 from libp2p.abc import IHost, INetStream
 from libp2p.custom_types import TProtocol
 from libp2p.exceptions import BaseLibp2pError
+from libp2p.peer.id import ID
 
 from p2psocial.core.errors import NetError
 from p2psocial.core.identity import Identity
 from p2psocial.net import workarounds
-from p2psocial.net.addresses import PeerInfo, expand_wildcards, parse_multiaddr
+from p2psocial.net.addresses import PeerInfo, expand_wildcards, parse_multiaddr, peer_id
 from p2psocial.net.build import build_libp2p_host
 from p2psocial.net.config import DhtMode, HostConfig
 from p2psocial.net.connections import ConnectionWatcher
 from p2psocial.net.dht import Dht
 from p2psocial.net.errors import HostClosed, ListenFailed
 from p2psocial.net.gossip import Gossip
+from p2psocial.net.keepalive import Keepalive
 from p2psocial.net.mdns import MdnsWatcher
 from p2psocial.net.relay import CircuitRelay
 
@@ -75,6 +78,7 @@ class HostRuntime:
         self.dht: Dht | None = None
         self.mdns: MdnsWatcher | None = None
         self.relay: CircuitRelay | None = None
+        self.keepalive: Keepalive | None = None
         self.nursery: trio.Nursery | None = None
         self._listening = False
         self._stop_requested = trio.Event()
@@ -160,6 +164,9 @@ class HostRuntime:
             self.watcher.add_listener(self.dht.on_peer_event)
         self.relay = CircuitRelay(lp, config)
         self.watcher.add_listener(self.relay.on_peer_event)
+        self.keepalive = Keepalive(lp, interval=config.ping_interval,
+                                   timeout=config.ping_timeout, close=self.close_peer)
+        self.watcher.add_listener(self.keepalive.on_peer_event)
         if config.enable_mdns:
             self.mdns = MdnsWatcher(self._identity.handle, self._on_lan_peer)
 
@@ -184,10 +191,30 @@ class HostRuntime:
             await stack.enter_async_context(self.dht.running(nursery))
         if self.relay is not None:
             await stack.enter_async_context(self.relay.running(nursery))
+        if self.keepalive is not None:
+            await stack.enter_async_context(self.keepalive.running(nursery))
         if self.mdns is not None:
             stack.push_async_callback(self.mdns.stop)
             self.mdns.start(lp, dialable_addrs(lp), nursery)
         return nursery
+
+    async def close_peer(self, peer: str) -> None:
+        """Close every connection to `peer`: in order (GO_AWAY) if that finishes within
+        `close_timeout`, else at the layer below the muxer (a write stuck on a dead
+        connection holds the muxer's write lock). No-op if not connected."""
+        lp = self.lp
+        if lp is None:
+            return
+        pid = peer_id(peer)
+        with trio.move_on_after(self._config.close_timeout):
+            try:
+                await lp.disconnect(pid)
+            except (BaseLibp2pError, OSError) as exc:
+                logger.debug("disconnecting %s failed: %r", peer, exc)
+        if lp.get_network().get_connections(pid):
+            logger.info("the connection to %s did not close in order: aborting it", peer)
+            with trio.move_on_after(self._config.close_timeout):
+                await abort_connections(lp, pid)
 
     async def _close_libp2p(self, lp: IHost) -> None:
         if self.watcher is not None:
@@ -199,6 +226,26 @@ class HostRuntime:
                 await lp.close()
             except (BaseLibp2pError, OSError) as exc:
                 logger.warning("closing the libp2p host failed: %r", exc)
+
+
+async def abort_connections(host: IHost, peer: ID) -> None:
+    """Close `peer`'s connections at the secured (Noise over TCP) layer, under the muxer.
+
+    The orderly close (`IHost.disconnect`) first writes a yamux GO_AWAY under the
+    connection's write lock; while a write is stuck on a dead connection (its TCP buffer
+    full) that never returns, and the swarm keeps listing the dead connection. Closing the
+    layer below ends the stuck write and the muxer's read loop, and the swarm drops it.
+    (A libp2p internal, like those in workarounds.py: no-op if `secured_conn` is missing.)
+    """
+    for conn in list(host.get_network().get_connections(peer)):
+        secured = getattr(conn.muxed_conn, "secured_conn", None)
+        if secured is None:
+            logger.warning("libp2p's muxed connection has no secured_conn to close")
+            continue
+        try:
+            await secured.close()
+        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            logger.debug("aborting a connection to %s: %r", peer, exc)
 
 
 def dialable_addrs(lp: IHost) -> list[str]:

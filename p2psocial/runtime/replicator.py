@@ -9,8 +9,9 @@ Rules:
   did, the session opened by the peer with the lower handle wins.
 - A peer that breaks the protocol or sends an invalid entry or a fork is disconnected and
   refused for BAN_SECONDS × its number of strikes; everyone else keeps being served.
-- Configured peers are redialled every RECONNECT_SECONDS while they are away (the 60 s
-  negative dial cache of py-libp2p is cleared by net.Host.dial).
+- Configured peers are redialled every second while they are away, each in its own task
+  (runtime.redial); the host's keepalive closes a connection that died silently, which ends
+  its session, so a peer cut off without a reset is redialled too.
 - Gossip: I announce my own new heads on my feed's topic; news of a wanted feed's newer head
   makes me ask my peers for it again (coalesced per feed).
 - The DHT gets a provider record for my feed; following a feed nobody connected holds makes
@@ -48,6 +49,7 @@ from p2psocial.net import (
     RelayLimits,
 )
 from p2psocial.runtime.peer_sync import PeerSync
+from p2psocial.runtime.redial import Redialer
 from p2psocial.runtime.relay_client import RelayClient
 from p2psocial.runtime.relay_duty import RelayDuty
 from p2psocial.runtime.service import RESTORED_KEY
@@ -58,7 +60,6 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 BAN_SECONDS = 60.0
-RECONNECT_SECONDS = 5.0
 PROVIDE_SECONDS = 600.0
 NEWS_COALESCE_SECONDS = 0.2
 FIND_PROVIDERS = 5
@@ -388,18 +389,8 @@ class Replicator:
             self._spawn(self._open_session(conn.peer), f"session {conn.peer[-6:]}")
 
     async def _keep_configured_peers(self) -> None:
-        while not self._stopping:
-            await asyncio.sleep(RECONNECT_SECONDS)
-            for addr in self.node.config.peers:
-                peer = addr.rsplit("/p2p/", 1)[-1]
-                if peer in self._sessions or self._banned(peer):
-                    continue
-                try:
-                    await self._call(self._host.dial, addr)
-                except NetError as exc:
-                    log.debug("redial %s: %s", addr, exc)
-                    continue
-                self._spawn(self._open_session(peer), f"session {peer[-6:]}")
+        redialer = Redialer(self.dial_quietly, self._spawn)
+        await redialer.keep(lambda: self.node.config.peers, lambda: self._stopping)
 
     def peer_reachable(self, peer: str) -> None:
         """A peer we just connected to (a relay): sync with it if we do not already."""

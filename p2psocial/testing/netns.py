@@ -13,6 +13,10 @@ Rules:
   is unreachable", as between two homes behind different NATs.
 - Public hosts are made before private ones. Everything made is deleted on exit, even after
   a failure. Needs root and iproute2 (`ip`).
+- `split(names)` moves hosts behind a second switch joined to the first by one link (a
+  cable); `cut()` takes that link down, so packets between the two sides are dropped with no
+  reset and no error at either end (a cable pulled, a NAT mapping expired), while each side
+  still reaches its own hosts; `heal()` brings it back.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ class Internet:
         self._public: dict[str, str] = {}
         self._private: dict[str, str] = {}
         self._next_host = 10
+        self._ports: dict[str, str] = {}
+        self._cable: str | None = None
 
     def __enter__(self) -> Internet:
         if os.geteuid() != 0 or shutil.which("ip") is None:
@@ -88,6 +94,31 @@ class Internet:
             raise RuntimeError(f"{' '.join(command)} in {name}: {result.stderr.strip()}")
         return result.stdout
 
+    def split(self, names: list[str]) -> None:
+        """Move hosts `names` behind a second switch, joined to the first by one cable."""
+        if self._cable is None:
+            other, cable = f"bs{self._tag}", f"c{self._tag}a"
+            _ip("link", "add", other, "type", "bridge")
+            self._links.append(other)
+            _ip("link", "set", other, "up")
+            _ip("link", "add", cable, "type", "veth", "peer", "name", f"c{self._tag}b")
+            self._links.append(cable)
+            _ip("link", "set", cable, "master", self._bridge, "up")
+            _ip("link", "set", f"c{self._tag}b", "master", other, "up")
+            self._cable = cable
+        for name in names:
+            _ip("link", "set", self._ports[name], "master", f"bs{self._tag}")
+
+    def cut(self) -> None:
+        """Pull the cable between the two sides of `split`: their packets are dropped."""
+        assert self._cable is not None, "split() first"
+        _ip("link", "set", self._cable, "down")
+
+    def heal(self) -> None:
+        """Plug the cable back in."""
+        assert self._cable is not None, "split() first"
+        _ip("link", "set", self._cable, "up")
+
     def _add(self, name: str, *, prefix: int) -> str:
         ns = self.ns(name)
         address = f"10.{self._subnet}.0.{self._next_host}"
@@ -97,6 +128,7 @@ class Internet:
         self._namespaces.append(ns)
         _ip("link", "add", outside, "type", "veth", "peer", "name", "eth0", "netns", ns)
         self._links.append(outside)
+        self._ports[name] = outside
         _ip("link", "set", outside, "master", self._bridge, "up")
         self.run(name, "ip", "addr", "add", f"{address}/{prefix}", "dev", "eth0")
         self.run(name, "ip", "link", "set", "eth0", "up")

@@ -1,0 +1,142 @@
+"""Keepalive: notice a connection that died silently, and close it.
+
+Rules:
+- A pulled cable, a lost Wi-Fi or an expired NAT mapping drops packets without telling either
+  end: TCP retransmits for many minutes and every stream on the connection just waits. So
+  every connected peer is pinged (libp2p's `/ipfs/ping/1.0.0`, which every libp2p node
+  serves) every `interval` seconds over one long-lived ping stream. A ping not answered within
+  `timeout` seconds, or FAILURES pings in a row that fail, mark the connection dead: it is
+  closed (`close(peer)`), its streams end, PeerDisconnected follows, and whoever wants the
+  peer redials it.
+- One task per connected peer, each ping under its own deadline: a dead peer never holds up
+  the pings of another.
+- A peer that does not serve ping is left alone (its connection gets no liveness check).
+- `on_peer_event` is a ConnectionWatcher listener: it starts and stops the per-peer tasks and
+  returns at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import trio
+from libp2p.abc import IHost, INetStream
+from libp2p.exceptions import BaseLibp2pError
+from libp2p.host.ping import ID as PING_PROTOCOL
+from libp2p.host.ping import perform_ping_roundtrip
+
+from p2psocial.net.addresses import peer_id
+from p2psocial.net.connections import PeerConnected, PeerDisconnected, PeerEvent
+from p2psocial.net.errors import causes_text
+
+logger = logging.getLogger(__name__)
+
+FAILURES = 2  # pings in a row that fail (not time out) before the connection is closed
+
+# What a ping on a broken stream or connection may raise.
+_BROKEN = (BaseLibp2pError, trio.BrokenResourceError, trio.ClosedResourceError, OSError,
+           ValueError)
+
+
+class Keepalive:
+    """Pings every connected peer and closes the connections that stop answering."""
+
+    def __init__(self, lp: IHost, *, interval: float, timeout: float,
+                 close: Callable[[str], Awaitable[None]]) -> None:
+        self._lp = lp
+        self.interval = interval
+        self.timeout = timeout
+        self._close = close
+        self._nursery: trio.Nursery | None = None
+        self._scopes: dict[str, trio.CancelScope] = {}
+        self.closed = 0  # connections closed because they stopped answering
+
+    @asynccontextmanager
+    async def running(self, nursery: trio.Nursery) -> AsyncIterator[Keepalive]:
+        """Watch peers (those connected now and those that connect) while the block runs."""
+        self._nursery = nursery
+        for pid, conns in list(self._lp.get_network().connections.items()):
+            if conns:
+                self._watch(str(pid))
+        try:
+            yield self
+        finally:
+            self._nursery = None
+            for scope in self._scopes.values():
+                scope.cancel()
+            self._scopes.clear()
+
+    def on_peer_event(self, event: PeerEvent) -> None:
+        """Start watching a peer that connected; stop watching one that disconnected."""
+        if isinstance(event, PeerConnected):
+            self._watch(event.peer)
+        elif isinstance(event, PeerDisconnected):
+            scope = self._scopes.pop(event.peer, None)
+            if scope is not None:
+                scope.cancel()
+
+    def watched(self) -> set[str]:
+        """The peers being pinged now."""
+        return set(self._scopes)
+
+    def _watch(self, peer: str) -> None:
+        if self._nursery is None or peer in self._scopes:
+            return
+        scope = self._scopes[peer] = trio.CancelScope()
+        self._nursery.start_soon(self._keep, peer, scope, name=f"keepalive {peer[-8:]}")
+
+    async def _keep(self, peer: str, scope: trio.CancelScope) -> None:
+        try:
+            with scope:
+                reason = await self._ping_until_dead(peer)
+                if reason is None:
+                    return
+                logger.info("closing the connection to %s: %s", peer, reason)
+                self.closed += 1
+                with trio.CancelScope(shield=True):
+                    await self._close(peer)
+        finally:
+            if self._scopes.get(peer) is scope:
+                del self._scopes[peer]
+
+    async def _ping_until_dead(self, peer: str) -> str | None:
+        """Ping until the connection is found dead (why) or the peer serves no ping (None)."""
+        pid = peer_id(peer)
+        stream: INetStream | None = None
+        failures = 0
+        try:
+            while True:
+                await trio.sleep(self.interval)
+                try:
+                    with trio.fail_after(self.timeout):
+                        if stream is None:
+                            stream = await self._lp.new_stream(pid, [PING_PROTOCOL])
+                        await perform_ping_roundtrip(stream)
+                    failures = 0
+                    continue
+                except trio.TooSlowError:
+                    return f"no answer to a ping within {self.timeout:g} s"
+                except _BROKEN as exc:
+                    if "not supported" in causes_text(exc):
+                        logger.debug("%s does not serve ping: no liveness check", peer)
+                        return None
+                    failures += 1
+                    if failures >= FAILURES:
+                        return f"{failures} pings in a row failed ({exc!r})"
+                await _reset(stream)
+                stream = None
+        finally:
+            if stream is not None:
+                await _reset(stream)
+
+
+async def _reset(stream: INetStream | None) -> None:
+    if stream is None:
+        return
+    with trio.CancelScope(shield=True), trio.move_on_after(1.0):
+        try:
+            await stream.reset()
+        except _BROKEN as exc:
+            logger.debug("resetting a ping stream failed: %r", exc)

@@ -1,0 +1,80 @@
+"""Keepalive: a peer that does not answer pings is disconnected within seconds; a peer that
+answers keeps its connection. Real hosts on loopback; the silent peer's libp2p ping handler
+is replaced (before the dial) by one that reads pings and never answers: what a dead
+connection looks like from our side (nothing comes back, and nobody says so)."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+from libp2p.abc import INetStream
+from libp2p.host.ping import ID as PING_PROTOCOL
+
+from p2psocial.net import Host, PeerDisconnected, open_host
+from tests.net.helpers import config, identity, run, wait_until
+
+pytestmark = pytest.mark.timeout(60)
+
+FAST = {"ping_interval": 0.2, "ping_timeout": 0.8}
+
+
+async def swallow(stream: INetStream) -> None:
+    """Read pings and never answer them."""
+    while await stream.read(64):
+        pass
+
+
+def go_silent(host: Host) -> None:
+    lp = host._rt.lp  # the libp2p host: replace its built-in ping handler
+    assert lp is not None
+    lp.set_stream_handler(PING_PROTOCOL, swallow)
+
+
+def test_a_peer_that_answers_pings_stays_connected() -> None:
+    async def main() -> None:
+        async with open_host(identity("a"), config(**FAST)) as a, \
+                open_host(identity("b"), config(**FAST)) as b:
+            await b.dial(a.listen_addrs()[0])
+            await trio.sleep(2.0)  # ten ping intervals
+            assert a.is_connected(b.handle) and b.is_connected(a.handle)
+            assert a._rt.keepalive is not None and b._rt.keepalive is not None
+            assert a._rt.keepalive.closed == b._rt.keepalive.closed == 0
+            assert a._rt.keepalive.watched() == {b.handle}
+
+    run(main)
+
+
+def test_a_peer_that_never_answers_is_disconnected_within_seconds() -> None:
+    async def main() -> None:
+        async with open_host(identity("a"), config(**FAST)) as a, \
+                open_host(identity("b"), config(**FAST)) as b:
+            events = a.events()
+            go_silent(b)  # before the dial: the handler serves ping streams opened later
+            await a.dial(b.listen_addrs()[0])
+            assert a.is_connected(b.handle)
+            with trio.fail_after(5):
+                while (event := await events.receive()) != PeerDisconnected(b.handle):
+                    pass
+            assert not a.is_connected(b.handle)
+            await wait_until(lambda: not b.is_connected(a.handle), timeout=5)
+            assert a._rt.keepalive is not None and a._rt.keepalive.closed == 1
+            assert a._rt.keepalive.watched() == set()
+            assert event == PeerDisconnected(b.handle)
+
+    run(main)
+
+
+def test_a_silent_peer_does_not_hold_up_pings_to_another() -> None:
+    async def main() -> None:
+        async with open_host(identity("a"), config(**FAST)) as a, \
+                open_host(identity("b"), config(**FAST)) as b, \
+                open_host(identity("c"), config(**FAST)) as c:
+            go_silent(b)
+            await a.dial(b.listen_addrs()[0])
+            await a.dial(c.listen_addrs()[0])
+            await wait_until(lambda: not a.is_connected(b.handle), timeout=5)
+            await trio.sleep(1.0)
+            assert a.is_connected(c.handle)
+            assert a._rt.keepalive is not None and a._rt.keepalive.closed == 1
+
+    run(main)
