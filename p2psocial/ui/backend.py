@@ -65,9 +65,11 @@ class UiBackend(Protocol):
     async def repost(self, ref: str) -> EntryView: ...
     async def unrepost(self, ref: str) -> EntryView: ...
     async def delete(self, ref: str) -> EntryView: ...
-    async def relate(self, verb: str, handle: str) -> EntryView: ...
+    async def relate(self, verb: str, handle: str, *, unknown: bool = False
+                     ) -> EntryView: ...
     # the node
     async def peers(self) -> list[PeerView]: ...
+    async def connect(self, addr: str) -> PeerView: ...
     async def status(self) -> NodeStatus: ...
     async def listen_addrs(self) -> list[str]: ...
     async def go_online(self) -> bool: ...
@@ -186,15 +188,22 @@ class _Calls:
         result: EntryView = await self._call("delete", ref)
         return result
 
-    async def relate(self, verb: str, handle: str) -> EntryView:
-        """follow, unfollow, block or unblock `handle`."""
+    async def relate(self, verb: str, handle: str, *, unknown: bool = False
+                     ) -> EntryView:
+        """follow, unfollow, block or unblock `handle` (`unknown`: follow a handle nothing
+        here has seen)."""
         if verb not in RELATION_VERBS:
             raise ValueError(verb)
-        result: EntryView = await self._call(verb, handle)
+        options = {"unknown": True} if unknown else {}
+        result: EntryView = await self._call(verb, handle, **options)
         return result
 
     async def peers(self) -> list[PeerView]:
         result: list[PeerView] = await self._call("peers")
+        return result
+
+    async def connect(self, addr: str) -> PeerView:
+        result: PeerView = await self._call("connect", addr)
         return result
 
     async def status(self) -> NodeStatus:

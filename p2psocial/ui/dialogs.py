@@ -1,4 +1,6 @@
-"""Small modal dialogs: pick a reaction, confirm, edit my profile."""
+"""Small modal dialogs: pick a reaction, confirm, edit my profile, dial a peer.
+
+Rule: each says on its last line which keys do what, moving between its fields included."""
 
 from __future__ import annotations
 
@@ -86,7 +88,8 @@ class AboutDialog(ModalScreen[None]):
                         max_length=limits.MAX_NAME_CHARS)
             yield Input(self._bio, placeholder="bio (one line)", id="bio",
                         max_length=limits.MAX_BIO_CHARS)
-            yield Static("enter or ctrl+s saves · esc cancels", classes="dialog-help")
+            yield Static("tab / shift+tab: next / previous field · enter or ctrl+s saves · "
+                         "esc cancels", classes="dialog-help")
 
     @on(Input.Submitted)
     def _submitted(self) -> None:
@@ -110,6 +113,36 @@ class AboutDialog(ModalScreen[None]):
             self.app.notify("Profile saved", timeout=3)
             self.dismiss(None)
         node_call(self, cast(Host, self.app), lambda b: b.set_about(name, bio), done=saved)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConnectDialog(ModalScreen[str | None]):
+    """Dial a peer: a multiaddr (…/p2p/<handle>), prefilled with the selected peer's."""
+
+    CSS_PATH = "dialogs.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, addr: str = "") -> None:
+        super().__init__()
+        self._addr = addr
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Connect to a peer", classes="dialog-title")
+            yield Input(self._addr, placeholder="/ip4/192.0.2.1/tcp/4001/p2p/12D3KooW…",
+                        id="addr")
+            yield Static("enter dials · esc cancels", classes="dialog-help")
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        value = event.value.strip()
+        if not value.startswith("/"):
+            self.notify("an address starts with /, e.g. /ip4/…/tcp/…/p2p/<handle>",
+                        severity="warning")
+            return
+        self.dismiss(value)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

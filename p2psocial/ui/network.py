@@ -1,6 +1,14 @@
-"""Network: connected peers (direct, relayed, LAN), every wanted feed's sync state with a
-progress bar while it backfills, and banners when something is wrong (offline, forked feeds,
-no relay reachable). Refreshes every two seconds while shown."""
+"""Network: connected peers (direct, relayed, LAN; relays labelled), every wanted feed's sync
+state with a progress bar while it backfills, and banners when something is wrong (offline,
+forked feeds, no relay reachable). Refreshes every two seconds while shown.
+
+Rules:
+- Actionable: the selected peer or feed (tab moves between the tables) is opened (enter),
+  followed or unfollowed (F), blocked or unblocked (B, asking first), dialled (C, any
+  address), and its handle (y) or address (Y) copied.
+- Fits 80 columns: cells are clipped to column widths that add up to the screen's width.
+- A followed feed nothing is known of is "not found yet", not a full bar.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +16,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -17,12 +25,56 @@ from textual.widgets import DataTable, Static
 from p2psocial.core.errors import P2PSocialError
 from p2psocial.runtime.views import FeedStatus, FeedView, NodeStatus, PeerView
 from p2psocial.ui.base import SocialScreen
+from p2psocial.ui.dialogs import ConfirmDialog, ConnectDialog
+from p2psocial.ui.profile import ProfileScreen
 from p2psocial.ui.render import short, who
 from p2psocial.ui.widgets import FitFooter, TopBar
 
 REFRESH_SECONDS = 2.0
 HOPS = {0: "me", 1: "following"}  # what a wanted feed's hop means
-BAR_CELLS = 12
+BAR_CELLS = 6
+PEER_WIDTHS = (18, 8, 21, 9, 9)  # peer, via, address, state, in/out (+2 padding each)
+FEED_WIDTHS = (13, 9, 9, 22, 10)  # feed, relation, held, sync, from
+RELAY_MARK = " ⛬relay"
+
+
+def clip(text: str, width: int) -> str:
+    """`text` in at most `width` cells (an ellipsis where it was cut)."""
+    return text if len(text) <= width else text[:max(0, width - 1)] + "…"
+
+
+def relay_handles(status: NodeStatus, peers: Sequence[PeerView]) -> set[str]:
+    """Handles of the relays I know of: mine, and those my relayed connections go through."""
+    out = {str(r.get("addr", "")).rsplit("/p2p/", 1)[-1] for r in status.relays
+           if "/p2p/" in str(r.get("addr", ""))}
+    for p in peers:
+        if "/p2p-circuit" in p.addr:
+            out.add(p.addr.split("/p2p-circuit")[0].rsplit("/p2p/", 1)[-1])
+    return out
+
+
+def short_addr(addr: str, names: dict[str, str] | None = None) -> str:
+    """A multiaddr as a person reads it: host:port, or "via <relay>" for a circuit."""
+    if "/p2p-circuit" in addr:
+        relay = addr.split("/p2p-circuit", maxsplit=1)[0].rsplit("/p2p/", 1)[-1]
+        return "via " + who(relay, (names or {}).get(relay))
+    parts = addr.split("/")
+    try:
+        proto, host = parts[1], parts[2]
+        port = parts[4] if parts[3] in ("tcp", "udp") else ""
+    except IndexError:
+        return addr
+    host = f"[{host}]" if proto == "ip6" else host
+    return f"{host}:{port}" if port else host
+
+
+def peer_cells(p: PeerView, relays: set[str]) -> tuple[str, ...]:
+    """The cells of a peer's row, each clipped to its column."""
+    state = "caught up" if p.caught_up else "syncing" if p.syncing else "connected"
+    mark = RELAY_MARK if p.handle in relays else ""
+    name = clip(p.name or short(p.handle), PEER_WIDTHS[0] - len(mark)) + mark
+    cells = (name, p.kind, short_addr(p.addr), state, f"{p.entries_in:,}/{p.entries_out:,}")
+    return tuple(clip(c, w) for c, w in zip(cells, PEER_WIDTHS, strict=True))
 
 
 def summary(status: NodeStatus, peers: Sequence[PeerView]) -> str:
@@ -59,7 +111,8 @@ def banners(status: NodeStatus, peers: Sequence[PeerView],
 
 
 def progress(feed: FeedStatus) -> tuple[float, str]:
-    """How far a feed's backfill is (0..1) and a label."""
+    """How far a feed's backfill is (0..1) and a label (see `sync_text` for feeds nothing
+    is known of)."""
     target = feed.best_known
     if target <= 0 or (target <= feed.hi and feed.lo <= _wanted_start(feed)):
         return 1.0, "up to date" if feed.hi else "nothing known"
@@ -82,17 +135,41 @@ def bar(fraction: float, cells: int = BAR_CELLS) -> str:
     return "█" * filled + "░" * (cells - filled) + f" {fraction:4.0%}"
 
 
+def sync_text(feed: FeedStatus, seen: bool = True) -> str:
+    """A wanted feed's sync cell: a bar and a label, or, while nothing at all is known of
+    the feed, no bar: "not found yet" (nobody has shown us any of it, nor mentioned it:
+    perhaps a mistyped handle) or "looking for it"."""
+    if feed.hi == 0 and feed.best_known == 0:
+        return "? not found yet" if not seen else "… looking for it"
+    fraction, label = progress(feed)
+    return f"{bar(fraction)} {label}"
+
+
 class NetworkScreen(SocialScreen):
     """Peers and replication."""
 
     CSS_PATH = "network.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("period", "refresh", "Refresh", show=False),
+        Binding("enter", "open", "Open", priority=True,
+                tooltip="Open the selected peer's or feed's profile"),
+        Binding("F", "toggle_follow", "Follow/unfollow",
+                tooltip="Follow or unfollow the selected peer or feed"),
+        Binding("B", "toggle_block", "Block/unblock",
+                tooltip="Block (asks first) or unblock the selected peer or feed"),
+        Binding("C", "connect", "Connect",
+                tooltip="Dial a peer: the selected peer's address, or one you paste"),
+        Binding("y", "copy", "Copy handle", tooltip="Copy the selected handle"),
+        Binding("Y", "copy_address", "Copy address", show=False,
+                tooltip="Copy the selected peer's address"),
+        Binding("tab", "app.focus_next", "Peers/feeds", show=False,
+                tooltip="Move between the peers and the feeds"),
+        Binding("period", "refresh", "Refresh", show=False, tooltip="Refresh now"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self._shown: tuple[object, ...] = ()
+        self._addrs: dict[str, str] = {}  # connected peers' addresses, by handle
 
     def compose(self) -> ComposeResult:
         yield TopBar("network")
@@ -111,6 +188,8 @@ class NetworkScreen(SocialScreen):
         feeds = self.query_one("#feeds", DataTable)
         feeds.add_columns("feed", "relation", "held", "sync", "from")
         feeds.focus()
+        for table in (peers, feeds):
+            table.cursor_foreground_priority = "renderable"
         self.refresh_data()
         self.set_interval(REFRESH_SECONDS, self._tick)
 
@@ -131,12 +210,13 @@ class NetworkScreen(SocialScreen):
         except P2PSocialError as exc:
             self.query_one("#banners", Static).update(Text(str(exc), "bold red"))
             return
-        shown = (status, tuple(peers), tuple(feeds))
+        shown = (status, tuple(peers), tuple(feeds), self.state.following,
+                 self.state.blocked)
         if shown == self._shown:
             return  # nothing changed: spare the tables a rebuild
         self._shown = shown
         self._show_banners(banners(status, peers, feeds))
-        self._show_peers(peers)
+        self._show_peers(peers, relay_handles(status, peers))
         self._show_feeds(status, feeds)
 
     def _show_banners(self, items: list[tuple[str, str]]) -> None:
@@ -150,15 +230,16 @@ class NetworkScreen(SocialScreen):
         widget.update(text)
         widget.display = bool(items)
 
-    def _show_peers(self, peers: Sequence[PeerView]) -> None:
+    def _show_peers(self, peers: Sequence[PeerView], relays: set[str]) -> None:
         table = self.query_one("#peers", DataTable)
+        row = table.cursor_row
         table.clear()
+        self._addrs = {p.handle: p.addr for p in peers}
         for p in peers:
-            state = "caught up" if p.caught_up else "syncing" if p.syncing else "connected"
-            table.add_row(p.name or short(p.handle), p.kind, p.addr, state,
-                          f"{p.entries_in:,}/{p.entries_out:,}", key=p.handle)
+            table.add_row(*peer_cells(p, relays), key=p.handle)
         if not peers:
             table.add_row("(none)", "", "", "", "")
+        table.move_cursor(row=min(row, table.row_count - 1), animate=False)
 
     def _who(self, handle: str) -> str:
         """A feed or peer as the user knows it: its name, else its short handle."""
@@ -166,13 +247,16 @@ class NetworkScreen(SocialScreen):
 
     def _show_feeds(self, status: NodeStatus, feeds: Sequence[FeedView]) -> None:
         table = self.query_one("#feeds", DataTable)
+        row = table.cursor_row
         table.clear()
         wanted = {f.author: f for f in status.feeds}
+        seen = {f.author: bool(getattr(f, "seen", True)) for f in feeds}
         for f in status.feeds:
-            fraction, label = progress(f)
-            table.add_row(f.name or self._who(f.author), HOPS.get(f.hop, f"hop {f.hop}"),
-                          f"{f.lo:,}–{f.hi:,}", f"{bar(fraction)} {label}",
-                          ", ".join(self._who(s) for s in f.sources), key=f.author)
+            self._add_feed(table, f.author, f.name or self._who(f.author),
+                           HOPS.get(f.hop, f"hop {f.hop}"),
+                           f"{f.lo:,}–{f.hi:,}" if f.hi else "none",
+                           sync_text(f, seen.get(f.author, True)),
+                           ", ".join(self._who(s) for s in f.sources))
         for held in feeds:  # held feeds the node does not report (e.g. offline)
             if held.author in wanted or (held.is_me and status.feeds):
                 continue
@@ -180,6 +264,104 @@ class NetworkScreen(SocialScreen):
             relation = "me" if held.is_me else "following" if held.following else (
                 "blocked" if held.blocked else "held")
             sync = "⚠ forked" if held.forked else (
-                "not syncing (offline)" if not status.listen else "—")
-            table.add_row(held.name or short(held.author), relation, span, sync, "",
-                          key=held.author)
+                "offline" if not status.listen else "—")
+            self._add_feed(table, held.author, held.name or short(held.author), relation,
+                           span, sync, "")
+        table.move_cursor(row=min(row, table.row_count - 1), animate=False)
+
+    @staticmethod
+    def _add_feed(table: DataTable[str], author: str, *cells: str) -> None:
+        table.add_row(*(clip(c, w) for c, w in zip(cells, FEED_WIDTHS, strict=True)),
+                      key=author)
+
+    # --- actions on the selected peer or feed --------------------------------------------
+
+    def _selected(self) -> str | None:
+        """The handle of the selected row (of the focused table; else the feeds')."""
+        focused = self.focused
+        table = focused if isinstance(focused, DataTable) else self.query_one("#feeds",
+                                                                              DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        known = self._addrs if table.id == "peers" else None
+        if key is None or (known is not None and key not in known):
+            return None  # the "(none)" row
+        return str(key)
+
+    def _need_selection(self) -> str | None:
+        handle = self._selected()
+        if handle is None:
+            self.notify("select a peer or a feed first", severity="warning")
+        return handle
+
+    @on(DataTable.RowSelected)
+    def _row_chosen(self) -> None:
+        self.action_open()
+
+    def action_open(self) -> None:
+        handle = self._need_selection()
+        if handle is not None:
+            self.app.push_screen(ProfileScreen(handle))
+
+    def action_toggle_follow(self) -> None:
+        handle = self._need_selection()
+        if handle is None or handle == self.state.me:
+            return
+        verb = "unfollow" if handle in self.state.following else "follow"
+        self._relate(verb, handle)
+
+    def action_toggle_block(self) -> None:
+        handle = self._need_selection()
+        if handle is None or handle == self.state.me:
+            return
+        if handle in self.state.blocked:
+            self._relate("unblock", handle)
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes and handle is not None:
+                self._relate("block", handle)
+        name = self._who(handle)
+        self.app.push_screen(ConfirmDialog(f"Block {name}? Their feed is hidden and no "
+                                           "longer replicated (B again unblocks)."), confirmed)
+
+    def _relate(self, verb: str, handle: str) -> None:
+        done = {"follow": "Following", "unfollow": "Unfollowed", "block": "Blocked",
+                "unblock": "Unblocked"}[verb]
+        self.call_node(lambda b: b.relate(verb, handle),
+                       success=f"{done} {self._who(handle)}",
+                       done=lambda _: self.refresh_data())
+
+    def action_connect(self) -> None:
+        handle = self._selected()
+        addr = self._addrs.get(handle or "", "")
+        if addr and "/p2p/" not in addr and handle:
+            addr = f"{addr}/p2p/{handle}"
+
+        def chosen(target: str | None) -> None:
+            if target:
+                self.call_node(lambda b: b.connect(target), done=self._connected)
+        self.app.push_screen(ConnectDialog(addr), chosen)
+
+    def _connected(self, peer: PeerView) -> None:
+        self.notify(f"connected to {self._who(peer.handle)} at {short_addr(peer.addr)}",
+                    timeout=5)
+        self.refresh_data()
+
+    def action_copy(self) -> None:
+        handle = self._need_selection()
+        if handle is not None:
+            self.host.copy_handle(handle)
+
+    def action_copy_address(self) -> None:
+        handle = self._need_selection()
+        if handle is None:
+            return
+        addr = self._addrs.get(handle)
+        if addr is None:
+            self.notify("not connected: no address to copy", severity="warning")
+            return
+        full = addr if "/p2p/" in addr else f"{addr}/p2p/{handle}"
+        self.app.copy_to_clipboard(full)
+        self.notify(f"copied {full}", timeout=4)

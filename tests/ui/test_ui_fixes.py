@@ -13,10 +13,19 @@ from textual.widgets import DataTable, Input, Static, TextArea
 from textual.widgets._footer import FooterKey
 
 from p2psocial.runtime.node import Node
+from p2psocial.runtime.views import FeedStatus, NodeStatus, PeerView
 from p2psocial.testing import FeedBuilder
 from p2psocial.ui.compose import ComposeScreen
-from p2psocial.ui.dialogs import ConfirmDialog
+from p2psocial.ui.dialogs import ConfirmDialog, ConnectDialog
 from p2psocial.ui.home import HomeScreen
+from p2psocial.ui.network import (
+    FEED_WIDTHS,
+    PEER_WIDTHS,
+    NetworkScreen,
+    peer_cells,
+    relay_handles,
+    sync_text,
+)
 from p2psocial.ui.postlist import PostList
 from p2psocial.ui.profile import ProfileScreen
 from p2psocial.ui.widgets import TopBar
@@ -181,3 +190,74 @@ async def test_the_q_setting_is_changed_from_the_palette_and_kept(node: Node,
         await pilot.press("enter")
         await pilot.pause()
     assert app.return_code == 0
+
+
+def select_row(table: DataTable[str], handle: str) -> None:
+    index = next(i for i in range(table.row_count)
+                 if table.coordinate_to_cell_key((i, 0)).row_key.value == handle)  # type: ignore[arg-type]
+    table.move_cursor(row=index, animate=False)
+
+
+@pytest.mark.asyncio
+async def test_the_network_screen_acts_on_the_selected_feed(node: Node) -> None:
+    app = app_for(node)
+    async with app.run_test(size=SIZE) as pilot:
+        await rows_of(pilot, app)
+        await pilot.press("4")
+        screen = app.screen
+        assert isinstance(screen, NetworkScreen)
+        table = screen.query_one("#feeds", DataTable)
+        await until(pilot, lambda: table.row_count == 4, what="feeds")
+        assert table.virtual_size.width <= table.scrollable_content_region.width  # fits 80
+        select_row(table, ALICE.handle)
+        await pilot.press("y")
+        assert app.clipboard == ALICE.handle
+        await pilot.press("F")
+        await until(pilot, lambda: ALICE.handle not in app.state.following, what="unfollow")
+        select_row(table, ALICE.handle)
+        await pilot.press("F")
+        await until(pilot, lambda: ALICE.handle in app.state.following, what="follow")
+        select_row(table, ALICE.handle)
+        await pilot.press("B")
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("y")
+        await until(pilot, lambda: ALICE.handle in app.state.blocked, what="block")
+        select_row(table, ALICE.handle)
+        await pilot.press("B")
+        await until(pilot, lambda: ALICE.handle not in app.state.blocked, what="unblock")
+        select_row(table, ALICE.handle)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ProfileScreen), what="profile")
+        assert app.screen.handle == ALICE.handle  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        await pilot.press("C")  # connect: offline, so the node says so in one line
+        assert isinstance(app.screen, ConnectDialog)
+        await pilot.press(*"/ip4/127.0.0.1/tcp/9/p2p/" + ALICE.handle, "enter")
+        await until(pilot, lambda: any("offline" in n.message
+                                       for n in app._notifications), what="offline")
+
+
+def test_peer_rows_label_relays_and_fit_their_columns() -> None:
+    relay, peer = BOB.handle, ALICE.handle
+    status = NodeStatus(handle="me", listen=["/ip4/0.0.0.0/tcp/1"], peers=2, feeds=[],
+                        relays=[{"addr": f"/ip4/203.0.113.9/tcp/4001/p2p/{relay}",
+                                 "state": "reserved"}])
+    peers = [PeerView(handle=relay, addr="/ip4/203.0.113.9/tcp/4001", kind="direct",
+                      name="A relay with a very long name indeed"),
+             PeerView(handle=peer, kind="relayed",
+                      addr=f"/ip4/203.0.113.9/tcp/4001/p2p/{relay}/p2p-circuit/p2p/{peer}")]
+    relays = relay_handles(status, peers)
+    assert relays == {relay}
+    rows = [peer_cells(p, relays) for p in peers]
+    assert rows[0][0].endswith("relay") and "relay" not in rows[1][0]
+    assert rows[0][2] == "203.0.113.9:4001" and rows[1][2].startswith("via ")
+    assert all(len(c) <= w for row in rows for c, w in zip(row, PEER_WIDTHS, strict=True))
+    assert sum(PEER_WIDTHS) + 2 * len(PEER_WIDTHS) <= 80 - 4  # padding, a scrollbar
+    assert sum(FEED_WIDTHS) + 2 * len(FEED_WIDTHS) <= 80 - 4
+
+
+def test_a_followed_feed_nothing_is_known_of_has_no_full_bar() -> None:
+    nothing = FeedStatus(author=ALICE.handle)
+    assert sync_text(nothing, seen=False) == "? not found yet"
+    assert "100%" not in sync_text(nothing, seen=True)
+    assert "100%" in sync_text(FeedStatus(author=ALICE.handle, lo=1, hi=5, best_known=5))
