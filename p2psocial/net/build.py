@@ -7,6 +7,8 @@ Rules (each measured on py-libp2p 0.8.1, see /work/shared/libp2p-notes.md):
 - Muxer: yamux only (~135 MB/s; mplex managed 28 MB/s).
 - `ConnectionConfig(max_connections_per_peer=1)`: with the default (3), every `connect()` waits
   a fixed ~250 ms happy-eyeballs delay even after success; with 1 it takes a few ms.
+- The swarm's inbound connection slots are given back when each connection closes
+  (`workarounds.release_inbound_slots`: libp2p holds them until the swarm stops).
 - No I/O here: the host starts listening in `Host.serve`. mDNS is not libp2p's
   `enable_mDNS=True` (it binds sockets here and blocks trio for ~1.5 s at start): see mdns.py.
 """
@@ -26,6 +28,7 @@ from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 
 from p2psocial.core.identity import Identity
+from p2psocial.net import workarounds
 from p2psocial.net.config import HostConfig
 
 NOISE = str(NOISE_PROTOCOL_ID)
@@ -54,9 +57,11 @@ def build_libp2p_host(identity: Identity, config: HostConfig) -> IHost:
     """A libp2p host for `identity`, not yet listening."""
     keys = key_pair(identity)
     noise = NoiseTransport(keys, noise_privkey=new_x25519_key_pair().private_key)
-    return new_host(
+    host = new_host(
         key_pair=keys,
         sec_opt={TProtocol(NOISE): noise},
         muxer_opt={TProtocol(YAMUX): Yamux},
         connection_config=connection_config(config),
     )
+    workarounds.release_inbound_slots(host)
+    return host

@@ -9,15 +9,26 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
 
 import trio
-from libp2p.abc import IHost
+from libp2p.abc import IHost, IMuxedConn
 from libp2p.kad_dht.kad_dht import KadDHT
+from libp2p.metrics.swarm import SwarmEvent
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
 
 logger = logging.getLogger(__name__)
+
+REFUSAL_LOG_SECONDS = 60.0  # refused inbound connections are logged at most this often
+CLOSED_POLL_SECONDS = 1.0   # for a muxer without an `event_closed` to wait on
+_CLOSE_ERRORS = (OSError, trio.BrokenResourceError, trio.ClosedResourceError)
 
 
 def unblock_peer(host: IHost, peer: ID) -> None:
@@ -86,3 +97,121 @@ async def find_providers(kad: KadDHT, key: bytes, *, per_peer_timeout: float) ->
             if peer != kad.local_peer_id:
                 nursery.start_soon(ask, peer)
     return found
+
+
+# ---- inbound connection slots ------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Upgraded:
+    """Set by the swarm's inbound upgrade, read by the inbound handler that started it."""
+
+    event: trio.Event = field(default_factory=trio.Event)
+    conn: IMuxedConn | None = None
+
+
+_UPGRADING: ContextVar[_Upgraded | None] = ContextVar("p2psocial_inbound_upgrade", default=None)
+
+
+def inbound_limiter(host: IHost) -> trio.CapacityLimiter | None:
+    """The swarm's limiter of inbound connections open at once (None if libp2p has none)."""
+    limiter = getattr(host.get_network(), "_inbound_limiter", None)
+    return limiter if isinstance(limiter, trio.CapacityLimiter) else None
+
+
+def release_inbound_slots(host: IHost) -> None:
+    """Give an inbound connection's slot back when that connection closes (call before the
+    host listens).
+
+    The swarm admits inbound connections through a CapacityLimiter (max_connections −
+    min_connections = 250 slots), but after a successful upgrade its handler waits for the
+    whole swarm to stop before it releases the slot (and ends its task): after ~250 inbound
+    connections in a node's lifetime every new one was closed at once, silently. Here the
+    swarm's own handler still does the work (gate, upgrade, registration); our handler holds
+    the same slot only until the connection closes, then cancels the swarm's wait. The limit
+    stays a bound on connections open at once. Refusals are logged (at most once a minute).
+    """
+    swarm: Any = host.get_network()
+    inner = getattr(swarm, "_do_handle_inbound_connection", None)
+    upgrade = getattr(swarm, "upgrade_inbound_raw_conn", None)
+    limiter = inbound_limiter(host)
+    if inner is None or upgrade is None or limiter is None \
+            or not hasattr(swarm, "_handle_inbound_connection"):
+        logger.warning("libp2p's swarm changed: inbound connection slots may never be freed")
+        return
+    swarm.upgrade_inbound_raw_conn = _reporting_upgrade(upgrade)
+    swarm._handle_inbound_connection = _InboundHandler(inner, limiter)
+
+
+def _reporting_upgrade(upgrade: Callable[..., Awaitable[IMuxedConn]]
+                       ) -> Callable[..., Awaitable[IMuxedConn]]:
+    async def upgrade_and_report(raw_conn: Any, maddr: Any) -> IMuxedConn:
+        conn = await upgrade(raw_conn, maddr)
+        watch = _UPGRADING.get()
+        if watch is not None:  # an inbound handler of ours waits for it
+            watch.conn = conn
+            watch.event.set()
+        return conn
+
+    return upgrade_and_report
+
+
+class _InboundHandler:
+    """The swarm's `_handle_inbound_connection`, with the slot held only while the connection
+    is open."""
+
+    def __init__(self, inner: Callable[..., Awaitable[None]],
+                 limiter: trio.CapacityLimiter) -> None:
+        self._inner = inner
+        self._limiter = limiter
+        self._refused = 0
+        self._logged_at = float("-inf")
+
+    async def __call__(self, read_write_closer: Any, maddr: Any) -> None:
+        try:
+            self._limiter.acquire_nowait()
+        except trio.WouldBlock:
+            self._note_refusal()
+            with trio.move_on_after(CLOSED_POLL_SECONDS), contextlib.suppress(*_CLOSE_ERRORS):
+                await read_write_closer.close()
+            return
+        try:
+            await self._serve(read_write_closer, maddr)
+        finally:
+            self._limiter.release()
+
+    async def _serve(self, read_write_closer: Any, maddr: Any) -> None:
+        watch = _Upgraded()
+        _UPGRADING.set(watch)  # this task's context; the swarm's handler below inherits it
+        async with trio.open_nursery() as nursery:
+
+            async def swarm_handler() -> None:
+                try:
+                    await self._inner(read_write_closer, maddr, SwarmEvent())
+                finally:  # it failed, or the swarm stopped: nothing left to wait for
+                    nursery.cancel_scope.cancel()
+
+            nursery.start_soon(swarm_handler)
+            await watch.event.wait()
+            assert watch.conn is not None
+            await _closed(watch.conn)
+            nursery.cancel_scope.cancel()  # the swarm's handler waits for the swarm to stop
+
+    def _note_refusal(self) -> None:
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._logged_at >= REFUSAL_LOG_SECONDS:
+            logger.warning("refused %d inbound connection(s): %d are open, the limit",
+                           self._refused, int(self._limiter.total_tokens))
+            self._refused = 0
+            self._logged_at = now
+
+
+async def _closed(conn: IMuxedConn) -> None:
+    """Return once `conn` is closed."""
+    event = getattr(conn, "event_closed", None)
+    if isinstance(event, trio.Event):
+        await event.wait()
+        return
+    while not conn.is_closed:
+        await trio.sleep(CLOSED_POLL_SECONDS)
