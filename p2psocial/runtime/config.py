@@ -33,6 +33,7 @@ class NodeConfig:
     announce: bool = True  # gossip head announcements
     library_log_level: str = "critical"  # py-libp2p's own logs (debug, info, warning, …)
     look_seconds: float = 15.0  # how often followed authors are sought through their relays
+    restore_window: float = 10.0  # after a restore: seconds to keep listening for newer heads
     relay: bool = False  # run as a relay (`p2psocial relay`)
     relay_policy: str = "open"  # open | invite | allowlist
     relay_allow: list[str] = field(default_factory=list)  # handles, for the allowlist policy

@@ -35,6 +35,7 @@ from p2psocial.core.errors import NetError, UsageError, ValidationError
 from p2psocial.core.feed import FeedState
 from p2psocial.core.identity import handle_of, parse_handle
 from p2psocial.core.replication import PROTOCOL_ID, WantNote
+from p2psocial.core.restore import RestoreGate
 from p2psocial.core.wants import Want, compute_wants, follows_from
 from p2psocial.net import (
     Channel,
@@ -62,6 +63,7 @@ _T = TypeVar("_T")
 BAN_SECONDS = 60.0
 PROVIDE_SECONDS = 600.0
 NEWS_COALESCE_SECONDS = 0.2
+RESTORE_POLL = 0.5  # while restored: how often my held head is compared with the target
 FIND_PROVIDERS = 5
 
 
@@ -109,7 +111,7 @@ class Replicator:
         self._banned_until: dict[str, float] = {}
         self._best_known: dict[bytes, int] = {}
         self._sources: dict[bytes, set[str]] = {}
-        self._peer_holds_mine: set[str] = set()
+        self._restore = RestoreGate(node.config.restore_window)
         self._topics: dict[bytes, Any] = {}
         self._news_pending: set[bytes] = set()
         self._received = 0
@@ -274,19 +276,30 @@ class Replicator:
     def peer_has(self, sync: PeerSync, feed: bytes, lo: int, hi: int) -> None:
         """The peer told us its range of a feed."""
         self._best_known[feed] = max(self._best_known.get(feed, 0), hi)
-        if feed == self.me and hi > 0:
-            self._peer_holds_mine.add(sync.peer)
+        if feed == self.me:
+            self._restore.offered(sync.peer, hi)
 
     def caught_up(self, sync: PeerSync) -> None:
         """The peer has sent all it holds of my wants."""
         log.info("caught up with %s", sync.peer)
-        if sync.peer in self._peer_holds_mine:
+        if self._restore.caught_up(sync.peer, time.monotonic()):
             self._spawn(self._confirm_restore(), "restore")
 
     async def _confirm_restore(self) -> None:
-        if await self.store.get_meta(RESTORED_KEY):
-            await self.store.set_meta(RESTORED_KEY, None)
-            log.info("learnt my latest entries from the network: posting is allowed again")
+        """Allow writing again once the restore gate says my newest entry is learnt: the
+        highest head any peer offered within the window is held (core.restore, R1–R4)."""
+        while await self.store.get_meta(RESTORED_KEY):
+            now = time.monotonic()
+            mine = (await self.store.feed_states([self.me])).get(self.me)
+            held = mine.hi if mine is not None else 0
+            if self._restore.may_write(held, now):
+                await self.store.set_meta(RESTORED_KEY, None)
+                log.info("learnt my latest entries (up to seq %d) from the network: posting "
+                         "is allowed again", held)
+                return
+            closes = self._restore.closes_at() or now
+            await asyncio.sleep(max(closes - now, RESTORE_POLL))
+        self._restore.done = True
 
     def misbehaved(self, sync: PeerSync, reason: str) -> None:
         """Strike a peer: disconnect it and refuse it for a while."""
