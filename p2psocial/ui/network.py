@@ -34,7 +34,7 @@ REFRESH_SECONDS = 2.0
 HOPS = {0: "me", 1: "following"}  # what a wanted feed's hop means
 BAR_CELLS = 6
 PEER_WIDTHS = (18, 8, 21, 9, 9)  # peer, via, address, state, in/out (+2 padding each)
-FEED_WIDTHS = (13, 9, 9, 22, 10)  # feed, relation, held, sync, from
+FEED_WIDTHS = (15, 9, 9, 22, 8)  # feed, relation, held, sync, from
 RELAY_MARK = " ⛬relay"
 
 
@@ -140,6 +140,8 @@ def sync_text(feed: FeedStatus, seen: bool = True) -> str:
     the feed, no bar: "not found yet" (nobody has shown us any of it, nor mentioned it:
     perhaps a mistyped handle) or "looking for it"."""
     if feed.hi == 0 and feed.best_known == 0:
+        if feed.hop == 0:
+            return "nothing posted yet"
         return "? not found yet" if not seen else "… looking for it"
     fraction, label = progress(feed)
     return f"{bar(fraction)} {label}"
@@ -345,7 +347,8 @@ class NetworkScreen(SocialScreen):
         self.app.push_screen(ConnectDialog(addr), chosen)
 
     def _connected(self, peer: PeerView) -> None:
-        self.notify(f"connected to {self._who(peer.handle)} at {short_addr(peer.addr)}",
+        name = who(peer.handle, peer.name or self.state.names.get(peer.handle))
+        self.notify(f"connected to {name} at {short_addr(peer.addr)}",
                     timeout=5)
         self.refresh_data()
 

@@ -86,12 +86,16 @@ KEEP_ACTIONS = ("help", "app.help")  # the key that lists every other key stays
 
 def fit_keys(items: list[tuple[str, str, str]], width: int) -> list[tuple[int, str]]:
     """Which of `items` (key shown, description, action) a footer `width` cells wide shows,
-    and with which description: the full ones if they fit, else the SHORTER ones, else the
-    shorter ones minus keys from the right (never the help key)."""
-    for labels in ([d for _, d, _ in items], [SHORTER.get(d, d) for _, d, _ in items]):
-        shown = list(enumerate(labels))
+    and with which description: the full ones if they fit, else SHORTER ones, the longest
+    first, as few as needed; else the shorter ones minus keys from the right (never the
+    help key)."""
+    shown = [(i, d) for i, (_, d, _) in enumerate(items)]
+    by_saving = sorted(range(len(items)), key=lambda i: len(SHORTER.get(items[i][1], ""))
+                       - len(items[i][1]))
+    for i in by_saving:
         if _width(items, shown) <= width:
             return shown
+        shown[i] = (i, SHORTER.get(items[i][1], items[i][1]))
     while shown and _width(items, shown) > width:
         drop = next((i for i in range(len(shown) - 1, -1, -1)
                      if items[shown[i][0]][2] not in KEEP_ACTIONS), None)
