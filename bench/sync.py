@@ -116,7 +116,7 @@ async def bulk(tmp: Path, feeds: int, per_feed: int) -> None:
 async def latency(tmp: Path, posts: int, rate: float) -> None:
     a = NodeProcess.create(tmp / "lat-a", name="Author")
     b = NodeProcess.create(tmp / "lat-b", name="Follower")
-    b.cli("follow", a.handle)
+    b.cli("follow", a.handle, "--unknown")
     with a, b:
         a.start()
         b.start(peers=[a.addrs()[0]])

@@ -197,7 +197,7 @@ class DemoNetwork:
             following = set(await peer.call("following"))
             for handle in [p.handle for p in self.peers if p is not peer] + [newcomer]:
                 if handle not in following and handle != peer.handle:
-                    await peer.call("follow", handle)
+                    await peer.call("follow", handle, unknown=True)
 
     async def seed(self, newcomer: str) -> None:
         """The first run: a small history with replies, reactions and a repost."""
@@ -322,7 +322,7 @@ async def join(client: ControlClient, network: DemoNetwork) -> None:
     following = set(await client.call("following"))
     for peer in network.peers:
         if peer.handle not in following:
-            await client.call("follow", peer.handle)
+            await client.call("follow", peer.handle, unknown=True)
     for peer in network.peers:
         await _quietly(client.call("connect", peer.addr))
     if network.relay_addr and not await client.call("relays"):

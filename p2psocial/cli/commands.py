@@ -24,6 +24,7 @@ from p2psocial.core.errors import (
 from p2psocial.core.identity import Identity, handle_of
 from p2psocial.runtime.control import ControlClient, NodeNotRunning
 from p2psocial.runtime.local import open_local, require_identity
+from p2psocial.runtime.names import IN_POST
 from p2psocial.runtime.views import EntryView
 from p2psocial.store import keyfile
 from p2psocial.store.home import Home, HomeLock, resolve_home, write_private_file
@@ -149,8 +150,13 @@ async def _post(args: argparse.Namespace, service: UserAPI) -> int:
         if sys.stdin.isatty():
             raise UsageError("give the post text, or --edit to write it in $EDITOR")
         text = sys.stdin.read()
-    view = await service.post(text, reply_to=args.reply, quote=args.quote, cw=args.cw,
-                              tags=args.tag)
+    try:
+        view = await service.post(text, reply_to=args.reply, quote=args.quote, cw=args.cw,
+                                  tags=args.tag, plain=args.plain)
+    except UsageError as exc:
+        if str(exc).startswith(IN_POST):  # an @name: say how to post it as typed
+            raise UsageError(f"{exc}; or --plain to post @words as typed") from None
+        raise
     return _show_entry(args, view)
 
 
@@ -185,7 +191,8 @@ _RELATION_DONE = {"follow": "now following", "unfollow": "no longer following",
 
 def _relation(name: str) -> Handler:
     async def handler(args: argparse.Namespace, service: UserAPI) -> int:
-        view = await getattr(service, name)(args.handle)
+        options = {"unknown": True} if getattr(args, "unknown", False) else {}
+        view = await getattr(service, name)(args.handle, **options)
         if args.json:
             render.print_json(view)
         else:

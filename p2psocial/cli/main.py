@@ -96,14 +96,21 @@ def _writing_verbs(verb: _VerbAdder) -> None:
     s.add_argument("--cw", metavar="TEXT", help="a content warning shown before the text")
     s.add_argument("--tag", action="append", default=[], metavar="TAG", help="add a tag")
     s.add_argument("--edit", action="store_true", help="write the post in $EDITOR")
+    s.add_argument("--plain", action="store_true",
+                   help="leave @words that are not handles as typed (default: an @name of "
+                   "someone you know becomes a mention; any other is refused)")
     s = _writes(verb("about", "set my display name and bio"))
     s.add_argument("--name")
     s.add_argument("--bio")
-    for name, text in (("follow", "follow a feed by handle or invite token"),
+    for name, text in (("follow", "follow a feed by handle, name or invite token"),
                        ("unfollow", "stop following a feed"),
                        ("block", "block a feed: hide it, never replicate or serve it"),
                        ("unblock", "lift a block")):
-        _writes(verb(name, text)).add_argument("handle")
+        s = _writes(verb(name, text))
+        s.add_argument("handle", help="a handle, or the name of someone you know")
+        if name == "follow":
+            s.add_argument("--unknown", action="store_true",
+                           help="follow even though nothing here has seen this handle")
     for name, text in (("react", "react to an entry (once per reaction)"),
                        ("unreact", "take back my reaction to an entry")):
         s = _writes(verb(name, text))
@@ -117,7 +124,7 @@ def _writing_verbs(verb: _VerbAdder) -> None:
 
 def _reading_verbs(verb: _VerbAdder) -> None:
     s = verb("log", "entries of a feed, newest first (default: mine)")
-    s.add_argument("handle", nargs="?")
+    s.add_argument("handle", nargs="?", help="a handle, or the name of someone you know")
     s.add_argument("--limit", type=int, default=20)
     s.add_argument("--json", action="store_true")
     s = verb("feed", "my timeline: posts of the feeds I follow, newest first")

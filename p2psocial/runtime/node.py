@@ -87,6 +87,7 @@ class Node:
             self._service = Service(self._store, self.identity.public_key,
                                     lambda: self.identity)
             self._service.on_appended.append(self._on_appended)
+            self._service.peers = self.peers  # follow's check for feeds never seen
             self._service.on_appended.append(history_marker(self.home))
             if not self.offline:
                 await self._start_network()

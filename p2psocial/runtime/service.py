@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,13 +48,14 @@ from p2psocial.core.invite import (
     looks_like_invite,
 )
 from p2psocial.core.text import mentions_in, tags_in
-from p2psocial.runtime import toggles
+from p2psocial.runtime import names, toggles
 from p2psocial.runtime.views import (
     EntryView,
     FeedCheck,
     FeedLog,
     FeedView,
     NotificationView,
+    PeerView,
     VerifyReport,
     entry_view,
 )
@@ -109,6 +110,8 @@ class Service:
         self._unlock = unlock
         self._identity: Identity | None = None
         self.on_appended: list[Callable[[Entry], Any]] = []
+        # the node's connected peers, when a node runs (for `follow`'s check of unknown feeds)
+        self.peers: Callable[[], Awaitable[list[PeerView]]] | None = None
 
     @property
     def handle(self) -> str:
@@ -152,11 +155,15 @@ class Service:
         await self.store.set_meta(RESTORED_KEY, None)
 
     async def post(self, text: str, *, reply_to: str | None = None, quote: str | None = None,
-                   cw: str | None = None, tags: Sequence[str] = ()) -> EntryView:
-        """Post `text`; @handles become mentions and #words tags."""
+                   cw: str | None = None, tags: Sequence[str] = (), plain: bool = False
+                   ) -> EntryView:
+        """Post `text`; @handles and @names of people I know become mentions (an @name
+        that names nobody known, or several, is refused unless `plain`), #words tags."""
         text = text.strip()
         if not text:
             raise UsageError("the post is empty: nothing was posted")
+        if not plain:
+            text = await names.resolve_mentions(self.store, text)
         if len(text) > limits.MAX_POST_CHARS:
             raise UsageError(f"the post is {len(text)} characters long; the limit is "
                              f"{limits.MAX_POST_CHARS}")
@@ -186,36 +193,45 @@ class Service:
             raise UsageError(f"the bio is longer than {limits.MAX_BIO_CHARS} characters")
         return await self.append(About(name=name, bio=bio))
 
-    async def follow(self, handle: str) -> EntryView:
-        """Follow a feed, by handle or by invite token.
+    async def follow(self, handle: str, *, unknown: bool = False) -> EntryView:
+        """Follow a feed, by handle, name or invite token. A feed nothing here has ever
+        seen (most likely a mistyped handle) is refused unless `unknown` (see names.seen).
 
         An invite also remembers where the inviter can be reached, and if I have no relays
         yet, the inviter's relays become mine (with the invite to present when joining).
         """
         if looks_like_invite(handle):
             return await self._follow_invite(handle)
-        key = self._other(handle, "follow")
+        key = await self._other(handle, "follow")
         if key in await self.store.following(self.public_key):
             raise UsageError(f"you already follow {handle_of(key)}")
+        if not unknown and not await self._seen(key):
+            raise UsageError(f"nothing here has ever seen {handle_of(key)}: check the handle "
+                             "(a typo follows nobody), or pass --unknown to follow it anyway")
         return await self.append(Follow(feed=key))
+
+    async def _seen(self, key: bytes) -> bool:
+        peers = [p.handle for p in await self.peers()] if self.peers is not None else []
+        return await names.seen(self.store, key, await self.address_hints(handle_of(key)),
+                                peers)
 
     async def unfollow(self, handle: str) -> EntryView:
         """Stop following a feed."""
-        key = self._other(handle, "unfollow")
+        key = await self._other(handle, "unfollow")
         if key not in await self.store.following(self.public_key):
             raise UsageError(f"you do not follow {handle_of(key)}")
         return await self.append(Unfollow(feed=key))
 
     async def block(self, handle: str) -> EntryView:
         """Block a feed: it is hidden, and never replicated or served."""
-        key = self._other(handle, "block")
+        key = await self._other(handle, "block")
         if key in await self.store.blocking(self.public_key):
             raise UsageError(f"you already block {handle_of(key)}")
         return await self.append(Block(feed=key))
 
     async def unblock(self, handle: str) -> EntryView:
         """Lift a block."""
-        key = self._other(handle, "unblock")
+        key = await self._other(handle, "unblock")
         if key not in await self.store.blocking(self.public_key):
             raise UsageError(f"you do not block {handle_of(key)}")
         return await self.append(Unblock(feed=key))
@@ -270,7 +286,7 @@ class Service:
 
     async def send_dm(self, handles: Sequence[str], text: str) -> EntryView:
         """Send an encrypted private message readable only by `handles` and me."""
-        readers = [self._other(h, "message") for h in handles]
+        readers = [await self._other(h, "message") for h in handles]
         return await self.append(seal_message(self.identity(), readers, text.strip()))
 
     def open_dm(self, entry: Entry) -> OpenedMessage | None:
@@ -305,7 +321,7 @@ class Service:
 
     async def feed(self, handle: str | None = None) -> FeedView:
         """What we hold of a feed and how I relate to it."""
-        key = self.public_key if handle is None else parse_handle(handle)
+        key = self.public_key if handle is None else await self.key_of(handle)
         state = await self.store.feed_state(key)
         profile = await self.store.profile(key)
         following = await self.store.following(self.public_key)
@@ -315,7 +331,9 @@ class Service:
                         following=key in following, blocked=key in blocking,
                         is_me=key == self.public_key,
                         followers=len(await self.store.followers(key)),
-                        follows=len(await self.store.following(key)))
+                        follows=len(await self.store.following(key)),
+                        seen=key == self.public_key or key in following
+                        or await self._seen(key))
 
     async def log(self, handle: str | None = None, *, limit: int = 50,
                   before_seq: int | None = None) -> FeedLog:
@@ -364,7 +382,7 @@ class Service:
                     before: Sequence[Any] | None = None) -> list[EntryView]:
         """A feed's posts and reposts, newest first, with cursors to page backwards (a
         profile's timeline; default: mine)."""
-        key = self.public_key if handle is None else parse_handle(handle)
+        key = self.public_key if handle is None else await self.key_of(handle)
         items = await self.store.timeline(self.public_key, limit=limit,
                                           before=_cursor(before), authors=[key])
         return await self._timeline_views(items)
@@ -416,7 +434,7 @@ class Service:
 
     async def following(self, handle: str | None = None) -> list[str]:
         """Handles of the feeds a feed follows (default: mine), held or not yet held."""
-        key = self.public_key if handle is None else parse_handle(handle)
+        key = self.public_key if handle is None else await self.key_of(handle)
         return sorted(handle_of(k) for k in await self.store.following(key))
 
     async def blocking(self) -> list[str]:
@@ -425,7 +443,7 @@ class Service:
 
     async def relays(self, handle: str | None = None) -> list[str]:
         """The relay addresses a feed last published (default: mine)."""
-        key = self.public_key if handle is None else parse_handle(handle)
+        key = self.public_key if handle is None else await self.key_of(handle)
         return await self.store.relay_list(key)
 
     async def add_relay(self, addr: str, invite: str | None = None) -> list[str]:
@@ -493,7 +511,7 @@ class Service:
 
     async def verify(self, handle: str | None = None) -> VerifyReport:
         """Re-verify every stored entry (signatures, payload hashes, chain links)."""
-        only = None if handle is None else parse_handle(handle)
+        only = None if handle is None else await self.key_of(handle)
         states = await self.store.feed_states(None if only is None else [only])
         checks: dict[bytes, _FeedChecker] = {}
         async for chunk in self.store.iter_raw(only):
@@ -559,8 +577,13 @@ class Service:
 
     # --- helpers --------------------------------------------------------------------------
 
-    def _other(self, handle: str, verb: str) -> bytes:
-        key = parse_handle(handle)
+    async def key_of(self, who: str) -> bytes:
+        """The feed `who` names: a handle, or the name of exactly one feed I know (see
+        runtime.names); every verb taking a handle resolves it here."""
+        return await names.resolve(self.store, who)
+
+    async def _other(self, handle: str, verb: str) -> bytes:
+        key = await self.key_of(handle)
         if key == self.public_key:
             raise UsageError(f"you cannot {verb} yourself")
         return key

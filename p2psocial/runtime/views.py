@@ -97,6 +97,7 @@ class FeedView(_View):
     is_me: bool = False
     followers: int = 0
     follows: int = 0
+    seen: bool = True  # anything here points at it (False: most likely a mistyped handle)
 
     @property
     def held(self) -> int:

@@ -599,6 +599,25 @@ class Store:
             return [Profile(bytes(a), n, b) for a, n, b in await cur.fetchall()]
 
     @translated
+    async def named(self, key: str) -> list[Profile]:
+        """Feeds whose name, without whitespace, is `key` (ASCII letters in any case); the
+        caller compares exactly (see runtime.names)."""
+        pattern = _like_escape("".join(key.split()))
+        async with self._conn.execute(
+                "SELECT author, name, bio FROM profiles WHERE replace(replace(name, ' ', ''), "
+                "char(9), '') LIKE ? ESCAPE '\\'", (pattern,)) as cur:
+            return [Profile(bytes(a), n, b) for a, n, b in await cur.fetchall()]
+
+    @translated
+    async def referenced(self, key: bytes) -> bool:
+        """True if an entry held mentions the feed `key`, or follows, unfollows, blocks or
+        unblocks it."""
+        row = await self._one("SELECT EXISTS (SELECT 1 FROM links WHERE target = ? AND "
+                              "rel = 'mention') OR EXISTS (SELECT 1 FROM contacts WHERE "
+                              "dst = ?)", (key, key))
+        return bool(row[0])
+
+    @translated
     async def following(self, src: bytes) -> set[bytes]:
         """Feeds that `src` follows (and does not block)."""
         return await self._contact_set("SELECT dst FROM contacts WHERE src = ? AND "

@@ -2,7 +2,8 @@
 
 ctrl+s sends, ctrl+o opens $EDITOR with the text, ctrl+t adds a content warning, escape
 leaves (the draft is kept for the next time you answer the same post). The counter turns red
-past the limit.
+past the limit. Tab after `@` and the start of a name completes it from the people this node
+knows (p2psocial.ui.mentions); elsewhere Tab moves the focus.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static, TextArea
@@ -20,6 +21,7 @@ from p2psocial.core.errors import P2PSocialError
 from p2psocial.runtime.views import EntryView
 from p2psocial.ui.base import SocialScreen
 from p2psocial.ui.editor import edit_text
+from p2psocial.ui.mentions import complete, prefix_before
 from p2psocial.ui.render import Context, body_text, short, who
 from p2psocial.ui.widgets import FitFooter, TopBar
 
@@ -38,6 +40,8 @@ class ComposeScreen(SocialScreen):
                 tooltip="Add a content warning (the post folds behind it); "
                         "again: back to the text"),
         Binding("escape", "cancel", "Cancel (keeps draft)", priority=True),
+        Binding("tab", "complete", "Complete @name", show=False,
+                tooltip="After @ and the start of a name: complete it from people you know"),
     ]
 
     def __init__(self, *, reply_to: EntryView | None = None,
@@ -68,7 +72,8 @@ class ComposeScreen(SocialScreen):
     def _context_text(self) -> Text:
         target = self.reply_to or self.quote
         if target is None:
-            return Text("Write a post. @handle mentions someone, #word tags it.")
+            return Text("Write a post. @name (Tab completes) or @handle mentions someone, "
+                        "#word tags it.")
         name = who(target.author, self.state.names.get(target.author) or target.name)
         cw = (target.content or {}).get("cw")
         text = f"⚠ {cw}" if cw else (target.text or "").replace("\n", " ")
@@ -94,6 +99,35 @@ class ComposeScreen(SocialScreen):
         count = self.query_one("#count", Static)
         count.update(f"{length} / {limits.MAX_POST_CHARS}")
         count.set_class(length > limits.MAX_POST_CHARS, "over")
+
+    def action_complete(self) -> None:
+        area = self.query_one("#text", TextArea)
+        row, col = area.cursor_location
+        prefix = prefix_before(area.document.get_line(row)[:col])
+        if self.focused is not area or prefix is None:
+            self.focus_next()
+            return
+        self.complete_name(prefix, (row, col - len(prefix)), (row, col))
+
+    @work(exclusive=True, group="complete")
+    async def complete_name(self, prefix: str, start: tuple[int, int],
+                            end: tuple[int, int]) -> None:
+        people = dict(self.state.names)
+        try:
+            found = await (await self.host.ready()).find_feeds(prefix)
+        except P2PSocialError:
+            found = []
+        people.update({f.author: f.name for f in found if f.name})
+        result = complete(prefix, people)
+        area = self.query_one("#text", TextArea)
+        if result.text is not None and area.cursor_location == end:
+            area.replace(result.text, start, end)
+        if result.choices:
+            self.notify("@" + ", @".join(result.choices[:8]), title="People you know",
+                        timeout=5)
+        elif result.text is None:
+            self.notify(f"no one you know has a name starting with {prefix}",
+                        severity="warning", timeout=4)
 
     def action_warning(self) -> None:
         field = self.query_one("#cw", Input)

@@ -1,5 +1,6 @@
 """The follow dialog: paste a handle or an invite token, or type a name to find a feed we
-already hold. Enter follows."""
+already hold. Enter follows; a handle nothing here has ever seen (most likely mistyped) is
+followed only after a confirmation."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from p2psocial.core.identity import handle_of, parse_handle
 from p2psocial.core.invite import decode_invite, looks_like_invite
 from p2psocial.runtime.views import FeedView
 from p2psocial.ui.base import Host
+from p2psocial.ui.dialogs import ConfirmDialog
 from p2psocial.ui.render import short
 
 SEARCH_DELAY = 0.2
@@ -140,10 +142,18 @@ class FollowDialog(ModalScreen[str | None]):
             self._follow(event.option.id)
 
     def _follow(self, handle_or_token: str, handle: str | None = None) -> None:
+        checked = None if looks_like_invite(handle_or_token) else handle_or_token
+
         async def run() -> None:
             backend = await self.host.ready()
             try:
-                await backend.relate("follow", handle_or_token)
+                unknown = checked is not None and not (await backend.feed(checked)).seen
+                if unknown and not await self.app.push_screen_wait(ConfirmDialog(
+                        f"Nothing here has ever seen {short(checked or '')}: no posts, no "
+                        "profile, no mention, no peer. A mistyped handle follows nobody. "
+                        "Follow it anyway?")):
+                    return
+                await backend.relate("follow", handle_or_token, unknown=unknown)
             except P2PSocialError as exc:
                 self.notify(str(exc), severity="error", timeout=6)
                 return

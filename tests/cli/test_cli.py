@@ -141,7 +141,8 @@ def test_empty_editor_posts_nothing(cli: Cli, tmp_path: Path) -> None:
 
 def test_follow_fills_the_timeline_and_react_counts(cli: Cli) -> None:
     bob = identity_for("bob").handle
-    assert "now following" in cli("follow", bob).stdout
+    assert "--unknown" in cli.fails("follow", bob)  # nothing here has seen bob
+    assert "now following" in cli("follow", bob, "--unknown").stdout
     assert "already follow" in cli.fails("follow", bob)
     mine = cli.json("post", "my post")
     cli("react", mine["hash"][:8], "🎉")

@@ -46,7 +46,7 @@ def test_follower_shows_a_post_live_and_on_its_timeline(nodes: Make) -> None:
     alice, bob = nodes("Alice"), nodes("Bob")
     alice.cli("post", "before bob came")
     alice.start()
-    bob.cli("follow", alice.handle)
+    bob.cli("follow", alice.handle, "--unknown")
     bob.start(peers=[alice.addrs()[0]])
     bob.wait_for(shows("before bob came", alice.handle), what="alice's old post")
     alice.cli("post", "live to bob")
@@ -62,10 +62,10 @@ def test_hop_two_and_follow_without_an_address(nodes: Make) -> None:
     alice, bob, carol = nodes("Alice"), nodes("Bob"), nodes("Carol")
     alice.cli("post", "alice at hop two")
     alice.start()
-    bob.cli("follow", alice.handle)
+    bob.cli("follow", alice.handle, "--unknown")
     bob.start(peers=[alice.addrs()[0]])
     bob.wait_for(shows("alice at hop two", alice.handle), what="bob syncing alice")
-    carol.cli("follow", bob.handle)  # carol never names alice, nor alice's address
+    carol.cli("follow", bob.handle, "--unknown")  # carol never names alice, nor alice's address
     carol.start(peers=[bob.addrs()[0]])
     carol.wait_for(shows("alice at hop two", alice.handle), what="alice at hop 2")
     status = {f["author"]: f for f in carol.json("status")["feeds"]}
@@ -76,7 +76,7 @@ def test_a_restarted_node_catches_up_and_reconnects(nodes: Make) -> None:
     alice, bob = nodes("Alice"), nodes("Bob")
     alice.start(listen="/ip4/127.0.0.1/tcp/0")
     port_addr = alice.addrs()[0]
-    bob.cli("follow", alice.handle)
+    bob.cli("follow", alice.handle, "--unknown")
     bob.start(peers=[port_addr])
     alice.cli("post", "one")
     bob.wait_for(shows("one", alice.handle), what="first post")
@@ -101,7 +101,7 @@ def test_newest_first_to_depth_then_only_what_is_new(nodes: Make) -> None:
     for i in range(40):
         alice.cli("post", f"bulk {i}")
     (bob.home / "config.json").write_text(json.dumps({"depths": [0, 15, 5]}))
-    bob.cli("follow", alice.handle)
+    bob.cli("follow", alice.handle, "--unknown")
     bob.start(peers=[alice.addrs()[0]])
     bob.wait_for(lambda n: n.json("log", alice.handle)["feed"]["lo"] == 27, what="backfill")
     feed = bob.json("log", alice.handle)["feed"]
@@ -125,7 +125,7 @@ def test_a_hostile_peer_cannot_make_a_node_store_bad_entries(
     alice, bob, carol = nodes("Alice"), nodes("Bob"), nodes("Carol")
     alice.cli("post", "honest post")
     alice.start()
-    bob.cli("follow", alice.handle)
+    bob.cli("follow", alice.handle, "--unknown")
     bob.start(peers=[alice.addrs()[0]])
     bob.wait_for(shows("honest post", alice.handle), what="honest sync")
     report = hostile(bob.addrs()[0], mode)
@@ -134,7 +134,7 @@ def test_a_hostile_peer_cannot_make_a_node_store_bad_entries(
     held = {f["author"] for f in bob.json("feeds")}
     assert len(held) == 2  # bob and alice: nothing of the liar's, no spam feed
     # bob keeps serving everyone else: carol syncs alice through bob, alice still reaches bob
-    carol.cli("follow", alice.handle)
+    carol.cli("follow", alice.handle, "--unknown")
     carol.start(peers=[bob.addrs()[0]])
     carol.wait_for(shows("honest post", alice.handle), what="carol served by bob")
     alice.cli("post", "still flowing")
@@ -146,7 +146,7 @@ def test_a_forking_author_is_caught_and_frozen(nodes: Make) -> None:
     mallory.cli("post", "my one true history")
     seed = base64.b64decode(json.loads((mallory.home / "key.json").read_text())["seed"])
     mallory.start()
-    bob.cli("follow", mallory.handle)
+    bob.cli("follow", mallory.handle, "--unknown")
     bob.start(peers=[mallory.addrs()[0]])
     bob.wait_for(shows("my one true history", mallory.handle), what="sync")
     report = hostile(bob.addrs()[0], "fork", seed)
@@ -181,10 +181,10 @@ def test_a_sync_cut_off_midway_resumes_with_no_gap_and_no_duplicate(
 
     alice, bob = nodes("Alice"), nodes("Bob")
     asyncio.run(fill(alice.home / "p2psocial.db"))  # alice relays a big feed she follows
-    alice.cli("follow", author.handle)
+    alice.cli("follow", author.handle, "--unknown")
     alice.start()
     (bob.home / "config.json").write_text(json.dumps({"depths": [0, 0, 0]}))
-    bob.cli("follow", author.handle)
+    bob.cli("follow", author.handle, "--unknown")
     bob.start(peers=[alice.addrs()[0]])
     # watch bob's database directly (a CLI round trip is slower than the whole sync)
     db = bob.home / "p2psocial.db"
@@ -208,7 +208,7 @@ def test_peers_on_the_lan_find_each_other_by_mdns(nodes: Make) -> None:
     alice, bob = nodes("Alice"), nodes("Bob")
     alice.cli("post", "found on the lan")
     alice.start(listen="/ip4/0.0.0.0/tcp/0", mdns=True)
-    bob.cli("follow", alice.handle)
+    bob.cli("follow", alice.handle, "--unknown")
     bob.start(listen="/ip4/0.0.0.0/tcp/0", mdns=True)  # no peer given
     bob.wait_for(shows("found on the lan", alice.handle), timeout=30, what="mDNS discovery")
     assert bob.json("peers")[0]["kind"] == "lan"
@@ -221,7 +221,7 @@ def test_follow_finds_the_author_through_the_dht(nodes: Make) -> None:
     alice.start(peers=[hub.addrs()[0]])  # alice and bob only share the hub,
     bob.start(peers=[hub.addrs()[0]])    # which does not hold alice's feed
     hub.wait_for(lambda n: len(n.json("peers")) == 2, what="both connected to the hub")
-    bob.cli("follow", alice.handle)
+    bob.cli("follow", alice.handle, "--unknown")
     bob.wait_for(shows("found through the dht", alice.handle), timeout=45, what="dht lookup")
     assert alice.handle in {p["handle"] for p in bob.json("peers")}
 

@@ -12,6 +12,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -59,9 +60,12 @@ class Partition:
             for author in ("a1", "b1"):
                 if author != name:
                     follow(node, self.handles[author])
-        for name, node in self.nodes.items():
-            node.start(listen=f"/ip4/{self.net.ip(name)}/tcp/{PORT}",
-                       peers=[self.addr(other) for other in NAMES if other != name])
+        with ThreadPoolExecutor(len(NAMES)) as pool:  # start the four at once
+            started = [pool.submit(node.start, listen=f"/ip4/{self.net.ip(name)}/tcp/{PORT}",
+                                   peers=[self.addr(other) for other in NAMES if other != name])
+                       for name, node in self.nodes.items()]
+        for future in started:
+            future.result()
 
     def stop(self) -> None:
         for node in self.nodes.values():

@@ -79,7 +79,7 @@ async def test_the_new_reads_cross_the_socket_unchanged(node: Node, world: World
 async def test_following_includes_feeds_not_held_yet(node: Node) -> None:
     from p2psocial.testing import identity_for
     stranger = identity_for("never-seen")
-    await node.service.follow(stranger.handle)
+    await node.service.follow(stranger.handle, unknown=True)
     await node.service.block(CAROL.handle)
     assert await node.service.following() == sorted([ALICE.handle, BOB.handle,
                                                      stranger.handle])

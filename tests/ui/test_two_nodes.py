@@ -27,7 +27,7 @@ def pair(tmp_path: Path) -> Iterator[tuple[NodeProcess, NodeProcess]]:
     bob = NodeProcess.create(tmp_path / "bob", name="Bob")
     try:
         alice.start()
-        bob.cli("follow", alice.handle)
+        bob.cli("follow", alice.handle, "--unknown")
         bob.start(peers=[alice.addrs()[0]])
         yield alice, bob
     finally:
