@@ -158,8 +158,9 @@ def print_status(s: NodeStatus) -> None:
     print(f"{'feed':28} {'hop':>3} {'held':>15} {'behind':>7}  from")
     for f in s.feeds:
         who_ = f"{f.name} ({short(f.author)})" if f.name else short(f.author)
-        held = "nothing" if f.hi == 0 else f"{f.lo}–{f.hi}"
-        behind = "?" if f.best_known == 0 and f.hi == 0 else str(f.behind)
+        held = f"{f.lo}–{f.hi}" if f.hi else "nothing posted" if f.hop == 0 else (
+            "none yet" if f.found else "not found yet")  # not found: perhaps a typo
+        behind = str(f.behind) if f.found else "?"
         sources = ", ".join(short(x) for x in f.sources) or "-"
         mark = "  FORKED" if f.forked else ""
         print(f"{who_[:28]:28} {f.hop:>3} {held:>15} {behind:>7}  {sources}{mark}")

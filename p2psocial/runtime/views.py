@@ -43,7 +43,8 @@ class _View:
 
 def _build(cls: type[_V], data: dict[str, Any]) -> _V:
     kwargs: dict[str, Any] = {}
-    hints = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    hints = {f.name: f for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+             if f.init}  # derived fields (init=False) are computed again
     for name, value in data.items():
         if name not in hints:
             continue
@@ -185,6 +186,12 @@ class FeedStatus(_View):
     best_known: int = 0
     sources: list[str] = field(default_factory=list)
     forked: bool = False
+    # False while nothing at all is known of the feed: no entry held, no peer holding any
+    # (show "not found yet", never a full bar; perhaps a mistyped handle)
+    found: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "found", self.hi > 0 or self.best_known > 0)
 
     @property
     def behind(self) -> int:
