@@ -166,7 +166,7 @@ async def connect(args: argparse.Namespace, home: Home) -> int:
         peer: PeerView = await client.connect(args.addr)
     finally:
         await client.close()
-    print(f"connected to {render.peer_line(peer)}")
+    print(render.connect_line(peer))
     return 0
 
 

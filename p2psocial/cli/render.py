@@ -146,6 +146,22 @@ def peer_line(p: PeerView) -> str:
             f"{p.entries_in} in / {p.entries_out} out")
 
 
+def connect_line(p: PeerView) -> str:
+    """What `connect` did: a new connection, or the one that existed (and over which
+    address), so a wrong address is never reported as connected."""
+    if not p.existing:
+        return f"connected to {peer_line(p)}"
+    line = f"already connected to {peer_line(p)}"
+    if p.requested and _transport(p.requested) != _transport(p.addr):
+        line += (f"\n{p.requested} was not dialled: the connection that existed is used "
+                 f"(it goes over {p.addr})")
+    return line
+
+
+def _transport(addr: str) -> str:
+    return addr.split("/p2p/", 1)[0]
+
+
 def print_status(s: NodeStatus) -> None:
     """The node's addresses, peers and every wanted feed's replication state."""
     print(f"node {s.handle}: {s.peers} peer{'s' * (s.peers != 1)}, "

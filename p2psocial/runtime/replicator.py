@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -448,13 +449,16 @@ class Replicator:
             await asyncio.sleep(self.node.config.look_seconds)
 
     async def connect(self, addr: str) -> PeerView:
-        """Dial a peer by multiaddr and sync with it."""
+        """Dial a peer by multiaddr and sync with it. A connection to that peer that exists
+        already is used as it is and `addr` is not dialled: the view says so (`existing`)."""
+        before = {c.peer for c in await self._bridge.run_sync(self._host.connected_peers)}
         try:
             conn = await self._call(self._host.dial, addr)
         except NetError as exc:
             raise UsageError(f"cannot connect to {addr}: {exc}") from exc
         self._spawn(self._open_session(conn.peer), f"session {conn.peer[-6:]}")
-        return self._peer_view(conn)
+        return dataclasses.replace(self._peer_view(conn), requested=addr,
+                                   existing=conn.peer in before)
 
     # --- gossip and the DHT -----------------------------------------------------------------
 

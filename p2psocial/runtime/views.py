@@ -170,6 +170,8 @@ class PeerView(_View):
     entries_in: int = 0
     entries_out: int = 0
     duplicates: int = 0
+    requested: str | None = None  # from `connect`: the address it was asked to dial
+    existing: bool = False  # from `connect`: a connection existed, `requested` not dialled
 
 
 @dataclass(frozen=True, slots=True)
