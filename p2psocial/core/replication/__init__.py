@@ -15,10 +15,11 @@ and a SyncSession:
 Modules: framing (length-prefixed frames), messages (the eight messages), codes (ERROR codes),
 planner (what a wanter lacks, rules 1-4), knowledge (what the peer holds; live push; asking
 again), peek (author and seq of a header), outgoing (cutting into frames), events (what the
-driver is told), session (the state machine).
+driver is told), session (the state machine), deadline (how long to wait for the peer).
 """
 
 from p2psocial.core.replication.codes import Code
+from p2psocial.core.replication.deadline import ReadDeadline, honoured_retry
 from p2psocial.core.replication.events import (
     NEED_DATA,
     EntriesReceived,
@@ -70,6 +71,7 @@ __all__ = [
     "PeerUnwants",
     "PeerWants",
     "RawEntry",
+    "ReadDeadline",
     "SendRange",
     "SessionStats",
     "Span",
@@ -79,5 +81,6 @@ __all__ = [
     "decode_message",
     "encode_frame",
     "encode_message",
+    "honoured_retry",
     "plan_sends",
 ]

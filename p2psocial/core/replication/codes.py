@@ -4,6 +4,8 @@ Rules:
 - A code is short ASCII text naming what the peer did wrong; `detail` says more for humans.
 - Every code is fatal: the side that detects the fault sends ERROR (best effort) and closes.
 - A receiver treats a code it does not know like any other: the peer is closing.
+- An ERROR may carry `retry_after` (seconds): the receiver opens no new session to that peer
+  before it has passed. A refusal (`refused`, `busy`) always carries one.
 """
 
 from __future__ import annotations
@@ -23,3 +25,6 @@ class Code(StrEnum):
     BAD_RUN = "bad-run"                  # ENTRIES items whose seqs do not step by +1 or by -1
     INVALID_ENTRY = "invalid-entry"      # an entry that breaks a rule of the entry format
     FORK = "fork"                        # entries that prove a fork against what we hold
+    TIMEOUT = "timeout"                  # no HELLO, or a frame left unfinished, in time
+    REFUSED = "refused"                  # I do not serve you now (you misbehaved earlier)
+    BUSY = "busy"                        # I serve too many peers that have not said HELLO

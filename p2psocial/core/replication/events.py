@@ -102,10 +102,12 @@ class PeerClosed:
 
 @dataclass(frozen=True, slots=True)
 class PeerFailed:
-    """The peer sent ERROR: it says that we broke the protocol, and it is closing."""
+    """The peer sent ERROR: it says that we broke the protocol (or it refuses us), and it is
+    closing. With `retry_after`, the driver opens no session to it for that many seconds."""
 
     code: str
     detail: str
+    retry_after: int | None = None
 
 
 Event: TypeAlias = (PeerHello | PeerWants | PeerHas | EntriesReceived | PeerUnwants

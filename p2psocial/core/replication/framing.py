@@ -6,6 +6,9 @@ Rules:
 - A receiver announces its `max_frame` (at most MAX_FRAME = 1 MiB, at least MIN_FRAME = 64 KiB)
   and rejects a longer length as soon as the prefix is complete: the body is never awaited
   nor buffered beyond what already arrived.
+- Until the peer's HELLO arrives the limit is MAX_HELLO_FRAME (2,048 bytes; the largest HELLO
+  is ~1,050), so a peer that has not said who it speaks as cannot make us hold more; the
+  session raises the limit to `max_frame` once it has read the HELLO.
 - The decoder is fed bytes in chunks of any size; a frame split anywhere, even inside its
   prefix, decodes the same as one fed whole.
 """
@@ -21,6 +24,7 @@ from p2psocial.core.replication.codes import Code
 MAX_FRAME = 1 << 20         # 1,048,576: the largest frame anyone may announce or send
 MIN_FRAME = 1 << 16         # 65,536: the smallest max_frame a peer may announce
 MAX_PREFIX_BYTES = 4        # 28 bits, more than MAX_FRAME needs
+MAX_HELLO_FRAME = 2048      # the limit before the peer's HELLO (a HELLO fits in ~1,050)
 
 
 def encode_frame(payload: bytes) -> bytes:
@@ -50,9 +54,15 @@ class FrameDecoder:
         if not MIN_FRAME <= max_frame <= MAX_FRAME:
             raise ValueError(f"max_frame must be in {MIN_FRAME}..{MAX_FRAME}")
         self.max_frame = max_frame
+        self.limit = max_frame               # the longest frame accepted now (<= max_frame)
         self._buffer = bytearray()
         self._start = 0                      # where the next frame's prefix begins
         self._error: ProtocolError | None = None
+
+    @property
+    def partial(self) -> bool:
+        """True while the bytes after the last complete frame begin another one."""
+        return len(self._buffer) > self._start
 
     @property
     def buffered(self) -> int:
@@ -103,9 +113,10 @@ class FrameDecoder:
             if not byte & 0x80:
                 if byte == 0 and index > 0:
                     self._fail(Code.BAD_FRAME, "overlong length prefix")
-                if value > self.max_frame:
+                if value > self.limit:
+                    what = "max_frame" if self.limit == self.max_frame else "the limit before HELLO"
                     self._fail(Code.FRAME_TOO_LARGE,
-                               f"frame of {value} bytes exceeds max_frame {self.max_frame}")
+                               f"frame of {value} bytes exceeds {what} {self.limit}")
                 return value, index + 1
         self._fail(Code.BAD_FRAME, f"length prefix longer than {MAX_PREFIX_BYTES} bytes")
 

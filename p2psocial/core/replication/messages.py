@@ -10,6 +10,7 @@ Rules:
 - WANT and HAVE hold at most 1,024 notes and UNWANT at most 1,024 feeds, each feed at most
   once per message. ENTRIES holds 1 to 256 entries: [header, payload or null], a header of at
   most 512 bytes and a payload of at most 16,384 (anything larger breaks the entry rules).
+- ERROR has an optional 4th item, `retry_after` (a uint, seconds); nothing else is optional.
 - Every malformed input raises ProtocolError (code "malformed"), never anything else: the
   decoder's own exceptions are translated.
 """
@@ -127,10 +128,13 @@ class Bye:
 
 @dataclass(frozen=True, slots=True)
 class Error:
-    """You broke the protocol (`code`, see codes.py); I am closing."""
+    """You broke the protocol, or I refuse you (`code`, see codes.py); I am closing. With
+    `retry_after`: open no new session to me for that many seconds (encoded as a 4th item
+    only when present)."""
 
     code: str
     detail: str
+    retry_after: int | None = None
 
 
 Message: TypeAlias = Hello | Want | Have | Entries | Unwant | Synced | Bye | Error
@@ -157,8 +161,10 @@ def _to_list(msg: Message) -> list[Any]:
             return [int(MessageType.SYNCED), wants]
         case Bye(reason):
             return [int(MessageType.BYE), reason]
-        case Error(code, detail):
+        case Error(code, detail, None):
             return [int(MessageType.ERROR), code, detail]
+        case Error(code, detail, retry_after):
+            return [int(MessageType.ERROR), code, detail, retry_after]
     raise TypeError(f"not a message: {msg!r}")  # pragma: no cover - the match is exhaustive
 
 
@@ -175,7 +181,7 @@ def decode_message(data: bytes) -> Message | None:
     if kind > max(MessageType):
         return None
     reader, arity = _READERS[MessageType(kind)]
-    if len(items) != arity:
+    if len(items) not in (arity, _OPTIONAL_ITEM.get(MessageType(kind), arity)):
         raise _malformed(f"{MessageType(kind).name} has {arity} items, not {len(items)}")
     return reader(items)
 
@@ -305,7 +311,8 @@ def _read_bye(items: list[Any]) -> Bye:
 
 
 def _read_error(items: list[Any]) -> Error:
-    return Error(_text(items[1], "code"), _text(items[2], "detail"))
+    retry_after = _uint(items[3], "retry_after") if len(items) > 3 else None
+    return Error(_text(items[1], "code"), _text(items[2], "detail"), retry_after)
 
 
 _READERS: dict[MessageType, tuple[Callable[[list[Any]], Message], int]] = {
@@ -318,3 +325,4 @@ _READERS: dict[MessageType, tuple[Callable[[list[Any]], Message], int]] = {
     MessageType.BYE: (_read_bye, 2),
     MessageType.ERROR: (_read_error, 3),
 }
+_OPTIONAL_ITEM: dict[MessageType, int] = {MessageType.ERROR: 4}  # ERROR's retry_after

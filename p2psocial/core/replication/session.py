@@ -15,6 +15,11 @@ Rules:
   its rules); `update` applies "Live" and "Asking again" for the states the driver passes.
 - The peer's faults raise ProtocolError and close the session; the driver then sends
   `fail(exc.code, exc.detail)` and closes the stream. Misuse raises LocalProtocolError.
+- Before the peer's HELLO, a frame longer than MAX_HELLO_FRAME is FRAME_TOO_LARGE. How long
+  the driver waits for the peer's bytes is decided by `deadline.ReadDeadline`, from
+  `pending_frame` and the state.
+- A peer we will not serve gets `refuse(code, detail, retry_after)` instead of `initiate()`:
+  our HELLO, then ERROR with the retry-after.
 """
 
 from __future__ import annotations
@@ -42,7 +47,12 @@ from p2psocial.core.replication.events import (
     SessionStats,
     State,
 )
-from p2psocial.core.replication.framing import MAX_FRAME, MIN_FRAME, FrameDecoder
+from p2psocial.core.replication.framing import (
+    MAX_FRAME,
+    MAX_HELLO_FRAME,
+    MIN_FRAME,
+    FrameDecoder,
+)
 from p2psocial.core.replication.knowledge import Knowledge
 from p2psocial.core.replication.messages import (
     MAX_TEXT_CHARS,
@@ -65,6 +75,8 @@ from p2psocial.core.replication.messages import (
 from p2psocial.core.replication.peek import run_of
 from p2psocial.core.replication.planner import EMPTY, SendRange, Span
 
+MAX_RETRY_AFTER = 86_400  # seconds: the longest retry-after sent (and honoured: see deadline)
+
 Output: TypeAlias = bytes | SendRange
 """An item the driver sends: bytes as they are, or the entries of a run via entries_frames."""
 
@@ -86,6 +98,7 @@ class SyncSession:
         self._known = Knowledge(_checked_note(note) for note in wants)
         self._state = State.START
         self._decoder = FrameDecoder(max_frame)
+        self._decoder.limit = MAX_HELLO_FRAME  # until the peer's HELLO
         self._eof = False
         self._peer_hello: Hello | None = None
         self._close_reason: str | None = None
@@ -118,6 +131,11 @@ class SyncSession:
     def peer_hello(self) -> Hello | None:
         """The peer's HELLO, once received."""
         return self._peer_hello
+
+    @property
+    def pending_frame(self) -> bool:
+        """True while received bytes hold the beginning of a frame not yet complete."""
+        return self._decoder.partial
 
     @property
     def caught_up(self) -> bool:
@@ -230,9 +248,9 @@ class SyncSession:
             case Bye(reason):
                 self._close(f"the peer said BYE: {reason}")
                 return PeerClosed(reason)
-            case Error(code, detail):
+            case Error(code, detail, retry_after):
                 self._close(f"the peer sent ERROR {code}: {detail}")
-                return PeerFailed(code, detail)
+                return PeerFailed(code, detail, retry_after)
         raise AssertionError(f"unhandled message {msg!r}")  # pragma: no cover
 
     def _on_hello(self, msg: Hello) -> PeerHello:
@@ -243,6 +261,7 @@ class SyncSession:
         if msg.max_frame < MIN_FRAME:
             self._die(Code.MALFORMED, f"max_frame {msg.max_frame} is below {MIN_FRAME}")
         self._peer_hello = msg
+        self._decoder.limit = self._decoder.max_frame
         self._state = State.OPEN
         return PeerHello(msg.version, msg.agent, msg.max_frame)
 
@@ -381,11 +400,21 @@ class SyncSession:
         """BYE: an orderly close. The session is CLOSED; the driver closes the stream."""
         return self._last_word(Bye(reason[:MAX_TEXT_CHARS]), f"we said BYE: {reason}")
 
-    def fail(self, code: str, detail: str = "") -> bytes:
+    def fail(self, code: str, detail: str = "", retry_after: int | None = None) -> bytes:
         """ERROR: the peer broke the protocol (found here, or by the store validating its
-        entries: e.g. Code.INVALID_ENTRY, Code.FORK). The session is CLOSED."""
-        return self._last_word(Error(code[:MAX_TEXT_CHARS], detail[:MAX_TEXT_CHARS]),
+        entries: e.g. Code.INVALID_ENTRY, Code.FORK), or timed out. The session is CLOSED.
+        `retry_after`: seconds before the peer may open a session with us again."""
+        return self._last_word(_error(code, detail, retry_after),
                                f"we sent ERROR {code}: {detail}")
+
+    def refuse(self, code: str, detail: str, retry_after: int) -> bytes:
+        """Instead of `initiate()`: our HELLO, then ERROR `code` (Code.REFUSED, Code.BUSY)
+        with `retry_after` seconds. The session is CLOSED; the driver closes the stream."""
+        if self._state is not State.START:
+            raise LocalProtocolError("refuse() is called instead of initiate()")
+        self._state = State.AWAIT_HELLO
+        hello = self._emit([outgoing.framed(self._hello)])
+        return hello + self.fail(code, detail, retry_after)
 
     # ---- bookkeeping ------------------------------------------------------------------------
 
@@ -428,6 +457,12 @@ class SyncSession:
         if self._state is State.START:
             raise LocalProtocolError("call initiate() first")
         raise LocalProtocolError("the peer's HELLO has not arrived yet")
+
+
+def _error(code: str, detail: str, retry_after: int | None) -> Error:
+    if retry_after is not None:
+        retry_after = min(max(0, retry_after), MAX_RETRY_AFTER)
+    return Error(code[:MAX_TEXT_CHARS], detail[:MAX_TEXT_CHARS], retry_after)
 
 
 def _span(state: FeedState | None) -> Span:

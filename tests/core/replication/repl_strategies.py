@@ -43,7 +43,7 @@ messages = st.one_of(
     st.lists(feeds, max_size=20, unique=True).map(lambda fs: Unwant(tuple(fs))),
     st.builds(Synced, uints),
     st.builds(Bye, texts),
-    st.builds(Error, texts, texts),
+    st.builds(Error, texts, texts, st.none() | uints),
 )
 
 
