@@ -943,10 +943,12 @@ _NOTIFICATION_SOURCES = """
 
 
 # True for a timeline row (t) that repeats its author's earlier live repost of the same entry.
+# Written so that SQLite finds r by (author, seq), then o by the primary key: as a join it
+# scanned every link of the author, and with a plain `r.rel =` every repost (the `+`).
 _REPEATED_REPOST = """
-    SELECT 1 FROM links r JOIN links o ON o.target = r.target AND o.rel = 'repost'
-    AND o.author = r.author AND o.seq < r.seq
-    WHERE r.author = t.author AND r.seq = t.seq AND r.rel = 'repost'"""
+    SELECT 1 FROM links r WHERE r.author = t.author AND r.seq = t.seq AND +r.rel = 'repost'
+    AND EXISTS (SELECT 1 FROM links o WHERE o.target = r.target AND o.rel = 'repost'
+                AND o.author = r.author AND o.seq < r.seq)"""
 
 
 # Entries are found by hash through an index on this expression (migration 0002): a query by
