@@ -40,6 +40,8 @@ class NodeConfig:
     relay_quota: int = 10000  # entries kept per member feed (newest first)
     relay_max_reservations: int = 1024
     relay_reservation_ttl: int = 3600  # seconds a circuit reservation lasts before renewal
+    sync_hello_seconds: float = 10.0  # a sync peer's HELLO must arrive within this
+    sync_frame_seconds: float = 30.0  # ... and a frame it began must be complete within this
 
     def with_overrides(self, **changes: Any) -> NodeConfig:
         """A copy with the given fields replaced (None values are ignored)."""
@@ -88,4 +90,6 @@ def load_config(path: Path) -> NodeConfig:
            config.relay_reservation_ttl) <= 0:
         raise UsageError(f"{path}: look_seconds, relay_quota, relay_max_reservations and "
                          "relay_reservation_ttl must be positive")
+    if min(config.sync_hello_seconds, config.sync_frame_seconds) <= 0:
+        raise UsageError(f"{path}: sync_hello_seconds and sync_frame_seconds must be positive")
     return config

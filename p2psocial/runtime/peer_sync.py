@@ -14,6 +14,8 @@ Rules:
   MAX_BUFFERED entries wait (backpressure through the stream's window).
 - An invalid entry or a fork ends the session with ERROR, and the peer is reported as
   misbehaving.
+- Read deadlines, refusals and retry-afters: runtime.sync_limits. A peer's ERROR with a
+  retry-after is passed to the link, which does not dial that peer again before it.
 - Stream errors end the session quietly: the replicator reconnects peers it wants to keep.
 """
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -47,7 +50,9 @@ from p2psocial.core.replication import (
     State,
     SyncSession,
     WantNote,
+    honoured_retry,
 )
+from p2psocial.runtime.sync_limits import SyncLimits, receive_within
 from p2psocial.store.sqlite import IngestReport, Store
 
 log = logging.getLogger(__name__)
@@ -69,7 +74,8 @@ class Link(Protocol):
     async def stored(self, sync: PeerSync, report: IngestReport) -> None: ...
     def peer_has(self, sync: PeerSync, feed: bytes, lo: int, hi: int) -> None: ...
     def caught_up(self, sync: PeerSync) -> None: ...
-    def misbehaved(self, sync: PeerSync, reason: str) -> None: ...
+    def misbehaved(self, sync: PeerSync, reason: str) -> float | None: ...
+    def refused_by(self, sync: PeerSync, seconds: float) -> None: ...
 
 
 class Pipe(Protocol):
@@ -93,11 +99,13 @@ class SyncCounters:
 class PeerSync:
     """Runs one SyncSession until the stream ends, the peer closes, or `close()`."""
 
-    def __init__(self, link: Link, pipe: Pipe, peer: str, *, outbound: bool) -> None:
+    def __init__(self, link: Link, pipe: Pipe, peer: str, *, outbound: bool,
+                 limits: SyncLimits | None = None) -> None:
         self.link = link
         self.peer = peer
         self.outbound = outbound
         self.session = SyncSession(link.want_notes(), agent=AGENT)
+        self._deadline = (limits or SyncLimits()).deadline()  # HELLO, begun frames in time
         self.counters = SyncCounters()
         self.caught_up = False
         self._pipe = pipe
@@ -168,7 +176,10 @@ class PeerSync:
 
     async def _read_loop(self) -> None:
         while self.open:
-            data = await self._pipe.receive()
+            data = await receive_within(self._pipe, self.session, self._deadline)
+            if data is None:
+                self._time_out()
+                return
             try:
                 if data:
                     self.session.receive_data(data)
@@ -205,6 +216,8 @@ class PeerSync:
             elif isinstance(event, PeerClosed | PeerFailed):
                 if isinstance(event, PeerFailed):
                     log.info("%s ended our session: %s %s", self.peer, event.code, event.detail)
+                    if event.retry_after:  # do not come back before (spec E1)
+                        self.link.refused_by(self, honoured_retry(event.retry_after))
                 return
             elif isinstance(event, PeerHello | PeerUnwants):
                 continue
@@ -250,9 +263,20 @@ class PeerSync:
 
     def _fail(self, code: str, detail: str, why: str) -> None:
         log.warning("peer %s %s", self.peer, why)
-        self.link.misbehaved(self, why)
+        ban = self.link.misbehaved(self, why)
+        retry_after = None if ban is None else math.ceil(ban)
         with contextlib.suppress(LocalProtocolError):  # allowed after a protocol error too
-            self._enqueue([self.session.fail(code, detail)])
+            self._enqueue([self.session.fail(code, detail, retry_after)])
+        self._push(None)
+        self._done.set()
+
+    def _time_out(self) -> None:
+        """No HELLO, or a begun frame not finished, in time: ERROR `timeout` (not a strike)."""
+        what = ("no HELLO" if self.session.state is State.AWAIT_HELLO
+                else "a frame left unfinished")
+        log.info("ending the session with %s: %s in time", self.peer, what)
+        with contextlib.suppress(LocalProtocolError):
+            self._enqueue([self.session.fail(Code.TIMEOUT, f"{what} in time")])
         self._push(None)
         self._done.set()
 

@@ -35,7 +35,7 @@ from p2psocial.core.entry import Entry, decode_entry
 from p2psocial.core.errors import NetError, UsageError, ValidationError
 from p2psocial.core.feed import FeedState
 from p2psocial.core.identity import handle_of, parse_handle
-from p2psocial.core.replication import PROTOCOL_ID, WantNote
+from p2psocial.core.replication import PROTOCOL_ID, Code, State, WantNote
 from p2psocial.core.restore import RestoreGate
 from p2psocial.core.wants import Want, compute_wants, follows_from
 from p2psocial.net import (
@@ -50,11 +50,18 @@ from p2psocial.net import (
     PeerDisconnected,
     RelayLimits,
 )
-from p2psocial.runtime.peer_sync import PeerSync
+from p2psocial.runtime.peer_sync import AGENT, PeerSync
 from p2psocial.runtime.redial import Redialer
 from p2psocial.runtime.relay_client import RelayClient
 from p2psocial.runtime.relay_duty import RelayDuty
 from p2psocial.runtime.service import RESTORED_KEY
+from p2psocial.runtime.sync_limits import (
+    BUSY_RETRY_SECONDS,
+    MAX_AWAITING_HELLO,
+    SyncLimits,
+    refuse,
+    seconds_left,
+)
 from p2psocial.runtime.views import FeedStatus, NodeStatus, PeerView
 from p2psocial.store.sqlite import IngestReport, Store
 
@@ -118,6 +125,8 @@ class Replicator:
         self._received = 0
         self._duplicates = 0
         self._stopping = False
+        self._sync_limits = SyncLimits(node.config.sync_hello_seconds,
+                                       node.config.sync_frame_seconds)
         self.relays = RelayClient(self, bridge, host)
         self.duty: RelayDuty | None = RelayDuty(self, bridge, host) if node.config.relay \
             else None
@@ -302,13 +311,19 @@ class Replicator:
             await asyncio.sleep(max(closes - now, RESTORE_POLL))
         self._restore.done = True
 
-    def misbehaved(self, sync: PeerSync, reason: str) -> None:
-        """Strike a peer: disconnect it and refuse it for a while."""
+    def misbehaved(self, sync: PeerSync, reason: str) -> float:
+        """Strike a peer: disconnect it and refuse it for a while (returned, in seconds)."""
         strikes = self._strikes.get(sync.peer, 0) + 1
         self._strikes[sync.peer] = strikes
         self._banned_until[sync.peer] = time.monotonic() + BAN_SECONDS * strikes
         log.warning("refusing %s for %.0f s: %s", sync.peer, BAN_SECONDS * strikes, reason)
         self._spawn(self._disconnect_soon(sync.peer), "disconnect")
+        return BAN_SECONDS * strikes
+
+    def refused_by(self, sync: PeerSync, seconds: float) -> None:
+        """The peer refused us, retry after `seconds`: no session with it before then."""
+        until = time.monotonic() + seconds
+        self._banned_until[sync.peer] = max(self._banned_until.get(sync.peer, 0), until)
 
     async def _disconnect_soon(self, peer: str) -> None:
         await asyncio.sleep(0.2)  # let the ERROR frame go out first
@@ -347,16 +362,25 @@ class Replicator:
     async def _serve(self, channel: Channel, outbound: bool) -> None:
         peer = channel.peer
         pipe = BridgedPipe(self._bridge, channel)
-        if self._stopping or self._banned(peer) or not self._admit(peer, outbound):
+        if self._stopping or not self._admit(peer, outbound):
             await pipe.close()
             return
-        sync = PeerSync(self, pipe, peer, outbound=outbound)
+        if self._banned(peer) or (not outbound and self._awaiting_hello() >= MAX_AWAITING_HELLO):
+            busy = not self._banned(peer)
+            await refuse(pipe, AGENT, Code.BUSY if busy else Code.REFUSED, "",
+                         BUSY_RETRY_SECONDS if busy else
+                         seconds_left(self._banned_until[peer], time.monotonic()))
+            return
+        sync = PeerSync(self, pipe, peer, outbound=outbound, limits=self._sync_limits)
         self._sessions[peer] = sync
         try:
             await sync.run()
         finally:
             if self._sessions.get(peer) is sync:
                 del self._sessions[peer]
+
+    def _awaiting_hello(self) -> int:
+        return sum(1 for s in self._sessions.values() if s.session.state is State.AWAIT_HELLO)
 
     def _admit(self, peer: str, outbound: bool) -> bool:
         """Decide between a new session and an existing one with the same peer."""

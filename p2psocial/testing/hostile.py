@@ -10,7 +10,17 @@ Modes (what it sends once the honest node has said which feeds it wants):
     fork               a second, validly signed entry for a position the honest node holds
                        (needs the author's seed: --author-seed HEX; a malicious author)
     unsolicited        a thousand valid entries of a feed nobody asked for
-It prints one JSON line saying what it sent and how the honest node answered, then exits.
+    stall              HELLO, then most of a 1,000,000-byte frame, then nothing (forever)
+    silent             opens the stream and never sends a byte, not even HELLO
+    return             garbage (so it is refused), then a new connection and stream: the
+                       answer to the second is reported (`retry_after` too)
+    refuser            the other way round: it listens (prints its address first, as
+                       {"listening": addr}), answers every sync stream with HELLO and ERROR
+                       refused, retry after --retry-after s, and after --wait s reports how
+                       many streams were opened to it
+With --streams N, stall and silent run N times at once, each from its own throwaway
+identity ("answers", "seconds": one per stream). It prints one JSON line saying what it sent
+and how the honest node answered, then exits.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ import argparse
 import json
 import os
 import sys
+from functools import partial
 from typing import Any
 
 import trio
@@ -41,24 +52,104 @@ from p2psocial.core.replication.messages import Entries
 from p2psocial.net import Channel, DhtMode, Host, HostConfig
 from p2psocial.testing.builders import identity_for, make_feed
 
-MODES = ("garbage", "oversized", "forged-signature", "wrong-author", "fork", "unsolicited")
+MODES = ("garbage", "oversized", "forged-signature", "wrong-author", "fork", "unsolicited",
+         "stall", "silent", "return", "refuser")
+STALL_FRAME = 1_000_000
+CONFIG = HostConfig(listen_addrs=("/ip4/127.0.0.1/tcp/0",), dht_mode=DhtMode.OFF,
+                    enable_gossip=False)
 
 
-async def lie(target: str, mode: str, author_seed: bytes | None) -> dict[str, Any]:
+async def lie(target: str, mode: str, author_seed: bytes | None, *, streams: int = 1,
+              wait: float = 60.0) -> dict[str, Any]:
     """Connect to `target`, misbehave as `mode`, report what happened."""
+    if mode in ("stall", "silent"):
+        return await _stall_many(target, mode, streams, wait)
     me = Identity(os.urandom(32))
-    config = HostConfig(listen_addrs=("/ip4/127.0.0.1/tcp/0",), dht_mode=DhtMode.OFF,
-                        enable_gossip=False)
     async with trio.open_nursery() as nursery:
-        host: Host = await nursery.start(Host(me, config).serve)
+        host: Host = await nursery.start(Host(me, CONFIG).serve)
         try:
-            await host.dial(target)
-            channel = await host.open_stream(target.rsplit("/p2p/", 1)[1], PROTOCOL_ID)
-            channel.read_timeout = 10
-            report = await _misbehave(channel, mode, author_seed)
+            channel = await _open(host, target)
+            report = await _misbehave(channel, "garbage" if mode == "return" else mode,
+                                      author_seed)
+            if mode == "return":
+                with trio.move_on_after(2):
+                    while host.is_connected(target.rsplit("/p2p/", 1)[1]):
+                        await trio.sleep(0.05)
+                report = await _come_back(await _open(host, target))
         finally:
             await host.aclose()
     return report
+
+
+async def _open(host: Host, target: str) -> Channel:
+    await host.dial(target)
+    channel = await host.open_stream(target.rsplit("/p2p/", 1)[1], PROTOCOL_ID)
+    channel.read_timeout = 10
+    return channel
+
+
+async def _come_back(channel: Channel) -> dict[str, Any]:
+    """After being refused: open again, send HELLO and WANT, report the answer."""
+    session = SyncSession([], agent="hostile/1")
+    await channel.send_all(session.initiate())
+    seen: dict[str, Any] = {}
+    answer = await _answer(channel, session, seen)
+    return {"mode": "return", "answer": answer, **seen}
+
+
+async def _stall_many(target: str, mode: str, streams: int, wait: float) -> dict[str, Any]:
+    answers: list[str] = [""] * streams
+    seconds: list[float] = [0.0] * streams
+
+    async def one(index: int) -> None:
+        async with trio.open_nursery() as nursery:
+            host: Host = await nursery.start(Host(Identity(os.urandom(32)), CONFIG).serve)
+            try:
+                channel = await _open(host, target)
+                channel.read_timeout = None
+                start = trio.current_time()
+                answers[index] = await _stall(channel, mode, wait)
+                seconds[index] = round(trio.current_time() - start, 2)
+            finally:
+                await host.aclose()
+
+    async with trio.open_nursery() as nursery:
+        for index in range(streams):
+            nursery.start_soon(one, index)
+    return {"mode": mode, "answer": answers[0], "answers": answers, "seconds": seconds}
+
+
+async def _stall(channel: Channel, mode: str, wait: float) -> str:
+    """Say HELLO and send most of a frame (stall), or nothing (silent); then wait."""
+    session = SyncSession([], agent="hostile/1")
+    hello = session.initiate()
+    if mode == "stall":
+        prefix = encode_frame(bytes(STALL_FRAME))[:-STALL_FRAME]
+        await channel.send_all(hello + prefix + bytes(STALL_FRAME - 1000))
+    return await _answer(channel, session, {}, wait=wait)
+
+
+async def refuser(retry_after: int, wait: float) -> dict[str, Any]:
+    """Listen; refuse every sync stream with a retry-after; count them for `wait` s."""
+    opened: list[float] = []
+
+    async def refuse(channel: Channel) -> None:
+        opened.append(trio.current_time())
+        await channel.send_all(SyncSession([], agent="hostile/1").refuse(
+            "refused", "go away", retry_after))
+
+    async with trio.open_nursery() as nursery:
+        host: Host = await nursery.start(Host(Identity(os.urandom(32)), CONFIG).serve)
+        try:
+            host.set_stream_handler(PROTOCOL_ID, refuse)
+            print(json.dumps({"listening": host.listen_addrs()[0]}))
+            sys.stdout.flush()
+            start = trio.current_time()
+            await trio.sleep(wait)
+        finally:
+            await host.aclose()
+    return {"mode": "refuser", "streams": len(opened),
+            "at": [round(t - start, 2) for t in opened]}
 
 
 async def _misbehave(channel: Channel, mode: str, author_seed: bytes | None
@@ -135,12 +226,14 @@ async def _learn_wants(channel: Channel, session: SyncSession
     return wants, holds
 
 
-async def _answer(channel: Channel, session: SyncSession) -> str:
-    """How the honest node reacted: an ERROR code, a clean close, or silence."""
-    with trio.move_on_after(5):
+async def _answer(channel: Channel, session: SyncSession,
+                  seen: dict[str, Any] | None = None, *, wait: float = 5.0) -> str:
+    """How the honest node reacted: an ERROR code, a clean close, or silence. An ERROR's
+    retry-after goes into `seen`."""
+    with trio.move_on_after(wait):
         try:
             while data := await channel.receive_some():
-                failed = _failure_in(session, data)
+                failed = _failure_in(session, data, {} if seen is None else seen)
                 if failed:
                     return failed
         except NetError as exc:
@@ -149,11 +242,12 @@ async def _answer(channel: Channel, session: SyncSession) -> str:
     return "silence"
 
 
-def _failure_in(session: SyncSession, data: bytes) -> str | None:
+def _failure_in(session: SyncSession, data: bytes, seen: dict[str, Any]) -> str | None:
     try:
         session.receive_data(data)
         while (event := session.next_event()) is not NEED_DATA:
             if isinstance(event, PeerFailed):
+                seen["retry_after"] = event.retry_after
                 return f"error:{event.code}"
     except ProtocolError as exc:
         return f"unreadable:{exc.code}"
@@ -162,12 +256,22 @@ def _failure_in(session: SyncSession, data: bytes) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
-    parser.add_argument("--target", required=True, help="the honest node's full multiaddr")
+    parser.add_argument("--target", help="the honest node's full multiaddr")
     parser.add_argument("--mode", choices=MODES, required=True)
     parser.add_argument("--author-seed", help="hex seed of the author (for --mode fork)")
+    parser.add_argument("--streams", type=int, default=1, help="stall/silent: how many")
+    parser.add_argument("--wait", type=float, default=60.0,
+                        help="stall/silent: how long to wait for an answer; refuser: to run")
+    parser.add_argument("--retry-after", type=int, default=60, help="refuser: seconds")
     args = parser.parse_args(argv)
     seed = bytes.fromhex(args.author_seed) if args.author_seed else None
-    report = trio.run(lie, args.target, args.mode, seed)
+    if args.mode == "refuser":
+        report = trio.run(refuser, args.retry_after, args.wait)
+    elif args.target is None:
+        parser.error("--target is required")
+    else:
+        report = trio.run(partial(lie, streams=args.streams, wait=args.wait),
+                          args.target, args.mode, seed)
     print(json.dumps(report))
     sys.stdout.flush()
     return 0
