@@ -71,10 +71,15 @@ PASSPHRASE_TRIES = 3
 
 
 def unlock_interactively(doc: dict[str, Any]) -> Identity:
-    """Unlock the key file document, asking for the passphrase (three tries on a terminal)."""
+    """Unlock the key file document, asking for the passphrase (three tries on a terminal).
+    $P2PSOCIAL_PASSPHRASE_FILE is read once: it may be a pipe (/dev/fd/N), which a second
+    read finds empty."""
     if not keyfile.is_encrypted(doc):
         return keyfile.unseal(doc, None)
-    tries = PASSPHRASE_TRIES if from_file() is None and can_prompt() else 1
+    given = from_file()
+    if given is not None:
+        return keyfile.unseal(doc, given)
+    tries = PASSPHRASE_TRIES if can_prompt() else 1
     for attempt in range(tries):
         try:
             return keyfile.unseal(doc, ask())
