@@ -69,6 +69,8 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 BAN_SECONDS = 60.0
+STRIKE_MEMORY_SECONDS = 3600.0  # strikes are forgotten this long after a ban ends
+MAX_SOURCES = 32                # peers remembered per feed as its sources (status)
 PROVIDE_SECONDS = 600.0
 NEWS_COALESCE_SECONDS = 0.2
 RESTORE_POLL = 0.5  # while restored: how often my held head is compared with the target
@@ -223,6 +225,9 @@ class Replicator:
         self._states = {f: states.get(f) or FeedState(f) for f in wants}
         added = [f for f in wants if f not in old or old[f] != wants[f]]
         removed = [f for f in old if f not in wants]
+        for feed in removed:
+            self._best_known.pop(feed, None)
+            self._sources.pop(feed, None)
         if added or removed:
             notes = [self._note(f) for f in added]
             for sync in self._sessions.values():
@@ -273,7 +278,10 @@ class Replicator:
         self._duplicates += report.duplicates
         feeds = {e.author for e in report.accepted} | {f.author for f in report.forks}
         for feed in {e.author for e in report.accepted}:
-            self._sources.setdefault(feed, set()).add(sync.peer)
+            sources = self._sources.setdefault(feed, set())
+            if len(sources) >= MAX_SOURCES and sync.peer not in sources:
+                sources.pop()  # bounded: a status hint, not a ledger
+            sources.add(sync.peer)
         states = await self.store.feed_states(feeds) if feeds else {}
         self._states.update({f: s for f, s in states.items() if f in self._wants})
         if report.accepted:
@@ -284,8 +292,10 @@ class Replicator:
             self.wants_changed()
 
     def peer_has(self, sync: PeerSync, feed: bytes, lo: int, hi: int) -> None:
-        """The peer told us its range of a feed."""
-        self._best_known[feed] = max(self._best_known.get(feed, 0), hi)
+        """The peer told us its range of a feed (kept only for feeds I want: a peer may name
+        any number of others)."""
+        if feed in self._wants:
+            self._best_known[feed] = max(self._best_known.get(feed, 0), hi)
         if feed == self.me:
             self._restore.offered(sync.peer, hi)
 
@@ -313,6 +323,7 @@ class Replicator:
 
     def misbehaved(self, sync: PeerSync, reason: str) -> float:
         """Strike a peer: disconnect it and refuse it for a while (returned, in seconds)."""
+        self._forget_old_bans()
         strikes = self._strikes.get(sync.peer, 0) + 1
         self._strikes[sync.peer] = strikes
         self._banned_until[sync.peer] = time.monotonic() + BAN_SECONDS * strikes
@@ -320,8 +331,18 @@ class Replicator:
         self._spawn(self._disconnect_soon(sync.peer), "disconnect")
         return BAN_SECONDS * strikes
 
+    def _forget_old_bans(self) -> None:
+        """Strikes are remembered STRIKE_MEMORY_SECONDS after a ban ends, then forgotten (so
+        throwaway identities cannot grow these tables without bound)."""
+        now = time.monotonic()
+        for peer, until in list(self._banned_until.items()):
+            if until + STRIKE_MEMORY_SECONDS < now:
+                del self._banned_until[peer]
+                self._strikes.pop(peer, None)
+
     def refused_by(self, sync: PeerSync, seconds: float) -> None:
         """The peer refused us, retry after `seconds`: no session with it before then."""
+        self._forget_old_bans()
         until = time.monotonic() + seconds
         self._banned_until[sync.peer] = max(self._banned_until.get(sync.peer, 0), until)
 

@@ -10,6 +10,7 @@ Modes (what it sends once the honest node has said which feeds it wants):
     fork               a second, validly signed entry for a position the honest node holds
                        (needs the author's seed: --author-seed HEX; a malicious author)
     unsolicited        a thousand valid entries of a feed nobody asked for
+    have-flood         HELLO, then --messages HAVE messages of 1,024 random feeds each
     stall              HELLO, then most of a 1,000,000-byte frame, then nothing (forever)
     silent             opens the stream and never sends a byte, not even HELLO
     return             garbage (so it is refused), then a new connection and stream: the
@@ -48,19 +49,19 @@ from p2psocial.core.replication import (
     encode_frame,
     encode_message,
 )
-from p2psocial.core.replication.messages import Entries
+from p2psocial.core.replication.messages import MAX_NOTES, Bye, Entries, Have, HaveNote
 from p2psocial.net import Channel, DhtMode, Host, HostConfig
 from p2psocial.testing.builders import identity_for, make_feed
 
 MODES = ("garbage", "oversized", "forged-signature", "wrong-author", "fork", "unsolicited",
-         "stall", "silent", "return", "refuser")
+         "stall", "silent", "return", "refuser", "have-flood")
 STALL_FRAME = 1_000_000
 CONFIG = HostConfig(listen_addrs=("/ip4/127.0.0.1/tcp/0",), dht_mode=DhtMode.OFF,
                     enable_gossip=False)
 
 
 async def lie(target: str, mode: str, author_seed: bytes | None, *, streams: int = 1,
-              wait: float = 60.0) -> dict[str, Any]:
+              wait: float = 60.0, messages: int = 100) -> dict[str, Any]:
     """Connect to `target`, misbehave as `mode`, report what happened."""
     if mode in ("stall", "silent"):
         return await _stall_many(target, mode, streams, wait)
@@ -70,7 +71,7 @@ async def lie(target: str, mode: str, author_seed: bytes | None, *, streams: int
         try:
             channel = await _open(host, target)
             report = await _misbehave(channel, "garbage" if mode == "return" else mode,
-                                      author_seed)
+                                      author_seed, messages)
             if mode == "return":
                 with trio.move_on_after(2):
                     while host.is_connected(target.rsplit("/p2p/", 1)[1]):
@@ -152,8 +153,19 @@ async def refuser(retry_after: int, wait: float) -> dict[str, Any]:
             "at": [round(t - start, 2) for t in opened]}
 
 
-async def _misbehave(channel: Channel, mode: str, author_seed: bytes | None
-                     ) -> dict[str, Any]:
+async def _have_flood(channel: Channel, session: SyncSession, messages: int
+                      ) -> dict[str, Any]:
+    """HAVE notes for feeds nobody wants, as many as the peer will take."""
+    for _ in range(messages):
+        notes = tuple(HaveNote(os.urandom(32), 1, 1) for _ in range(MAX_NOTES))
+        await channel.send_all(encode_frame(encode_message(Have(notes))))
+    await channel.send_all(encode_frame(encode_message(Bye("done"))))
+    return {"mode": "have-flood", "sent": messages * MAX_NOTES,
+            "answer": await _answer(channel, session)}
+
+
+async def _misbehave(channel: Channel, mode: str, author_seed: bytes | None,
+                     messages: int = 0) -> dict[str, Any]:
     session = SyncSession([], agent="hostile/1")
     await channel.send_all(session.initiate())
     if mode == "garbage":
@@ -164,6 +176,8 @@ async def _misbehave(channel: Channel, mode: str, author_seed: bytes | None
     if mode == "oversized":
         await channel.send_all(b"\x80\x80\x80\x01" + b"\0" * 1024)
         return {"mode": mode, "answer": await _answer(channel, session)}
+    if mode == "have-flood":
+        return await _have_flood(channel, session, messages)
     wants, holds = await _learn_wants(channel, session)
     feed = next(iter(wants), None)
     if feed is None:
@@ -263,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wait", type=float, default=60.0,
                         help="stall/silent: how long to wait for an answer; refuser: to run")
     parser.add_argument("--retry-after", type=int, default=60, help="refuser: seconds")
+    parser.add_argument("--messages", type=int, default=100, help="have-flood: how many")
     args = parser.parse_args(argv)
     seed = bytes.fromhex(args.author_seed) if args.author_seed else None
     if args.mode == "refuser":
@@ -270,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.target is None:
         parser.error("--target is required")
     else:
-        report = trio.run(partial(lie, streams=args.streams, wait=args.wait),
+        report = trio.run(partial(lie, streams=args.streams, wait=args.wait,
+                                  messages=args.messages),
                           args.target, args.mode, seed)
     print(json.dumps(report))
     sys.stdout.flush()

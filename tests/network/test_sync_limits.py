@@ -121,3 +121,18 @@ def test_a_refused_node_does_not_come_back_before_the_retry_after(nodes: Make) -
     bob.start(peers=[addr])  # a configured peer: redialled every 5 s while it has no session
     report = report_of(refuser)
     assert report["streams"] == 1, report
+
+
+def test_have_notes_for_feeds_nobody_wants_are_not_kept(nodes: Make) -> None:
+    """A peer may name any number of feeds in HAVE notes; a node keeps what it learns only
+    for feeds it wants (it kept every one: 200,000 random feeds took ~30 MB)."""
+    bob = nodes("Bob").start()
+    time.sleep(1.0)
+    before = rss_mb(bob)
+    report = report_of(hostile("--target", bob.addrs()[0], "--mode", "have-flood",
+                               "--messages", "200"), timeout=120)
+    assert report["sent"] == 200 * 1024 and report["answer"] == "closed", report
+    time.sleep(1.0)
+    after = rss_mb(bob)
+    print(f"\n[have-flood] bob's RSS {before:.0f} -> {after:.0f} MB")
+    assert after < before + 12, (before, after)
