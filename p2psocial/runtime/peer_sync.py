@@ -17,6 +17,11 @@ Rules:
 - Read deadlines, refusals and retry-afters: runtime.sync_limits. A peer's ERROR with a
   retry-after is passed to the link, which does not dial that peer again before it.
 - Stream errors end the session quietly: the replicator reconnects peers it wants to keep.
+- A session that cannot send is over: when the writer stops (a send failed or passed the
+  stream's write timeout, or BYE/ERROR went out) reading stops too and the stream is closed.
+  The send queue holds at most MAX_QUEUED items: a peer that falls that far behind is
+  dropped (and resyncs from its ranges when it reconnects), never buffered without bound.
+  Each session has its own writer, so a peer that does not read holds up no other peer.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ PAGE = 256
 INGEST_IN_FLIGHT = 3
 MAX_BATCH = 2000
 MAX_BUFFERED = 8000
+MAX_QUEUED = 50_000  # items waiting in one session's send queue
 AGENT = "p2psocial/0.1"
 
 
@@ -115,6 +121,7 @@ class PeerSync:
         self._buffer: list[RawEntry] = []
         self._drained = asyncio.Event()
         self._done = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
 
     @property
     def open(self) -> bool:
@@ -124,18 +131,21 @@ class PeerSync:
     async def run(self) -> None:
         """Drive the session to its end; never raises for network or peer trouble."""
         writer = asyncio.create_task(self._write_loop(), name=f"sync-write {self.peer[-6:]}")
+        self._writer = writer
         try:
             self._enqueue([self.session.initiate()])
-            await self._read_loop()
+            await self._read_while_writing(writer)
             while self._ingests:
                 await asyncio.gather(*list(self._ingests), return_exceptions=True)
         except (NetError, LocalProtocolError) as exc:
             log.debug("sync with %s ended: %s", self.peer, exc)
         finally:
             self._push(None)
-            with contextlib.suppress(asyncio.TimeoutError, NetError):
-                await asyncio.wait_for(asyncio.shield(writer), 2.0)
+            if not writer.done():
+                await asyncio.wait({writer}, timeout=2.0)  # let BYE/ERROR go out
             writer.cancel()
+            if writer.done() and not writer.cancelled():
+                writer.exception()  # retrieved: already logged by _read_while_writing
             for task in list(self._ingests):
                 task.cancel()
             self._done.set()
@@ -173,6 +183,22 @@ class PeerSync:
         await self._done.wait()
 
     # --- reading ---------------------------------------------------------------------------
+
+    async def _read_while_writing(self, writer: asyncio.Task[None]) -> None:
+        """Read until the stream ends or the writer stops, whichever comes first."""
+        reader = asyncio.create_task(self._read_loop(), name=f"sync-read {self.peer[-6:]}")
+        try:
+            await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not reader.done():
+                reader.cancel()
+                await asyncio.wait({reader})
+        if writer.done() and not writer.cancelled() and writer.exception() is not None:
+            log.info("cannot send to %s (%s): ending the session", self.peer,
+                     writer.exception())
+        self._done.set()
+        if not reader.cancelled() and (failure := reader.exception()) is not None:
+            raise failure
 
     async def _read_loop(self) -> None:
         while self.open:
@@ -289,8 +315,21 @@ class PeerSync:
 
     def _push(self, item: Output | None) -> None:
         """Append to the send queue; None tells the writer to stop once it gets there."""
+        if len(self._pending) >= MAX_QUEUED and item is not None:
+            self._drop_slow_peer()
+            return
         self._pending.append(item)
         self._wake.set()
+
+    def _drop_slow_peer(self) -> None:
+        """The peer reads slower than we send: end the session rather than buffer forever."""
+        if not self._done.is_set():
+            log.warning("%s does not keep up (%d items waiting to be sent): ending the "
+                        "session", self.peer, len(self._pending))
+        self._pending.clear()
+        self._done.set()
+        if self._writer is not None:
+            self._writer.cancel()
 
     def _guard(self, action: Callable[[], Any]) -> None:
         try:
