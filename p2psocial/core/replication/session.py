@@ -18,6 +18,8 @@ Rules:
 - Before the peer's HELLO, a frame longer than MAX_HELLO_FRAME is FRAME_TOO_LARGE. How long
   the driver waits for the peer's bytes is decided by `deadline.ReadDeadline`, from
   `pending_frame` and the state.
+- A peer may want at most MAX_PEER_WANTS feeds at once (TOO_MANY_WANTS): what it wants is
+  kept for the session's life, so it must be bounded.
 - A peer we will not serve gets `refuse(code, detail, retry_after)` instead of `initiate()`:
   our HELLO, then ERROR with the retry-after.
 """
@@ -76,6 +78,7 @@ from p2psocial.core.replication.peek import run_of
 from p2psocial.core.replication.planner import EMPTY, SendRange, Span
 
 MAX_RETRY_AFTER = 86_400  # seconds: the longest retry-after sent (and honoured: see deadline)
+MAX_PEER_WANTS = 100_000  # feeds a peer may want from us at once (what it wants is kept)
 
 Output: TypeAlias = bytes | SendRange
 """An item the driver sends: bytes as they are, or the entries of a run via entries_frames."""
@@ -266,6 +269,9 @@ class SyncSession:
         return PeerHello(msg.version, msg.agent, msg.max_frame)
 
     def _on_want(self, notes: tuple[WantNote, ...]) -> PeerWants:
+        wanted = self._known.peer_depth
+        if len(wanted) + sum(1 for n in notes if n.feed not in wanted) > MAX_PEER_WANTS:
+            self._die(Code.TOO_MANY_WANTS, f"more than {MAX_PEER_WANTS} feeds wanted at once")
         self._wants_received += 1
         for note in notes:
             self._known.peer_wants(note)

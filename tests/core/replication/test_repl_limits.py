@@ -24,8 +24,8 @@ from p2psocial.core.replication import (
 )
 from p2psocial.core.replication.deadline import FRAME_SECONDS, HELLO_SECONDS
 from p2psocial.core.replication.framing import MAX_HELLO_FRAME, FrameDecoder
-from p2psocial.core.replication.messages import Error, Hello, Want
-from p2psocial.core.replication.session import MAX_RETRY_AFTER
+from p2psocial.core.replication.messages import MAX_NOTES, Error, Hello, Want
+from p2psocial.core.replication.session import MAX_PEER_WANTS, MAX_RETRY_AFTER
 
 F1 = b"\x01" * 32
 HELLO = encode_frame(encode_message(Hello(1, "peer", 1 << 20)))
@@ -179,3 +179,20 @@ def test_the_refusal_vector_in_the_spec_is_what_we_send() -> None:
     documented = bytes.fromhex(line.split("`")[1])
     assert documented == encode_frame(encode_message(Error("refused", "", 60)))
     assert SyncSession([], agent="x").refuse(Code.REFUSED, "", 60).endswith(documented)
+
+
+def test_a_peer_may_want_at_most_max_peer_wants_feeds_at_once() -> None:
+    session = started()
+    session.receive_data(HELLO)
+    events(session)
+    feeds = [index.to_bytes(32, "big") for index in range(MAX_PEER_WANTS + 1)]
+    allowed = feeds[:MAX_PEER_WANTS]
+    for start in range(0, MAX_PEER_WANTS, MAX_NOTES):
+        notes = tuple(WantNote(f, 0, 0, 0) for f in allowed[start:start + MAX_NOTES])
+        session.receive_data(encode_frame(encode_message(Want(notes))))
+    session.receive_data(encode_frame(encode_message(Want((WantNote(feeds[0], 0, 0, 5),)))))
+    assert len(events(session)) == -(-MAX_PEER_WANTS // MAX_NOTES) + 1  # a repeat is fine
+    session.receive_data(encode_frame(encode_message(Want((WantNote(feeds[-1], 0, 0, 0),)))))
+    with pytest.raises(ProtocolError) as info:
+        session.next_event()
+    assert info.value.code == Code.TOO_MANY_WANTS
