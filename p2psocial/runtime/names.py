@@ -81,11 +81,10 @@ async def resolve_mentions(store: Store, text: str) -> str:
     return "".join(out) + text[last:]
 
 
-async def seen(store: Store, key: bytes, hints: Iterable[str] = (),
-               peers: Iterable[str] = ()) -> bool:
-    """True if anything held points at the feed `key` (see the rules); `hints` are the
-    addresses learnt for it, `peers` the handles of connected peers."""
-    if list(hints) or handle_of(key) in set(peers):
+async def seen(store: Store, key: bytes, hints: Iterable[str] = ()) -> bool:
+    """True if anything held points at the feed `key` (see the rules; connected peers are
+    the caller's to check); `hints` are the addresses learnt for it."""
+    if list(hints):
         return True
     if (await store.feed_state(key)).hi > 0:
         return True

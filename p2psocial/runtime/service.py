@@ -211,9 +211,10 @@ class Service:
         return await self.append(Follow(feed=key))
 
     async def _seen(self, key: bytes) -> bool:
-        peers = [p.handle for p in await self.peers()] if self.peers is not None else []
-        return await names.seen(self.store, key, await self.address_hints(handle_of(key)),
-                                peers)
+        if await names.seen(self.store, key, await self.address_hints(handle_of(key))):
+            return True
+        peers = [] if self.peers is None else await self.peers()  # the slowest check: last
+        return handle_of(key) in {p.handle for p in peers}
 
     async def unfollow(self, handle: str) -> EntryView:
         """Stop following a feed."""

@@ -27,3 +27,5 @@ def test_connect_to_a_wrong_address_of_a_connected_peer_says_so(tmp_path: Path) 
         assert again.startswith("already connected to "), again
         assert right.split("/p2p/")[0] in again and wrong in again
         assert "not dialled" in again
+        # a connected peer is a feed seen here: following it needs no --unknown
+        assert "now following" in bob.cli("follow", alice.handle).stdout
