@@ -5,6 +5,10 @@ Rules:
   here, and the client turns each JSON result back into the view type listed here, so a
   remote call returns exactly what the in-process call returns.
 - Arguments and results are JSON: handles and hex strings, never raw bytes.
+- A method's signature (names, defaults, annotations) is its contract on the socket: the
+  server checks every request's arguments against it before calling (runtime/params.py), so
+  a method listed here must annotate each parameter with a type params.py understands
+  (tests/runtime/test_control_requests.py checks every method).
 """
 
 from __future__ import annotations

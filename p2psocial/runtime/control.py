@@ -7,7 +7,10 @@ Rules:
   p2psocial.core.errors so the client raises the same error an in-process call would.
 - Only methods in p2psocial.runtime.api.METHODS are served. "subscribe" turns the connection
   into a stream of {"event", "data"} lines.
-- Requests are read and answered one at a time, in order, per connection.
+- The calls of one connection run concurrently (at most MAX_IN_FLIGHT at once), so a slow
+  call (a dial, a verify) holds up no other; each reply carries its request's id and may
+  overtake earlier ones (the client matches them by id). A call runs to its end even if its
+  client leaves (a store read cut half-way would leave its cursor open).
 - A bad request gets a one-line UsageError reply and never reaches a method: a line that is not
   UTF-8 JSON of the right shape (p2psocial.runtime.control_wire), or arguments that do not fit
   the method's signature (p2psocial.runtime.params). A request longer than the line limit is
@@ -32,6 +35,7 @@ from p2psocial.runtime.control_client import ControlClient
 from p2psocial.runtime.control_wire import (
     MAX_LINE,
     NodeNotRunning,
+    Request,
     encode,
     error_reply,
     parse_request,
@@ -43,6 +47,7 @@ __all__ = ["MAX_LINE", "ControlClient", "ControlServer", "EventHub", "NodeNotRun
 
 log = logging.getLogger(__name__)
 EVENT_QUEUE = 1000
+MAX_IN_FLIGHT = 32  # calls served at once per connection; beyond that, reading waits
 
 
 class EventHub:
@@ -122,39 +127,60 @@ class ControlServer:
         task = asyncio.current_task()
         assert task is not None
         self._clients.add(task)
+        calls: set[asyncio.Task[None]] = set()
         try:
-            while line := await _read_request(reader):
-                reply = await self._answer(line, writer)
-                if reply is None:
-                    return  # the connection became a subscription and has ended
-                writer.write(encode(reply))
-                await writer.drain()
-        except _Oversized:
-            writer.write(encode(error_reply(None, UsageError(
-                f"bad request: a request is at most {self._max_line:,} bytes"))))
-            with contextlib.suppress(ConnectionError):
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
+            await self._serve_requests(reader, writer, calls)
+            if calls:  # the client left: its calls still run to their end
+                await asyncio.wait(calls)
         except asyncio.CancelledError:
             # only close() cancels these tasks; ending quietly spares asyncio's stream server
             # (Python 3.11) from logging the cancellation as an error
-            return
+            for call in calls:
+                call.cancel()
         finally:
             self._clients.discard(task)
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
 
-    async def _answer(self, line: bytes, writer: asyncio.StreamWriter) -> dict[str, Any] | None:
+    async def _serve_requests(self, reader: asyncio.StreamReader,
+                              writer: asyncio.StreamWriter, calls: set[asyncio.Task[None]]
+                              ) -> None:
+        slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         try:
-            request = parse_request(line)
-        except UsageError as exc:
-            return error_reply(request_id(line), exc)
+            while line := await _read_request(reader):
+                try:
+                    request = parse_request(line)
+                except UsageError as exc:
+                    await _send(writer, error_reply(request_id(line), exc))
+                    continue
+                if request.method == "subscribe":
+                    if calls:  # their replies go out before the first event
+                        await asyncio.wait(calls)
+                    await self._stream_events(request.id, writer)
+                    return
+                await slots.acquire()
+                call = asyncio.create_task(self._call(request, writer, slots))
+                calls.add(call)
+                call.add_done_callback(calls.discard)
+        except _Oversized:
+            with contextlib.suppress(ConnectionError):
+                await _send(writer, error_reply(None, UsageError(
+                    f"bad request: a request is at most {self._max_line:,} bytes")))
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+
+    async def _call(self, request: Request, writer: asyncio.StreamWriter,
+                    slots: asyncio.Semaphore) -> None:
+        try:
+            reply = await self._answer(request)
+            with contextlib.suppress(ConnectionError):
+                await _send(writer, reply)
+        finally:
+            slots.release()
+
+    async def _answer(self, request: Request) -> dict[str, Any]:
         rid, name = request.id, request.method
-        if name == "subscribe":
-            await self._stream_events(rid, writer)
-            return None
         method = METHODS.get(name)
         if method is None:
             return error_reply(rid, UsageError(f"unknown method {name!r}"))
@@ -174,12 +200,15 @@ class ControlServer:
 
     async def _stream_events(self, rid: Any, writer: asyncio.StreamWriter) -> None:
         with self._hub.subscription() as queue:
-            writer.write(encode({"id": rid, "result": "subscribed"}))
-            await writer.drain()
+            await _send(writer, {"id": rid, "result": "subscribed"})
             while True:
                 kind, data = await queue.get()
-                writer.write(encode({"event": kind, "data": encode_result(data)}))
-                await writer.drain()
+                await _send(writer, {"event": kind, "data": encode_result(data)})
+
+
+async def _send(writer: asyncio.StreamWriter, message: dict[str, Any]) -> None:
+    writer.write(encode(message))  # one whole line per write: lines never interleave
+    await writer.drain()
 
 
 class _Oversized(Exception):

@@ -1,5 +1,5 @@
 """Many calls at once on one control connection, some cancelled, against a real node process:
-every reply reaches its own caller (issue 9, item 1)."""
+every reply reaches its own caller (issue 9, item 1); a slow call holds up no other."""
 
 from __future__ import annotations
 
@@ -10,11 +10,17 @@ from pathlib import Path
 
 import pytest
 
+from p2psocial.runtime.config import NodeConfig
 from p2psocial.runtime.control import ControlClient
+from p2psocial.runtime.node import Node
 from p2psocial.runtime.views import EntryView, FeedLog, FeedView
+from p2psocial.store import keyfile
+from p2psocial.store.home import Home
+from p2psocial.testing import identity_for
 from p2psocial.testing.nodes import NodeProcess
 
 pytestmark = pytest.mark.slow
+ME = identity_for("control-calls")
 
 
 @pytest.fixture
@@ -70,3 +76,35 @@ async def test_cancelled_calls_never_hand_their_reply_to_another_caller(
         assert (await client.feed()).name == "Calls"
     finally:
         await client.close()
+
+
+@pytest.mark.asyncio
+async def test_a_slow_call_holds_up_no_other_call_on_its_connection(tmp_path: Path) -> None:
+    """A dial to a peer that accepts and then never answers takes until its timeout; calls
+    made meanwhile on the same connection are answered at once (replies overtake)."""
+    accepted: list[asyncio.StreamWriter] = []
+    silent = await asyncio.start_server(lambda r, w: accepted.append(w), "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    home = Home(tmp_path / "home")
+    home.create()
+    keyfile.write_doc(home.key_file, keyfile.seal(ME, ""))
+    config = NodeConfig(listen=["/ip4/127.0.0.1/tcp/0"], mdns=False, dht=False)
+    try:
+        async with Node(home, ME, config) as node:
+            client = await ControlClient.open(node.home.control_socket)
+            try:
+                dial = asyncio.create_task(client.connect(
+                    f"/ip4/127.0.0.1/tcp/{port}/p2p/{identity_for('silent').handle}"))
+                await asyncio.sleep(0.2)
+                for i in range(5):
+                    await asyncio.wait_for(client.post(f"while dialling {i}"), 20)
+                    assert (await asyncio.wait_for(client.feed(), 20)).hi == i + 1
+                assert not dial.done()  # all answered while the dial still hung
+                dial.cancel()
+            finally:
+                await client.close()
+    finally:
+        silent.close()
+        for writer in accepted:
+            writer.close()
+        await silent.wait_closed()

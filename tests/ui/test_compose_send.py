@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from textual import events
-from textual.widgets import Input, TextArea
+from textual.widgets import Input, Static, TextArea
 
 from p2psocial.runtime.control import ControlClient
 from p2psocial.runtime.local import open_local
@@ -68,6 +68,9 @@ async def _rename_fast(app: SocialApp, pilot: object) -> None:
     app._driver.send_message(events.Key("ctrl+s", None))
     await until(pilot, lambda: not isinstance(app.screen, AboutDialog), timeout=15,  # type: ignore[arg-type]
                 what="the profile saved")
+    # the Me screen reloads on my new about entry: let it finish before the app closes
+    await until(pilot, lambda: "Fast Name" in str(app.screen.query_one("#who", Static).render()),  # type: ignore[arg-type]
+                timeout=15, what="the new name on the Me screen")
 
 
 def _as_paste(app: SocialApp) -> None:
