@@ -41,7 +41,7 @@ def require_identity(home: Home) -> dict[str, Any]:
     doc = keyfile.read_doc(home.key_file)
     path = home.key_file
     if not keyfile.is_encrypted(doc) and open_to_others(path):
-        raise KeyfileError(f"your unencrypted secret key {path} is readable by other users "
+        raise KeyfileError(f"your unencrypted secret key {path} is open to other users "
                            f"(mode {mode_text(path)}): run `chmod 600 {path}` (and treat "
                            "the key as seen by them)")
     for note in home.make_private():

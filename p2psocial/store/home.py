@@ -98,10 +98,10 @@ class Home:
                 try:
                     os.chmod(path, 0o600)
                 except OSError as exc:
-                    notes.append(f"warning: {path} is readable by others (mode {was}) and "
+                    notes.append(f"warning: {path} is open to other users (mode {was}) and "
                                  f"cannot be fixed ({exc.strerror}): run `chmod 600 {path}`")
                     continue
-                notes.append(f"warning: {path} was readable by others (mode {was}); it is "
+                notes.append(f"warning: {path} was open to other users (mode {was}); it is "
                              "now 0600")
         return notes
 
