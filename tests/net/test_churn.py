@@ -11,12 +11,13 @@ from __future__ import annotations
 import gc
 import os
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import pytest
 import trio
 
+from p2psocial.core.errors import NetError
 from p2psocial.net import Channel, Host, open_host
 from p2psocial.net.workarounds import inbound_limiter
 from tests.net.helpers import config, identity, run, wait_until
@@ -34,18 +35,31 @@ async def echo(channel: Channel) -> None:
 
 
 async def churn(server: Host, clients: Sequence[Host], cycles: int) -> None:
-    """Dial `server` and hang up, `cycles` times in all; each client in turn, the clients side
-    by side (so at most len(clients) connections are open at once). Each cycle waits until
-    the server has let the connection go (libp2p's close sleeps 0.1 s on each side).
+    """Dial `server` and hang up, `cycles` times in all (see `churn_target`), each cycle until
+    the server has let the connection go."""
+    await churn_target(server.listen_addrs()[0], clients, cycles,
+                       seen=lambda client: server.is_connected(client.handle),
+                       gone=lambda client: not server.is_connected(client.handle))
+
+
+async def churn_target(addr: str, clients: Sequence[Host], cycles: int,
+                       seen: Callable[[Host], bool] | None = None,
+                       gone: Callable[[Host], bool] | None = None) -> None:
+    """Dial `addr` and hang up, `cycles` times in all; each client in turn, the clients side
+    by side (so at most len(clients) connections are open at once). `seen(client)` says when
+    the far side has the connection, `gone(client)` when it let it go (libp2p's close sleeps
+    0.1 s on each side).
     """
-    addr = server.listen_addrs()[0]
+    peer = addr.rsplit("/p2p/", 1)[1]
 
     async def one(client: Host, count: int) -> None:
         for _ in range(count):
             await client.dial(addr)
-            await wait_until(lambda: server.is_connected(client.handle), timeout=10)
-            await client.disconnect(server.handle)
-            await wait_until(lambda: not server.is_connected(client.handle), timeout=10)
+            if seen is not None:
+                await wait_until(lambda: seen(client), timeout=10)
+            await client.disconnect(peer)
+            if gone is not None:
+                await wait_until(lambda: gone(client), timeout=10)
 
     async with trio.open_nursery() as nursery:
         for index, client in enumerate(clients):
@@ -121,7 +135,7 @@ def test_concurrent_inbound_connections_are_still_bounded() -> None:
                 assert await echoes(server, one) == b"still here"
                 assert await echoes(server, two) == b"still here"
                 assert limiter.borrowed_tokens == 2
-                with pytest.raises(Exception):  # noqa: B017 - any failure will do: refused
+                with pytest.raises(NetError):  # the server closes it at once: refused
                     await echoes(server, three)
                 await one.disconnect(server.handle)
                 await wait_until(lambda: limiter.borrowed_tokens == 1, timeout=10)
