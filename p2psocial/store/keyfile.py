@@ -60,7 +60,8 @@ def unseal(doc: dict[str, Any], passphrase: str | None) -> Identity:
         KeyfileError: the document is malformed, or a passphrase is needed and none given.
     """
     try:
-        if doc.get("format") != FORMAT or doc.get("version") != VERSION:
+        version = doc.get("version")
+        if doc.get("format") != FORMAT or type(version) is not int or version != VERSION:
             raise KeyfileError("not a p2psocial key file (unknown format or version)")
         public_key = bytes.fromhex(doc["public_key"])
         if doc["kdf"] == "none":
@@ -68,7 +69,7 @@ def unseal(doc: dict[str, Any], passphrase: str | None) -> Identity:
         elif doc["kdf"] == "argon2id":
             if passphrase is None:
                 raise KeyfileError("the key is encrypted: a passphrase is needed")
-            opslimit, memlimit = int(doc["opslimit"]), int(doc["memlimit"])
+            opslimit, memlimit = _exact_int(doc["opslimit"]), _exact_int(doc["memlimit"])
             if not (0 < opslimit <= _MAX_OPSLIMIT and 0 < memlimit <= _MAX_MEMLIMIT):
                 raise KeyfileError("the key file asks for unreasonable Argon2id parameters")
             key = _derive(passphrase, _unb64(doc["salt"]), opslimit, memlimit)
@@ -136,6 +137,13 @@ def read_doc(path: Path) -> dict[str, Any]:
 def write_doc(path: Path, doc: dict[str, Any]) -> None:
     """Write a key file document with mode 0600."""
     write_private_file(path, json.dumps(doc, indent=2).encode() + b"\n")
+
+
+def _exact_int(value: object) -> int:
+    """A JSON integer as written: `true`, `2.9` and `"2"` are not integers here."""
+    if type(value) is not int:
+        raise TypeError("not an integer")
+    return value
 
 
 def _derive(passphrase: str, salt: bytes, opslimit: int, memlimit: int) -> bytes:
