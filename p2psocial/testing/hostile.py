@@ -76,7 +76,7 @@ async def lie(target: str, mode: str, author_seed: bytes | None, *, streams: int
                 with trio.move_on_after(2):
                     while host.is_connected(target.rsplit("/p2p/", 1)[1]):
                         await trio.sleep(0.05)
-                report = await _come_back(await _open(host, target))
+                report = {**await _come_back(await _open(host, target)), "first": report}
         finally:
             await host.aclose()
     return report
@@ -172,10 +172,10 @@ async def _misbehave(channel: Channel, mode: str, author_seed: bytes | None,
         # random bytes in a well-formed frame: raw random bytes would sometimes announce a
         # frame longer than what follows, and the honest node rightly waits for the rest
         await channel.send_all(encode_frame(b"\xff" + os.urandom(4095)))
-        return {"mode": mode, "answer": await _answer(channel, session)}
+        return await _report(channel, session, {"mode": mode})
     if mode == "oversized":
         await channel.send_all(b"\x80\x80\x80\x01" + b"\0" * 1024)
-        return {"mode": mode, "answer": await _answer(channel, session)}
+        return await _report(channel, session, {"mode": mode})
     if mode == "have-flood":
         return await _have_flood(channel, session, messages)
     wants, holds = await _learn_wants(channel, session)
@@ -212,7 +212,15 @@ async def _misbehave(channel: Channel, mode: str, author_seed: bytes | None,
     else:
         raise SystemExit(f"unknown mode {mode}")
     await channel.send_all(frame)
-    return {"mode": mode, "feed": feed.hex(), "answer": await _answer(channel, session)}
+    return await _report(channel, session, {"mode": mode, "feed": feed.hex()})
+
+
+async def _report(channel: Channel, session: SyncSession, report: dict[str, Any]
+                  ) -> dict[str, Any]:
+    """`report` with the honest node's answer (and its retry-after, if it gave one)."""
+    seen: dict[str, Any] = {}
+    answer = await _answer(channel, session, seen)
+    return {**report, "answer": answer, **seen}
 
 
 def _entries(feed: bytes, entries: list[tuple[bytes, bytes | None]]) -> bytes:

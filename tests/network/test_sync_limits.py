@@ -109,6 +109,8 @@ def test_a_peer_that_never_says_hello_is_closed_in_time(nodes: Make) -> None:
 def test_a_refused_peer_is_told_the_code_and_when_to_come_back(nodes: Make) -> None:
     _alice, bob = synced_pair(nodes)
     report = report_of(hostile("--target", bob.addrs()[0], "--mode", "return"))
+    first = report["first"]  # the fault itself: its code, and for how long it is refused
+    assert first["answer"].startswith("error:") and first["retry_after"] == 60, report
     assert report["answer"] == "error:refused", report
     assert 1 <= report["retry_after"] <= 60, report
 
