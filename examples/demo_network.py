@@ -3,8 +3,10 @@
     python examples/demo_network.py [--home DIR] [--demo-dir DIR] [--no-ui]
 
 `make run` runs this. It:
-1. creates your home if it holds no identity yet (on a terminal `p2psocial init` asks for a
-   passphrase; unattended, the key is stored unencrypted and a warning says so);
+1. creates your home if it holds no identity yet (on a terminal the passphrase is asked
+   twice, new and repeat, and handed to `p2psocial init` and then to the UI through pipes,
+   so the UI does not ask a third time; unattended, the key is stored unencrypted and a
+   warning says so);
 2. starts a local relay (`p2psocial relay`, open policy, on a loopback port kept in the demo
    directory) and three demo peers (Ana, Ben, Chioma) that use it as their relay, each a
    `p2psocial run` process listening on loopback with its own home under the demo directory
@@ -12,10 +14,13 @@
    the first time, they write a small history over their control sockets: profiles, posts,
    replies, reactions, a repost, a content warning, follows (of each other and of you);
 3. opens the UI on your own node (`p2psocial` with no command, so the node runs inside the
-   UI) and, once that node is online, has it follow the peers and connect to them, and
-   (if you have no relay yet) take the demo relay as yours;
+   UI) and, once that node is online, has it follow the peers and connect to them and to
+   the demo relay (as a peer: the relay's loopback address is never published in your
+   signed log, nor written to your config);
 4. keeps the peers talking while you look: one of them posts, replies or reacts now and
-   then, and your own posts get a reaction and a reply within seconds;
+   then, and each of your posts gets one reaction and one reply within seconds (once: the
+   posts answered are kept in the demo directory, so a restarted demo does not answer
+   them again), replies that vary with what you wrote;
 5. stops the peers when you leave the UI (q on the home timeline, or ctrl+q).
 
 With --no-ui your node runs headless (`p2psocial run`) instead, until interrupted (SIGINT or
@@ -35,11 +40,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from p2psocial.cli import passphrase
 from p2psocial.core.errors import P2PSocialError
 from p2psocial.runtime.control import ControlClient
 from p2psocial.store.home import Home, resolve_home
@@ -88,7 +94,27 @@ SPOILER = ("Season finale: the twist was obvious from episode two, and I still g
            "TV spoilers")
 REACTIONS = ("❤", "👍", "🎉", "👀")
 REPLIES_TO_YOU = ("Welcome! Nice to see a new face here.", "Hello from the demo network 👋",
-                  "Good to hear from you. Tell us more?", "Nice one!")
+                  "Good to hear from you. Tell us more?", "Nice one!",
+                  "Ha, I was just thinking the same thing.", "Noted. Keep them coming!",
+                  "This made my day, thanks.", "Interesting. What got you into it?")
+REPLIES_TO_QUESTIONS = ("Good question. I'd say: try it and see!",
+                        "Hmm, ask me again after coffee.",
+                        "I have opinions about this. Many opinions.")
+ANSWERED = "answered.json"  # the newcomer's posts answered so far (hashes)
+
+
+def reply_to(text: str, deck: list[str]) -> str:
+    """A reply that fits `text` (a question, a #tag) and, else, the next one of `deck` (a
+    shuffled list of REPLIES_TO_YOU, refilled when empty: no reply repeats before every
+    other one has been said)."""
+    tags = [w.strip(".,!?") for w in text.split() if w.startswith("#") and len(w) > 1]
+    if text.rstrip().endswith("?"):
+        return random.choice(REPLIES_TO_QUESTIONS)
+    if tags and random.random() < 0.5:
+        return f"More {tags[0]} here, please!"
+    if not deck:
+        deck.extend(random.sample(REPLIES_TO_YOU, len(REPLIES_TO_YOU)))
+    return deck.pop()
 
 
 class DemoPeer:
@@ -172,6 +198,7 @@ class DemoNetwork:
     async def start(self) -> None:
         """Start every peer at once, connect them to each other, and open their clients."""
         self.root.mkdir(parents=True, exist_ok=True)
+        self._answered()  # the first run: posts are answered from now on
         relay = await asyncio.to_thread(self.start_relay)
         await asyncio.gather(*(asyncio.to_thread(_prepare_and_start, p, relay)
                                for p in self.peers))
@@ -227,30 +254,56 @@ class DemoNetwork:
     # --- life -----------------------------------------------------------------------------
 
     async def live(self, newcomer: str, pace: float) -> None:
-        """Answer the newcomer's new posts within seconds; say something every `pace` s."""
+        """Answer each of the newcomer's posts once, within seconds; say something every
+        `pace` s. The posts written before the demo first ran are not answered; those
+        answered are kept in ANSWERED (a restarted demo, or peers that only now hold the
+        newcomer's older posts, must not answer them again)."""
         self.chatter = [(p, text) for p in self.peers for text in p.persona.chatter]
         random.shuffle(self.chatter)
-        answered = await self._newcomer_posts(newcomer)
+        since, answered = self._answered()
+        deck: list[str] = []
         next_chat = time.monotonic() + pace
         while True:
             await asyncio.sleep(TICK)
             posts = await self._newcomer_posts(newcomer)
-            for ref in sorted(posts - answered):
-                await _quietly(self._answer(ref))
-            answered |= posts
+            for ref, text, timestamp in posts:
+                if ref in answered or timestamp < since:
+                    continue
+                answered.add(ref)  # once, even if answering fails (the demo carries on)
+                self._keep_answered(since, answered)
+                await _quietly(self._answer(ref, reply_to(text, deck)))
+            log.info("looked at your posts: %d answered so far", len(answered))
             if time.monotonic() >= next_chat:
                 next_chat = time.monotonic() + pace * random.uniform(0.6, 1.4)
                 await _quietly(self._chat())
 
-    async def _newcomer_posts(self, newcomer: str) -> set[str]:
-        """Hashes of the newcomer's recent posts that the peers hold."""
-        views = await _quietly(self.peers[0].call("posts", newcomer, limit=10))
-        return {v.hash for v in views or [] if v.type == "post"}
+    def _answered(self) -> tuple[int, set[str]]:
+        """Since when (ms) posts are answered, and those answered (from ANSWERED)."""
+        path = self.root / ANSWERED
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+            data = json.loads(path.read_text())
+            return int(data["since"]), {str(h) for h in data["answered"]}
+        since = int(time.time() * 1000)
+        self._keep_answered(since, set())
+        return since, set()
 
-    async def _answer(self, ref: str) -> None:
+    def _keep_answered(self, since: int, answered: set[str]) -> None:
+        path = self.root / ANSWERED
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps({"since": since, "answered": sorted(answered)}) + "\n")
+        os.replace(tmp, path)
+
+    async def _newcomer_posts(self, newcomer: str) -> list[tuple[str, str, int]]:
+        """(hash, text, timestamp) of the newcomer's recent posts that the peers hold,
+        oldest first."""
+        views = await _quietly(self.peers[0].call("posts", newcomer, limit=10))
+        return [(v.hash, v.text or "", v.timestamp) for v in reversed(views or [])
+                if v.type == "post"]
+
+    async def _answer(self, ref: str, reply: str) -> None:
         reactor, replier = random.sample(self.peers, 2)
         await _retry(lambda: reactor.call("react", ref, random.choice(REACTIONS)))
-        await _retry(lambda: replier.call("post", random.choice(REPLIES_TO_YOU), reply_to=ref))
+        await _retry(lambda: replier.call("post", reply, reply_to=ref))
 
     async def _chat(self) -> None:
         if not self.chatter:
@@ -289,16 +342,36 @@ async def _quietly(call: Awaitable[T]) -> T | None:
 
 # --- your node --------------------------------------------------------------------------
 
-def ensure_identity(home: Home) -> None:
-    """Create your identity if the home has none."""
+def ensure_identity(home: Home) -> str | None:
+    """Create your identity if the home has none. On a terminal the new passphrase is asked
+    here (twice) and returned, for the UI to unlock the key without asking a third time."""
     if home.exists():
-        return
+        return None
     command = [sys.executable, "-m", "p2psocial", "--home", str(home.root), "init"]
-    if sys.stdin.isatty() and not os.environ.get("P2PSOCIAL_PASSPHRASE_FILE"):
-        print("Creating your identity: a key pair kept in", home.root)
-    else:  # unattended: `init` warns that the key is stored unencrypted
+    if not sys.stdin.isatty() or os.environ.get(passphrase.ENV_PASSPHRASE_FILE):
+        command.append("--no-passphrase")  # unattended: `init` warns it is unencrypted
+        subprocess.run(command, check=True)
+        return None
+    print("Creating your identity: a key pair kept in", home.root)
+    secret = passphrase.ask_new(no_passphrase=False)
+    if not secret:
         command.append("--no-passphrase")
-    subprocess.run(command, check=True)
+    with passphrase_pipe(secret) as (fd, env):
+        subprocess.run(command, check=True, pass_fds=(fd,), env=env)
+    return secret or None
+
+
+@contextlib.contextmanager
+def passphrase_pipe(secret: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """A pipe holding `secret` and the environment that makes a p2psocial child read it
+    (P2PSOCIAL_PASSPHRASE_FILE=/dev/fd/N): the passphrase never touches the disk."""
+    read, write = os.pipe()
+    try:
+        os.write(write, secret.encode() + b"\n")
+        os.close(write)
+        yield read, {**os.environ, passphrase.ENV_PASSPHRASE_FILE: f"/dev/fd/{read}"}
+    finally:
+        os.close(read)
 
 
 async def your_node(socket_path: Path, alive: Callable[[], bool]) -> ControlClient | None:
@@ -318,20 +391,24 @@ async def your_node(socket_path: Path, alive: Callable[[], bool]) -> ControlClie
 
 
 async def join(client: ControlClient, network: DemoNetwork) -> None:
-    """Your node follows the demo peers and connects to them."""
+    """Your node follows the demo peers and connects to them and to the demo relay. The
+    relay is not made one of your relays: that would sign its loopback address into your
+    permanent log (and your config is yours too); your node reaches it anyway, as a peer
+    and through the relay lists the peers publish."""
     following = set(await client.call("following"))
     for peer in network.peers:
         if peer.handle not in following:
             await client.call("follow", peer.handle, unknown=True)
     for peer in network.peers:
         await _quietly(client.call("connect", peer.addr))
-    if network.relay_addr and not await client.call("relays"):
-        await _quietly(client.call("add_relay", network.relay_addr))
+    if network.relay_addr:  # as a peer: nothing about the demo is signed into your log
+        await _quietly(client.call("connect", network.relay_addr))
 
 
 # --- running it -------------------------------------------------------------------------
 
-async def run(home: Home, demo_dir: Path, *, ui: bool, pace: float) -> int:
+async def run(home: Home, demo_dir: Path, *, ui: bool, pace: float,
+              secret: str | None = None) -> int:
     """Everything above; returns when your UI (or, headless, a signal) ends it."""
     main_task = asyncio.current_task()
     assert main_task is not None
@@ -339,15 +416,16 @@ async def run(home: Home, demo_dir: Path, *, ui: bool, pace: float) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, main_task.cancel)
     with contextlib.suppress(asyncio.CancelledError):
-        await _run(home, demo_dir, ui=ui, pace=pace)
+        await _run(home, demo_dir, ui=ui, pace=pace, secret=secret)
     return 0
 
 
-async def _run(home: Home, demo_dir: Path, *, ui: bool, pace: float) -> None:
+async def _run(home: Home, demo_dir: Path, *, ui: bool, pace: float,
+               secret: str | None) -> None:
     network = DemoNetwork.of(demo_dir)
     me = subprocess.run([sys.executable, "-m", "p2psocial", "--home", str(home.root), "id"],
                         check=True, capture_output=True, text=True).stdout.strip()
-    yours = await (start_ui(home) if ui else start_headless(home))
+    yours = await (start_ui(home, secret) if ui else start_headless(home))
     tasks: list[asyncio.Task[Any]] = []
     try:
         await network.start()
@@ -375,10 +453,14 @@ async def _run(home: Home, demo_dir: Path, *, ui: bool, pace: float) -> None:
         await network.stop()
 
 
-async def start_ui(home: Home) -> asyncio.subprocess.Process:
-    """The UI on your home, on this terminal (its node runs inside it)."""
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "p2psocial", "--home", str(home.root))
+async def start_ui(home: Home, secret: str | None) -> asyncio.subprocess.Process:
+    """The UI on your home, on this terminal (its node runs inside it); `secret` is the
+    passphrase just chosen, if any (else the UI asks for it, once)."""
+    command = [sys.executable, "-m", "p2psocial", "--home", str(home.root)]
+    if secret is None:
+        return await asyncio.create_subprocess_exec(*command)
+    with passphrase_pipe(secret) as (fd, env):
+        return await asyncio.create_subprocess_exec(*command, pass_fds=(fd,), env=env)
 
 
 async def start_headless(home: Home) -> asyncio.subprocess.Process:
@@ -409,10 +491,11 @@ def main(argv: Iterable[str] | None = None) -> int:
     logging.basicConfig(filename=demo_dir / "demo.log", level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s")
     try:
-        ensure_identity(home)
+        secret = ensure_identity(home)
         if not args.no_ui:
             print("Starting the demo network and your node…", flush=True)
-        return asyncio.run(run(home, demo_dir, ui=not args.no_ui, pace=args.pace))
+        return asyncio.run(run(home, demo_dir, ui=not args.no_ui, pace=args.pace,
+                               secret=secret))
     except (P2PSocialError, AssertionError, subprocess.CalledProcessError) as exc:
         print(f"demo: {exc}", file=sys.stderr)
         print(f"demo: the logs are in {demo_dir}", file=sys.stderr)

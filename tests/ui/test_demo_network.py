@@ -5,6 +5,7 @@ when the newcomer leaves (issue 5, acceptance 4)."""
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import select
 import signal
@@ -62,16 +63,31 @@ def script() -> Iterator[list[subprocess.Popen[bytes]]]:
                 pipe.close()
 
 
-def test_headless_demo_brings_up_a_living_network(
-        tmp_path: Path, script: list[subprocess.Popen[bytes]]) -> None:
-    me, demo = tmp_path / "me", tmp_path / "demo"
+def start_headless(me: Path, demo: Path, script: list[subprocess.Popen[bytes]]
+                   ) -> subprocess.Popen[bytes]:
+    """The demo with the newcomer's node headless; returns once it printed "ready"."""
     proc = subprocess.Popen([sys.executable, str(DEMO), "--home", str(me), "--demo-dir",
                              str(demo), "--no-ui", "--pace", "2"],
                             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=demo_env())
     script.append(proc)
     assert proc.stdout is not None
-    lines = [proc.stdout.readline().decode() for _ in range(4)]
-    assert "ready\n" in lines, lines
+    lines: list[str] = []
+    while not lines or lines[-1] not in ("ready\n", ""):  # "": it ended
+        lines.append(proc.stdout.readline().decode())
+    assert lines[-1] == "ready\n", lines
+    return proc
+
+
+def answers(node: NodeProcess, ref: str) -> tuple[int, int]:
+    """(replies, reactions) to the entry `ref`."""
+    thread = node.json("thread", ref)
+    return len(thread) - 1, sum(thread[0]["reactions"].values())
+
+
+def test_headless_demo_brings_up_a_living_network(
+        tmp_path: Path, script: list[subprocess.Popen[bytes]]) -> None:
+    me, demo = tmp_path / "me", tmp_path / "demo"
+    proc = start_headless(me, demo, script)
     newcomer = NodeProcess(me)  # the node the demo runs on the newcomer's new home
     assert (me / "key.json").exists()
     newcomer.wait_for(lambda n: {e["text"] for e in n.json("feed")} >= SEEDED_POSTS,
@@ -80,22 +96,56 @@ def test_headless_demo_brings_up_a_living_network(
     names = {e["name"] for e in timeline}
     assert {"Ana", "Ben", "Chioma"} <= names
     assert any(newcomer.handle in (e["text"] or "") for e in timeline)  # the welcome
-    relay = (demo / "relay.port").read_text()
+    # the local relay: every peer's relay; the newcomer reaches it as a peer
+    relay = NodeProcess(demo / "relay").handle
+    newcomer.wait_for(lambda n: relay in {p["handle"] for p in n.json("peers")},
+                      timeout=30, what="the newcomer connected to the demo relay")
     assert {p["name"] for p in newcomer.json("peers")} >= {"Ana", "Ben", "Chioma"}
-    # the local relay: every peer's relay, and the newcomer's too
-    newcomer.wait_for(lambda n: [r["state"] for r in n.json("relays", "list")] == ["reserved"],
-                      timeout=30, what="the newcomer's reservation on the demo relay")
-    assert f"/tcp/{relay}/" in newcomer.json("relays", "list")[0]["addr"]
     # the peers answer a post of the newcomer's: a reaction and a reply
     mine = newcomer.json("post", "hello, demo people")["hash"]
-
-    def answered(n: NodeProcess) -> bool:
-        thread = n.json("thread", mine)
-        return len(thread) >= 2 and bool(thread[0]["reactions"])
-    newcomer.wait_for(answered, timeout=30, what="a reply and a reaction")
+    newcomer.wait_for(lambda n: answers(n, mine) == (1, 1), timeout=30,
+                      what="a reply and a reaction")
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=30) == 0
     assert_all_stopped(demo, me)
+    assert_nothing_of_the_demo_in_my_log(newcomer)
+
+
+def assert_nothing_of_the_demo_in_my_log(newcomer: NodeProcess) -> None:
+    """The demo relay is not one of my relays: its loopback address is not signed into my
+    permanent log, nor written into my config."""
+    mine = newcomer.json("log", "--limit", "1000")["entries"]
+    assert [e for e in mine if e["type"] == "relays"] == []
+    assert "127.0.0.1" not in json.dumps(mine)
+    config = newcomer.home / "config.json"
+    assert not config.exists() or "127.0.0.1" not in config.read_text()
+
+
+def test_the_demo_answers_each_new_post_once_across_restarts(
+        tmp_path: Path, script: list[subprocess.Popen[bytes]]) -> None:
+    me, demo = tmp_path / "me", tmp_path / "demo"
+    newcomer = NodeProcess.create(me)
+    old = newcomer.json("post", "written before I ever ran the demo")["hash"]
+    proc = start_headless(me, demo, script)
+    first = newcomer.json("post", "first post in the demo")["hash"]
+    second = newcomer.json("post", "and a second one")["hash"]
+    for ref in (first, second):
+        newcomer.wait_for(lambda n, r=ref: answers(n, r) == (1, 1), timeout=40,
+                          what="one reply and one reaction")
+    replies = {newcomer.json("thread", r)[1]["text"] for r in (first, second)}
+    assert len(replies) == 2, replies  # varied: no reply said twice in a row
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 0
+    log = demo / "demo.log"
+    looks = log.read_text().count("looked at your posts")
+    proc = start_headless(me, demo, script)
+    newcomer.wait_for(lambda n: log.read_text().count("looked at your posts") >= looks + 3,
+                      timeout=40, what="the restarted demo to look at my posts thrice")
+    assert answers(newcomer, first) == (1, 1)
+    assert answers(newcomer, second) == (1, 1)
+    assert answers(newcomer, old) == (0, 0)  # posts from before the demo are left alone
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 0
 
 
 def test_make_run_opens_the_ui_on_a_followed_network_and_stops_the_peers_on_quit(
@@ -125,6 +175,41 @@ def test_make_run_opens_the_ui_on_a_followed_network_and_stops_the_peers_on_quit
     assert b"Chioma" in screen  # the timeline on the terminal shows the peers' posts
     os.write(master, b"q")  # leave the UI from the home timeline
     assert proc.wait(timeout=30) == 0
+    assert_all_stopped(demo, me)
+    os.close(master)
+
+
+def test_a_first_run_asks_the_new_passphrase_twice_and_no_third_time(
+        tmp_path: Path, script: list[subprocess.Popen[bytes]]) -> None:
+    me, demo = tmp_path / "me", tmp_path / "demo"
+    me.mkdir(mode=0o700)  # no identity yet; a config that keeps the node on loopback
+    NodeConfig(listen=["/ip4/127.0.0.1/tcp/0"], mdns=False, dht=False).save(me / "config.json")
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    proc = subprocess.Popen([sys.executable, str(DEMO), "--home", str(me), "--demo-dir",
+                             str(demo)], stdin=slave, stdout=slave, stderr=slave,
+                            env={**demo_env(), "TERM": "xterm-256color"},
+                            start_new_session=True)
+    script.append(proc)
+    os.close(slave)
+    screen = bytearray()
+    reader = threading.Thread(target=_drain, args=(master, screen), daemon=True)
+    reader.start()
+    answered = 0
+    deadline = time.monotonic() + 90
+    while not node_answers(me / "node.sock"):
+        assert time.monotonic() < deadline, bytes(screen)[-2000:]
+        assert proc.poll() is None, bytes(screen)[-2000:]
+        if bytes(screen).lower().count(b"passphrase") > answered:
+            answered += 1
+            time.sleep(0.2)  # (getpass has switched echo off by the time it prints)
+            os.write(master, b"a demo secret\n")
+        time.sleep(0.1)
+    prompts = bytes(screen).lower().count(b"passphrase")
+    assert prompts == 2, bytes(screen)[-2000:]  # new, repeat: the UI does not ask again
+    assert b"encrypted" not in bytes(screen)  # the key is encrypted: no warning
+    os.write(master, b"q")
+    assert proc.wait(timeout=60) == 0
     assert_all_stopped(demo, me)
     os.close(master)
 
