@@ -26,7 +26,7 @@ from p2psocial.core.errors import NetError
 from p2psocial.core.replication import ReadDeadline, SyncSession
 from p2psocial.core.replication.deadline import FRAME_SECONDS, HELLO_SECONDS
 
-MAX_AWAITING_HELLO = 64
+MAX_AWAITING_HELLO = 32
 BUSY_RETRY_SECONDS = 5
 
 

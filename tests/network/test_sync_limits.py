@@ -16,23 +16,25 @@ from typing import Any
 
 import pytest
 
+from p2psocial.runtime.sync_limits import MAX_AWAITING_HELLO
 from p2psocial.testing.nodes import NodeProcess
 
 pytestmark = pytest.mark.slow
 
 HELLO_SECONDS, FRAME_SECONDS = 2, 3
-Make = Callable[[str], NodeProcess]
+Make = Callable[..., NodeProcess]
 
 
 @pytest.fixture
 def nodes(tmp_path: Path) -> Iterator[Make]:
     made: list[NodeProcess] = []
 
-    def make(name: str) -> NodeProcess:
+    def make(name: str, **settings: float) -> NodeProcess:
         node = NodeProcess.create(tmp_path / name.lower(), name=name)
         path = node.home / "config.json"
         config = json.loads(path.read_text()) if path.exists() else {}
         config.update(sync_hello_seconds=HELLO_SECONDS, sync_frame_seconds=FRAME_SECONDS)
+        config.update(settings)
         path.write_text(json.dumps(config))
         made.append(node)
         return node
@@ -138,3 +140,17 @@ def test_have_notes_for_feeds_nobody_wants_are_not_kept(nodes: Make) -> None:
     after = rss_mb(bob)
     print(f"\n[have-flood] bob's RSS {before:.0f} -> {after:.0f} MB")
     assert after < before + 12, (before, after)
+
+
+def test_streams_waiting_for_hello_are_bounded_and_the_rest_told_busy(nodes: Make) -> None:
+    """At most MAX_AWAITING_HELLO inbound streams wait for their HELLO at once; the others
+    are answered at once with ERROR busy and a retry-after."""
+    bob = nodes("Bob", sync_hello_seconds=12).start()  # all streams are open by then
+    extra = 4
+    report = report_of(hostile("--target", bob.addrs()[0], "--mode", "silent", "--streams",
+                               str(MAX_AWAITING_HELLO + extra), "--wait", "30"))
+    answers = report["answers"]
+    assert answers.count("error:timeout") == MAX_AWAITING_HELLO, report
+    assert answers.count("error:busy") == extra, report
+    busy = [s for a, s in zip(answers, report["seconds"], strict=True) if a == "error:busy"]
+    assert max(busy) < 5, report
