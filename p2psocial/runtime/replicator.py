@@ -118,7 +118,8 @@ class Replicator:
         self._opening: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._strikes: dict[str, int] = {}
-        self._banned_until: dict[str, float] = {}
+        self._banned_until: dict[str, float] = {}   # peers I refuse, until when
+        self._retry_at: dict[str, float] = {}       # peers that refused me: not before
         self._best_known: dict[bytes, int] = {}
         self._sources: dict[bytes, set[str]] = {}
         self._restore = RestoreGate(node.config.restore_window)
@@ -339,12 +340,15 @@ class Replicator:
             if until + STRIKE_MEMORY_SECONDS < now:
                 del self._banned_until[peer]
                 self._strikes.pop(peer, None)
+        for peer, until in list(self._retry_at.items()):
+            if until < now:
+                del self._retry_at[peer]
 
     def refused_by(self, sync: PeerSync, seconds: float) -> None:
         """The peer refused us, retry after `seconds`: no session with it before then."""
         self._forget_old_bans()
         until = time.monotonic() + seconds
-        self._banned_until[sync.peer] = max(self._banned_until.get(sync.peer, 0), until)
+        self._retry_at[sync.peer] = max(self._retry_at.get(sync.peer, 0), until)
 
     async def _disconnect_soon(self, peer: str) -> None:
         await asyncio.sleep(0.2)  # let the ERROR frame go out first
@@ -352,6 +356,12 @@ class Replicator:
             await self._call(self._host.disconnect, peer)
 
     def _banned(self, peer: str) -> bool:
+        """True while I refuse `peer`, or it asked me not to come back yet: no dialling."""
+        return max(self._banned_until.get(peer, 0), self._retry_at.get(peer, 0)) \
+            > time.monotonic()
+
+    def _refusing(self, peer: str) -> bool:
+        """True while I refuse `peer` (its streams are refused, its connections closed)."""
         return self._banned_until.get(peer, 0) > time.monotonic()
 
     # --- my own entries ---------------------------------------------------------------------
@@ -386,8 +396,9 @@ class Replicator:
         if self._stopping or not self._admit(peer, outbound):
             await pipe.close()
             return
-        if self._banned(peer) or (not outbound and self._awaiting_hello() >= MAX_AWAITING_HELLO):
-            busy = not self._banned(peer)
+        if self._refusing(peer) or (not outbound
+                                    and self._awaiting_hello() >= MAX_AWAITING_HELLO):
+            busy = not self._refusing(peer)
             await refuse(pipe, AGENT, Code.BUSY if busy else Code.REFUSED, "",
                          BUSY_RETRY_SECONDS if busy else
                          seconds_left(self._banned_until[peer], time.monotonic()))
@@ -442,7 +453,7 @@ class Replicator:
 
     def _on_connected(self, conn: ConnectedPeer) -> None:
         log.info("connected to %s (%s, %s)", conn.peer, conn.route.value, conn.remote_addr)
-        if self._banned(conn.peer):
+        if self._refusing(conn.peer):
             self._spawn(self._disconnect_soon(conn.peer), "disconnect")
         elif conn.direction is not Direction.INBOUND:
             self._spawn(self._open_session(conn.peer), f"session {conn.peer[-6:]}")
