@@ -622,12 +622,16 @@ class Replicator:
         """Connected peers with what we replicate with each."""
         connected = await self._bridge.run_sync(self._host.connected_peers)
         profiles = await self.store.profiles(parse_handle(c.peer) for c in connected)
+        relays = {addr.rsplit("/p2p/", 1)[-1]  # relays that wanted feeds (mine too) publish
+                  for addrs in (await self.store.relay_lists(self._wants)).values()
+                  for addr in addrs}
         views = []
         for conn in connected:
             view = self._peer_view(conn)
             profile = profiles.get(parse_handle(conn.peer))
-            if profile is not None and profile.name:
-                view = PeerView(**{**view.to_json(), "name": profile.name})
+            name = profile.name if profile is not None else None
+            if name or conn.peer in relays:
+                view = dataclasses.replace(view, name=name, relay=conn.peer in relays)
             views.append(view)
         return views
 

@@ -163,6 +163,7 @@ class PeerView(_View):
     addr: str
     kind: str  # "direct", "relayed" or "lan"
     name: str | None = None
+    relay: bool = False  # a relay that a feed I want (mine included) publishes
     connected_at: int = 0
     syncing: bool = False
     caught_up: bool = False

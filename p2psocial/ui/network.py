@@ -71,8 +71,12 @@ def short_addr(addr: str, names: dict[str, str] | None = None) -> str:
 def peer_cells(p: PeerView, relays: set[str]) -> tuple[str, ...]:
     """The cells of a peer's row, each clipped to its column."""
     state = "caught up" if p.caught_up else "syncing" if p.syncing else "connected"
-    mark = RELAY_MARK if p.handle in relays else ""
-    name = clip(p.name or short(p.handle), PEER_WIDTHS[0] - len(mark)) + mark
+    relay = p.relay or p.handle in relays
+    if relay and not p.name:
+        name = f"⛬ relay …{p.handle[-6:]}"
+    else:
+        mark = RELAY_MARK if relay else ""
+        name = clip(p.name or short(p.handle), PEER_WIDTHS[0] - len(mark)) + mark
     cells = (name, p.kind, short_addr(p.addr), state, f"{p.entries_in:,}/{p.entries_out:,}")
     return tuple(clip(c, w) for c, w in zip(cells, PEER_WIDTHS, strict=True))
 

@@ -30,7 +30,7 @@ from p2psocial.ui.postlist import PostList
 from p2psocial.ui.profile import ProfileScreen
 from p2psocial.ui.widgets import TopBar
 
-from .conftest import ALICE, BOB, SIZE, World, app_for, deliver, until
+from .conftest import ALICE, BOB, CAROL, SIZE, World, app_for, deliver, until
 from .test_screens import rows_of
 
 
@@ -252,6 +252,9 @@ def test_peer_rows_label_relays_and_fit_their_columns() -> None:
     assert rows[0][0].endswith("relay") and "relay" not in rows[1][0]
     assert rows[0][2] == "203.0.113.9:4001" and rows[1][2].startswith("via ")
     assert all(len(c) <= w for row in rows for c, w in zip(row, PEER_WIDTHS, strict=True))
+    published = PeerView(handle=CAROL.handle, addr="/ip4/127.0.0.1/tcp/9", kind="direct",
+                         relay=True)  # a relay a followed feed publishes
+    assert peer_cells(published, relays)[0] == f"⛬ relay …{CAROL.handle[-6:]}"
     assert sum(PEER_WIDTHS) + 2 * len(PEER_WIDTHS) <= 80 - 4  # padding, a scrollbar
     assert sum(FEED_WIDTHS) + 2 * len(FEED_WIDTHS) <= 80 - 4
 
