@@ -36,6 +36,7 @@ BAR_CELLS = 6
 PEER_WIDTHS = (18, 8, 21, 9, 9)  # peer, via, address, state, in/out (+2 padding each)
 FEED_WIDTHS = (15, 9, 9, 22, 8)  # feed, relation, held, sync, from
 RELAY_MARK = " ⛬relay"
+NOT_FOUND = "? not found yet"
 
 
 def clip(text: str, width: int) -> str:
@@ -139,14 +140,12 @@ def bar(fraction: float, cells: int = BAR_CELLS) -> str:
     return "█" * filled + "░" * (cells - filled) + f" {fraction:4.0%}"
 
 
-def sync_text(feed: FeedStatus, seen: bool = True) -> str:
+def sync_text(feed: FeedStatus) -> str:
     """A wanted feed's sync cell: a bar and a label, or, while nothing at all is known of
-    the feed, no bar: "not found yet" (nobody has shown us any of it, nor mentioned it:
-    perhaps a mistyped handle) or "looking for it"."""
+    the feed, no bar: "not found yet" (no peer has offered any of it: still looking, or a
+    mistyped handle)."""
     if feed.hi == 0 and feed.best_known == 0:
-        if feed.hop == 0:
-            return "nothing posted yet"
-        return "? not found yet" if not seen else "… looking for it"
+        return "nothing posted yet" if feed.hop == 0 else NOT_FOUND
     fraction, label = progress(feed)
     return f"{bar(fraction)} {label}"
 
@@ -256,12 +255,11 @@ class NetworkScreen(SocialScreen):
         row = table.cursor_row
         table.clear()
         wanted = {f.author: f for f in status.feeds}
-        seen = {f.author: bool(getattr(f, "seen", True)) for f in feeds}
         for f in status.feeds:
             self._add_feed(table, f.author, f.name or self._who(f.author),
                            HOPS.get(f.hop, f"hop {f.hop}"),
                            f"{f.lo:,}–{f.hi:,}" if f.hi else "none",
-                           sync_text(f, seen.get(f.author, True)),
+                           sync_text(f),
                            ", ".join(self._who(s) for s in f.sources))
         for held in feeds:  # held feeds the node does not report (e.g. offline)
             if held.author in wanted or (held.is_me and status.feeds):
@@ -273,6 +271,10 @@ class NetworkScreen(SocialScreen):
                 "offline" if not status.listen else "—")
             self._add_feed(table, held.author, held.name or short(held.author), relation,
                            span, sync, "")
+        held_feeds = {f.author for f in feeds}
+        for author in sorted(self.state.following - held_feeds - set(wanted)):  # none held
+            self._add_feed(table, author, self._who(author), "following", "none",
+                           NOT_FOUND if status.listen else "offline", "")
         table.move_cursor(row=min(row, table.row_count - 1), animate=False)
 
     @staticmethod

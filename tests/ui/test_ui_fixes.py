@@ -14,7 +14,7 @@ from textual.widgets._footer import FooterKey
 
 from p2psocial.runtime.node import Node
 from p2psocial.runtime.views import FeedStatus, NodeStatus, PeerView
-from p2psocial.testing import FeedBuilder
+from p2psocial.testing import FeedBuilder, identity_for
 from p2psocial.ui.compose import ComposeScreen
 from p2psocial.ui.dialogs import ConfirmDialog, ConnectDialog
 from p2psocial.ui.home import HomeScreen
@@ -30,7 +30,7 @@ from p2psocial.ui.postlist import PostList
 from p2psocial.ui.profile import ProfileScreen
 from p2psocial.ui.widgets import TopBar
 
-from .conftest import ALICE, BOB, CAROL, SIZE, World, app_for, deliver, until
+from .conftest import ALICE, BOB, CAROL, ME, SIZE, World, app_for, deliver, until
 from .test_screens import rows_of
 
 
@@ -260,7 +260,21 @@ def test_peer_rows_label_relays_and_fit_their_columns() -> None:
 
 
 def test_a_followed_feed_nothing_is_known_of_has_no_full_bar() -> None:
-    nothing = FeedStatus(author=ALICE.handle)
-    assert sync_text(nothing, seen=False) == "? not found yet"
-    assert "100%" not in sync_text(nothing, seen=True)
+    assert sync_text(FeedStatus(author=ALICE.handle)) == "? not found yet"
+    assert sync_text(FeedStatus(author=ME.handle, hop=0)) == "nothing posted yet"
     assert "100%" in sync_text(FeedStatus(author=ALICE.handle, lo=1, hi=5, best_known=5))
+
+
+@pytest.mark.asyncio
+async def test_a_followed_feed_none_of_which_is_held_is_listed(node: Node) -> None:
+    nobody = identity_for("nobody-knows-me").handle
+    await node.service.follow(nobody, unknown=True)
+    app = app_for(node)
+    async with app.run_test(size=SIZE) as pilot:
+        await rows_of(pilot, app)
+        await pilot.press("4")
+        table = app.screen.query_one("#feeds", DataTable)
+        await until(pilot, lambda: table.row_count == 5, what="the followed feed")
+        select_row(table, nobody)
+        row = table.get_row_at(table.cursor_row)
+        assert row[1:4] == ["following", "none", "offline"]
