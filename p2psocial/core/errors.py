@@ -13,6 +13,8 @@
     │   └── InviteError            an invite token that is not one, corrupt, forged or expired
     ├── UsageError                 the local user asked for something impossible
     │   ├── HandleError            a handle or key that is not one
+    │   ├── AlreadyDone            a reaction or repost given twice (nothing stacks)
+    │   ├── NothingToUndo          taking back what was never given
     │   └── LocalProtocolError     our own code misused a sync session (a bug, not the peer's)
     ├── KeyfileError               the secret key file is missing, corrupt or locked
     │   └── WrongPassphrase
@@ -120,6 +122,14 @@ class ProtocolError(ValidationError):
 
 class UsageError(P2PSocialError):
     """The local user asked for something that cannot be done (bad argument, too-long post)."""
+
+
+class AlreadyDone(UsageError):
+    """I already gave that reaction or repost: doing it again would stack."""
+
+
+class NothingToUndo(UsageError):
+    """There is no reaction or repost of mine to take back."""
 
 
 class HandleError(UsageError):

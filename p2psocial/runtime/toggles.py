@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from p2psocial.core import limits
-from p2psocial.core.errors import UsageError
+from p2psocial.core.errors import AlreadyDone, NothingToUndo, UsageError
 from p2psocial.store.sqlite import Store
 
 
@@ -59,11 +59,11 @@ async def reposted(store: Store, me: bytes, target: bytes) -> list[bytes]:
     return [] if mine is None else mine.reposts
 
 
-def refuse_again(what: str, ref: str, undo: str) -> UsageError:
+def refuse_again(what: str, ref: str, undo: str) -> AlreadyDone:
     """The error for doing something a second time."""
-    return UsageError(f"you already {what} {ref[:12]}: `p2psocial {undo}` undoes it")
+    return AlreadyDone(f"you already {what} {ref[:12]}: `p2psocial {undo}` undoes it")
 
 
-def refuse_undo(what: str, ref: str) -> UsageError:
+def refuse_undo(what: str, ref: str) -> NothingToUndo:
     """The error for undoing what was never done."""
-    return UsageError(f"you have not {what} {ref[:12]}: nothing to undo")
+    return NothingToUndo(f"you have not {what} {ref[:12]}: nothing to undo")

@@ -3,10 +3,11 @@ find bar wiring, and running node calls in workers with errors shown as notifica
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar, cast
 
-from textual import on
+from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -15,14 +16,17 @@ from textual.widget import Widget
 from textual.worker import Worker
 
 from p2psocial.core.errors import P2PSocialError
+from p2psocial.runtime.views import EntryView
 from p2psocial.ui.backend import UiBackend
 from p2psocial.ui.messages import StatusChanged
 from p2psocial.ui.postlist import PostList
 from p2psocial.ui.render import Context
+from p2psocial.ui.rows import apply_counts, refresh_counts, stale_counts
 from p2psocial.ui.state import UiState
 from p2psocial.ui.widgets import FindBar, TopBar
 
 T = TypeVar("T")
+COUNTS_DEBOUNCE = 0.05  # seconds
 
 
 class Host(Protocol):
@@ -99,6 +103,10 @@ class ListScreen(SocialScreen):
         Binding("slash", "find", "Find", show=False),
     ]
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stale_counts: set[str] = set()
+
     @property
     def post_list(self) -> PostList:
         return self.query_one(PostList)
@@ -109,6 +117,32 @@ class ListScreen(SocialScreen):
         self.post_list.context = Context(me=state.me, names=state.names, related=state.related)
         self.post_list.focus()
         self.query_one(FindBar).display = False
+
+    def track_counts(self, views: Sequence[EntryView]) -> None:
+        """New entries arrived: fold the posts they delete at once, and fetch the counts of
+        the posts they react to, repost, reply to or take something back from."""
+        post_list = self.post_list
+        changed = apply_counts(post_list.rows, views)
+        if changed:
+            post_list.rows_changed(changed)
+        stale = stale_counts(post_list.rows, views)
+        if stale:
+            self._stale_counts.update(stale)
+            self._refetch_counts()
+
+    @work(group="counts", exclusive=True)
+    async def _refetch_counts(self) -> None:
+        await asyncio.sleep(COUNTS_DEBOUNCE)  # a burst of reactions makes one fetch
+        refs = set(self._stale_counts)
+        backend = await self.host.ready()
+        try:
+            fresh = await backend.entries(sorted(refs))
+        except P2PSocialError:
+            return  # the next arrival asks again; the refs stay stale until then
+        self._stale_counts -= refs
+        changed = refresh_counts(self.post_list.rows, fresh)
+        if changed:
+            self.post_list.rows_changed(changed)
 
     def sync_context(self) -> None:
         """Take `me` into the list's rendering context (known once the node is open)."""

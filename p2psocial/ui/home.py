@@ -20,7 +20,7 @@ from p2psocial.ui.base import ListScreen
 from p2psocial.ui.messages import EntriesArrived, RelationsChanged
 from p2psocial.ui.postlist import PostList
 from p2psocial.ui.render import now_ms
-from p2psocial.ui.rows import apply_counts, merge_positions, timeline_rows
+from p2psocial.ui.rows import merge_positions, timeline_rows
 from p2psocial.ui.widgets import FindBar, FitFooter, TopBar
 
 PAGE = 50
@@ -120,10 +120,7 @@ class HomeScreen(ListScreen):
         self.load_page(keep_place=True)
 
     def on_entries_arrived(self, message: EntriesArrived) -> None:
-        post_list = self.post_list
-        changed = apply_counts(post_list.rows, message.views)
-        if changed:
-            post_list.rows_changed(changed)
+        self.track_counts(message.views)
         views = [v for v in message.views if self.state.in_timeline(v)]
         if views:
             self.insert_live(views)

@@ -25,7 +25,7 @@ from p2psocial.ui.base import ListScreen
 from p2psocial.ui.messages import EntriesArrived, RelationsChanged
 from p2psocial.ui.postlist import PostList
 from p2psocial.ui.render import WHO, Row
-from p2psocial.ui.rows import apply_counts, fetch_related, timeline_row
+from p2psocial.ui.rows import fetch_related, timeline_row
 from p2psocial.ui.state import UiState
 from p2psocial.ui.widgets import FindBar, FitFooter, TopBar
 
@@ -169,9 +169,7 @@ class ProfileScreen(ListScreen):
             self.load(older=True)
 
     def on_entries_arrived(self, message: EntriesArrived) -> None:
-        changed = apply_counts(self.post_list.rows, message.views)
-        if changed:
-            self.post_list.rows_changed(changed)
+        self.track_counts(message.views)
         if any(v.author == self.handle and v.type in ("post", "repost", "about")
                for v in message.views):
             self.load()

@@ -15,6 +15,7 @@ from p2psocial.ui.render import WHO, Row, who
 from p2psocial.ui.state import UiState
 
 MAX_RELATED = 5000
+MAX_COUNT_REFRESH = 200  # shown posts refetched after a delete of something not shown
 REF_KEYS = ("target", "parent", "quote")
 
 
@@ -127,37 +128,75 @@ def merge_positions(existing: Sequence[Row], new: Sequence[Row], now: int, *,
 
 
 def apply_counts(rows: Sequence[Row], views: Sequence[EntryView]) -> list[Row]:
-    """Bump reply, repost and reaction counts of shown posts that new entries point at, and
-    fold posts their author deleted; returns the rows that changed."""
-    by_hash: dict[str, list[Row]] = {}
-    for row in rows:
-        by_hash.setdefault(row.post.hash, []).append(row)
+    """Fold shown posts whose author deleted them; returns the rows that changed.
+
+    Counts are not bumped here: a reaction or repost counts once per author and an undo is a
+    delete of the react/repost entry, which names that entry, not the post. The node's counts
+    are fetched instead (`stale_counts`, `refresh_counts`)."""
+    by_hash = _rows_by_hash(rows)
     changed: list[Row] = []
+    for view in views:
+        target = (view.content or {}).get("target")
+        if view.type != "delete" or not target:
+            continue
+        for row in by_hash.get(str(target), []):
+            if row.post.author != view.author:
+                continue
+            _set_post(row, replace(row.post, deleted=True, text=None, content=None))
+            changed.append(row)
+    return changed
+
+
+def stale_counts(rows: Sequence[Row], views: Sequence[EntryView]) -> set[str]:
+    """Hashes of shown posts whose reply, repost or reaction counts `views` may change.
+
+    A reply, react or repost names its post. A delete names the entry it takes back: if that
+    is not a shown post, it may be someone's reaction or repost of one, so every shown post
+    (at most MAX_COUNT_REFRESH) is stale."""
+    shown = _rows_by_hash(rows)
+    stale: set[str] = set()
     for view in views:
         content = view.content or {}
         if view.type == "post" and content.get("parent"):
-            target, change = str(content["parent"]), "reply"
+            target = str(content["parent"])
         elif view.type in ("react", "repost", "delete") and content.get("target"):
-            target, change = str(content["target"]), view.type
+            target = str(content["target"])
         else:
             continue
-        for row in by_hash.get(target, []):
-            row_post = row.post
-            if change == "delete":
-                if row_post.author != view.author:
-                    continue
-                updated = replace(row_post, deleted=True, text=None, content=None)
-            elif change == "reply":
-                updated = replace(row_post, replies=row_post.replies + 1)
-            elif change == "repost":
-                updated = replace(row_post, reposts=row_post.reposts + 1)
-            else:
-                reactions = dict(row_post.reactions)
-                reactions[view.text or "?"] = reactions.get(view.text or "?", 0) + 1
-                updated = replace(row_post, reactions=reactions)
-            if row.shown is not None:
-                row.shown = updated
-            else:
-                row.entry = updated
+        if target in shown:
+            stale.add(target)
+        elif view.type == "delete":
+            stale.update(list(shown)[:MAX_COUNT_REFRESH])
+    return stale
+
+
+def refresh_counts(rows: Sequence[Row], fresh: Sequence[EntryView]) -> list[Row]:
+    """Take the counts (and my marks) of `fresh` views into the rows that show those posts."""
+    by_hash = _rows_by_hash(rows)
+    changed: list[Row] = []
+    for view in fresh:
+        for row in by_hash.get(view.hash, []):
+            post = row.post
+            if (post.replies, post.reposts, post.reactions, post.my_reactions,
+                    post.my_repost) == (view.replies, view.reposts, view.reactions,
+                                        view.my_reactions, view.my_repost):
+                continue
+            _set_post(row, replace(post, replies=view.replies, reposts=view.reposts,
+                                   reactions=view.reactions, my_reactions=view.my_reactions,
+                                   my_repost=view.my_repost))
             changed.append(row)
     return changed
+
+
+def _rows_by_hash(rows: Sequence[Row]) -> dict[str, list[Row]]:
+    by_hash: dict[str, list[Row]] = {}
+    for row in rows:
+        by_hash.setdefault(row.post.hash, []).append(row)
+    return by_hash
+
+
+def _set_post(row: Row, post: EntryView) -> None:
+    if row.shown is not None:
+        row.shown = post
+    else:
+        row.entry = post

@@ -16,7 +16,7 @@ from p2psocial.ui.base import ListScreen
 from p2psocial.ui.messages import EntriesArrived, RelationsChanged
 from p2psocial.ui.postlist import PostList
 from p2psocial.ui.render import Row
-from p2psocial.ui.rows import apply_counts, fetch_related
+from p2psocial.ui.rows import fetch_related
 from p2psocial.ui.widgets import FindBar, FitFooter, TopBar
 
 
@@ -93,9 +93,7 @@ class ThreadScreen(ListScreen):
                 break
 
     def on_entries_arrived(self, message: EntriesArrived) -> None:
-        changed = apply_counts(self.post_list.rows, message.views)
-        if changed:
-            self.post_list.rows_changed(changed)
+        self.track_counts(message.views)
         if self.root and any((v.content or {}).get("root") == self.root
                              for v in message.views):
             self.load()

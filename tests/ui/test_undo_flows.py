@@ -9,7 +9,7 @@ from p2psocial.runtime.node import Node
 from p2psocial.ui.app import SocialApp
 from p2psocial.ui.postlist import PostList
 
-from .conftest import SIZE, World, app_for, until
+from .conftest import SIZE, World, app_for, deliver, until
 
 
 def select_post(app: SocialApp, ref: str) -> PostList:
@@ -63,3 +63,45 @@ async def test_b_twice_takes_the_repost_back(node: Node, world: World) -> None:
     [view] = await node.service.entries([ref])
     assert view.reposts == 0 and not view.my_repost
     assert [e.type for e in await node.service.timeline()].count("repost") == 0
+
+
+@pytest.mark.asyncio
+async def test_live_counts_are_per_author_and_follow_undo(node: Node, world: World) -> None:
+    """Bob reacts twice with ❤ (another implementation let it stack), then takes one back,
+    then reposts twice: the shown counts are the node's, once per author, never bumped."""
+    ref = world.alice_post.hash.hex()
+    bob = world.builders["bob"]
+    app = app_for(node)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: shown(app, ref), what="alice's post")
+        first, _second = bob.react(world.alice_post), bob.react(world.alice_post)
+        await deliver(node, bob.entries[-2:])
+        await until(pilot, lambda: shown(app, ref) == [("post", 0, {"❤": 1})], what="❤ 1")
+        await pilot.pause(0.2)
+        assert shown(app, ref) == [("post", 0, {"❤": 1})]
+        bob.delete(first)
+        await deliver(node, bob.entries[-1:])
+        await pilot.pause(0.2)  # Bob's other ❤ still counts
+        assert shown(app, ref) == [("post", 0, {"❤": 1})]
+        bob.delete(_second)
+        await deliver(node, bob.entries[-1:])
+        await until(pilot, lambda: shown(app, ref) == [("post", 0, {})], what="❤ gone")
+
+
+@pytest.mark.asyncio
+async def test_l_on_a_stale_mark_does_what_the_user_meant(node: Node, world: World) -> None:
+    """I reacted from the CLI while the UI showed no mark: `l` keeps the reaction (no error),
+    shows my mark, and the next `l` takes it back."""
+    ref = world.alice_post.hash.hex()
+    app = app_for(node)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: shown(app, ref), what="alice's post")
+        await node.service.react(ref, "❤")  # behind the UI's back
+        select_post(app, ref)
+        await pilot.press("l")
+        await until(pilot, lambda: "❤" in select_post(app, ref).rows[
+            select_post(app, ref).cursor].post.my_reactions, what="my ❤ noted")
+        assert shown(app, ref) == [("post", 0, {"❤": 1})]
+        assert not any(n.severity == "error" for n in app._notifications)
+        await pilot.press("l")
+        await until(pilot, lambda: shown(app, ref) == [("post", 0, {})], what="❤ taken back")

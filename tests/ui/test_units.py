@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import segno
@@ -14,7 +15,7 @@ from p2psocial.ui.help import key_text
 from p2psocial.ui.network import banners, bar, progress, summary
 from p2psocial.ui.qr import qr_matrix, qr_text
 from p2psocial.ui.render import Context, Row, ago, body_text, row_text, short
-from p2psocial.ui.rows import apply_counts, merge_positions
+from p2psocial.ui.rows import apply_counts, merge_positions, refresh_counts, stale_counts
 from p2psocial.ui.state import UiState
 from p2psocial.ui.thread import tree_rows
 
@@ -84,20 +85,33 @@ def test_merge_positions_puts_live_rows_where_they_belong() -> None:
     assert [r.entry.seq for r in rows] == [1, 5, 9] and positions == [0, 3, 5]
 
 
-def test_apply_counts_bumps_the_rows_pointed_at() -> None:
-    target = view(1)
-    rows = [Row(entry=target), Row(entry=view(9, type="repost"), shown=target)]
+def test_counts_are_fetched_for_the_rows_pointed_at_not_bumped() -> None:
+    target, other = view(1), view(8)
+    rows = [Row(entry=target), Row(entry=view(9, type="repost"), shown=target), Row(entry=other)]
     changes = [
         view(2, author=BOB.handle, content={"text": "r", "parent": target.hash}),
         view(3, author=BOB.handle, type="react", text="🔥", content={"target": target.hash}),
         view(4, author=BOB.handle, type="repost", content={"target": target.hash}),
     ]
-    changed = apply_counts(rows, changes)
-    assert len(changed) == 6
-    for row in rows:
+    assert apply_counts(rows, changes) == []  # nothing is bumped by guesswork
+    assert stale_counts(rows, changes) == {target.hash}
+    # Bob's second 🔥 counts once: the node says so, and the rows take the node's counts
+    fresh = replace(target, replies=1, reposts=1, reactions={"🔥": 1})
+    changed = refresh_counts(rows, [fresh])
+    assert len(changed) == 2
+    for row in rows[:2]:
         assert (row.post.replies, row.post.reposts, row.post.reactions) == (1, 1, {"🔥": 1})
+    assert refresh_counts(rows, [fresh]) == []  # unchanged counts redraw nothing
+    # a delete of an entry not shown (Bob takes his reaction back) makes every shown post stale
+    undo = view(5, author=BOB.handle, type="delete", content={"target": "cd" * 32})
+    assert stale_counts(rows, [undo]) == {target.hash, other.hash}
+
+
+def test_a_delete_by_the_author_folds_the_post_at_once() -> None:
+    target = view(1)
+    rows = [Row(entry=target), Row(entry=view(9, type="repost"), shown=target)]
     deletion = view(5, type="delete", content={"target": target.hash})
-    apply_counts(rows, [deletion])
+    assert len(apply_counts(rows, [deletion])) == 2
     assert all(r.post.deleted for r in rows)
     not_theirs = view(6, author=BOB.handle, type="delete", content={"target": "ab" * 32})
     assert apply_counts([Row(entry=view(7, hash="ab" * 32))], [not_theirs]) == []
