@@ -67,6 +67,16 @@ HINTS_PREFIX = "hints:"
 MIN_REF_HEX = 6
 
 
+MAX_PAGE = 10_000
+
+
+def _page(limit: int) -> int:
+    """A page size asked for: 1 to MAX_PAGE (SQLite would read a negative one as no limit)."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise UsageError(f"a page holds 1 to {MAX_PAGE:,} items, not {limit}")
+    return limit
+
+
 def relay_token_key(addr: str) -> str:
     """Meta key of the invite to present when joining the relay at `addr`."""
     return "relay-invite:" + addr.rsplit("/p2p/", 1)[-1]
@@ -340,14 +350,15 @@ class Service:
                   before_seq: int | None = None) -> FeedLog:
         """A feed's entries, newest first."""
         feed = await self.feed(handle)
-        entries = await self.store.feed_entries(parse_handle(feed.author), limit=limit,
+        entries = await self.store.feed_entries(parse_handle(feed.author), limit=_page(limit),
                                                 before_seq=before_seq)
         return FeedLog(feed=feed, entries=await self._views(entries))
 
     async def timeline(self, *, limit: int = 50, before: Sequence[Any] | None = None
                        ) -> list[EntryView]:
         """My home timeline: posts and reposts of the feeds I follow and mine, newest first."""
-        items = await self.store.timeline(self.public_key, limit=limit, before=_cursor(before))
+        items = await self.store.timeline(self.public_key, limit=_page(limit),
+                                          before=_cursor(before))
         return await self._timeline_views(items)
 
     async def thread(self, ref: str) -> list[EntryView]:
@@ -384,7 +395,7 @@ class Service:
         """A feed's posts and reposts, newest first, with cursors to page backwards (a
         profile's timeline; default: mine)."""
         key = self.public_key if handle is None else await self.key_of(handle)
-        items = await self.store.timeline(self.public_key, limit=limit,
+        items = await self.store.timeline(self.public_key, limit=_page(limit),
                                           before=_cursor(before), authors=[key])
         return await self._timeline_views(items)
 
@@ -404,7 +415,7 @@ class Service:
                             ) -> list[NotificationView]:
         """What others did that concerns me, newest first: mentions, replies, quotes,
         reactions and reposts of my entries, and new followers (see Store.notifications)."""
-        items = await self.store.notifications(self.public_key, limit=limit,
+        items = await self.store.notifications(self.public_key, limit=_page(limit),
                                                before=_cursor(before))
         views = await self._views([n.entry for n in items])
         targets = {t.hash: t for t in await self.entries(
@@ -420,7 +431,7 @@ class Service:
         text = text.strip()
         if not text:
             return []
-        found = await self.store.find_profiles(text, limit=limit)
+        found = await self.store.find_profiles(text, limit=_page(limit))
         following = await self.store.following(self.public_key)
         blocking = await self.store.blocking(self.public_key)
         states = await self.store.feed_states([p.author for p in found])

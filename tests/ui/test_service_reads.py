@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from p2psocial.core.errors import UsageError
 from p2psocial.runtime.control import ControlClient
 from p2psocial.runtime.node import Node
 from p2psocial.runtime.views import NotificationView
@@ -85,3 +86,15 @@ async def test_following_includes_feeds_not_held_yet(node: Node) -> None:
                                                      stranger.handle])
     assert await node.service.following(BOB.handle) == [ME.handle]
     assert await node.service.blocking() == [CAROL.handle]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("limit", [0, -1, 10**9])
+async def test_a_page_size_out_of_range_is_refused(node: Node, limit: int) -> None:
+    """SQLite reads LIMIT -1 as 'no limit': a page of a million-entry store at once."""
+    service = node.service
+    for read in (lambda: service.timeline(limit=limit), lambda: service.posts(limit=limit),
+                 lambda: service.notifications(limit=limit), lambda: service.log(limit=limit),
+                 lambda: service.find_feeds("a", limit=limit)):
+        with pytest.raises(UsageError, match="a page holds 1 to"):
+            await read()
