@@ -130,6 +130,8 @@ def release_inbound_slots(host: IHost) -> None:
     swarm's own handler still does the work (gate, upgrade, registration); our handler holds
     the same slot only until the connection closes, then cancels the swarm's wait. The limit
     stays a bound on connections open at once. Refusals are logged (at most once a minute).
+    Pre-multiplexed transports (QUIC, which we do not enable) skip the upgrade we watch and
+    keep libp2p's behaviour.
     """
     swarm: Any = host.get_network()
     inner = getattr(swarm, "_do_handle_inbound_connection", None)
