@@ -73,21 +73,21 @@ def peer_id(handle: str) -> ID:
     try:
         raw = base58.b58decode(handle)
     except ValueError as exc:
-        raise AddressError(f"not a peer id: {handle!r}") from exc
+        raise AddressError(f"not a peer id: {_shown(handle)}") from exc
     # A PeerID is a multihash: <code> <length> <digest>, identity (0x00) or sha2-256 (0x12).
     if len(raw) < 3 or raw[0] not in (0x00, 0x12) or raw[1] != len(raw) - 2:
-        raise AddressError(f"not a peer id: {handle!r}")
+        raise AddressError(f"not a peer id: {_shown(handle)}")
     return ID(raw)
 
 
 def parse_multiaddr(text: str) -> multiaddr.Multiaddr:
     """Parse a multiaddr string. Raises AddressError."""
     if not text or not text.startswith("/"):
-        raise AddressError(f"not a multiaddr: {text!r}")
+        raise AddressError(f"not a multiaddr: {_shown(text)}")
     try:
         return multiaddr.Multiaddr(text)
     except (ValueError, TypeError) as exc:
-        raise AddressError(f"not a multiaddr: {text!r} ({exc})") from exc
+        raise AddressError(f"not a multiaddr: {_shown(text)} ({_cut(str(exc))})") from exc
 
 
 def parse_peer_addr(text: str) -> PeerInfo:
@@ -99,7 +99,7 @@ def parse_peer_addr(text: str) -> PeerInfo:
     parse_multiaddr(text)
     head, sep, handle = text.rpartition(_P2P)
     if not sep or "/" in handle:
-        raise AddressError(f"address does not end with /p2p/<peer id>: {text!r}")
+        raise AddressError(f"address does not end with /p2p/<peer id>: {_shown(text)}")
     peer_id(handle)
     return PeerInfo(handle, (head,) if head else ())
 
@@ -159,3 +159,14 @@ def _strip_peer(addrs: Sequence[object], handle: str) -> tuple[str, ...]:
         if text and text not in out:
             out.append(text)
     return tuple(out)
+
+
+def _shown(text: str, most: int = 80) -> str:
+    """`text` quoted for an error line, cut to `most` characters (a pasted novel is not echoed
+    back whole)."""
+    return repr(text) if len(text) <= most else repr(text[:most]) + f"… ({len(text):,} characters)"
+
+
+def _cut(text: str, most: int = 120) -> str:
+    """A library's message for an error line, cut to `most` characters."""
+    return text if len(text) <= most else text[:most] + "…"

@@ -154,3 +154,10 @@ def test_drop_oldest_queue_wakes_a_waiting_receiver() -> None:
         assert queue.statistics().closed
 
     trio.run(main)
+
+
+def test_a_huge_bad_address_is_not_echoed_whole() -> None:
+    junk = "/ip4/" + "9" * 70_000
+    with pytest.raises(AddressError) as caught:
+        parse_peer_addr(junk)
+    assert len(str(caught.value)) < 300 and "70,005 characters" in str(caught.value)
