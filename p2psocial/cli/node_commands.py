@@ -9,7 +9,7 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from p2psocial.cli import passphrase, render
 from p2psocial.core.errors import UsageError
@@ -19,6 +19,7 @@ from p2psocial.runtime.config import NodeConfig, load_config
 from p2psocial.runtime.control import ControlClient, NodeNotRunning
 from p2psocial.runtime.local import open_local, require_identity
 from p2psocial.runtime.node import Node
+from p2psocial.runtime.relay_card import relay_card
 from p2psocial.runtime.views import EntryView, NodeStatus, PeerView
 from p2psocial.store import keyfile
 from p2psocial.store.home import Home
@@ -48,9 +49,10 @@ def node_config(args: argparse.Namespace, home: Home) -> NodeConfig:
 
 
 async def run_node(args: argparse.Namespace, home: Home,
-                   identity: Identity | None = None, *, config: NodeConfig | None = None
-                   ) -> int:
-    """`p2psocial run`: run the node headless until Ctrl-C or SIGTERM."""
+                   identity: Identity | None = None, *, config: NodeConfig | None = None,
+                   on_start: Callable[[Node], Awaitable[None]] | None = None) -> int:
+    """`p2psocial run`: run the node headless until Ctrl-C or SIGTERM (`on_start` is called
+    once the node listens)."""
     doc = require_identity(home)
     if identity is None:
         identity = passphrase.unlock_interactively(doc)
@@ -68,6 +70,8 @@ async def run_node(args: argparse.Namespace, home: Home,
         for addr in addrs:
             sys.stderr.write(f"  listening on {addr}\n")
         sys.stderr.flush()
+        if on_start is not None:
+            await on_start(node)
         await stop.wait()
         sys.stderr.write("stopping…\n")
     finally:
@@ -88,8 +92,13 @@ async def run_relay(args: argparse.Namespace, home: Home) -> int:
         relay_quota=args.quota)
     if config.relay_quota < 1:
         raise UsageError("--quota must be at least 1")
-    Policy.parse(config.relay_policy)
-    return await run_node(args, home, config=config)
+    policy = Policy.parse(config.relay_policy)
+
+    async def print_card(node: Node) -> None:
+        card = await relay_card(node.store, node.identity, policy, await node.listen_addrs())
+        print("\n".join(card.lines()), flush=True)
+
+    return await run_node(args, home, config=config, on_start=print_card)
 
 
 async def list_relays(args: argparse.Namespace, home: Home) -> int:

@@ -25,7 +25,10 @@ class NodeConfig:
 
     listen: list[str] = field(default_factory=lambda: list(DEFAULT_LISTEN))
     peers: list[str] = field(default_factory=list)  # multiaddrs dialled at start and kept
-    relays: list[str] = field(default_factory=list)  # bootstrap relays (multiaddrs)
+    relays: list[str] = field(default_factory=list)  # relays kept besides the published ones
+    # relays (multiaddrs) joined for a reservation only while I have no relays of my own;
+    # never published in my `relays` entry (docs/relay.md)
+    bootstrap_relays: list[str] = field(default_factory=list)
     hops: int = 2
     depths: list[int] = field(default_factory=lambda: [0, 1000, 100])  # per hop; 0 = all
     mdns: bool = True
@@ -90,6 +93,10 @@ def load_config(path: Path) -> NodeConfig:
            config.relay_reservation_ttl) <= 0:
         raise UsageError(f"{path}: look_seconds, relay_quota, relay_max_reservations and "
                          "relay_reservation_ttl must be positive")
+    for addr in config.bootstrap_relays:
+        if "/p2p/" not in addr or "/p2p-circuit" in addr:
+            raise UsageError(f"{path}: bootstrap_relays holds {addr!r}, not a relay's full "
+                             "address (…/p2p/<relay id>)")
     if min(config.sync_hello_seconds, config.sync_frame_seconds) <= 0:
         raise UsageError(f"{path}: sync_hello_seconds and sync_frame_seconds must be positive")
     return config

@@ -25,6 +25,7 @@ from p2psocial.core.errors import NetError, ProtocolError
 from p2psocial.core.identity import handle_of
 from p2psocial.core.relay_policy import JOIN_PROTOCOL, join_request, parse_join_answer
 from p2psocial.net import Host, ProtocolNotSupported, ReservationRefused
+from p2psocial.runtime.bootstrap import Bootstrap
 from p2psocial.runtime.service import relay_token_key
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class RelayClient:
         self._config = node.config
         self._keepers: dict[str, asyncio.Task[None]] = {}
         self.states: dict[str, RelayState] = {}
+        self.bootstrap = Bootstrap(self._config.bootstrap_relays, is_relay=self._config.relay)
 
     # --- my relays --------------------------------------------------------------------------
 
@@ -71,7 +73,7 @@ class RelayClient:
 
     async def refresh(self) -> None:
         """Start keepers for new relays, stop those of relays I dropped."""
-        wanted = await self.my_relays()
+        wanted = self.bootstrap.relays_to_keep(await self.my_relays())
         for addr in [a for a in self._keepers if a not in wanted]:
             self._keepers.pop(addr).cancel()
             self.states.pop(addr, None)

@@ -122,9 +122,12 @@ class RelayDuty:
         except (ProtocolError, InviteError, HandleError) as exc:
             log.info("relay: bad join request from %s: %s", peer, exc)
             return join_answer(JoinDecision(False, f"bad request: {exc}"), 0)
+        known = key in self._members
         decision = await self._decide(key, invite)
-        log.info("relay: %s %s (%s)", "admitted" if decision.admitted else "refused", peer,
-                 decision.reason)
+        # a member's join at every reservation renewal is routine: only news is logged
+        level = logging.DEBUG if known and decision.admitted else logging.INFO
+        log.log(level, "relay: %s %s (%s)", "admitted" if decision.admitted else "refused",
+                peer, decision.reason)
         return join_answer(decision, self.quota if decision.admitted else 0)
 
     async def _decide(self, peer: bytes, invite: Invite | None) -> JoinDecision:
