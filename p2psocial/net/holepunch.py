@@ -96,6 +96,14 @@ class HolePuncher:
             return HOLE_PUNCHED if peer in self._punched else DIRECT
         return RELAYED if conns else ""
 
+    def direct_addr(self, peer: str) -> str:
+        """The remote address of a direct connection to `peer` ("" if none)."""
+        for conn in self._lp().get_network().get_connections(peer_id(peer)):
+            addrs = _conn_addrs(conn)
+            if addrs and not any(is_relayed(a) for a in addrs):
+                return addrs[0]
+        return ""
+
     def _sample(self) -> None:
         for pid in list(self._lp().get_network().connections):
             self._sample_peer(str(pid))

@@ -8,12 +8,10 @@ processes (p2psocial/testing/natpeer.py). One world per test module keeps it to 
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -28,52 +26,9 @@ from p2psocial.net.autonat import (
     encode_response,
 )
 from p2psocial.testing.nat import Nat, NatInternet, NetnsUnavailable
+from p2psocial.testing.natpeer import NatPeerProcess
 
 pytestmark = pytest.mark.slow
-Report = dict[str, Any]
-
-
-class Proc:
-    """One natpeer process; its JSON report lines, read as they come."""
-
-    def __init__(self, net: NatInternet, name: str, log: Path, *args: str) -> None:
-        self.name = name
-        self._log = log
-        self._err = log.open("w")
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", net.ns(name), sys.executable, "-m",
-             "p2psocial.testing.natpeer", *args],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err, text=True)
-        self.reports: list[Report] = []
-
-    def until(self, done: Callable[[Report], bool], *, timeout: float = 60) -> Report:
-        """Read reports until one satisfies `done`; it (fails the test on EOF or timeout:
-        the process's stderr is in the message)."""
-        deadline = time.monotonic() + timeout
-        assert self.proc.stdout is not None
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            report: Report = json.loads(line)
-            self.reports.append(report)
-            if done(report):
-                return report
-        pytest.fail(f"{self.name}: no such report in {self.reports}; its log ends:\n"
-                    f"{self._log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        finally:
-            if self.proc.stdout is not None:
-                self.proc.stdout.close()
-            self._err.close()
 
 
 def _tcp(net: NatInternet, name: str, ip: str, port: int, *, source_port: int = 0) -> str:
@@ -88,7 +43,7 @@ def _tcp(net: NatInternet, name: str, ip: str, port: int, *, source_port: int = 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     logs = tmp_path_factory.mktemp("nat")
-    procs: list[Proc] = []
+    procs: list[NatPeerProcess] = []
     try:
         with NatInternet("nt") as net:
             relay_ip = net.public("relay")
@@ -100,17 +55,18 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             net.router("rc", nat=Nat.SYMMETRIC)
             net.behind("c", "rc")
             try:
-                relay = Proc(net, "relay", logs / "relay.log", "relay", "--listen", relay_ip)
+                relay = NatPeerProcess(net, "relay", logs / "relay.log",
+                                       "relay", "--listen", relay_ip)
                 procs.append(relay)
                 relay_addr = relay.until(lambda r: "addr" in r)["addr"]
-                peers = {n: Proc(net, n, logs / f"{n}.log", "peer", "--relay", relay_addr)
+                peers = {n: NatPeerProcess(net, n, logs / f"{n}.log", "peer", "--relay", relay_addr)
                          for n in ("a", "p")}
                 procs.extend(peers.values())
                 handles = {n: p.until(lambda r: "ready" in r)["handle"]
                            for n, p in peers.items()}
                 for n in ("b", "c"):   # both dial A through the relay and try to punch
-                    peers[n] = Proc(net, n, logs / f"{n}.log", "peer", "--relay", relay_addr,
-                                    "--target", handles["a"])
+                    peers[n] = NatPeerProcess(net, n, logs / f"{n}.log", "peer",
+                                              "--relay", relay_addr, "--target", handles["a"])
                     procs.append(peers[n])
                 yield {"net": net, "peers": peers, "relay_ip": relay_ip}
             finally:
@@ -159,7 +115,7 @@ def test_port_preserving_nat_keeps_the_source_port_and_symmetric_does_not(
 def test_reachability_says_private_behind_nat_and_public_on_the_internet(
         world: dict[str, Any]) -> None:
     net: NatInternet = world["net"]
-    peers: dict[str, Proc] = world["peers"]
+    peers: dict[str, NatPeerProcess] = world["peers"]
     a = next(r for r in peers["a"].reports if "reachability" in r)
     p = next(r for r in peers["p"].reports if "reachability" in r)
     assert a["reachability"] == "private"
@@ -170,21 +126,25 @@ def test_reachability_says_private_behind_nat_and_public_on_the_internet(
 
 def test_hole_punching_upgrades_a_relayed_connection_behind_port_preserving_nats(
         world: dict[str, Any]) -> None:
-    b: Proc = world["peers"]["b"]
+    net: NatInternet = world["net"]
+    b: NatPeerProcess = world["peers"]["b"]
     assert b.until(lambda r: "route" in r)["route"] == "relayed"
     done = b.until(lambda r: "upgraded" in r)
     assert done["upgraded"] is True
     assert done["route"] == "hole-punched"
+    # through A's NAT, at A's listen port there (predicted from the relay's observation)
+    assert done["remote"] == f"/ip4/{net.ip('ra')}/tcp/4001"
     after = b.until(lambda r: "echo" in r)
     assert after == {"echo": True, "route": "hole-punched"}
 
 
 def test_symmetric_nat_falls_back_to_the_relayed_connection(world: dict[str, Any]) -> None:
-    c: Proc = world["peers"]["c"]
+    c: NatPeerProcess = world["peers"]["c"]
     assert c.until(lambda r: "route" in r)["route"] == "relayed"
     done = c.until(lambda r: "upgraded" in r, timeout=90)
     assert done["upgraded"] is False
     assert done["route"] == "relayed"
+    assert done["remote"] == ""
     assert c.until(lambda r: "echo" in r) == {"echo": True, "route": "relayed"}
 
 
