@@ -13,6 +13,10 @@ Rules:
 - `reserve()` makes or refreshes one reservation and returns its expiry; keeping it fresh
   (and re-making it after a relay restart) is the caller's loop: libp2p's own refresher
   only refreshes, and only while the connection lives.
+- py-libp2p's own reservation refresher is kept from starting (`_no_libp2p_refresher`: it
+  busy-loops).
+- Works with any circuit relay v2 server (checked against js-libp2p's stock one,
+  tests/network/test_stock_relay.py): HOP RESERVE/CONNECT and STOP are the spec's messages.
 - py-libp2p 0.8.1 has no public API for two things used here: the expiry a relay granted
   (`CircuitV2Transport._reservations`) and the relay's reservation table
   (`RelayResourceManager._reservations`, read for status and to free a reservation).
@@ -81,6 +85,7 @@ class CircuitRelay:
                 roles |= RelayRole.HOP
             self._transport = CircuitV2Transport(
                 self._lp, self._protocol, RelayConfig(roles=roles, limits=self._limits))
+            _no_libp2p_refresher(self._transport)
             self._nursery = nursery
             try:
                 yield self
@@ -163,6 +168,23 @@ class CircuitRelay:
         if self._transport is None:
             raise HostClosed("the relay service is not running")
         return self._transport
+
+
+def _no_libp2p_refresher(transport: CircuitV2Transport) -> None:
+    """Keep py-libp2p's own reservation refresher from ever starting (renewing is the
+    caller's loop, see `reserve`).
+
+    The first `CircuitV2Transport.reserve` starts `_refresh_reservations_worker`, which
+    refreshes every reservation within 30 s of its expiry and then sleeps until 30 s before
+    the earliest expiry: with a lifetime under 30 s, or once a refresh fails (relay gone),
+    that sleep is 0 and it sends RESERVE after RESERVE in a tight loop (33 in 3 s against a
+    js-libp2p relay, which then reset the connection and refused the caller's own renewal).
+    The transport starts it only while its `_refreshing` flag is false.
+    """
+    if not hasattr(transport, "_refreshing"):
+        logger.warning("libp2p's CircuitV2Transport has no _refreshing flag: its own "
+                       "reservation refresher may run next to ours")
+    transport._refreshing = True
 
 
 class _AdmittingResourceManager(RelayResourceManager):
