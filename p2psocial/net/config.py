@@ -62,7 +62,7 @@ class HostConfig:
     # liveness (keepalive.py): a ping every ping_interval s; a connection whose ping is not
     # answered within ping_timeout s is closed as dead
     ping_interval: float = 2.0
-    ping_timeout: float = 5.0
+    ping_timeout: float = 10.0  # generous: a busy node (start-up, bulk sync) answers late
     dht_timeout: float = 10.0
     publish_timeout: float = 5.0
     shutdown_timeout: float = 5.0

@@ -1,13 +1,17 @@
 """A network partition that drops packets (no reset): four node processes in namespaces, two
-on each side of one cable; the author A1 shares a side with A2, B1 posts on the other side.
+on each side of one cable; the author A1 shares a side with A2, B1 posts on the other side,
+and A2's relay R is on B's side.
 
 While the cable is out, each side keeps replicating within itself; once it is back, both
 sides hold everything within HEAL_LIMIT seconds, however long the cut lasted: dead
 connections were noticed and closed during the cut, and the peers are redialled at once.
+A2 holds a reservation on its relay again within RELAY_LIMIT seconds (its keeper's backoff
+does not grow with the cut).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -27,6 +31,7 @@ CUT_SECONDS = float(os.environ.get("P2PSOCIAL_CUT_SECONDS", "30"))
 SAME_SIDE_LIMIT = 8.0   # a post reaches a peer on its own side during the cut
 POST_EVERY = 4.0        # seconds between posts during the cut
 HEAL_LIMIT = 5.0        # both sides hold everything this long after the heal
+RELAY_LIMIT = 10.0      # A2's reservation on R is back this long after the heal
 NAMES = ("a1", "a2", "b1", "b2")
 
 
@@ -40,36 +45,50 @@ def follow(node: NodeProcess, handle: str) -> None:
 
 
 class Partition:
-    """Four nodes on two sides of a cable; stopped at the end."""
+    """Four nodes and a relay on two sides of a cable; stopped at the end."""
 
     def __init__(self, net: Internet, tmp: Path) -> None:
         self.net = net
-        self.nodes: dict[str, NodeProcess] = {}
-        for name in NAMES:
+        names = (*NAMES, "r")
+        for name in names:
             net.public(name)
-            self.nodes[name] = NodeProcess.create(tmp / name, name=name.upper(),
-                                                  netns=net.ns(name))
-        net.split(["b1", "b2"])
-        self.handles = {name: node.handle for name, node in self.nodes.items()}
+        with ThreadPoolExecutor(len(names)) as pool:  # make the homes at once
+            made = {name: pool.submit(NodeProcess.create, tmp / name, name=name.upper(),
+                                      netns=net.ns(name)) for name in names}
+            self.nodes = {name: future.result() for name, future in made.items()}
+            self.handles = dict(zip(names, pool.map(lambda n: n.handle,
+                                                    self.nodes.values()), strict=True))
+        net.split(["b1", "b2", "r"])
 
     def addr(self, name: str) -> str:
         return f"/ip4/{self.net.ip(name)}/tcp/{PORT}/p2p/{self.handles[name]}"
 
     def start(self) -> None:
-        for name, node in self.nodes.items():
-            for author in ("a1", "b1"):
-                if author != name:
-                    follow(node, self.handles[author])
-        with ThreadPoolExecutor(len(NAMES)) as pool:  # start the four at once
+        with ThreadPoolExecutor(len(NAMES)) as pool:
+            list(pool.map(lambda name: [follow(self.nodes[name], self.handles[author])
+                                        for author in ("a1", "b1") if author != name], NAMES))
+        self.nodes["a2"].home.joinpath("config.json").write_text(
+            json.dumps({"relays": [self.addr("r")]}))
+        with ThreadPoolExecutor(len(self.nodes)) as pool:  # start them all at once
             started = [pool.submit(node.start, listen=f"/ip4/{self.net.ip(name)}/tcp/{PORT}",
-                                   peers=[self.addr(other) for other in NAMES if other != name])
+                                   peers=self.peers_of(name),
+                                   verb="relay" if name == "r" else "run")
                        for name, node in self.nodes.items()]
         for future in started:
             future.result()
 
+    def peers_of(self, name: str) -> list[str]:
+        """Each of the four has the three others as configured peers; the relay none."""
+        return [] if name == "r" else [self.addr(o) for o in NAMES if o != name]
+
+    def relay_state(self) -> str:
+        """The state of A2's relay R, as `relays list` shows it."""
+        states = {r["addr"]: r["state"] for r in self.nodes["a2"].json("relays", "list")}
+        return str(states.get(self.addr("r"), "missing"))
+
     def stop(self) -> None:
-        for node in self.nodes.values():
-            node.stop()
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            list(pool.map(lambda node: node.stop(), self.nodes.values()))
 
     def head(self, name: str, author: str) -> int:
         """The newest seq of `author`'s feed in node `name`'s database (read-only: WAL lets
@@ -124,6 +143,8 @@ def test_each_side_replicates_during_a_cut_and_both_converge_soon_after_the_heal
     p.start()
     heads = {"a1": p.post("a1", "a before"), "b1": p.post("b1", "b before")}
     p.converge(heads, NAMES, timeout=30)
+    p.nodes["a2"].wait_for(lambda _: p.relay_state() == "reserved", timeout=30,
+                           what="a reservation on the relay")
 
     p.net.cut()
     cut_at = time.monotonic()
@@ -137,8 +158,15 @@ def test_each_side_replicates_during_a_cut_and_both_converge_soon_after_the_heal
             break
         time.sleep(min(POST_EVERY, CUT_SECONDS - (time.monotonic() - cut_at)))
 
+    assert p.relay_state() != "reserved"  # the keeper noticed the dead connection
     p.net.heal()
-    cut = time.monotonic() - cut_at
+    healed_at = time.monotonic()
+    cut = healed_at - cut_at
     took = p.converge(heads, NAMES, timeout=30)
-    print(f"cut {cut:.0f} s; heal to converged: {took}")
+    p.nodes["a2"].wait_for(lambda _: p.relay_state() == "reserved", timeout=40,
+                           what="the reservation on the relay after the heal")
+    relay_took = time.monotonic() - healed_at
+    print(f"cut {cut:.0f} s; heal to converged: {took}; reserved again after "
+          f"{relay_took:.1f} s")
     assert max(took.values()) <= HEAL_LIMIT, took
+    assert relay_took <= RELAY_LIMIT
