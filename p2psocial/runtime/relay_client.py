@@ -3,13 +3,18 @@
 Rules:
 - My relays are the addresses in my latest `relays` entry plus `relays` in the node config.
   For each, one keeper task: dial, join (presenting the invite noted for that relay, if
-  any), reserve a circuit, renew RENEW_MARGIN before expiry; after a failure (relay gone,
-  restarted, refusing) retry with backoff up to MAX_BACKOFF (REFUSED_BACKOFF after a refusal).
+  any; a relay that does not serve the join protocol is a plain circuit relay v2 server, any
+  libp2p implementation's: nothing to join, it is used for reservations and relayed dials
+  only, and `status` says so), reserve a circuit, renew RENEW_MARGIN before expiry; after a
+  failure (relay gone, restarted, refusing) retry with backoff up to MAX_BACKOFF
+  (REFUSED_BACKOFF after a refusal).
   Losing one relay never touches the others.
 - Every look_seconds, for each feed I follow directly: dial the relays its author published
-  and the addresses an invite gave for it. Only if no connected peer then keeps the feed
-  (a relay keeps its members' feeds) dial the author through those relays, and if that fails
-  too, look the feed up on the DHT (the author, and who provides it).
+  and the addresses an invite gave for it (those not connected already). Only if no connected
+  peer then keeps the feed (a p2psocial relay keeps its members' feeds; a plain relay keeps
+  nothing) dial the author through a relay: those it published, those its invite named, then
+  my own (a relay we share: a follower that knows only the handle), and if that fails too,
+  look the feed up on the DHT (the author, and who provides it).
 - Whatever happens to a relay is logged once per change of state and shown by `status`.
 """
 
@@ -25,6 +30,7 @@ from p2psocial.core.errors import NetError, ProtocolError
 from p2psocial.core.identity import handle_of
 from p2psocial.core.relay_policy import JOIN_PROTOCOL, join_request, parse_join_answer
 from p2psocial.net import Host, ProtocolNotSupported, ReservationRefused
+from p2psocial.runtime.bootstrap import Bootstrap
 from p2psocial.runtime.service import relay_token_key
 
 log = logging.getLogger(__name__)
@@ -32,6 +38,7 @@ RENEW_MARGIN = 0.2          # renew when this fraction of the reservation's life
 MAX_BACKOFF = 2.0            # at most this long between dials of a relay that is away
 REFUSED_BACKOFF = 120.0
 WATCH_SECONDS = 1.0          # how often a keeper checks that its relay is still connected
+PLAIN_RELAY = "plain relay: no store-and-forward"   # a relay without the join protocol
 
 
 @dataclass(slots=True)
@@ -61,6 +68,7 @@ class RelayClient:
         self._config = node.config
         self._keepers: dict[str, asyncio.Task[None]] = {}
         self.states: dict[str, RelayState] = {}
+        self.bootstrap = Bootstrap(self._config.bootstrap_relays, is_relay=self._config.relay)
 
     # --- my relays --------------------------------------------------------------------------
 
@@ -71,7 +79,7 @@ class RelayClient:
 
     async def refresh(self) -> None:
         """Start keepers for new relays, stop those of relays I dropped."""
-        wanted = await self.my_relays()
+        wanted = self.bootstrap.relays_to_keep(await self.my_relays())
         for addr in [a for a in self._keepers if a not in wanted]:
             self._keepers.pop(addr).cancel()
             self.states.pop(addr, None)
@@ -94,12 +102,8 @@ class RelayClient:
         while True:
             try:
                 await self._bridge.run(self._host.dial, addr)
-                await self._join(addr, relay)
+                member = await self._join(addr, relay)
                 expires = await self._bridge.run(self._host.reserve, relay)
-            except ProtocolNotSupported:
-                self._set(state, "refused", "not a relay (it does not serve the join protocol)")
-                await asyncio.sleep(REFUSED_BACKOFF)
-                continue
             except ReservationRefused as exc:
                 self._set(state, "refused", str(exc))
                 await asyncio.sleep(REFUSED_BACKOFF)
@@ -112,7 +116,8 @@ class RelayClient:
             backoff = 1.0
             state.expires = expires
             until = time.strftime("%H:%M:%S", time.localtime(expires))
-            self._set(state, "reserved", f"until {until}")
+            plain = "" if member else f"{PLAIN_RELAY}; "
+            self._set(state, "reserved", f"{plain}until {until}")
             self._replicator.peer_reachable(relay)
             await self._hold(relay, expires)
 
@@ -124,14 +129,21 @@ class RelayClient:
             if not await self._bridge.run_sync(self._host.is_connected, relay):
                 return
 
-    async def _join(self, addr: str, relay: str) -> None:
-        """Become (or stay) a member of the relay. Raises ReservationRefused if it says no."""
+    async def _join(self, addr: str, relay: str) -> bool:
+        """Become (or stay) a member of the relay: True if it is a p2psocial relay that
+        admitted me, False if it is a plain circuit relay (no join protocol: nothing to join,
+        the reservation is all). Raises ReservationRefused if a p2psocial relay says no."""
         token_raw = await self._store.get_meta(relay_token_key(addr))
         token = token_raw.decode() if token_raw else None
-        answer = await self._bridge.run(_ask_to_join, self._host, relay, join_request(token))
+        try:
+            answer = await self._bridge.run(_ask_to_join, self._host, relay,
+                                            join_request(token))
+        except ProtocolNotSupported:
+            return False
         admitted, reason, _quota = parse_join_answer(answer)
         if not admitted:
             raise ReservationRefused(f"refused: {reason}")
+        return True
 
     def _set(self, state: RelayState, new: str, detail: str) -> None:
         if (state.state, state.detail) != (new, detail):
@@ -146,25 +158,43 @@ class RelayClient:
         lost: list[bytes] = []
         relay_lists = await self._store.relay_lists(feeds)
         all_hints = await self._replicator.node.service.all_address_hints()
+        mine = await self.my_relays()
+        me = self._replicator.node.handle
         for feed in feeds:
             handle = handle_of(feed)
             relays = relay_lists.get(feed, [])
             hints = all_hints.get(handle, [])
             fresh = False
             for addr in dict.fromkeys([*relays, *hints]):
-                peer = addr.rsplit("/p2p/", 1)[-1]
-                if peer != self._replicator.node.handle:
-                    fresh |= await self._replicator.dial_quietly(addr)
+                if addr.rsplit("/p2p/", 1)[-1] != me:
+                    fresh |= await self._dial_new(addr)
             if fresh or self._replicator.served(feed) or self._replicator.is_connected(handle):
                 continue  # (a peer just dialled says what it keeps by the next round)
-            # nobody connected keeps this feed: reach the author through its relays (a
-            # relayed connection costs the relay bytes for every entry, so only then)
-            for addr in relays:
-                await self._replicator.dial_quietly(f"{addr}/p2p-circuit/p2p/{handle}")
+            # nobody connected keeps this feed: reach the author through a relay (a relayed
+            # connection costs the relay bytes for every entry, so only then): those it
+            # published, those an invite named, then mine (a relay we may share)
+            named = [a for a in hints if _relay_addr(a, handle)]
+            for addr in dict.fromkeys([*relays, *named, *mine]):
+                if await self._replicator.dial_quietly(f"{addr}/p2p-circuit/p2p/{handle}"):
+                    break
             if not self._replicator.served(feed):
                 lost.append(feed)
         if lost and self._config.dht:
             await self._replicator.look_up(lost)
+
+    async def _dial_new(self, addr: str) -> bool:
+        """Dial `addr` unless its peer is connected already; True if this connected it.
+        (A plain relay never opens a sync session, so "no session" is not "not connected".)"""
+        peer = addr.rsplit("/p2p/", 1)[-1]
+        if await self._bridge.run_sync(self._host.is_connected, peer):
+            return False
+        return bool(await self._replicator.dial_quietly(addr))
+
+
+def _relay_addr(addr: str, author: str) -> bool:
+    """True if `addr` names some peer other than `author` directly (a relay to try)."""
+    return "/p2p/" in addr and "/p2p-circuit" not in addr and \
+        addr.rsplit("/p2p/", 1)[-1] != author
 
 
 async def _ask_to_join(host: Host, relay: str, request: bytes) -> bytes:
