@@ -11,7 +11,7 @@ Modes (what it sends once the honest node has said which feeds it wants):
                        (needs the author's seed: --author-seed HEX; a malicious author)
     unsolicited        a thousand valid entries of a feed nobody asked for
     have-flood         HELLO, then --messages HAVE messages of 1,024 random feeds each
-    stall              HELLO, then most of a 1,000,000-byte frame, then nothing (forever)
+    stall              HELLO, then most of a 250,000-byte frame, then nothing (forever)
     silent             opens the stream and never sends a byte, not even HELLO
     return             garbage (so it is refused), then a new connection and stream: the
                        answer to the second is reported (`retry_after` too)
@@ -55,7 +55,7 @@ from p2psocial.testing.builders import identity_for, make_feed
 
 MODES = ("garbage", "oversized", "forged-signature", "wrong-author", "fork", "unsolicited",
          "stall", "silent", "return", "refuser", "have-flood")
-STALL_FRAME = 1_000_000
+STALL_FRAME = 250_000  # within the 256 KiB a node announces
 CONFIG = HostConfig(listen_addrs=("/ip4/127.0.0.1/tcp/0",), dht_mode=DhtMode.OFF,
                     enable_gossip=False)
 

@@ -75,7 +75,7 @@ def synced_pair(nodes: Make) -> tuple[NodeProcess, NodeProcess]:
 
 def test_stalled_frames_are_closed_in_time_memory_returns_and_honest_sync_goes_on(
         nodes: Make) -> None:
-    """20 streams stall inside a 1 MB frame, twice; each is closed with ERROR `timeout`
+    """20 streams stall inside a 250 kB frame, twice; each is closed with ERROR `timeout`
     within the frame deadline, alice's posts reach bob meanwhile, and the second round takes
     no more memory than the first left behind (what the first held was given back)."""
     alice, bob = synced_pair(nodes)

@@ -78,6 +78,8 @@ from p2psocial.core.replication.peek import run_of
 from p2psocial.core.replication.planner import EMPTY, SendRange, Span
 
 MAX_RETRY_AFTER = 86_400  # seconds: the longest retry-after sent (and honoured: see deadline)
+DEFAULT_MAX_FRAME = 1 << 18  # 262,144: the max_frame we announce; a peer that stalls inside a
+                             # frame holds at most this (ENTRIES of 256 entries rarely need more)
 MAX_PEER_WANTS = 100_000  # feeds a peer may want from us at once (what it wants is kept)
 
 Output: TypeAlias = bytes | SendRange
@@ -88,7 +90,7 @@ class SyncSession:
     """One side of a sync stream with one peer. See the module docstring for the rules."""
 
     def __init__(self, wants: Iterable[WantNote] = (), *, agent: str = "p2psocial",
-                 max_frame: int = MAX_FRAME) -> None:
+                 max_frame: int = DEFAULT_MAX_FRAME) -> None:
         """Args:
             wants: a note for every feed I want: what I hold of it and the depth I want.
             agent: free text naming this implementation, at most 256 characters.

@@ -25,6 +25,7 @@ from p2psocial.core.replication import (
 )
 from p2psocial.core.replication.framing import FrameDecoder
 from p2psocial.core.replication.messages import Entries, Want
+from p2psocial.core.replication.session import DEFAULT_MAX_FRAME
 from p2psocial.testing import FeedBuilder, identity_for, make_feed, raw_entries
 
 ALICE, BOB = identity_for("alice"), identity_for("bob")
@@ -53,7 +54,7 @@ def test_handshake_states_and_hello() -> None:
     assert b.state is State.AWAIT_HELLO and not b.caught_up
     run([link])
     assert a.state is b.state is State.OPEN
-    assert link.a.events[0] == PeerHello(1, "follower", 1 << 20)
+    assert link.a.events[0] == PeerHello(1, "follower", DEFAULT_MAX_FRAME)
     assert a.peer_hello is not None and a.peer_hello.agent == "follower"
     assert b.caught_up and b.wants_sent == 1
 
