@@ -15,7 +15,10 @@ Rules:
   nothing) dial the author through a relay: those it published, those its invite named, then
   my own (a relay we share: a follower that knows only the handle), and if that fails too,
   look the feed up on the DHT (the author, and who provides it).
-- Whatever happens to a relay is logged once per change of state and shown by `status`.
+- Whatever happens to a relay is shown by `status` and logged once per change of state; the
+  same change again (retries, a relay that flaps) at most once per 5 minutes, renewals at
+  DEBUG, and a relay granting reservations shorter than SHORT_RESERVATION gets one warning
+  (runtime/quiet_log.py).
 """
 
 from __future__ import annotations
@@ -31,12 +34,14 @@ from p2psocial.core.identity import handle_of
 from p2psocial.core.relay_policy import JOIN_PROTOCOL, join_request, parse_join_answer
 from p2psocial.net import Host, ProtocolNotSupported, ReservationRefused
 from p2psocial.runtime.bootstrap import Bootstrap
+from p2psocial.runtime.quiet_log import QuietLog
 from p2psocial.runtime.service import relay_token_key
 
 log = logging.getLogger(__name__)
 RENEW_MARGIN = 0.2          # renew when this fraction of the reservation's life is left
 MAX_BACKOFF = 2.0            # at most this long between dials of a relay that is away
 REFUSED_BACKOFF = 120.0
+SHORT_RESERVATION = 60.0     # a relay granting less is expiring reservations early
 WATCH_SECONDS = 1.0          # how often a keeper checks that its relay is still connected
 PLAIN_RELAY = "plain relay: no store-and-forward"   # a relay without the join protocol
 
@@ -68,6 +73,7 @@ class RelayClient:
         self._config = node.config
         self._keepers: dict[str, asyncio.Task[None]] = {}
         self.states: dict[str, RelayState] = {}
+        self._quiet = QuietLog(log)
         self.bootstrap = Bootstrap(self._config.bootstrap_relays, is_relay=self._config.relay)
 
     # --- my relays --------------------------------------------------------------------------
@@ -118,7 +124,8 @@ class RelayClient:
             until = time.strftime("%H:%M:%S", time.localtime(expires))
             plain = "" if member else f"{PLAIN_RELAY}; "
             self._set(state, "reserved", f"{plain}until {until}")
-            self._replicator.peer_reachable(relay)
+            if member:  # a p2psocial relay keeps feeds: sync with it (a plain one has none)
+                self._replicator.peer_reachable(relay)
             await self._hold(relay, expires)
 
     async def _hold(self, relay: str, expires: float) -> None:
@@ -146,9 +153,16 @@ class RelayClient:
         return True
 
     def _set(self, state: RelayState, new: str, detail: str) -> None:
-        if (state.state, state.detail) != (new, detail):
+        if (state.state, state.detail) != (new, detail):  # retries, flapping: rate-limited
             level = logging.WARNING if new in ("refused", "unreachable") else logging.INFO
-            log.log(level, "relay %s: %s%s", state.addr, new, f" ({detail})" if detail else "")
+            if state.state == new == "reserved":
+                level = logging.DEBUG  # a renewal is routine
+            self._quiet.log((state.addr, state.state, new), level,
+                            f"relay {state.addr}: {new}" + (f" ({detail})" if detail else ""))
+        if new == "reserved" and state.expires - time.time() < SHORT_RESERVATION:
+            self._quiet.log((state.addr, "short"), logging.WARNING,
+                            f"relay {state.addr}: grants reservations of only "
+                            f"{max(0.0, state.expires - time.time()):.0f} s (renewing as often)")
         state.state, state.detail = new, detail
 
     # --- reaching the authors I follow -----------------------------------------------------

@@ -193,60 +193,52 @@ def test_a_host_reserves_and_is_reached_through_a_stock_relay_on_loopback(
           f"relayed dial {figures['dial'] * 1000:.0f} ms")
 
 
-def test_reservation_renewal_and_follow_by_invite_through_a_stock_relay(world: World) -> None:
-    j = world.relay("j", ttl_ms=8000)   # short reservations, to see them renewed
-    a, b = world.node("a"), world.node("b")
+def test_authors_and_followers_on_private_hosts_meet_through_a_stock_relay(
+        world: World) -> None:
+    """A reserves on the stock relay J and renews (J's reservations last 8 s here, its one
+    changed setting); B follows A's invite; C shares J with A and knows only A's handle; D
+    knows only A's handle and P, a public node holding A's log; when P leaves, D reaches A
+    through J, which it learnt of from A's signed relays entry. No two of A-D can reach
+    each other, and J keeps no feed."""
+    j = world.relay("j", ttl_ms=8000)
+    p = world.node("p", public=True)
+    a, b, c, d = (world.node(n) for n in ("a", "b", "c", "d"))
     a.cli("relays", "add", j.addr)
     a.cli("post", "a1 through a stock relay")
     a_handle = a.handle
+    b.cli("follow", a.cli("invite").stdout.strip())
+    for node in (c, p):
+        node.cli("relays", "add", j.addr)
+        node.cli("follow", "--unknown", a_handle)
+    d.cli("follow", "--unknown", a_handle)
+
     started = time.monotonic()
     world.start(a)
     first = a.wait_for(lambda n: expiry(n, j.addr), timeout=30, what="a's reservation on j")
     reserved_in = time.monotonic() - started
     assert "plain relay" in str(relay_info(a, j.addr)["detail"])
+    started = time.monotonic()
+    for node in (b, c):
+        world.start(node)
+    p_addr = world.start(p)
+    b.wait_for(shows("a1 through a stock relay", a_handle), timeout=30,
+               what="a1 through j, from a's invite")
+    followed_in = time.monotonic() - started
+    c.wait_for(shows("a1 through a stock relay", a_handle), timeout=30,
+               what="a1 through j, the relay c shares with a")
+    p.wait_for(shows("a1 through a stock relay", a_handle), timeout=30, what="p holding a1")
     a.wait_for(lambda n: expiry(n, j.addr) > first, timeout=30, what="a renewing it")
     assert j.reserves(a_handle) >= 2, j.log()
 
-    # B knows nothing but the invite; A and B cannot reach each other
-    b.cli("follow", a.cli("invite").stdout.strip())
-    started = time.monotonic()
-    world.start(b)
-    b.wait_for(shows("a1 through a stock relay", a_handle), timeout=30, what="a1 through j")
-    followed_in = time.monotonic() - started
-    a.cli("post", "a2 live")
-    b.wait_for(shows("a2 live", a_handle), timeout=20, what="a2 live through j")
-    peers = {p["handle"]: p for p in b.json("peers")}
-    assert a_handle in peers and "relayed" in json.dumps(peers[a_handle]), peers
-    print(f"reservation in {reserved_in:.1f} s; invite to first post in {followed_in:.1f} s")
-
-
-def test_follow_by_handle_through_a_shared_or_learnt_stock_relay(world: World) -> None:
-    j = world.relay("j")                # stock settings throughout
-    p = world.node("p", public=True)    # a plain public node that follows A for a while
-    a, b, c = world.node("a"), world.node("b"), world.node("c")
-    a.cli("relays", "add", j.addr)
-    a.cli("post", "by handle")
-    a_handle = a.handle
-    world.start(a)
-    a.wait_for(lambda n: expiry(n, j.addr), timeout=30, what="a's reservation on j")
-
-    # B shares the relay with A and knows only A's handle
-    b.cli("relays", "add", j.addr)
-    b.cli("follow", a_handle)
-    world.start(b)
-    b.wait_for(shows("by handle", a_handle), timeout=30, what="a's post through the shared j")
-
-    # C knows only A's handle and P (which holds A's log, with A's signed relays entry);
-    # P goes away: C reaches A through the relay it learnt of
-    p.cli("follow", a_handle)
-    p.cli("relays", "add", j.addr)
-    p_addr = world.start(p)
-    p.wait_for(shows("by handle", a_handle), timeout=30, what="p holding a's feed")
-    c.cli("follow", a_handle)
-    world.start(c, extra=("--peer", p_addr))
-    c.wait_for(shows("by handle", a_handle), timeout=30, what="a's post from p")
+    world.start(d, extra=("--peer", p_addr))
+    d.wait_for(shows("a1 through a stock relay", a_handle), timeout=30, what="a1 from p")
     p.stop()
-    a.cli("post", "after p left")
-    c.wait_for(shows("after p left", a_handle), timeout=30,
-               what="a's post through the relay c learnt of from a's relays entry")
-    assert j.addr not in json.dumps(c.json("relays", "list"))
+    a.cli("post", "a2 live")
+    for node in (b, c, d):
+        node.wait_for(shows("a2 live", a_handle), timeout=30,
+                      what="a2 through j (d: the relay it learnt of from a's relays entry)")
+    peers = {peer["handle"]: peer for peer in d.json("peers")}
+    assert a_handle in peers and "relayed" in json.dumps(peers[a_handle]), peers
+    assert j.addr not in json.dumps(d.json("relays", "list"))
+    print(f"reserved {reserved_in:.1f} s after a started; "
+          f"b's first post {followed_in:.1f} s after b started")
