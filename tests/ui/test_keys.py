@@ -13,7 +13,7 @@ from p2psocial.runtime.node import Node
 from p2psocial.testing import FeedBuilder
 from p2psocial.ui.app import SocialApp
 from p2psocial.ui.compose import ComposeScreen
-from p2psocial.ui.dialogs import AboutDialog, ConfirmDialog, ReactDialog
+from p2psocial.ui.dialogs import AboutDialog, ConfirmDialog, ConnectDialog, ReactDialog
 from p2psocial.ui.follow import FollowDialog
 from p2psocial.ui.help import HelpScreen
 from p2psocial.ui.home import HomeScreen
@@ -30,7 +30,7 @@ from .conftest import ALICE, SIZE, World, app_for, deliver, until
 WITH_KEYS: list[type[Any]] = [
     SocialApp, PostList, FindBar, HomeScreen, NotificationsScreen, MeScreen, NetworkScreen,
     ThreadScreen, ProfileScreen, ComposeScreen, HelpScreen, FollowDialog, ReactDialog,
-    ConfirmDialog, AboutDialog]
+    ConfirmDialog, AboutDialog, ConnectDialog]
 
 
 def test_every_binding_names_an_action_that_exists() -> None:
