@@ -217,3 +217,56 @@ def test_bootstrap_relay_gives_reachability_until_the_node_has_its_own(world: Wo
     # the open relay printed its address and that no invite is needed
     assert f"relay address: {r_addr}" in r.log()
     assert "the address suffices" in r.log()
+
+
+# --- bad relays ------------------------------------------------------------------------------
+
+def _lines(node: NodeProcess, *words: str) -> list[str]:
+    return [line for line in node.log().splitlines() if all(w in line for w in words)]
+
+
+@pytest.mark.slow
+def test_bad_relays_get_one_line_each_and_posts_flow_through_the_good_one(world: World
+                                                                           ) -> None:
+    # r1 refuses everyone (an allowlist naming nobody), r2 expires reservations after 2 s
+    # and is then killed, r3 is honest
+    r1 = world.node("r1", public=True, config={"relay_policy": "allowlist"})
+    r2 = world.node("r2", public=True, config={"relay_reservation_ttl": 2})
+    r3 = world.node("r3", public=True)
+    a, b = world.node("a", public=False), world.node("b", public=False)
+    r1_addr, r2_addr, r3_addr = (world.start(r, relay=True) for r in (r1, r2, r3))
+    for addr in (r1_addr, r2_addr, r3_addr):
+        a.cli("relays", "add", addr)
+    a.cli("post", "a1 with three relays, one good")
+    a_handle = a.handle
+    world.start(a)
+    a.wait_for(lambda n: relay_state(n, r3_addr) == "reserved"
+               and relay_state(n, r2_addr) == "reserved"
+               and relay_state(n, r1_addr) == "refused", timeout=30, what="a's relays")
+
+    def r2_expiry(node: NodeProcess) -> float:
+        return float({r["addr"]: r for r in node.json("relays", "list")}[r2_addr]["expires"])
+
+    first = r2_expiry(a)
+    a.wait_for(lambda n: r2_expiry(n) > first + 3, timeout=20,
+               what="a renewing its short reservations on r2 a few times")
+
+    b.cli("follow", a.cli("invite").stdout.strip())
+    world.start(b)
+    b.wait_for(lambda n: "a1 with three relays, one good" in n.texts(a_handle), timeout=30,
+               what="a1 at b")
+
+    # r2 dies mid-circuit: a notices once, keeps r3; b still gets new posts
+    r2.kill()
+    a.wait_for(lambda n: relay_state(n, r2_addr) == "unreachable", timeout=30,
+               what="a noticing r2 is gone")
+    a.cli("post", "a2 after r2 died")
+    b.wait_for(lambda n: "a2 after r2 died" in n.texts(a_handle), timeout=30,
+               what="a2 at b through r3")
+    time.sleep(5)  # a few of a's redials of r2 (every 2 s at most): none adds a line
+    assert relay_state(a, r3_addr) == "reserved"
+    assert len(_lines(a, r1_addr, "refused")) == 1, _lines(a, r1_addr)
+    assert len(_lines(a, r2_addr, "reserved")) == 1, _lines(a, r2_addr)  # not per renewal
+    assert len(_lines(a, r2_addr, "grants reservations of only")) == 1, _lines(a, r2_addr)
+    assert len(_lines(a, r2_addr, "unreachable")) == 1, _lines(a, r2_addr)
+    assert "Traceback" not in a.log()
