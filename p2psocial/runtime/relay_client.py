@@ -85,7 +85,8 @@ class RelayClient:
 
     async def refresh(self) -> None:
         """Start keepers for new relays, stop those of relays I dropped."""
-        wanted = self.bootstrap.relays_to_keep(await self.my_relays())
+        reserved = {a for a, st in self.states.items() if st.state == "reserved"}
+        wanted = self.bootstrap.relays_to_keep(await self.my_relays(), reserved)
         for addr in [a for a in self._keepers if a not in wanted]:
             self._keepers.pop(addr).cancel()
             self.states.pop(addr, None)
@@ -164,6 +165,8 @@ class RelayClient:
                             f"relay {state.addr}: grants reservations of only "
                             f"{max(0.0, state.expires - time.time()):.0f} s (renewing as often)")
         state.state, state.detail = new, detail
+        if new == "reserved" and self.bootstrap.settles(state.addr):
+            self._replicator.spawn(self.refresh(), "relays")  # bootstrap relays: let go
 
     # --- reaching the authors I follow -----------------------------------------------------
 
