@@ -4,6 +4,10 @@ Rules:
 - Unattended: $P2PSOCIAL_PASSPHRASE_FILE names a file whose first line is the passphrase.
 - Interactive: asked on the terminal without echo; never accepted as a command-line argument
   (it would show in the process list and shell history).
+- Keys typed ahead (before the prompt shows, or while a wrong one is being checked) belong to
+  the next answer: the terminal's pending input is kept, not flushed (getpass flushes it, so
+  a passphrase typed half before and half after its prompt was read as its second half).
+  An empty answer to unlock an encrypted key is not a try (an Enter pressed while waiting).
 - With neither a file nor a terminal, the command fails with one line saying what to do.
 """
 
@@ -12,6 +16,7 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+import termios
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +53,32 @@ def ask(prompt: str = "Passphrase: ") -> str:
     if not can_prompt():
         raise KeyfileError(f"the key is encrypted: set {ENV_PASSPHRASE_FILE} to a file holding "
                            "the passphrase, or run in a terminal")
-    return getpass.getpass(prompt)
+    return read_hidden(prompt)
+
+
+def read_hidden(prompt: str) -> str:
+    """One line from the terminal without echo, keeping what was typed before the prompt
+    (TCSANOW, not getpass's TCSAFLUSH, which drops it). Raises KeyfileError at end of
+    input (ctrl+d)."""
+    try:
+        fd = sys.stdin.fileno()
+        old = termios.tcgetattr(fd)
+    except (OSError, ValueError, termios.error):
+        return getpass.getpass(prompt)  # not a terminal we can set: getpass's fallbacks
+    new = list(old)
+    new[3] &= ~termios.ECHO
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    try:
+        termios.tcsetattr(fd, termios.TCSANOW, new)
+        line = sys.stdin.readline()
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, old)
+        sys.stderr.write("\n")
+        sys.stderr.flush()
+    if not line:
+        raise KeyfileError("no passphrase given (end of input)")
+    return line.rstrip("\r\n")
 
 
 def ask_new(no_passphrase: bool) -> str:
@@ -61,8 +91,8 @@ def ask_new(no_passphrase: bool) -> str:
     if not can_prompt():
         raise UsageError(f"no terminal to ask a passphrase: set {ENV_PASSPHRASE_FILE}, or pass "
                          "--no-passphrase to store the key unencrypted")
-    first = getpass.getpass("New passphrase (empty for none): ")
-    if first and getpass.getpass("Repeat passphrase: ") != first:
+    first = read_hidden("New passphrase (empty for none): ")
+    if first and read_hidden("Repeat passphrase: ") != first:
         raise UsageError("the passphrases differ: nothing was created")
     return first
 
@@ -81,8 +111,11 @@ def unlock_interactively(doc: dict[str, Any]) -> Identity:
         return keyfile.unseal(doc, given)
     tries = PASSPHRASE_TRIES if can_prompt() else 1
     for attempt in range(tries):
+        given = ask()
+        while not given and can_prompt():  # an Enter typed ahead: not a try
+            given = ask()
         try:
-            return keyfile.unseal(doc, ask())
+            return keyfile.unseal(doc, given)
         except WrongPassphrase:
             if attempt == tries - 1:
                 raise

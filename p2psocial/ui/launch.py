@@ -6,13 +6,19 @@ passphrase prompt, before the app takes the screen) and a node starts inside the
 its first frame is drawn: offline first (the first timeline needs only the database), then
 online once that timeline is on screen (importing libp2p alone takes about a second). Its
 logs go to HOME/node.log.
+
+Keys typed before the app shows are dropped, not run as its commands: nothing was on screen
+to type them at (a passphrase typed for a prompt that never came, since `make run` passes a
+new one through a pipe, had its "c" open the compose dialog and the rest fill it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import sys
+import termios
 from collections.abc import Callable
 from multiprocessing import resource_tracker
 from pathlib import Path
@@ -83,6 +89,12 @@ def log_to_file(path: Path) -> None:
     root.setLevel(logging.INFO)
 
 
+def drop_typed_ahead() -> None:
+    """Discard the terminal's pending input (keys typed before the app shows)."""
+    with contextlib.suppress(OSError, ValueError, termios.error):
+        termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
+
+
 def run_tui(home: Any, unlock: Unlock) -> int:
     """Run the app on `home`; returns the exit status.
 
@@ -99,6 +111,7 @@ def run_tui(home: Any, unlock: Unlock) -> int:
         start_process_helpers()
         opener = open_in_process(home, identity)
     app = SocialApp(opener, settings_path=Path(home.root) / "ui.json")
+    drop_typed_ahead()
     app.run()
     if app.failure:
         sys.stderr.write(f"p2psocial: {app.failure}\n")
