@@ -90,7 +90,8 @@ def open_fds() -> int:
 def test_a_node_accepts_connections_after_many_came_and_went() -> None:
     """600 inbound connections opened and closed (a few at a time), then an honest peer is
     served; on the way, a soak check: the server's tasks, file descriptors, connection
-    table and inbound slots end where they started (nothing is kept per connection)."""
+    table, inbound slots and resource-manager budgets end where they started (nothing is
+    kept per connection)."""
 
     async def main() -> None:
         async with open_host(identity("server"), config()) as server, \
@@ -113,6 +114,9 @@ def test_a_node_accepts_connections_after_many_came_and_went() -> None:
             await wait_until(lambda: _task_count() <= tasks_before + 5, timeout=10)
             assert open_fds() <= fds_before + 5
             assert not lp.get_network().connections
+            # libp2p's resource manager budgets come back as well
+            manager = lp.get_network()._resource_manager  # type: ignore[attr-defined]
+            assert (manager._current_connections, manager._current_streams) == (0, 0)
             async with open_host(identity("honest"), config()) as honest:
                 assert await echoes(server, honest) == b"still here"
 
