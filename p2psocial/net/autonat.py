@@ -16,6 +16,9 @@ Rules (the wire format is docs/protocol.md, "Reachability check", rules R1-R6):
 - The verdict from one server is PUBLIC or PRIVATE (UNKNOWN when it refused or failed). The
   server's observed address tells the client its public IP (its NAT's).
 - A server runs at most MAX_CHECKS checks at once and one per client; more get REFUSED.
+- `ReachabilityWatch` (a node's service) asks its directly connected peers, one after the
+  other until one gives a verdict, as soon as it has any and then every RECHECK_SECONDS;
+  `current` is the latest verdict (UNKNOWN until one comes).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import enum
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import trio
 
@@ -37,6 +41,8 @@ PROTOCOL = "/p2psocial/reach/1"
 DIAL_SECONDS = 3.0
 MAX_CHECKS = 8
 MAX_OBSERVED = 200
+RECHECK_SECONDS = 300.0
+RETRY_SECONDS = 5.0
 
 UNREACHABLE, REACHABLE, REFUSED = 0, 1, 2
 
@@ -183,8 +189,37 @@ async def check_reachability(host: Host, server: str) -> ReachResult:
             await channel.send_eof()
             status, observed = decode_response(await _read_all(channel, 1 + MAX_OBSERVED))
     except (NetError, ValueError) as exc:
-        logger.info("reachability check through %s failed: %s", server[-8:], exc)
+        logger.debug("reachability check through %s failed: %s", server[-8:], exc)
         return ReachResult(Reachability.UNKNOWN, "")
     kind = {REACHABLE: Reachability.PUBLIC, UNREACHABLE: Reachability.PRIVATE}.get(
         status, Reachability.UNKNOWN)
     return ReachResult(kind, observed)
+
+
+class ReachabilityWatch:
+    """Keeps `current` up to date for a running host (see the module rules)."""
+
+    def __init__(self, host: Host) -> None:
+        self._host = host
+        self.current = ReachResult(Reachability.UNKNOWN, "")
+
+    async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Run until cancelled or the host stops."""
+        task_status.started()
+        while self._host.running:
+            result = await self.check_once()
+            if result.kind is not Reachability.UNKNOWN:
+                self.current = result
+            await trio.sleep(RECHECK_SECONDS if result.kind is not Reachability.UNKNOWN
+                             else RETRY_SECONDS)
+
+    async def check_once(self) -> ReachResult:
+        """Ask the directly connected peers in turn; the first verdict (else UNKNOWN)."""
+        if not self._host.running:
+            return ReachResult(Reachability.UNKNOWN, "")
+        for peer in self._host.connected_peers():
+            if peer.route is Route.DIRECT:
+                result = await check_reachability(self._host, peer.peer)
+                if result.kind is not Reachability.UNKNOWN:
+                    return result
+        return ReachResult(Reachability.UNKNOWN, "")

@@ -12,6 +12,7 @@ Rules:
   returns whether a direct connection now exists; it never raises for network trouble.
   libp2p also drives an attempt by itself every 2 s to each peer reached only through a
   relay, at most three times per peer while it stays connected.
+- `serve()` runs it as a service beside the Host (a node's replicator starts it).
 - `route(peer)` names how we reach a connected peer: "lan" (found by mDNS), "hole-punched"
   (a direct connection made while the peer was reachable only through a relay), "direct",
   "relayed", or "" (not connected). A watcher samples connections every WATCH_SECONDS to
@@ -23,6 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import trio
 from libp2p.abc import IHost
@@ -59,6 +61,13 @@ class HolePuncher:
         # Host has no public accessor for its libp2p host; hole punching needs the swarm.
         return self._host._require_running()
 
+    async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve DCUtR as a service (`nursery.start`) until cancelled or the host stops."""
+        async with self.running():
+            task_status.started()
+            while self._host.running:
+                await trio.sleep(WATCH_SECONDS)
+
     @asynccontextmanager
     async def running(self) -> AsyncIterator[HolePuncher]:
         """Serve DCUtR and watch routes for the duration of the block."""
@@ -85,7 +94,10 @@ class HolePuncher:
         return self.route(peer) in (DIRECT, HOLE_PUNCHED, LAN)
 
     def route(self, peer: str) -> str:
-        """How we reach `peer` now: lan / hole-punched / direct / relayed, "" if not at all."""
+        """How we reach `peer` now: lan / hole-punched / direct / relayed, "" if not at all
+        (also "" once the host stopped)."""
+        if not self._host.running:
+            return ""
         self._sample_peer(peer)
         kinds = {p.route for p in self._host.connected_peers() if p.peer == peer}
         conns = self._lp().get_network().get_connections(peer_id(peer))
@@ -122,6 +134,6 @@ class HolePuncher:
             self._punched.add(peer)
 
     async def _watch(self) -> None:
-        while True:
+        while self._host.running:
             self._sample()
             await trio.sleep(WATCH_SECONDS)

@@ -50,6 +50,8 @@ from p2psocial.net import (
     PeerDisconnected,
     RelayLimits,
 )
+from p2psocial.net.autonat import ReachabilityWatch, serve_dialback
+from p2psocial.net.holepunch import HolePuncher
 from p2psocial.runtime.peer_sync import AGENT, PeerSync
 from p2psocial.runtime.redial import Redialer
 from p2psocial.runtime.relay_client import RelayClient
@@ -133,6 +135,7 @@ class Replicator:
         self.relays = RelayClient(self, bridge, host)
         self.duty: RelayDuty | None = RelayDuty(self, bridge, host) if node.config.relay \
             else None
+        self.puncher, self.reach = HolePuncher(host), ReachabilityWatch(host)
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -150,7 +153,10 @@ class Replicator:
                                      reservation_ttl=config.relay_reservation_ttl)))
         self = cls(node, bridge, host)
         host.set_stream_handler(PROTOCOL_ID, self._inbound_from_trio)
+        serve_dialback(host)  # answer reachability checks (net/autonat.py)
         await bridge.start_service(host.serve)
+        await bridge.start_service(self.puncher.serve)  # DCUtR, routes (net/holepunch.py)
+        await bridge.start_service(self.reach.serve)
         adopt_library_logs(node.config.library_log_level)
         if self.duty is not None:
             await self.duty.start()
@@ -604,14 +610,14 @@ class Replicator:
             return []
         return self._host.listen_addrs()
 
-    def _peer_view(self, conn: ConnectedPeer) -> PeerView:
+    def _peer_view(self, conn: ConnectedPeer, route: str = "") -> PeerView:
         sync = self._sessions.get(conn.peer)
         feeds = 0
         if sync is not None:
             feeds = sum(1 for f in self._wants if sync.session.peer_wants(f)
                         or not sync.session.peer_holds(f).empty)
         return PeerView(
-            handle=conn.peer, addr=conn.remote_addr, kind=conn.route.value,
+            handle=conn.peer, addr=conn.remote_addr, kind=route or conn.route.value,
             connected_at=0 if sync is None else sync.counters.started_at,
             syncing=sync is not None and sync.open, caught_up=bool(sync and sync.caught_up),
             feeds=feeds, entries_in=0 if sync is None else sync.counters.entries_in,
@@ -621,13 +627,15 @@ class Replicator:
     async def peers(self) -> list[PeerView]:
         """Connected peers with what we replicate with each."""
         connected = await self._bridge.run_sync(self._host.connected_peers)
+        routes = await self._bridge.run_sync(
+            lambda: {c.peer: self.puncher.route(c.peer) for c in connected})
         profiles = await self.store.profiles(parse_handle(c.peer) for c in connected)
         relays = {addr.rsplit("/p2p/", 1)[-1]  # relays that wanted feeds (mine too) publish
                   for addrs in (await self.store.relay_lists(self._wants)).values()
                   for addr in addrs}
         views = []
         for conn in connected:
-            view = self._peer_view(conn)
+            view = self._peer_view(conn, routes.get(conn.peer, ""))
             profile = profiles.get(parse_handle(conn.peer))
             name = profile.name if profile is not None else None
             if name or conn.peer in relays:
@@ -656,7 +664,9 @@ class Replicator:
                           relays=[r.to_json() for r in self.relays.states.values()],
                           members=None if self.duty is None else self.duty.members,
                           reservations=None if self.duty is None else sorted(
-                              await self._bridge.run_sync(self._host.relay_reservations)))
+                              await self._bridge.run_sync(self._host.relay_reservations)),
+                          reachability=self.reach.current.kind.value,
+                          observed=self.reach.current.observed)
 
 
 def adopt_library_logs(level: str) -> None:

@@ -161,7 +161,7 @@ class PeerView(_View):
 
     handle: str
     addr: str
-    kind: str  # "direct", "relayed" or "lan"
+    kind: str  # "direct", "hole-punched" (direct after DCUtR), "relayed" or "lan"
     name: str | None = None
     relay: bool = False  # a relay that a feed I want (mine included) publishes
     connected_at: int = 0
@@ -215,6 +215,8 @@ class NodeStatus(_View):
     relays: list[dict[str, Any]] = field(default_factory=list)   # my relays and their state
     members: list[str] | None = None        # on a relay: its members
     reservations: list[str] | None = None   # on a relay: peers holding a circuit reservation
+    reachability: str = "unknown"           # "public", "private" (behind NAT) or "unknown"
+    observed: str = ""                      # the address a peer saw us at (our NAT's)
 
 
 _NESTED: dict[tuple[str, str], type[_View]] = {

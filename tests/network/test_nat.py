@@ -4,14 +4,19 @@ processes (p2psocial/testing/natpeer.py). One world per test module keeps it to 
 
     relay, P (public)        on the Internet
     A, B behind port-preserving NATs (ra, rb); C behind a symmetric NAT (rc)
+
+and, for the last test, whole p2psocial nodes (the CLI, `peers`, `status`) in the same
+Internet: relay node R, author N behind port-preserving NAT rn, follower F behind rf.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +32,7 @@ from p2psocial.net.autonat import (
 )
 from p2psocial.testing.nat import Nat, NatInternet, NetnsUnavailable
 from p2psocial.testing.natpeer import NatPeerProcess
+from p2psocial.testing.nodes import NodeProcess
 
 pytestmark = pytest.mark.slow
 
@@ -162,3 +168,49 @@ def test_reach_messages_are_byte_exact() -> None:
     for bad in (b"", b"\x03", b"\x01" + b"x" * 201):
         with pytest.raises(ValueError):
             decode_response(bad)
+
+
+def _peer_kind(node: NodeProcess, handle: str) -> str:
+    return next((p["kind"] for p in node.json("peers") if p["handle"] == handle), "")
+
+
+def test_nodes_show_the_hole_punched_route_and_that_they_are_behind_nat(
+        world: dict[str, Any], tmp_path: Path) -> None:
+    net: NatInternet = world["net"]
+    relay_ip = net.public("nr")
+    net.router("rn", nat=Nat.PRESERVING)
+    n_ip = net.behind("n", "rn")
+    net.router("rf", nat=Nat.PRESERVING)
+    f_ip = net.behind("f", "rf")
+    nodes = {name: NodeProcess.create(tmp_path / name, name=name.upper(), netns=net.ns(name))
+             for name in ("nr", "n", "f")}
+    for node in nodes.values():
+        node.home.joinpath("config.json").write_text(json.dumps({"look_seconds": 1.0}))
+    r, n, f = nodes["nr"], nodes["n"], nodes["f"]
+    try:
+        r.start(listen=f"/ip4/{relay_ip}/tcp/4001", verb="relay")
+        r_addr = f"/ip4/{relay_ip}/tcp/4001/p2p/{r.handle}"
+        n.cli("relays", "add", r_addr)
+        n.cli("post", "n1 from behind a NAT")
+        n.start(listen=f"/ip4/{n_ip}/tcp/4001")
+        n.wait_for(lambda x: any(s["state"] == "reserved" for s in x.json("relays", "list")),
+                   timeout=30, what="n's reservation on the relay")
+        f.cli("follow", n.cli("invite").stdout.strip())
+        f.start(listen=f"/ip4/{f_ip}/tcp/4001")
+        f.wait_for(lambda x: "n1 from behind a NAT" in x.texts(n.handle), timeout=30,
+                   what="n1 through the relay")
+        # the relay keeps n's posts, so f may not have needed n itself: reach n through it
+        f.cli("connect", f"{r_addr}/p2p-circuit/p2p/{n.handle}")
+        f.wait_for(lambda x: _peer_kind(x, n.handle) == "hole-punched", timeout=30,
+                   what="the relayed connection to n upgraded by hole punching")
+        n.cli("post", "n2 after the upgrade")
+        f.wait_for(lambda x: "n2 after the upgrade" in x.texts(n.handle), timeout=20,
+                   what="n2 over the hole-punched connection")
+        n.wait_for(lambda x: x.json("status")["reachability"] == "private", timeout=30,
+                   what="n learning it is behind NAT")
+        assert n.json("status")["observed"].startswith(f"/ip4/{net.ip('rn')}/tcp/")
+        r.wait_for(lambda x: x.json("status")["reachability"] == "public", timeout=30,
+                   what="the relay learning it is reachable")
+    finally:
+        for node in nodes.values():
+            node.stop()
