@@ -35,6 +35,10 @@ def js_relay_dir() -> Path:
     """tests/interop/js-relay with its node_modules installed (`npm ci`, once per lock file)."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.fail("the stock relay tests need node and npm (.ci/run installs them)")
+    version = subprocess.run(["node", "--version"], capture_output=True, text=True,
+                             check=False).stdout.strip()
+    if int(version.lstrip("v").split(".")[0] or 0) < 20:
+        pytest.fail(f"the stock relay (js-libp2p 2.x) needs node >= 20, not {version!r}")
     lock = hashlib.sha256((JS_RELAY / "package-lock.json").read_bytes()).hexdigest()
     if not STAMP.exists() or STAMP.read_text() != lock:
         result = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JS_RELAY,
@@ -241,4 +245,4 @@ def test_authors_and_followers_on_private_hosts_meet_through_a_stock_relay(
     assert a_handle in peers and "relayed" in json.dumps(peers[a_handle]), peers
     assert j.addr not in json.dumps(d.json("relays", "list"))
     print(f"reserved {reserved_in:.1f} s after a started; "
-          f"b's first post {followed_in:.1f} s after b started")
+          f"b's first post {followed_in:.1f} s after starting b, c and p")
