@@ -24,6 +24,7 @@ from p2psocial.ui.render import Context
 from p2psocial.ui.rows import apply_counts, refresh_counts, stale_counts
 from p2psocial.ui.state import UiState
 from p2psocial.ui.widgets import FindBar, TopBar
+from p2psocial.ui.workers import EndsWorkersFirst
 
 T = TypeVar("T")
 COUNTS_DEBOUNCE = 0.05  # seconds
@@ -43,7 +44,7 @@ class Host(Protocol):
     def first_page_shown(self) -> None: ...
 
 
-class SocialScreen(Screen[None]):
+class SocialScreen(EndsWorkersFirst, Screen[None]):
     """A screen of the app: registered for live updates while mounted."""
 
     BINDINGS: ClassVar[list[BindingType]] = []

@@ -199,7 +199,7 @@ class NetworkScreen(SocialScreen):
         self.set_interval(REFRESH_SECONDS, self._tick)
 
     def _tick(self) -> None:
-        if self.app.screen is self:
+        if self.is_current:  # (False, not an error, once the app is closing)
             self.refresh_data()
 
     def action_refresh(self) -> None:
