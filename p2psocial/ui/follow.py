@@ -1,6 +1,7 @@
 """The follow dialog: paste a handle or an invite token, or type a name to find a feed we
 already hold. Enter follows; a handle nothing here has ever seen (most likely mistyped) is
-followed only after a confirmation."""
+followed only after a confirmation. ↓ or ctrl+t goes to the names found, ctrl+t back to
+typing (as in the compose dialog); the help line says so for where the focus is."""
 
 from __future__ import annotations
 
@@ -22,8 +23,12 @@ from p2psocial.runtime.views import FeedView
 from p2psocial.ui.base import Host
 from p2psocial.ui.dialogs import ConfirmDialog
 from p2psocial.ui.render import short
+from p2psocial.ui.workers import EndsWorkersFirst
 
 SEARCH_DELAY = 0.2
+HELP_TYPING = "enter follows · esc cancels"
+HELP_TYPING_NAMES = "enter follows · ↓ or ctrl+t: the names found · esc cancels"
+HELP_PICKING = "enter follows this name · ctrl+t: back to typing · esc cancels"
 
 
 def handle_from_invite(token: str) -> str | None:
@@ -62,23 +67,23 @@ def to_follow(text: str) -> tuple[str, str | None] | None:
     return None
 
 
-class FollowDialog(ModalScreen[str | None]):
+class FollowDialog(EndsWorkersFirst, ModalScreen[str | None]):
     """Follow someone. Dismisses with the handle followed, or None."""
 
     CSS_PATH = "dialogs.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
         Binding("down", "matches", "Matches", show=False),
+        Binding("ctrl+t", "toggle_focus", "Names found / back", show=False, priority=True),
     ]
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="follow"):
             yield Label("Follow someone", classes="dialog-title")
             yield Input(placeholder="paste a handle (12D3KooW…) or an invite, or type a name",
-                        id="who")
+                        id="who", select_on_focus=False)  # back from the names: type on
             yield OptionList(id="matches")
-            yield Static("enter follows · ↓ picks a name found · esc cancels",
-                         classes="dialog-help", id="follow-help")
+            yield Static(HELP_TYPING, classes="dialog-help", id="follow-help")
 
     @property
     def host(self) -> Host:
@@ -87,12 +92,23 @@ class FollowDialog(ModalScreen[str | None]):
     def on_mount(self) -> None:
         self.query_one("#matches").display = False
 
+    def _show_help(self) -> None:
+        """The help line for where the focus is (the way there, or back)."""
+        matches = self.query_one("#matches", OptionList)
+        text = (HELP_PICKING if matches.has_focus
+                else HELP_TYPING_NAMES if matches.display else HELP_TYPING)
+        self.query_one("#follow-help", Static).update(text)
+
+    def on_descendant_focus(self) -> None:
+        self._show_help()
+
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
         if to_follow(event.value) is None and len(event.value.strip()) >= 2:
             self.search(event.value)
         else:
             self.query_one("#matches").display = False
+            self._show_help()
 
     @work(exclusive=True, group="search")
     async def search(self, text: str) -> None:
@@ -110,6 +126,7 @@ class FollowDialog(ModalScreen[str | None]):
         matches.display = matches.option_count > 0
         if matches.option_count:
             matches.highlighted = 0
+        self._show_help()
 
     @staticmethod
     def _label(feed: FeedView) -> str:
@@ -120,6 +137,13 @@ class FollowDialog(ModalScreen[str | None]):
         matches = self.query_one("#matches", OptionList)
         if matches.display:
             matches.focus()
+
+    def action_toggle_focus(self) -> None:
+        """ctrl+t: to the names found, and back to typing."""
+        if self.query_one("#matches", OptionList).has_focus:
+            self.query_one("#who", Input).focus()
+        else:
+            self.action_matches()
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
