@@ -2,6 +2,10 @@
 
 Rules:
 - Filled from the backend's views and from live entry events; never from the store.
+- A name is only replaced by one at least as new, by the author's feed: a profile entry's
+  seq, a page entry's seq (its name was read when that entry was held), a feed's head.
+  A page loaded just before a rename and handled just after it, or an old profile entry
+  that replication brings in late, does not bring an old name back.
 - Mutes are local to this home (they publish nothing): kept in HOME/ui.json, with the
   invite token the Me screen shows (so it stays the same from one visit to the next) and
   the settings: "q": "quit" (the default: q on the home timeline quits, asking first once
@@ -34,6 +38,7 @@ class UiState:
     blocked: set[str] = field(default_factory=set)
     muted: set[str] = field(default_factory=set)
     names: dict[str, str] = field(default_factory=dict)
+    name_seq: dict[str, int] = field(default_factory=dict)  # how new each name is (a seq)
     related: dict[str, EntryView] = field(default_factory=dict)
     drafts: dict[str, str] = field(default_factory=dict)
     network: str = "starting…"  # a short summary for the top bar
@@ -52,13 +57,24 @@ class UiState:
                 and (view.author == self.me or view.author in self.following))
 
     def learn(self, views: Iterable[EntryView | FeedView]) -> bool:
-        """Remember names from views; True if a name changed."""
+        """Remember names from views of a page or a feed; True if a name changed."""
         changed = False
         for view in views:
-            if view.name and self.names.get(view.author) != view.name:
-                self.names[view.author] = view.name
-                changed = True
+            if view.name:
+                seq = view.hi if isinstance(view, FeedView) else view.seq
+                changed = self._take_name(view.author, view.name, seq) or changed
         return changed
+
+    def _take_name(self, author: str, name: str, seq: int) -> bool:
+        """Take `name`, known as of the author's entry `seq`, unless the name held is newer;
+        True if the name changed."""
+        if seq < self.name_seq.get(author, 0):
+            return False
+        self.name_seq[author] = seq
+        if self.names.get(author) == name:
+            return False
+        self.names[author] = name
+        return True
 
     def learn_relations(self, following: Iterable[str], blocking: Iterable[str]) -> None:
         """Take my relations (from the node: feeds not held yet count too)."""
@@ -72,8 +88,8 @@ class UiState:
         content = view.content or {}
         if view.type == "about":
             if content.get("name"):
-                self.my_name = str(content["name"])
-                self.names[self.me] = self.my_name
+                self._take_name(self.me, str(content["name"]), view.seq)
+                self.my_name = self.names[self.me]
             return True
         feed = str(content.get("feed", ""))
         target = self.following if view.type in ("follow", "unfollow") else self.blocked
@@ -86,10 +102,7 @@ class UiState:
     def learn_about(self, view: EntryView) -> bool:
         """Take a name from anyone's about entry; True if it changed."""
         name = (view.content or {}).get("name") if view.type == "about" else None
-        if not name or self.names.get(view.author) == name:
-            return False
-        self.names[view.author] = str(name)
-        return True
+        return bool(name) and self._take_name(view.author, str(name), view.seq)
 
     # --- mutes (local) ------------------------------------------------------------------
 
