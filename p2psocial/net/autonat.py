@@ -15,7 +15,9 @@ Rules (the wire format is docs/protocol.md, "Reachability check", rules R1-R6):
   came on, so it reports every client as public.
 - The verdict from one server is PUBLIC or PRIVATE (UNKNOWN when it refused or failed). The
   server's observed address tells the client its public IP (its NAT's).
-- A server runs at most MAX_CHECKS checks at once and one per client; more get REFUSED.
+- A server runs at most MAX_CHECKS checks at once, one per client, and at most
+  DIALBACKS_PER_MINUTE per client in any 60 s; more get REFUSED. A client's malformed or
+  excess requests are logged once per QUIET_SECONDS, not once each.
 - `ReachabilityWatch` (a node's service) asks its directly connected peers, one after the
   other until one gives a verdict, as soon as it has any and then every RECHECK_SECONDS;
   `current` is the latest verdict (UNKNOWN until one comes).
@@ -40,6 +42,8 @@ logger = logging.getLogger(__name__)
 PROTOCOL = "/p2psocial/reach/1"
 DIAL_SECONDS = 3.0
 MAX_CHECKS = 8
+DIALBACKS_PER_MINUTE = 10   # R5: checks one peer may have in any 60 s
+QUIET_SECONDS = 300.0       # a peer's repeated bad or excess requests: one line per this
 MAX_OBSERVED = 200
 RECHECK_SECONDS = 300.0
 RETRY_SECONDS = 5.0
@@ -125,6 +129,31 @@ class DialbackServer:
         self._host = host
         self._limit = trio.CapacityLimiter(MAX_CHECKS)
         self._busy: set[str] = set()
+        self._recent: dict[str, list[float]] = {}  # peer -> times of its checks, last minute
+        self._told: dict[tuple[str, str], float] = {}  # (peer, kind) -> when last logged
+
+    def _note(self, peer: str, kind: str, message: str) -> None:
+        """Log one line per peer and kind per QUIET_SECONDS (a flood is one line)."""
+        now = trio.current_time()
+        if now - self._told.get((peer, kind), -QUIET_SECONDS) >= QUIET_SECONDS:
+            if len(self._told) > 4096:
+                self._told.clear()
+            self._told[(peer, kind)] = now
+            logger.info("reach check from %s: %s", peer, message)
+
+    def _over_budget(self, peer: str) -> bool:
+        """R5: more than DIALBACKS_PER_MINUTE checks from `peer` in the last minute."""
+        now = trio.current_time()
+        if len(self._recent) > 4096:
+            self._recent = {p: t for p, t in self._recent.items() if t and now - t[-1] < 60}
+        times = [t for t in self._recent.get(peer, []) if now - t < 60]
+        self._recent[peer] = times
+        if len(times) >= DIALBACKS_PER_MINUTE:
+            self._note(peer, "flood", f"more than {DIALBACKS_PER_MINUTE} a minute: refused "
+                                      "(further requests are refused without a line)")
+            return True
+        times.append(now)
+        return False
 
     async def handle(self, channel: Channel) -> None:
         """One request: dial back, answer, close."""
@@ -132,13 +161,13 @@ class DialbackServer:
         try:
             port = decode_request(await _read_all(channel, 2))
         except ValueError as exc:
-            logger.info("reach check from %s: %s", channel.peer, exc)
+            self._note(channel.peer, "bad", str(exc))
             await channel.reset()
             return
         observed = route.remote_addr if route is not None else ""
         ip = _ip_of(observed)
         if route is None or route.route is Route.RELAYED or ip is None \
-                or channel.peer in self._busy:
+                or channel.peer in self._busy or self._over_budget(channel.peer):
             await channel.send_all(encode_response(REFUSED, observed[:MAX_OBSERVED]))
             return
         try:

@@ -4,6 +4,7 @@ network namespaces (private hosts reach only public ones)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -12,16 +13,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import trio
 
+from p2psocial.core.errors import NetError
 from p2psocial.core.identity import Identity
 from p2psocial.core.invite import decode_invite
 from p2psocial.core.relay_policy import Policy
+from p2psocial.net import DhtMode, HostConfig, open_host
+from p2psocial.net.autonat import DIALBACKS_PER_MINUTE, REFUSED, decode_response, encode_request
+from p2psocial.net.autonat import PROTOCOL as REACH_PROTOCOL
 from p2psocial.runtime.relay_card import relay_card
 from p2psocial.store.sqlite import Store
 from p2psocial.testing.netns import Internet, NetnsUnavailable
 from p2psocial.testing.nodes import NodeProcess
 
 PORT = 4001
+LOOPBACK = HostConfig(listen_addrs=("/ip4/127.0.0.1/tcp/0",), dht_mode=DhtMode.OFF,
+                      enable_gossip=False, dial_timeout=5.0, stream_open_timeout=5.0,
+                      read_timeout=10.0, write_timeout=10.0)
 
 
 # --- `p2psocial relay` prints what to share --------------------------------------------------
@@ -246,3 +255,42 @@ def test_bootstrap_relay_until_one_of_mine_reserves_and_bad_relays_cost_one_line
     # the open relay printed its address and that no invite is needed
     assert f"relay address: {r3_addr}" in r3.log()
     assert "the address suffices" in r3.log()
+
+
+# --- a peer flooding reachability checks (dial-backs) ---------------------------------------
+
+def test_a_peer_flooding_dial_back_requests_is_refused_with_one_line(tmp_path: Path) -> None:
+    node = NodeProcess.create(tmp_path / "n", name="N")
+    with node:
+        node.start()
+        addr = node.addrs()[0]
+        server = node.handle
+        answers: list[int] = []
+
+        async def flood() -> None:
+            async with open_host(Identity.generate(), LOOPBACK) as host:
+                await host.dial(addr)
+                port = int(host.listen_addrs()[0].split("/tcp/")[1].split("/")[0])
+                for i in range(60):
+                    channel = await host.open_stream(server, REACH_PROTOCOL)
+                    async with channel:
+                        if i % 3 == 2:  # a malformed request: the server resets the stream
+                            await channel.send_all(b"\x00")
+                            await channel.send_eof()
+                            with contextlib.suppress(NetError):
+                                await channel.receive_some()
+                            continue
+                        await channel.send_all(encode_request(port))
+                        await channel.send_eof()
+                        data = b""
+                        while chunk := await channel.receive_some():
+                            data += chunk
+                        answers.append(decode_response(data)[0])
+
+        trio.run(flood)
+        dialled = [a for a in answers if a != REFUSED]
+        assert len(answers) == 40 and len(dialled) <= DIALBACKS_PER_MINUTE, answers
+        lines = [line for line in node.log().splitlines() if "reach check" in line]
+        # one line for the flood, one for the 20 malformed requests (not 20)
+        assert len(lines) == 2 and sum("a minute" in line for line in lines) == 1, lines
+        assert node.json("status")["handle"] == server  # the node works on
