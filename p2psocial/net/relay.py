@@ -14,7 +14,8 @@ Rules:
   (and re-making it after a relay restart) is the caller's loop: libp2p's own refresher
   only refreshes, and only while the connection lives.
 - py-libp2p's own reservation refresher is kept from starting (`_no_libp2p_refresher`: it
-  busy-loops).
+  busy-loops), and the transport runs without the CLIENT role, so a relayed dial is CONNECT
+  alone (with it, every dial first took a reservation on the relay).
 - Works with any circuit relay v2 server (checked against js-libp2p's stock one,
   tests/network/test_stock_relay.py): HOP RESERVE/CONNECT and STOP are the spec's messages.
 - py-libp2p 0.8.1 has no public API for two things used here: the expiry a relay granted
@@ -80,7 +81,11 @@ class CircuitRelay:
     async def running(self, nursery: trio.Nursery) -> AsyncIterator[CircuitRelay]:
         """Run the relay protocol service while the block runs."""
         async with background_trio_service(self._protocol):
-            roles = RelayRole.STOP | RelayRole.CLIENT
+            # no CLIENT role: with it, py-libp2p's dial sends RESERVE before every CONNECT,
+            # so each relayed dial holds a reservation on the relay (a stock js-libp2p relay
+            # has 15 slots: a few followers fill it, then authors are refused) and costs an
+            # extra round trip. Reservations are made by `reserve` only; it needs no role.
+            roles = RelayRole.STOP
             if self.hop:
                 roles |= RelayRole.HOP
             self._transport = CircuitV2Transport(

@@ -160,7 +160,8 @@ def expiry(node: NodeProcess, addr: str) -> float:
 def test_a_host_reserves_and_is_reached_through_a_stock_relay_on_loopback(
         js_relay_dir: Path, tmp_path: Path) -> None:
     """Each reservation is one RESERVE (py-libp2p's own refresher, which busy-looped with
-    reservations shorter than 30 s, never runs), and a relayed stream carries data."""
+    reservations shorter than 30 s, never runs), a relayed dial takes no reservation, and a
+    relayed stream carries data."""
     relay = JsRelay(js_relay_dir, None, "/ip4/127.0.0.1/tcp/0", tmp_path / "j.log",
                     ttl_ms=8000)
     figures: dict[str, float] = {}
@@ -185,6 +186,9 @@ def test_a_host_reserves_and_is_reached_through_a_stock_relay_on_loopback(
             conn = await alice.dial(f"{relay.addr}/p2p-circuit/p2p/{bob.handle}")
             figures["dial"] = time.monotonic() - started
             assert conn.peer == bob.handle and conn.route is Route.RELAYED
+            # dialling through a relay takes no reservation there (py-libp2p's dial made one
+            # per dial: a stock relay's 15 slots filled by followers, refusing authors)
+            assert relay.reserves(alice.handle) == 0, relay.log()
             channel = await alice.open_stream(bob.handle, "/p2psocial-test/echo/1")
             await channel.send_all(b"hi")
             assert await channel.receive_some() == b"echo:hi"
