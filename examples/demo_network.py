@@ -23,6 +23,10 @@
    them again), replies that vary with what you wrote;
 5. stops the peers when you leave the UI (q on the home timeline, or ctrl+q).
 
+From its start until it ends, keys typed on the terminal are not echoed: a passphrase
+typed before the UI's prompt shows (seconds after the demo starts) is kept for that prompt,
+not printed in clear where the scrollback keeps it.
+
 With --no-ui your node runs headless (`p2psocial run`) instead, until interrupted (SIGINT or
 SIGTERM): for scripts and tests. The demo's logs are in the demo directory.
 """
@@ -39,6 +43,7 @@ import random
 import signal
 import subprocess
 import sys
+import termios
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -471,6 +476,26 @@ async def start_headless(home: Home) -> asyncio.subprocess.Process:
         LOOPBACK, "--no-mdns", stdout=log_file, stderr=log_file, stdin=subprocess.DEVNULL)
 
 
+@contextlib.contextmanager
+def typed_ahead_hidden() -> Iterator[None]:
+    """Keys typed on this terminal are not echoed while inside (then echo is as it was);
+    nothing changes if stdin is not a terminal."""
+    try:
+        fd = sys.stdin.fileno()
+        old = termios.tcgetattr(fd)
+    except (OSError, ValueError, termios.error):
+        yield
+        return
+    quiet = list(old)
+    quiet[3] &= ~termios.ECHO
+    termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError, termios.error):
+            termios.tcsetattr(fd, termios.TCSANOW, old)
+
+
 def parse(argv: Iterable[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--home", help="your data directory (default: $P2PSOCIAL_HOME or the "
@@ -491,11 +516,12 @@ def main(argv: Iterable[str] | None = None) -> int:
     logging.basicConfig(filename=demo_dir / "demo.log", level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s")
     try:
-        secret = ensure_identity(home)
-        if not args.no_ui:
-            print("Starting the demo network and your node…", flush=True)
-        return asyncio.run(run(home, demo_dir, ui=not args.no_ui, pace=args.pace,
-                               secret=secret))
+        with typed_ahead_hidden():
+            secret = ensure_identity(home)
+            if not args.no_ui:
+                print("Starting the demo network and your node…", flush=True)
+            return asyncio.run(run(home, demo_dir, ui=not args.no_ui, pace=args.pace,
+                                   secret=secret))
     except (P2PSocialError, AssertionError, subprocess.CalledProcessError) as exc:
         print(f"demo: {exc}", file=sys.stderr)
         print(f"demo: the logs are in {demo_dir}", file=sys.stderr)

@@ -8,6 +8,9 @@ Rules:
   the next answer: the terminal's pending input is kept, not flushed (getpass flushes it, so
   a passphrase typed half before and half after its prompt was read as its second half).
   An empty answer to unlock an encrypted key is not a try (an Enter pressed while waiting).
+- Except for a new passphrase: an empty one stores the key unencrypted, so what was typed
+  before "New passphrase" shows is dropped (a stray Enter must not make a bare key); its
+  repeat keeps what was typed ahead.
 - With neither a file nor a terminal, the command fails with one line saying what to do.
 """
 
@@ -56,10 +59,10 @@ def ask(prompt: str = "Passphrase: ") -> str:
     return read_hidden(prompt)
 
 
-def read_hidden(prompt: str) -> str:
+def read_hidden(prompt: str, *, typed_ahead: bool = True) -> str:
     """One line from the terminal without echo, keeping what was typed before the prompt
-    (TCSANOW, not getpass's TCSAFLUSH, which drops it). Raises KeyfileError at end of
-    input (ctrl+d)."""
+    (TCSANOW, not getpass's TCSAFLUSH, which drops it) unless `typed_ahead` is False.
+    Raises KeyfileError at end of input (ctrl+d)."""
     try:
         fd = sys.stdin.fileno()
         old = termios.tcgetattr(fd)
@@ -70,7 +73,7 @@ def read_hidden(prompt: str) -> str:
     sys.stderr.write(prompt)
     sys.stderr.flush()
     try:
-        termios.tcsetattr(fd, termios.TCSANOW, new)
+        termios.tcsetattr(fd, termios.TCSANOW if typed_ahead else termios.TCSAFLUSH, new)
         line = sys.stdin.readline()
     finally:
         termios.tcsetattr(fd, termios.TCSANOW, old)
@@ -91,7 +94,7 @@ def ask_new(no_passphrase: bool) -> str:
     if not can_prompt():
         raise UsageError(f"no terminal to ask a passphrase: set {ENV_PASSPHRASE_FILE}, or pass "
                          "--no-passphrase to store the key unencrypted")
-    first = read_hidden("New passphrase (empty for none): ")
+    first = read_hidden("New passphrase (empty for none): ", typed_ahead=False)
     if first and read_hidden("Repeat passphrase: ") != first:
         raise UsageError("the passphrases differ: nothing was created")
     return first

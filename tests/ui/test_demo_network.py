@@ -226,3 +226,43 @@ def _drain(fd: int, into: bytearray) -> None:
                 into.extend(chunk)
         except OSError:
             return
+
+
+def test_a_passphrase_typed_before_the_uis_prompt_is_neither_shown_nor_lost(
+        tmp_path: Path, script: list[subprocess.Popen[bytes]]) -> None:
+    """`make run` on a home whose key is encrypted: the UI asks for the passphrase once the
+    demo has started, seconds later; typed before that prompt, it is not echoed in clear
+    (it would stay in the terminal's scrollback) and it unlocks the key."""
+    me, demo = tmp_path / "me", tmp_path / "demo"
+    me.mkdir(mode=0o700)
+    NodeConfig(listen=["/ip4/127.0.0.1/tcp/0"], mdns=False, dht=False).save(me / "config.json")
+    (tmp_path / "pass").write_text("a demo secret\n")
+    subprocess.run([sys.executable, "-m", "p2psocial", "--home", str(me), "init"], check=True,
+                   capture_output=True,
+                   env={**demo_env(), "P2PSOCIAL_PASSPHRASE_FILE": str(tmp_path / "pass")})
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    proc = subprocess.Popen([sys.executable, str(DEMO), "--home", str(me), "--demo-dir",
+                             str(demo)], stdin=slave, stdout=slave, stderr=slave,
+                            env={**demo_env(), "TERM": "xterm-256color"},
+                            start_new_session=True)
+    script.append(proc)
+    os.close(slave)
+    screen = bytearray()
+    reader = threading.Thread(target=_drain, args=(master, screen), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 60
+    while b"Starting the demo" not in screen:  # the demo runs; the UI's prompt comes later
+        assert time.monotonic() < deadline and proc.poll() is None, bytes(screen)[-2000:]
+        time.sleep(0.02)
+    os.write(master, b"a demo secret\n")
+    while not node_answers(me / "node.sock"):
+        assert b"wrong passphrase" not in bytes(screen), bytes(screen)[-2000:]
+        assert time.monotonic() < deadline and proc.poll() is None, bytes(screen)[-2000:]
+        time.sleep(0.1)
+    assert b"a demo secret" not in bytes(screen)
+    assert bytes(screen).count(b"Passphrase:") == 1
+    os.write(master, b"q")
+    assert proc.wait(timeout=60) == 0
+    assert_all_stopped(demo, me)
+    os.close(master)

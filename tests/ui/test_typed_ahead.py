@@ -5,6 +5,7 @@ shows is read whole, and keys typed before the app shows do not run as its comma
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import select
 import signal
@@ -26,13 +27,15 @@ SECRET = "typed ahead secret"
 
 
 class Terminal:
-    """`p2psocial --home HOME` (the UI) on a pty of 80x24; what it prints is collected."""
+    """`p2psocial --home HOME [ARGS]` (the UI, or a command) on a pty of 80x24; what it
+    prints is collected."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, *args: str) -> None:
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
         env = {k: v for k, v in os.environ.items() if not k.startswith("P2PSOCIAL_")}
-        self.proc = subprocess.Popen([sys.executable, "-m", "p2psocial", "--home", str(home)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "p2psocial", "--home", str(home),
+                                      *args],
                                      stdin=slave, stdout=slave, stderr=slave,
                                      env={**env, "TERM": "xterm-256color"},
                                      start_new_session=True)
@@ -144,3 +147,20 @@ def test_keys_typed_before_the_app_shows_do_not_run_as_its_commands(
     ui.wait_for(b"Home")
     ui.type("3")  # Me (in the compose dialog: a "3" in the text)
     ui.wait_for(b"Your handle", timeout=30)
+
+
+def test_an_enter_typed_before_the_new_passphrase_prompt_does_not_make_a_bare_key(
+        tmp_path: Path, terminals: list[Terminal]) -> None:
+    """(An empty new passphrase means "store the key unencrypted": only when typed at its
+    prompt, not when an Enter was pressed while the program started.)"""
+    me = tmp_path / "me"
+    ui = Terminal(me, "init")
+    terminals.append(ui)
+    ui.type("\n")
+    ui.wait_for(b"New passphrase")
+    ui.type(SECRET + "\n")
+    ui.wait_for(b"Repeat passphrase")
+    ui.type(SECRET + "\n")
+    assert ui.proc.wait(timeout=60) == 0, bytes(ui.screen)[-1500:]
+    assert b"unencrypted" not in ui.screen.lower(), bytes(ui.screen)[-1500:]
+    assert json.loads((me / "key.json").read_text())["kdf"] != "none"  # encrypted
