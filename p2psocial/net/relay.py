@@ -12,35 +12,43 @@ Rules:
   refresh.
 - `reserve()` makes or refreshes one reservation and returns its expiry; keeping it fresh
   (and re-making it after a relay restart) is the caller's loop: libp2p's own refresher
-  only refreshes, and only while the connection lives.
-- py-libp2p's own reservation refresher is kept from starting (`_no_libp2p_refresher`: it
-  busy-loops), and the transport runs without the CLIENT role, so a relayed dial is CONNECT
+  only refreshes, and only while the connection lives. It is one spec RESERVE exchange of
+  our own (HopMessage over the hop protocol, length-delimited): py-libp2p's
+  `CircuitV2Transport.reserve` answers only True/False, so a relay that hung up or garbled
+  its answer looked like a refusal (retried only after minutes), and the granted expiry
+  was read from its private table.
+- py-libp2p's own reservation refresher never starts (only its `reserve` starts it): it
+  refreshes within 30 s of expiry, then sleeps until 30 s before the next expiry, so with a
+  lifetime under 30 s or after a failed refresh it sent RESERVE after RESERVE (33 in 3 s
+  against a js-libp2p relay, which then reset the connection and refused the caller's own
+  renewal). The transport runs without the CLIENT role, so a relayed dial is CONNECT
   alone (with it, every dial first took a reservation on the relay).
 - Works with any circuit relay v2 server (checked against js-libp2p's stock one,
   tests/network/test_stock_relay.py): HOP RESERVE/CONNECT and STOP are the spec's messages.
-- py-libp2p 0.8.1 has no public API for two things used here: the expiry a relay granted
-  (`CircuitV2Transport._reservations`) and the relay's reservation table
+- py-libp2p 0.8.1 has no public API for the relay's reservation table
   (`RelayResourceManager._reservations`, read for status and to free a reservation).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import multiaddr
 import trio
+from google.protobuf.message import DecodeError
 from libp2p.abc import IHost
 from libp2p.exceptions import BaseLibp2pError
 from libp2p.peer.id import ID
 from libp2p.relay.circuit_v2.config import RelayConfig, RelayRole
+from libp2p.relay.circuit_v2.pb.circuit_pb2 import HopMessage, Status
 from libp2p.relay.circuit_v2.protocol import PROTOCOL_ID as HOP_PROTOCOL
 from libp2p.relay.circuit_v2.protocol import CircuitV2Protocol
 from libp2p.relay.circuit_v2.resources import RelayLimits as LibRelayLimits
 from libp2p.relay.circuit_v2.resources import RelayResourceManager
 from libp2p.relay.circuit_v2.transport import CircuitV2Transport
+from libp2p.relay.circuit_v2.utils import read_delimited_msg, write_delimited_msg
 from libp2p.tools.anyio_service import background_trio_service
 
 from p2psocial.net.addresses import peer_id
@@ -90,7 +98,6 @@ class CircuitRelay:
                 roles |= RelayRole.HOP
             self._transport = CircuitV2Transport(
                 self._lp, self._protocol, RelayConfig(roles=roles, limits=self._limits))
-            _no_libp2p_refresher(self._transport)
             self._nursery = nursery
             try:
                 yield self
@@ -121,20 +128,23 @@ class CircuitRelay:
     async def reserve(self, relay: str) -> float:
         """Make or refresh a reservation on the connected relay `relay`; its expiry (unix s).
 
+        One RESERVE exchange of our own (see the module docstring): the relay's STATUS tells
+        a refusal from a failed exchange.
+
         Raises:
-            ReservationRefused: the relay said no (not a relay, policy, or full).
-            DialFailed: no stream to the relay.
+            ReservationRefused: the relay said no (not a relay; full, policy: its status).
+            DialFailed: no stream to the relay, or it broke off or garbled the exchange.
         """
-        transport = self._require_transport()
-        nursery = self._nursery
-        if nursery is None:
+        self._require_transport()
+        if self._nursery is None:
             raise HostClosed("the relay service is not running")
         pid = peer_id(relay)
         try:
             with trio.fail_after(self._config.stream_open_timeout * 2):
                 stream = await self._lp.new_stream(pid, [HOP_PROTOCOL])
                 try:
-                    ok = await transport.reserve(stream, pid, nursery)
+                    await write_delimited_msg(stream, HopMessage(type=HopMessage.RESERVE))
+                    answer = await read_delimited_msg(stream, HopMessage)
                 finally:
                     await stream.close()
         except trio.TooSlowError as exc:
@@ -142,11 +152,19 @@ class CircuitRelay:
         except (BaseLibp2pError, OSError) as exc:
             if "not supported" in causes_text(exc):
                 raise ReservationRefused(f"{relay} is not a relay") from exc
-            raise DialFailed(f"no reservation stream to {relay}: {exc}") from exc
-        if not ok:
-            raise ReservationRefused(f"relay {relay} refused the reservation")
-        expires = transport._reservations.get(pid)  # what the relay granted (unix seconds)
-        return float(expires) if expires else time.time()
+            raise DialFailed(f"no reservation from {relay}: {exc or type(exc).__name__}"
+                             ) from exc
+        except (DecodeError, ValueError) as exc:
+            raise DialFailed(f"relay {relay} sent a malformed reservation answer") from exc
+        status = answer.status if answer.HasField("status") else Status.UNUSED
+        if answer.type != HopMessage.STATUS or status not in Status.values():
+            raise DialFailed(f"relay {relay} answered the reservation with no status")
+        if status != Status.OK:
+            raise ReservationRefused(f"relay {relay} refused the reservation "
+                                     f"({Status.Name(status)})")
+        if not answer.HasField("reservation") or not answer.reservation.expire:
+            raise DialFailed(f"relay {relay} said OK but granted no reservation")
+        return float(answer.reservation.expire)
 
     # -- relay (hop) side --------------------------------------------------------------------
 
@@ -173,23 +191,6 @@ class CircuitRelay:
         if self._transport is None:
             raise HostClosed("the relay service is not running")
         return self._transport
-
-
-def _no_libp2p_refresher(transport: CircuitV2Transport) -> None:
-    """Keep py-libp2p's own reservation refresher from ever starting (renewing is the
-    caller's loop, see `reserve`).
-
-    The first `CircuitV2Transport.reserve` starts `_refresh_reservations_worker`, which
-    refreshes every reservation within 30 s of its expiry and then sleeps until 30 s before
-    the earliest expiry: with a lifetime under 30 s, or once a refresh fails (relay gone),
-    that sleep is 0 and it sends RESERVE after RESERVE in a tight loop (33 in 3 s against a
-    js-libp2p relay, which then reset the connection and refused the caller's own renewal).
-    The transport starts it only while its `_refreshing` flag is false.
-    """
-    if not hasattr(transport, "_refreshing"):
-        logger.warning("libp2p's CircuitV2Transport has no _refreshing flag: its own "
-                       "reservation refresher may run next to ours")
-    transport._refreshing = True
 
 
 class _AdmittingResourceManager(RelayResourceManager):
