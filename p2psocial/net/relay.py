@@ -84,6 +84,7 @@ class CircuitRelay:
         self._transport: CircuitV2Transport | None = None
         self.admission: Admission | None = None
         self._nursery: trio.Nursery | None = None
+        self._limits_seen: dict[str, str] = {}
 
     @asynccontextmanager
     async def running(self, nursery: trio.Nursery) -> AsyncIterator[CircuitRelay]:
@@ -164,7 +165,20 @@ class CircuitRelay:
                                      f"({Status.Name(status)})")
         if not answer.HasField("reservation") or not answer.reservation.expire:
             raise DialFailed(f"relay {relay} said OK but granted no reservation")
+        self._note_limit(relay, answer)
         return float(answer.reservation.expire)
+
+    def _note_limit(self, relay: str, answer: HopMessage) -> None:
+        """Log (once per relay and value) the cap a relay puts on each circuit: stock
+        libp2p relays cut every relayed connection after 2 min or 128 KiB. The duration is
+        logged as sent: seconds per the spec, but js-libp2p relays send milliseconds."""
+        limit = answer.limit if answer.HasField("limit") else None
+        text = "none" if limit is None else \
+            f"duration {limit.duration or '-'} (spec: s; js-libp2p sends ms), " \
+            f"data {limit.data or '-'} bytes"
+        if self._limits_seen.get(relay) != text:
+            self._limits_seen[relay] = text
+            logger.info("relay %s: circuit limit %s", relay, text)
 
     # -- relay (hop) side --------------------------------------------------------------------
 
