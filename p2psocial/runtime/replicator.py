@@ -12,10 +12,12 @@ Rules:
 - Configured peers are redialled every second while they are away, each in its own task
   (runtime.redial); the host's keepalive closes a connection that died silently, which ends
   its session, so a peer cut off without a reset is redialled too.
-- Gossip: I announce my own new heads on my feed's topic; news of a wanted feed's newer head
+- Gossip: I announce my own new heads on my feed's topic, and the heads of held feeds that
+  replication advanced (runtime.announcer, rate-limited); news of a wanted feed's newer head
   makes me ask my peers for it again (coalesced per feed).
-- The DHT gets a provider record for my feed; following a feed nobody connected holds makes
-  the node look up its author and its providers.
+- The DHT gets a provider record for my feed and for held feeds (followed first, bounded:
+  runtime.announcer); following a feed nobody connected holds makes the node look up its
+  author and its providers.
 - Relays: the node keeps its relay memberships and reservations and reaches the authors it
   follows through theirs (relay_client); a node run as a relay also admits members and keeps
   their feeds (relay_duty).
@@ -52,6 +54,7 @@ from p2psocial.net import (
 )
 from p2psocial.net.autonat import ReachabilityWatch, serve_dialback
 from p2psocial.net.holepunch import HolePuncher
+from p2psocial.runtime.announcer import Announcer
 from p2psocial.runtime.peer_sync import AGENT, PeerSync
 from p2psocial.runtime.redial import Redialer
 from p2psocial.runtime.relay_client import RelayClient
@@ -136,6 +139,11 @@ class Replicator:
         self.duty: RelayDuty | None = RelayDuty(self, bridge, host) if node.config.relay \
             else None
         self.puncher, self.reach = HolePuncher(host), ReachabilityWatch(host)
+        self.announcer = Announcer(  # heads of held feeds on gossip, held feeds on the DHT
+            self.me, spawn=self._spawn, holdings=self._holdings,
+            publish=(lambda f, h: self._call(host.gossip.publish, topic_of(f), h))
+            if node.config.announce else None,
+            provide=(lambda f: self._call(host.dht.provide, f)) if node.config.dht else None)
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -171,6 +179,7 @@ class Replicator:
         self._spawn(self._keep_configured_peers(), "reconnect")
         if config.dht:
             self._spawn(self._provide_my_feed(), "provide")
+            self._spawn(self.announcer.keep_provided(), "provide held")
         return self
 
     async def stop(self) -> None:
@@ -260,6 +269,11 @@ class Replicator:
         """Run `coro` as a background task of the replicator (failures are logged)."""
         return self._spawn(coro, name)
 
+    def _holdings(self) -> tuple[list[bytes], list[bytes]]:
+        """Wanted feeds I hold something of, and the ones I follow (for the Announcer)."""
+        return ([f for f, s in self._states.items() if not s.empty],
+                [f for f, w in self._wants.items() if w.hop == 1])
+
     def _note(self, feed: bytes) -> WantNote:
         state = self._states.get(feed) or FeedState(feed)
         return WantNote(feed, state.lo, state.hi, self._wants[feed].depth)
@@ -293,6 +307,7 @@ class Replicator:
         self._states.update({f: s for f, s in states.items() if f in self._wants})
         if report.accepted:
             self.node.entries_stored(report.accepted)
+            self.announcer.stored(report.accepted, states)
         for other in list(self._sessions.values()):
             other.update(states)
         if report.forks:
