@@ -7,6 +7,10 @@ Rules (pure: the caller passes the time):
   `burst` (a token bucket): gossipsub costs every node on a topic ~2-3 ms per message, and a
   node holding many busy feeds must not flood its peers.
 - The per-feed table is bounded: feeds whose turn has come round are forgotten first.
+- A head is worth announcing only if no announcement of that feed at that seq or later was
+  heard on gossip (the author's own, or another holder's): each holder that stores a head
+  re-announcing it would cost a topic of n holders n messages per post, each sent to all n.
+  The table of heard heads is bounded (oldest forgotten first).
 - Provided feeds: at most `limit`, the feeds I follow (hop 1) first, then the other feeds I
   hold, each group in a stable order; my own feed is provided separately and never counted.
 """
@@ -60,6 +64,27 @@ class AnnounceGate:
                 del self._last[feed]
         while len(self._last) > self._max_feeds:  # all recent: the oldest goes
             del self._last[next(iter(self._last))]
+
+class HeardHeads:
+    """The highest head seq heard announced per feed (bounded)."""
+
+    def __init__(self, max_feeds: int = 4096) -> None:
+        if max_feeds < 1:
+            raise ValueError("max_feeds must be positive")
+        self._max_feeds = max_feeds
+        self._seq: dict[bytes, int] = {}
+
+    def heard(self, feed: bytes, seq: int) -> None:
+        """An announcement of `feed` at `seq` was heard."""
+        best = max(seq, self._seq.pop(feed, 0))
+        self._seq[feed] = best  # most recently heard last
+        while len(self._seq) > self._max_feeds:
+            del self._seq[next(iter(self._seq))]
+
+    def worth_announcing(self, feed: bytes, seq: int) -> bool:
+        """True unless `feed` was heard announced at `seq` or later."""
+        return self._seq.get(feed, 0) < seq
+
 
 def choose_provided(held: Iterable[bytes], followed: Iterable[bytes], *, me: bytes,
                     limit: int) -> list[bytes]:

@@ -5,6 +5,11 @@ Rules:
   the entries were verified and stored (IngestReport.accepted), never for a head that only
   arrived by gossip. Backfill below the held head announces nothing. My own appends are
   announced by the replicator itself (at once, not rate-limited here).
+- Not when the head was heard announced on gossip already at that seq or later (the author's
+  own announcement, or another holder's): news is re-announced only where it did not travel
+  by gossip (core.announce.HeardHeads), checked when stored and again when its turn comes,
+  at the earliest ANNOUNCE_HOLD seconds after storing (the author's own announcement, sent
+  just after its live push, gets there first).
 - Limits (core.announce): one announcement per feed per ANNOUNCE_FEED_SECONDS, overall at most
   ANNOUNCE_PER_SECOND (bursts of ANNOUNCE_BURST); a newer head that comes while its feed waits
   replaces the waiting one, so a busy feed costs one message per interval, not one per entry.
@@ -23,7 +28,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-from p2psocial.core.announce import AnnounceGate, choose_provided
+from p2psocial.core.announce import AnnounceGate, HeardHeads, choose_provided
 from p2psocial.core.entry import Entry
 from p2psocial.core.errors import NetError
 from p2psocial.core.feed import FeedState
@@ -31,6 +36,7 @@ from p2psocial.core.identity import handle_of
 
 log = logging.getLogger(__name__)
 
+ANNOUNCE_HOLD = 0.5
 ANNOUNCE_FEED_SECONDS = 1.0
 ANNOUNCE_PER_SECOND = 5.0   # gossipsub: ~2-3 ms per message on every node of the topic
 ANNOUNCE_BURST = 10
@@ -58,6 +64,7 @@ class Announcer:
         self._gate = AnnounceGate(per_feed_seconds=ANNOUNCE_FEED_SECONDS,
                                   per_second=ANNOUNCE_PER_SECOND, burst=ANNOUNCE_BURST)
         self._waiting: dict[bytes, Entry] = {}
+        self._heard = HeardHeads()
         self._provided: set[bytes] = set()
         self.announced = 0
 
@@ -67,6 +74,11 @@ class Announcer:
             state = states.get(entry.author)
             if entry.author == self._me or state is None or entry.seq != state.hi:
                 continue  # mine (announced on append), or not the held head (backfill)
+            if self._provide is not None and entry.author not in self._provided \
+                    and len(self._provided) < PROVIDE_LIMIT:
+                self._spawn(self.provide_held(), "provide held")
+            if not self._heard.worth_announcing(entry.author, entry.seq):
+                continue  # the news travelled by gossip already
             waiting = self._waiting.get(entry.author)
             if waiting is not None:
                 if entry.seq > waiting.seq:
@@ -74,18 +86,22 @@ class Announcer:
             elif self._publish is not None and len(self._waiting) < MAX_WAITING:
                 self._waiting[entry.author] = entry
                 self._spawn(self._announce(entry.author), "announce")
-            if (self._provide is not None and entry.author not in self._provided
-                    and len(self._provided) < PROVIDE_LIMIT):
-                self._spawn(self.provide_held(), "provide held")
+
+    def heard(self, feed: bytes, seq: int) -> None:
+        """A head of `feed` at `seq` was announced on gossip (by its author or a holder)."""
+        self._heard.heard(feed, seq)
 
     async def _announce(self, feed: bytes) -> None:
         assert self._publish is not None
         taken = False
         try:
+            await asyncio.sleep(ANNOUNCE_HOLD)
             while (wait := self._gate.due(feed, self._clock())) > 0:
                 await asyncio.sleep(wait)
             entry = self._waiting.pop(feed)  # the newest head that came meanwhile
             taken = True
+            if not self._heard.worth_announcing(feed, entry.seq):
+                return  # someone announced it while it waited
             self._gate.sent(feed, self._clock())
             try:
                 await self._publish(feed, entry.header)

@@ -571,6 +571,7 @@ class Replicator:
         if head.author != feed or feed not in self._wants:
             return
         self._best_known[feed] = max(self._best_known.get(feed, 0), head.seq)
+        self.announcer.heard(feed, head.seq)
         state = self._states.get(feed) or FeedState(feed)
         if head.seq > state.hi and feed not in self._news_pending:
             self._news_pending.add(feed)

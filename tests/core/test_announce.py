@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from p2psocial.core.announce import AnnounceGate, choose_provided
+from p2psocial.core.announce import AnnounceGate, HeardHeads, choose_provided
 
 A, B, C, ME = (bytes([n]) * 32 for n in (1, 2, 3, 9))
 
@@ -56,3 +56,18 @@ def test_followed_feeds_are_provided_first_within_the_limit() -> None:
     assert chosen == [C, A]
     assert choose_provided([A, B, C, ME], [], me=ME, limit=10) == [A, B, C]
     assert choose_provided([A], [A], me=ME, limit=0) == []
+
+
+def test_a_head_heard_announced_is_not_announced_again() -> None:
+    heads = HeardHeads(max_feeds=2)
+    assert heads.worth_announcing(A, 1)
+    heads.heard(A, 5)
+    assert not heads.worth_announcing(A, 5)
+    assert not heads.worth_announcing(A, 4)
+    assert heads.worth_announcing(A, 6)
+    heads.heard(A, 3)  # an older announcement heard late lowers nothing
+    assert not heads.worth_announcing(A, 5)
+    heads.heard(B, 1)
+    heads.heard(C, 1)  # bounded: A, heard longest ago, is forgotten
+    assert heads.worth_announcing(A, 5)
+    assert not heads.worth_announcing(C, 1)

@@ -1,12 +1,13 @@
 """A bare libp2p host for test_mesh, run as its own process inside a namespace.
 
-    python -m tests.network.mesh_probe <bootstrap addr> <holder addr> <feed handle>
+    python -m tests.network.mesh_probe <bootstrap addr> <holder addr> <feed handle> <seq>
 
 It joins the DHT through <bootstrap addr> and prints, one JSON object a line:
 {"providers": [...]} (who the DHT says holds the feed, polled until the holder is among them
 or 20 s pass); then it dials <holder addr>, subscribes to the feed's gossip topic and prints
 {"ready": true} once the holder is in its mesh; then {"source": ..., "seq": ...} for each head
-announcement it hears, until one from the holder arrives or 20 s pass.
+announcement it hears, until the holder's announcement of <seq> (or later) arrives or 20 s
+pass (gossipsub may also hand it older messages from its cache).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def say(obj: object) -> None:
     print(json.dumps(obj), flush=True)
 
 
-async def main(boot: str, holder_addr: str, feed_handle: str) -> None:
+async def main(boot: str, holder_addr: str, feed_handle: str, until: str) -> None:
     holder = holder_addr.rsplit("/p2p/", 1)[-1]
     feed = parse_handle(feed_handle)
     topic = f"/p2psocial/feed/1/{feed_handle}"
@@ -60,9 +61,9 @@ async def main(boot: str, holder_addr: str, feed_handle: str) -> None:
                 except ValidationError:
                     seq = -1
                 say({"source": message.source, "seq": seq})
-                if message.source == holder:
+                if message.source == holder and seq >= int(until):
                     break
 
 
 if __name__ == "__main__":
-    trio.run(main, *sys.argv[1:4])
+    trio.run(main, *sys.argv[1:5])

@@ -5,7 +5,8 @@ route to each other). A knows B; D knows B; C knows only D, which does not follo
 A, so B holds A's feed and, as a follower holding it, provides it on the DHT. C follows A and
 gets A's posts from B, A's next post live. C never has a connection to A. A bare libp2p host
 beside C (mesh_probe) checks the two new duties of a holder: the DHT names B as a provider of
-A's feed, and B announces the head it got by replication on A's gossip topic.
+A's feed, and B announces the head it got by replication on A's gossip topic (A runs without gossip
+here; a head already heard announced is not re-announced: tests/core/test_announce.py).
 """
 
 from __future__ import annotations
@@ -64,8 +65,9 @@ def test_a_post_reaches_a_reader_who_never_meets_the_author(net: Internet,
         return f"/ip4/{net.ip(name)}/tcp/{PORT}/p2p/{handles[name]}"
 
     a, b, c = (nodes[n] for n in ("a", "b", "c"))
-    for node in nodes.values():
-        node.home.joinpath("config.json").write_text(json.dumps({"look_seconds": 1.0}))
+    for name, node in nodes.items():  # A does not announce its heads on gossip: the news
+        node.home.joinpath("config.json").write_text(  # reaches the topic through B only
+            json.dumps({"look_seconds": 1.0, "announce": name != "a"}))
     follow(b, handles["a"])
     follow(c, handles["a"])
     a.cli("post", "first")
@@ -78,13 +80,14 @@ def test_a_post_reaches_a_reader_who_never_meets_the_author(net: Internet,
         c.start(listen=f"/ip4/{net.ip('c')}/tcp/{PORT}", peers=peers["c"])
         c.wait_for(lambda n: "first" in n.texts(handles["a"]), timeout=FIRST_LIMIT,
                    what="A's first post at C")
-        # a bare host beside C: the DHT names B as a holder of A's feed, and B announces
-        # the head it got by replication on A's topic
+        # a bare host beside C: the DHT names B as a holder of A's feed, and B announces the
+        # head it got by replication on A's topic (A's feed: its name at seq 1, "first" at 2,
+        # "second" at 3)
         probe_log = tmp_path / "probe.log"
         with probe_log.open("w") as errors:
             probe = subprocess.Popen(
                 ["ip", "netns", "exec", net.ns("c"), sys.executable, "-m",
-                 "tests.network.mesh_probe", addr("d"), addr("b"), handles["a"]],
+                 "tests.network.mesh_probe", addr("d"), addr("b"), handles["a"], "3"],
                 cwd=ROOT, stdout=subprocess.PIPE, stderr=errors, text=True)
         assert probe.stdout is not None
         try:
@@ -101,7 +104,6 @@ def test_a_post_reaches_a_reader_who_never_meets_the_author(net: Internet,
             if probe.poll() is None:
                 probe.kill()
                 probe.wait()
-        # A's feed: its name (seq 1), "first" (2), "second" (3)
         assert {"source": handles["b"], "seq": 3} in heard, heard
         assert handles["a"] not in {p["handle"] for p in c.json("peers")}
         assert f"connected to {handles['a']}" not in c.log()
