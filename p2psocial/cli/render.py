@@ -168,6 +168,10 @@ def print_status(s: NodeStatus) -> None:
           f"{s.entries_received} entries received ({s.duplicates} duplicates)")
     for addr in s.listen:
         print(f"  listening on {addr}")
+    if s.listen and s.reachability != "unknown":
+        seen = f", seen at {s.observed}" if s.observed else ""
+        what = "behind a NAT" if s.reachability == "private" else "reachable directly"
+        print(f"  {s.reachability}: {what}{seen}")
     if not s.feeds:
         return
     print()

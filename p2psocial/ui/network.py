@@ -33,6 +33,9 @@ from p2psocial.ui.widgets import FitFooter, TopBar
 REFRESH_SECONDS = 2.0
 HOPS = {0: "me", 1: "following"}  # what a wanted feed's hop means
 BAR_CELLS = 6
+BANNER_STYLES = {"error": ("✖ ", "bold red"), "warning": ("⚠ ", "bold yellow"),
+                 "info": ("ℹ ", "cyan")}
+KIND_LABELS = {"hole-punched": "punched"}  # a direct connection made by hole punching
 PEER_WIDTHS = (18, 8, 21, 9, 9)  # peer, via, address, state, in/out (+2 padding each)
 FEED_WIDTHS = (15, 9, 9, 22, 8)  # feed, relation, held, sync, from
 RELAY_MARK = " ⛬relay"
@@ -78,7 +81,8 @@ def peer_cells(p: PeerView, relays: set[str]) -> tuple[str, ...]:
     else:
         mark = RELAY_MARK if relay else ""
         name = clip(p.name or short(p.handle), PEER_WIDTHS[0] - len(mark)) + mark
-    cells = (name, p.kind, short_addr(p.addr), state, f"{p.entries_in:,}/{p.entries_out:,}")
+    cells = (name, KIND_LABELS.get(p.kind, p.kind), short_addr(p.addr), state,
+             f"{p.entries_in:,}/{p.entries_out:,}")
     return tuple(clip(c, w) for c, w in zip(cells, PEER_WIDTHS, strict=True))
 
 
@@ -106,6 +110,11 @@ def banners(status: NodeStatus, peers: Sequence[PeerView],
     elif not any(p.kind == "relayed" for p in peers) and all(p.kind == "lan" for p in peers):
         out.append(("warning", "Only peers on this network: no relay reachable, so peers "
                                "outside it cannot reach you."))
+    if status.listen and status.reachability == "private":
+        seen = f" (seen at {short_addr(status.observed)})" if status.observed else ""
+        out.append(("info", f"Behind a NAT{seen}: others reach you through your relays, "
+                            "and hole punching makes direct connections where the NAT "
+                            "allows."))
     forked = sorted({f.author for f in status.feeds if f.forked}
                     | {f.author for f in feeds if f.forked})
     if forked:
@@ -229,8 +238,8 @@ class NetworkScreen(SocialScreen):
         for i, (severity, line) in enumerate(items):
             if i:
                 text.append("\n")
-            text.append(("⚠ " if severity == "warning" else "✖ ") + line,
-                        "bold red" if severity == "error" else "bold yellow")
+            mark, style = BANNER_STYLES.get(severity, BANNER_STYLES["error"])
+            text.append(mark + line, style)
         widget = self.query_one("#banners", Static)
         widget.update(text)
         widget.display = bool(items)

@@ -24,3 +24,17 @@ def test_a_feed_nothing_is_known_of_reads_not_found_yet(capsys: pytest.CaptureFi
     assert "not found yet" in lines[render.short(TYPO)]
     assert "nothing posted" in lines[render.short(ME)]
     assert "1–5" in lines["Ana"] and "not found" not in lines["Ana"]
+
+
+def test_status_says_whether_the_node_is_behind_a_nat(capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    listen = ["/ip4/10.0.0.2/tcp/4001"]
+    render.print_status(NodeStatus(handle=ME, listen=listen, peers=1, feeds=[],
+                                   reachability="private", observed="/ip4/203.0.113.9/tcp/4001"))
+    render.print_status(NodeStatus(handle=ME, listen=listen, peers=1, feeds=[],
+                                   reachability="public"))
+    render.print_status(NodeStatus(handle=ME, listen=listen, peers=1, feeds=[]))
+    out = capsys.readouterr().out
+    assert "private: behind a NAT, seen at /ip4/203.0.113.9/tcp/4001" in out
+    assert "public: reachable directly" in out
+    assert out.count("behind a NAT") + out.count("reachable directly") == 2  # unknown: silent

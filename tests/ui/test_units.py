@@ -12,7 +12,7 @@ from p2psocial.core.invite import create_invite, encode_invite
 from p2psocial.runtime.views import EntryView, FeedStatus, FeedView, NodeStatus, PeerView
 from p2psocial.ui.follow import as_handle, handle_from_invite, to_follow
 from p2psocial.ui.help import key_text
-from p2psocial.ui.network import banners, bar, progress, summary
+from p2psocial.ui.network import banners, bar, peer_cells, progress, summary
 from p2psocial.ui.qr import qr_matrix, qr_text
 from p2psocial.ui.render import Context, Row, ago, body_text, row_text, short
 from p2psocial.ui.rows import apply_counts, merge_positions, refresh_counts, stale_counts
@@ -115,6 +115,16 @@ def test_a_delete_by_the_author_folds_the_post_at_once() -> None:
     assert all(r.post.deleted for r in rows)
     not_theirs = view(6, author=BOB.handle, type="delete", content={"target": "ab" * 32})
     assert apply_counts([Row(entry=view(7, hash="ab" * 32))], [not_theirs]) == []
+
+
+def test_a_hole_punched_peer_and_a_node_behind_nat_are_named() -> None:
+    peer = PeerView(handle=BOB.handle, addr="/ip4/203.0.113.7/tcp/4001", kind="hole-punched")
+    assert peer_cells(peer, set())[1] == "punched"  # fits its column, not "hole-pu…"
+    status = NodeStatus(handle=ME.handle, listen=["/ip4/10.0.0.2/tcp/4001"], peers=1, feeds=[],
+                        reachability="private", observed="/ip4/203.0.113.9/tcp/4001")
+    [(severity, text)] = banners(status, [peer], [])
+    assert severity == "info" and "Behind a NAT (seen at 203.0.113.9:4001)" in text
+    assert banners(replace(status, reachability="public"), [peer], []) == []
 
 
 def test_tree_rows_nest_replies_under_parents_oldest_first() -> None:
