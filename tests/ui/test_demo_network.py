@@ -162,7 +162,8 @@ def test_make_run_opens_the_ui_on_a_followed_network_and_stops_the_peers_on_quit
     script.append(proc)
     os.close(slave)
     screen = bytearray()
-    reader = threading.Thread(target=_drain, args=(master, screen), daemon=True)
+    stop = threading.Event()
+    reader = threading.Thread(target=_drain, args=(master, screen, stop), daemon=True)
     reader.start()
     newcomer.wait_for(lambda n: node_answers(me / "node.sock"), timeout=60,
                       what="the UI's node")
@@ -176,6 +177,8 @@ def test_make_run_opens_the_ui_on_a_followed_network_and_stops_the_peers_on_quit
     os.write(master, b"q")  # leave the UI from the home timeline
     assert proc.wait(timeout=30) == 0
     assert_all_stopped(demo, me)
+    stop.set()
+    reader.join(timeout=10)
     os.close(master)
 
 
@@ -193,7 +196,8 @@ def test_a_first_run_asks_the_new_passphrase_twice_and_no_third_time(
     script.append(proc)
     os.close(slave)
     screen = bytearray()
-    reader = threading.Thread(target=_drain, args=(master, screen), daemon=True)
+    stop = threading.Event()
+    reader = threading.Thread(target=_drain, args=(master, screen, stop), daemon=True)
     reader.start()
     answered = 0
     deadline = time.monotonic() + 90
@@ -211,12 +215,16 @@ def test_a_first_run_asks_the_new_passphrase_twice_and_no_third_time(
     os.write(master, b"q")
     assert proc.wait(timeout=60) == 0
     assert_all_stopped(demo, me)
+    stop.set()
+    reader.join(timeout=10)
     os.close(master)
 
 
-def _drain(fd: int, into: bytearray) -> None:
-    """Read the terminal's output (a full pty would block the UI)."""
-    while True:
+def _drain(fd: int, into: bytearray, stop: threading.Event) -> None:
+    """Read the terminal's output (a full pty would block the UI) until `stop` is set (set
+    it and join before closing the pty: a reader left running reads, from the same fd
+    number reused by the next test's pty, that test's output)."""
+    while not stop.is_set():
         try:
             ready, _, _ = select.select([fd], [], [], 0.5)
             if ready:
@@ -249,7 +257,8 @@ def test_a_passphrase_typed_before_the_uis_prompt_is_neither_shown_nor_lost(
     script.append(proc)
     os.close(slave)
     screen = bytearray()
-    reader = threading.Thread(target=_drain, args=(master, screen), daemon=True)
+    stop = threading.Event()
+    reader = threading.Thread(target=_drain, args=(master, screen, stop), daemon=True)
     reader.start()
     deadline = time.monotonic() + 60
     while b"Starting the demo" not in screen:  # the demo runs; the UI's prompt comes later
@@ -265,4 +274,6 @@ def test_a_passphrase_typed_before_the_uis_prompt_is_neither_shown_nor_lost(
     os.write(master, b"q")
     assert proc.wait(timeout=60) == 0
     assert_all_stopped(demo, me)
+    stop.set()
+    reader.join(timeout=10)
     os.close(master)

@@ -41,10 +41,14 @@ class Terminal:
                                      start_new_session=True)
         os.close(slave)
         self.screen = bytearray()
-        threading.Thread(target=self._drain, daemon=True).start()
+        self._stop = threading.Event()
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
 
     def _drain(self) -> None:
-        while True:
+        # (stopped and joined before the pty is closed: a reader left running would read,
+        # from the same fd number reused by the next test's pty, that test's output)
+        while not self._stop.is_set():
             try:
                 ready, _, _ = select.select([self.master], [], [], 0.5)
                 if ready:
@@ -76,6 +80,8 @@ class Terminal:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self._stop.set()
+        self._reader.join(timeout=10)
         os.close(self.master)
 
 
