@@ -90,7 +90,7 @@ class NotificationsScreen(ListScreen):
             self.load(older=True)
 
     def on_entries_arrived(self, message: EntriesArrived) -> None:
-        if (self.app.screen is self and not self._reload_pending
+        if (self.is_current and not self._reload_pending
                 and any(v.author != self.state.me for v in message.views)):
             self._reload_pending = True  # at most one reload a second during a burst
             self.set_timer(RELOAD_SECONDS, self._reload_now)
