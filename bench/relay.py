@@ -125,6 +125,11 @@ def main(args: argparse.Namespace) -> None:
             print("every follower holds the author's first post")
             pid = relay.proc.pid if relay.proc else 0
             others = [n.proc.pid for n in [author, *followers] if n.proc]
+            idle0, ti = cpu_seconds(pid), time.perf_counter()
+            time.sleep(args.idle)
+            idle = (cpu_seconds(pid) - idle0) / (time.perf_counter() - ti)
+            print(f"relay CPU while idle (no posts, {args.idle:g} s): {idle * 1000:.0f} ms/s "
+                  f"({idle * 1e6 / max(1, args.followers):.0f} µs/s per follower)")
             cpu0, t0 = cpu_seconds(pid), time.perf_counter()
             others0 = sum(cpu_seconds(p) for p in others)
             arrived = asyncio.run(measure(author, followers, args.posts, args.rate))
@@ -143,6 +148,9 @@ def main(args: argparse.Namespace) -> None:
                   f"max {latencies[-1]:.0f} ms (bars: p50 <= 300 ms, p99 <= 1000 ms)")
             print(f"relay CPU: {cpu * 1e6 / max(1, delivered):.0f} µs per delivered entry "
                   f"({cpu:.2f} s over {wall:.1f} s); relay RSS {rss_mb(pid):.0f} MB")
+            busy = max(0.0, cpu - idle * wall)
+            print(f"relay CPU above idle: {busy * 1e6 / max(1, delivered):.0f} µs "
+                  f"per delivered entry")
             print(f"author and followers CPU: {others_cpu:.2f} s over {wall:.1f} s "
                   f"({others_cpu / wall:.2f} cores)")
             routes: dict[str, int] = {}
@@ -160,6 +168,8 @@ if __name__ == "__main__":
     p.add_argument("--followers", type=int, default=50)
     p.add_argument("--posts", type=int, default=20)
     p.add_argument("--rate", type=float, default=1.0, help="posts per second")
+    p.add_argument("--idle", type=float, default=10.0,
+                   help="seconds to measure the relay's idle CPU before posting")
     p.add_argument("--look", type=float, default=2.0,
                    help="followers' look_seconds (how often they seek the author)")
     main(p.parse_args())
