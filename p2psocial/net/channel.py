@@ -30,6 +30,7 @@ from libp2p.exceptions import BaseLibp2pError
 from libp2p.network.stream.exceptions import StreamEOF
 from libp2p.network.stream.exceptions import StreamReset as LibStreamReset
 
+from p2psocial.net.addresses import is_relayed
 from p2psocial.net.errors import StreamClosed, StreamReset, Timeout
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,17 @@ class Channel:
     def protocol(self) -> str:
         """The protocol id negotiated for this stream."""
         return self._protocol
+
+    @property
+    def relayed(self) -> bool:
+        """True if the stream runs over a relayed connection (which the relay may cut after a
+        data or time limit); derived as net.connections.describe derives a route."""
+        conn = getattr(self._stream, "swarm_conn", None)
+        try:
+            addrs = [str(a) for a in conn.get_transport_addresses()]  # type: ignore[union-attr]
+        except (BaseLibp2pError, OSError, AttributeError):
+            return False
+        return any(is_relayed(a) for a in addrs)
 
     @property
     def closed(self) -> bool:

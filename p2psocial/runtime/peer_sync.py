@@ -17,6 +17,15 @@ Rules:
 - Read deadlines, refusals and retry-afters: runtime.sync_limits. A peer's ERROR with a
   retry-after is passed to the link, which does not dial that peer again before it.
 - Stream errors end the session quietly: the replicator reconnects peers it wants to keep.
+  Entries of every complete frame that arrived before are still stored (spec L2), so the
+  next session resumes from them.
+- On a relayed connection (`limited`), which a relay may cut after a data limit (a stock
+  js-libp2p relay: 128 KiB), we announce max_frame MIN_FRAME and send ENTRIES frames of at
+  most LIMITED_FRAME (spec L1): each frame completes well within the limit. Runs are read
+  LIMITED_PAGE entries at a time, and once what the session sent would pass LIMITED_BUDGET
+  we send no more entries but BYE `relay-limit` (spec L3); the peer that reads that BYE
+  stores what arrived and hangs up (`hang_up`), so its next dial gets a fresh circuit and
+  its next WANT resumes from what it holds.
 - A session that cannot send is over: when the writer stops (a send failed or passed the
   stream's write timeout, or BYE/ERROR went out) reading stops too and the stream is closed.
   The send queue holds at most MAX_QUEUED items: a peer that falls that far behind is
@@ -39,6 +48,8 @@ from typing import Any, Protocol
 from p2psocial.core.errors import LocalProtocolError, NetError, ProtocolError
 from p2psocial.core.feed import FeedState
 from p2psocial.core.replication import (
+    LIMITED_FRAME,
+    MIN_FRAME,
     NEED_DATA,
     Code,
     EntriesReceived,
@@ -67,6 +78,9 @@ MAX_BATCH = 2000
 MAX_BUFFERED = 8000
 MAX_QUEUED = 50_000  # items waiting in one session's send queue
 AGENT = "p2psocial/0.1"
+LIMITED_PAGE = 8  # entries read and framed at a time on a relayed connection
+LIMITED_BUDGET = 96 * 1024  # bytes one session sends on a relayed connection (spec L3)
+RELAY_LIMIT = "relay-limit"  # the BYE reason when that budget is spent
 
 
 class Link(Protocol):
@@ -106,11 +120,14 @@ class PeerSync:
     """Runs one SyncSession until the stream ends, the peer closes, or `close()`."""
 
     def __init__(self, link: Link, pipe: Pipe, peer: str, *, outbound: bool,
-                 limits: SyncLimits | None = None) -> None:
+                 limits: SyncLimits | None = None, limited: bool = False) -> None:
         self.link = link
         self.peer = peer
         self.outbound = outbound
-        self.session = SyncSession(link.want_notes(), agent=AGENT)
+        self.limited = limited
+        self.session = (SyncSession(link.want_notes(), agent=AGENT, max_frame=MIN_FRAME,
+                                    send_frame=LIMITED_FRAME) if limited
+                        else SyncSession(link.want_notes(), agent=AGENT))
         self._deadline = (limits or SyncLimits()).deadline()  # HELLO, begun frames in time
         self.counters = SyncCounters()
         self.caught_up = False
@@ -122,6 +139,9 @@ class PeerSync:
         self._drained = asyncio.Event()
         self._done = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
+        self._refused = False  # an entry was invalid or storing failed: store no more
+        self._spent = False  # LIMITED_BUDGET reached: no more entries in this session
+        self.hang_up = False  # the peer ended the session at a relay's limit: reconnect
 
     @property
     def open(self) -> bool:
@@ -135,10 +155,10 @@ class PeerSync:
         try:
             self._enqueue([self.session.initiate()])
             await self._read_while_writing(writer)
-            while self._ingests:
-                await asyncio.gather(*list(self._ingests), return_exceptions=True)
+            await self._store_what_arrived()
         except (NetError, LocalProtocolError) as exc:
             log.debug("sync with %s ended: %s", self.peer, exc)
+            await self._store_what_arrived()
         finally:
             self._push(None)
             if not writer.done():
@@ -240,6 +260,9 @@ class PeerSync:
                     self.caught_up = True
                     self.link.caught_up(self)
             elif isinstance(event, PeerClosed | PeerFailed):
+                if isinstance(event, PeerClosed) and event.reason == RELAY_LIMIT \
+                        and self.limited:
+                    self.hang_up = True  # a fresh circuit carries the rest (spec L3)
                 if isinstance(event, PeerFailed):
                     log.info("%s ended our session: %s %s", self.peer, event.code, event.detail)
                     if event.retry_after:  # do not come back before (spec E1)
@@ -265,12 +288,25 @@ class PeerSync:
         if len(self._buffer) <= MAX_BUFFERED:
             self._drained.set()
 
+    async def _store_what_arrived(self) -> None:
+        """The session is over (ended or broken): finish storing every entry that arrived,
+        unless storing failed or an entry was invalid (spec L2)."""
+        while self._ingests:
+            await asyncio.gather(*list(self._ingests), return_exceptions=True)
+        while self._buffer and not self._refused:
+            batch, self._buffer = self._buffer[:MAX_BATCH], self._buffer[MAX_BATCH:]
+            task = asyncio.create_task(self._ingest(batch))
+            self._ingests.add(task)
+            task.add_done_callback(self._ingest_done)
+            await asyncio.gather(task, return_exceptions=True)
+
     def _ingest_done(self, task: asyncio.Task[None]) -> None:
         self._ingests.discard(task)
         if not task.cancelled() and task.exception() is not None:
             # the store failed (e.g. the disk is full): stop taking entries from this peer
             log.error("storing entries from %s failed; ending the session", self.peer,
                       exc_info=task.exception())
+            self._refused = True
             self.close("cannot store entries")
             return
         self._flush()
@@ -289,6 +325,7 @@ class PeerSync:
 
     def _fail(self, code: str, detail: str, why: str) -> None:
         log.warning("peer %s %s", self.peer, why)
+        self._refused = True  # store nothing more from this session
         ban = self.link.misbehaved(self, why)
         retry_after = None if ban is None else math.ceil(ban)
         with contextlib.suppress(LocalProtocolError):  # allowed after a protocol error too
@@ -358,15 +395,32 @@ class PeerSync:
                 self._pending.popleft()
             await self._pipe.send(bytes(batch))
 
+    def _over_budget(self, rows: Sequence[tuple[int, bytes, bytes | None]]) -> bool:
+        """On a relayed connection: would these entries take the session past LIMITED_BUDGET?
+        If so, send no more entries but BYE `relay-limit` (spec L3)."""
+        size = sum(len(header) + len(payload or b"") + 8 for _, header, payload in rows) + 64
+        if self.session.stats.bytes_out + size <= LIMITED_BUDGET:
+            return False
+        log.info("sent %s what a relayed connection carries: BYE, to go on over a new one",
+                 self.peer)
+        self._spent = True
+        self.close(RELAY_LIMIT)
+        return True
+
     async def _send_run(self, run: SendRange) -> None:
-        for page in run.pages(PAGE):
+        size = LIMITED_PAGE if self.limited else PAGE
+        for page in run.pages(size):
+            if self._spent:
+                return
             span = page.span
             rows = await self.link.store.raw_range(run.feed, span.lo, span.hi,
-                                                   descending=page.descending, limit=PAGE)
+                                                   descending=page.descending, limit=size)
             expected = list(page.seqs())
             if [seq for seq, _, _ in rows] != expected:
                 log.warning("store lacks entries %d..%d of a run to %s", page.first,
                             page.last, self.peer)
+                return
+            if self.limited and self._over_budget(rows):
                 return
             try:
                 data = self.session.entries_frames(run.feed, [(h, p) for _, h, p in rows])

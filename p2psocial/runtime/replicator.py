@@ -424,13 +424,16 @@ class Replicator:
                          BUSY_RETRY_SECONDS if busy else
                          seconds_left(self._banned_until[peer], time.monotonic()))
             return
-        sync = PeerSync(self, pipe, peer, outbound=outbound, limits=self._sync_limits)
+        sync = PeerSync(self, pipe, peer, outbound=outbound, limits=self._sync_limits,
+                        limited=channel.relayed)
         self._sessions[peer] = sync
         try:
             await sync.run()
         finally:
             if self._sessions.get(peer) is sync:
                 del self._sessions[peer]
+        if sync.hang_up:  # the peer stopped at a relay's limit: redial for a new circuit
+            self._spawn(self._disconnect_soon(peer), "disconnect")
 
     def _awaiting_hello(self) -> int:
         return sum(1 for s in self._sessions.values() if s.session.state is State.AWAIT_HELLO)

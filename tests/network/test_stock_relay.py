@@ -5,10 +5,12 @@ protocol, no store-and-forward, and js-libp2p's stock limits (each circuit 2 min
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +20,11 @@ from pathlib import Path
 import pytest
 import trio
 
+from p2psocial.core.content import Post
+from p2psocial.core.identity import parse_handle
 from p2psocial.net import Channel, Route, open_host
+from p2psocial.store import keyfile
+from p2psocial.store.sqlite import Store
 from p2psocial.testing.netns import Internet, NetnsUnavailable
 from p2psocial.testing.nodes import NodeProcess
 from tests.net.helpers import config, identity, run
@@ -250,3 +256,71 @@ def test_authors_and_followers_on_private_hosts_meet_through_a_stock_relay(
     assert j.addr not in json.dumps(d.json("relays", "list"))
     print(f"reserved {reserved_in:.1f} s after a started; "
           f"b's first post {followed_in:.1f} s after starting b, c and p")
+
+
+def _fill(home: Path, posts: int, size: int) -> None:
+    """Append `posts` posts of `size` characters to the (stopped) node's own feed."""
+
+    async def fill() -> None:
+        me = keyfile.unseal(keyfile.read_doc(home / "key.json"), None)
+        store = await Store.open(home / "p2psocial.db", verify_processes=0)
+        try:
+            for i in range(posts):
+                await store.append(me, Post(text=f"{i:04d} " + "x" * (size - 5)))
+        finally:
+            await store.close()
+
+    asyncio.run(fill())
+
+
+def _count(db: Path, author: bytes) -> int:
+    """Entries of `author` in a node's database (read-only; WAL lets the node keep writing)."""
+    if not db.exists():
+        return 0
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        try:
+            row = conn.execute("SELECT count(*) FROM entries WHERE author = ?",
+                               (author,)).fetchone()
+        except sqlite3.OperationalError:  # not created yet
+            return 0
+    return int(row[0])
+
+
+def test_a_first_catch_up_completes_through_a_stock_relays_data_limit(world: World) -> None:
+    """A holds 300 posts of 2.5 KB (~790 KB, six times the 128 KiB J lets through each
+    relayed connection); B, private, reaches A only through the stock relay J. Every
+    relayed connection is cut after 128 KiB, yet B gets all of A's log: on a relayed
+    connection frames are small (each completes well within the limit), what arrived is
+    stored, and the next connection resumes from what B holds. (With 256 KiB frames B
+    received nothing: each connection was cut inside the same first frame.)"""
+    posts = 300
+    j = world.relay("j")
+    a, b = world.node("a"), world.node("b")
+    _fill(a.home, posts, 2500)
+    a.cli("relays", "add", j.addr)
+    a_handle = a.handle
+    author = bytes(parse_handle(a_handle))
+    b.cli("follow", a.cli("invite").stdout.strip())
+    world.start(a)
+    a.wait_for(lambda n: expiry(n, j.addr), timeout=30, what="a's reservation on j")
+    started = time.monotonic()
+    world.start(b)
+    db = b.home / "p2psocial.db"
+    seen: list[tuple[float, int]] = []
+
+    def all_there(_: NodeProcess) -> bool:
+        count = _count(db, author)
+        if not seen or seen[-1][1] != count:
+            seen.append((round(time.monotonic() - started, 1), count))
+        return count >= posts + 2   # the posts, a's name and its relays entry
+
+    deadline = started + 45
+    while not all_there(b):
+        assert time.monotonic() < deadline, \
+            f"b got {seen[-1][1]} of a's {posts + 2} entries in 45 s (progress: {seen})"
+        time.sleep(0.2)
+    peers = {peer["handle"]: peer for peer in b.json("peers")}
+    assert "relayed" in json.dumps(peers.get(a_handle, {})), peers
+    assert "what a relayed connection carries" in a.log()  # BYE relay-limit, not cut by j
+    print(f"{posts} posts through j's 128 KiB circuits in {time.monotonic() - started:.1f} s: "
+          f"{seen}")

@@ -47,9 +47,10 @@ from p2psocial.core.replication.messages import (
     encode_message,
 )
 from p2psocial.core.replication.planner import SendRange, Span, plan_sends
-from p2psocial.core.replication.session import Output, SyncSession
+from p2psocial.core.replication.session import LIMITED_FRAME, Output, SyncSession
 
 __all__ = [
+    "LIMITED_FRAME",
     "MAX_FRAME",
     "MIN_FRAME",
     "NEED_DATA",

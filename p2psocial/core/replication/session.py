@@ -15,6 +15,8 @@ Rules:
   its rules); `update` applies "Live" and "Asking again" for the states the driver passes.
 - The peer's faults raise ProtocolError and close the session; the driver then sends
   `fail(exc.code, exc.detail)` and closes the stream. Misuse raises LocalProtocolError.
+- ENTRIES frames are cut to the peer's max_frame, and to `send_frame` if smaller (spec L1: on
+  a relayed connection, which a relay may cut after a data limit, frames stay small).
 - Before the peer's HELLO, a frame longer than MAX_HELLO_FRAME is FRAME_TOO_LARGE. How long
   the driver waits for the peer's bytes is decided by `deadline.ReadDeadline`, from
   `pending_frame` and the state.
@@ -80,6 +82,7 @@ from p2psocial.core.replication.planner import EMPTY, SendRange, Span
 MAX_RETRY_AFTER = 86_400  # seconds: the longest retry-after sent (and honoured: see deadline)
 DEFAULT_MAX_FRAME = 1 << 18  # 262,144: the max_frame we announce; a peer that stalls inside a
                              # frame holds at most this (ENTRIES of 256 entries rarely need more)
+LIMITED_FRAME = 1 << 14  # 16,384: the largest ENTRIES frame sent on a relayed connection (L1)
 MAX_PEER_WANTS = 100_000  # feeds a peer may want from us at once (what it wants is kept)
 
 Output: TypeAlias = bytes | SendRange
@@ -90,14 +93,19 @@ class SyncSession:
     """One side of a sync stream with one peer. See the module docstring for the rules."""
 
     def __init__(self, wants: Iterable[WantNote] = (), *, agent: str = "p2psocial",
-                 max_frame: int = DEFAULT_MAX_FRAME) -> None:
+                 max_frame: int = DEFAULT_MAX_FRAME, send_frame: int = MAX_FRAME) -> None:
         """Args:
             wants: a note for every feed I want: what I hold of it and the depth I want.
             agent: free text naming this implementation, at most 256 characters.
             max_frame: the largest frame I accept, MIN_FRAME..MAX_FRAME.
+            send_frame: the largest ENTRIES frame I send (one entry may exceed it), at most
+                the peer's max_frame in any case: LIMITED_FRAME on a relayed connection.
         """
         if not MIN_FRAME <= max_frame <= MAX_FRAME:
             raise LocalProtocolError(f"max_frame must be in {MIN_FRAME}..{MAX_FRAME}")
+        if send_frame < 1:
+            raise LocalProtocolError("send_frame must be positive")
+        self._send_frame = send_frame
         self._hello = Hello(PROTOCOL_VERSION, agent, max_frame)
         _check_local(self._hello)
         self._known = Knowledge(_checked_note(note) for note in wants)
@@ -398,7 +406,7 @@ class SyncSession:
         except ProtocolError as exc:
             raise LocalProtocolError(f"entries to send: {exc.detail}") from exc
         assert self._peer_hello is not None  # OPEN
-        limit = min(self._peer_hello.max_frame, MAX_FRAME)
+        limit = min(self._peer_hello.max_frame, MAX_FRAME, self._send_frame)
         frames = outgoing.entries_frames(feed, entries, limit)
         self._known.sent(feed, Span(min(first, last), max(first, last)))
         self._counts["entries_out"] += len(entries)

@@ -8,6 +8,7 @@ from repl_harness import Node, connect, run
 from p2psocial.core.errors import LocalProtocolError
 from p2psocial.core.feed import FeedState
 from p2psocial.core.replication import (
+    LIMITED_FRAME,
     MIN_FRAME,
     NEED_DATA,
     EntriesReceived,
@@ -243,6 +244,29 @@ def test_entries_are_cut_to_256_per_frame_and_to_the_peers_max_frame() -> None:
     assert all(len(frame) <= MIN_FRAME for frame in frames)
     assert counts == [256, 256, 74, 7, 7]  # seven 8 KB payloads fill a 64 KiB frame
     assert me.peer_holds(A) == (1, 600)
+
+
+def test_a_send_frame_below_the_peers_max_frame_cuts_entries_smaller() -> None:
+    """Spec L1: on a relayed connection ENTRIES frames stay within LIMITED_FRAME, whatever
+    the peer announced; one entry larger than that still goes, alone in its frame."""
+    builder = FeedBuilder(ALICE)
+    for i in range(60):
+        builder.add_raw("x.big", bytes([i % 256]) * (2500 if i else 16_384))
+    entries = raw_entries(builder.entries)
+    me = SyncSession(send_frame=LIMITED_FRAME)
+    me.initiate()
+    peer = SyncSession([WantNote(A, 0, 0, 0)])
+    me.receive_data(peer.initiate())
+    assert isinstance(me.next_event(), PeerHello)
+    assert isinstance(me.next_event(), PeerWants)
+    frames = list(FrameDecoder().feed(me.entries_frames(A, entries[::-1])))
+    counts = [len(decoded.entries) for frame in frames
+              if isinstance(decoded := decode_message(frame), Entries)]
+    assert sum(counts) == 60 and counts[-1] == 1   # entry 1 (16 KiB) alone
+    assert all(len(frame) <= LIMITED_FRAME for frame in frames[:-1])
+    assert LIMITED_FRAME < len(frames[-1]) < MIN_FRAME
+    with pytest.raises(LocalProtocolError, match="send_frame"):
+        SyncSession(send_frame=0)
 
 
 def test_unwant_stops_the_sender_and_late_entries_are_dropped_and_counted() -> None:
