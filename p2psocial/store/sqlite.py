@@ -16,16 +16,16 @@ Rules:
 - A `delete` entry drops its target's payload (only if the target has the same author),
   whether the target is already held or arrives later; the header stays, so the chain verifies.
 - Entries of feeds the local user blocks are refused.
+- This module is the log and its write path; the projections' reads are `Queries`
+  (store/queries.py, a base of `Store`), the values handed out are in store/records.py and
+  the row decoders shared by both in store/rows.py. Callers import all of it from here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
-import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
@@ -36,102 +36,36 @@ import aiosqlite
 from p2psocial.core.content import Content, content_payload
 from p2psocial.core.encoding import digest
 from p2psocial.core.entry import Entry, create_entry, decode_entry
-from p2psocial.core.errors import StoreError, UsageError, ValidationError
-from p2psocial.core.feed import BatchPlan, FeedState, ForkProof, Placement, plan_batch
+from p2psocial.core.errors import UsageError
+from p2psocial.core.feed import BatchPlan, FeedState, Placement, plan_batch
 from p2psocial.core.identity import Identity
 from p2psocial.store.connection import open_database
 from p2psocial.store.errors import translate, translated
 from p2psocial.store.projections import LATEST_WINS_TYPES, ProjectionRows
+from p2psocial.store.queries import Queries
+from p2psocial.store.records import (
+    Counts,
+    ForkRecord,
+    IngestReport,
+    Notification,
+    Profile,
+    TimelineItem,
+    now_ms,
+)
+from p2psocial.store.rows import (
+    HASH_KEY,
+    STATE_COLUMNS,
+    chunked,
+    entry_of_row,
+    state_of_row,
+)
 from p2psocial.store.verify_pool import Decoded, RawEntry, VerifyPool, default_processes
 
 Clock = Callable[[], int]
 _R = TypeVar("_R")
 
 
-def now_ms() -> int:
-    """Milliseconds since the Unix epoch."""
-    return time.time_ns() // 1_000_000
-
-
-@dataclass(slots=True)
-class IngestReport:
-    """What became of a batch of received entries."""
-
-    accepted: list[Entry] = field(default_factory=list)
-    duplicates: int = 0
-    gaps: int = 0
-    refused: int = 0
-    forks: list[ForkProof] = field(default_factory=list)
-    error: ValidationError | None = None
-    error_index: int | None = None
-    not_stored: int = 0
-    heads: dict[bytes, FeedState] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        """True if every entry was valid (stored, duplicate, or a harmless gap)."""
-        return self.error is None and not self.forks
-
-
-@dataclass(frozen=True, slots=True)
-class TimelineItem:
-    """An entry on a timeline and its position (`cursor`) for paging backwards."""
-
-    entry: Entry
-    sort_ts: int
-
-    @property
-    def cursor(self) -> tuple[int, bytes, int]:
-        return (self.sort_ts, self.entry.author, self.entry.seq)
-
-
-@dataclass(frozen=True, slots=True)
-class Profile:
-    """What a feed says about itself."""
-
-    author: bytes
-    name: str | None = None
-    bio: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Counts:
-    """Replies, reposts and reactions (by reaction) pointing at one entry."""
-
-    replies: int = 0
-    reposts: int = 0
-    reactions: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Notification:
-    """Something another feed did that concerns the viewer (see Store.notifications).
-
-    `kind` is "mention", "reply", "quote", "react", "repost" or "follow"; `target` is the
-    viewer's entry it points at (None for mentions and follows)."""
-
-    kind: str
-    entry: Entry
-    target: bytes | None
-    sort_ts: int
-
-    @property
-    def cursor(self) -> tuple[int, bytes, int]:
-        return (self.sort_ts, self.entry.author, self.entry.seq)
-
-
-@dataclass(frozen=True, slots=True)
-class ForkRecord:
-    """A conflicting header kept as proof that a feed forked."""
-
-    author: bytes
-    seq: int
-    hash: bytes
-    header: bytes
-    rule: str
-
-
-class Store:
+class Store(Queries):
     """A user's database. Open with `await Store.open(path)`; close with `await close()`."""
 
     def __init__(self, conn: aiosqlite.Connection, *, clock: Clock, pool: VerifyPool,
@@ -413,8 +347,8 @@ class Store:
                           ) -> dict[bytes, FeedState]:
         """States of the given feeds (those held), or of every feed held."""
         if authors is None:
-            async with self._conn.execute(f"SELECT {_STATE_COLUMNS} FROM feeds") as cur:
-                return {bytes(r[0]): _state(r) for r in await cur.fetchall()}
+            async with self._conn.execute(f"SELECT {STATE_COLUMNS} FROM feeds") as cur:
+                return {bytes(r[0]): state_of_row(r) for r in await cur.fetchall()}
         return await self._feed_states(set(authors))
 
     async def _feed_states(self, authors: set[bytes]) -> dict[bytes, FeedState]:
@@ -423,18 +357,11 @@ class Store:
     # --- reads ----------------------------------------------------------------------------
 
     @translated
-    async def get(self, entry_hash: bytes) -> Entry | None:
-        """The entry with this hash, or None."""
-        row = await self._one(f"SELECT header, payload FROM entries WHERE {HASH_KEY} = "
-                              "substr(?1, 1, 8) AND hash = ?1", (entry_hash,))
-        return None if row is None else _entry(row)
-
-    @translated
     async def get_at(self, author: bytes, seq: int) -> Entry | None:
         """The entry at (author, seq), or None."""
         row = await self._one("SELECT header, payload FROM entries WHERE author = ? AND seq = ?",
                               (author, seq))
-        return None if row is None else _entry(row)
+        return None if row is None else entry_of_row(row)
 
     @translated
     async def find_by_prefix(self, prefix: bytes) -> list[Entry]:
@@ -450,7 +377,7 @@ class Store:
                 query += f" AND {column} < ?"
                 params.append(upper)
         async with self._conn.execute(query + " ORDER BY hash LIMIT 2", params) as cur:
-            return [_entry(r) for r in await cur.fetchall()]
+            return [entry_of_row(r) for r in await cur.fetchall()]
 
     @translated
     async def feed_entries(self, author: bytes, *, limit: int = 50,
@@ -465,7 +392,7 @@ class Store:
         query += " ORDER BY seq DESC LIMIT ?"
         params.append(limit)
         async with self._conn.execute(query, params) as cur:
-            return [_entry(r) for r in await cur.fetchall()]
+            return [entry_of_row(r) for r in await cur.fetchall()]
 
     @translated
     async def raw_range(self, author: bytes, lo: int, hi: int, *, descending: bool = False,
@@ -478,199 +405,6 @@ class Store:
             return [(int(s), bytes(h), None if p is None else bytes(p))
                     for s, h, p in await cur.fetchall()]
 
-    @translated
-    async def timeline(self, viewer: bytes, *, limit: int = 50,
-                       before: tuple[int, bytes, int] | None = None,
-                       authors: Sequence[bytes] | None = None) -> list[TimelineItem]:
-        """Newest posts and reposts of the feeds `viewer` follows and of `viewer`; an
-        author's repeated repost of one entry is shown once (its first).
-
-        Args:
-            viewer: whose follows define the timeline.
-            limit: how many items.
-            before: a cursor from a previous page's last item, to page backwards.
-            authors: instead of the followed set, exactly these feeds (a profile view).
-        """
-        params: list[Any] = []
-        if authors is None:
-            source = ("SELECT dst FROM contacts WHERE src = ? AND following = 1 AND "
-                      "blocking = 0 UNION ALL SELECT ?")
-            params.extend([viewer, viewer])
-        else:
-            source = ",".join("?" * len(authors)) or "NULL"
-            params.extend(authors)
-        query = (f"SELECT e.header, e.payload, t.ts FROM timeline t JOIN entries e "
-                 f"ON e.author = t.author AND e.seq = t.seq WHERE t.author IN ({source}) "
-                 f"AND NOT EXISTS ({_REPEATED_REPOST})")
-        if before is not None:
-            query += " AND (t.ts, t.author, t.seq) < (?, ?, ?)"
-            params.extend(before)
-        query += " ORDER BY t.ts DESC, t.author DESC, t.seq DESC LIMIT ?"
-        params.append(limit)
-        async with self._conn.execute(query, params) as cur:
-            return [TimelineItem(_entry(r), int(r[2])) for r in await cur.fetchall()]
-
-    @translated
-    async def thread(self, root: bytes, *, viewer: bytes | None = None) -> list[Entry]:
-        """The root entry (if held) and every reply naming it as root, oldest first.
-
-        Replies by feeds `viewer` blocks are left out.
-        """
-        out: list[Entry] = []
-        first = await self.get(root)
-        if first is not None:
-            out.append(first)
-        async with self._conn.execute(
-                "SELECT e.header, e.payload FROM links l JOIN entries e ON e.author = l.author "
-                "AND e.seq = l.seq WHERE l.target = ? AND l.rel = 'root' ORDER BY l.ts, "
-                "l.author, l.seq", (root,)) as cur:
-            out.extend(_entry(r) for r in await cur.fetchall())
-        if viewer is not None:
-            blocked = await self.blocking(viewer)
-            out = [e for e in out if e.author not in blocked]
-        return out
-
-    @translated
-    async def linked(self, target: bytes, rel: str, *, limit: int = 100) -> list[Entry]:
-        """Entries that point at `target` with relation `rel`, newest first."""
-        async with self._conn.execute(
-                "SELECT e.header, e.payload FROM links l JOIN entries e ON e.author = l.author "
-                "AND e.seq = l.seq WHERE l.target = ? AND l.rel = ? ORDER BY l.ts DESC "
-                "LIMIT ?", (target, rel, limit)) as cur:
-            return [_entry(r) for r in await cur.fetchall()]
-
-    @translated
-    async def counts(self, hashes: Sequence[bytes]) -> dict[bytes, Counts]:
-        """Reply, repost and reaction counts for each of `hashes`: every reply counts, but
-        reposts and each reaction count once per author (deleted ones not at all)."""
-        if not hashes:
-            return {}
-        replies: dict[bytes, int] = {}
-        reposts: dict[bytes, int] = {}
-        reactions: dict[bytes, dict[str, int]] = {}
-        marks = ",".join("?" * len(hashes))
-        async with self._conn.execute(
-                f"SELECT target, rel, extra, CASE rel WHEN 'parent' THEN count(*) "
-                f"ELSE count(DISTINCT author) END FROM links WHERE target IN ({marks}) "
-                f"AND rel IN ('parent', 'repost', 'react') GROUP BY target, rel, extra",
-                list(hashes)) as cur:
-            for target, rel, extra, n in await cur.fetchall():
-                key = bytes(target)
-                if rel == "parent":
-                    replies[key] = replies.get(key, 0) + int(n)
-                elif rel == "repost":
-                    reposts[key] = reposts.get(key, 0) + int(n)
-                else:
-                    reactions.setdefault(key, {})[str(extra)] = int(n)
-        return {h: Counts(replies.get(h, 0), reposts.get(h, 0), reactions.get(h, {}))
-                for h in hashes}
-
-    @translated
-    async def links_by(self, author: bytes, targets: Iterable[bytes]
-                       ) -> list[tuple[bytes, str, str | None, bytes]]:
-        """`author`'s live reactions and reposts of `targets`, as (target, rel, reaction,
-        hash of the react or repost entry); deleted ones are gone from `links`."""
-        rows = await self._rows_in(
-            "SELECT l.target, l.rel, l.extra, e.hash FROM links l JOIN entries e ON "
-            "e.author = l.author AND e.seq = l.seq WHERE l.rel IN ('react', 'repost') AND "
-            "l.author = ? AND l.target IN ({marks})", set(targets), first=[author])
-        return [(bytes(t), str(rel), None if x is None else str(x), bytes(h))
-                for t, rel, x, h in rows]
-
-    @translated
-    async def profile(self, author: bytes) -> Profile:
-        """The latest name and bio a feed gave itself."""
-        row = await self._one("SELECT name, bio FROM profiles WHERE author = ?", (author,))
-        return Profile(author) if row is None else Profile(author, row[0], row[1])
-
-    @translated
-    async def profiles(self, authors: Iterable[bytes]) -> dict[bytes, Profile]:
-        """Profiles of several feeds (those that have one)."""
-        rows = await self._rows_in("SELECT author, name, bio FROM profiles WHERE author IN "
-                                   "({marks})", set(authors))
-        return {bytes(a): Profile(bytes(a), name, bio) for a, name, bio in rows}
-
-    @translated
-    async def find_profiles(self, text: str, *, limit: int = 20) -> list[Profile]:
-        """Feeds whose name contains `text` (case-insensitive)."""
-        async with self._conn.execute(
-                "SELECT author, name, bio FROM profiles WHERE name LIKE ? ESCAPE '\\' LIMIT ?",
-                ("%" + _like_escape(text) + "%", limit)) as cur:
-            return [Profile(bytes(a), n, b) for a, n, b in await cur.fetchall()]
-
-    @translated
-    async def named(self, key: str) -> list[Profile]:
-        """Feeds whose name, without whitespace, is `key` (ASCII letters in any case); the
-        caller compares exactly (see runtime.names)."""
-        pattern = _like_escape("".join(key.split()))
-        async with self._conn.execute(
-                "SELECT author, name, bio FROM profiles WHERE replace(replace(name, ' ', ''), "
-                "char(9), '') LIKE ? ESCAPE '\\'", (pattern,)) as cur:
-            return [Profile(bytes(a), n, b) for a, n, b in await cur.fetchall()]
-
-    @translated
-    async def referenced(self, key: bytes) -> bool:
-        """True if an entry held mentions the feed `key`, or follows, unfollows, blocks or
-        unblocks it."""
-        row = await self._one("SELECT EXISTS (SELECT 1 FROM links WHERE target = ? AND "
-                              "rel = 'mention') OR EXISTS (SELECT 1 FROM contacts WHERE "
-                              "dst = ?)", (key, key))
-        return bool(row[0])
-
-    @translated
-    async def following(self, src: bytes) -> set[bytes]:
-        """Feeds that `src` follows (and does not block)."""
-        return await self._contact_set("SELECT dst FROM contacts WHERE src = ? AND "
-                                       "following = 1 AND blocking = 0", src)
-
-    @translated
-    async def follow_graph(self, sources: Iterable[bytes]) -> dict[bytes, set[bytes]]:
-        """For each of `sources`, the feeds it follows (as far as we hold its log)."""
-        listed = set(sources)
-        out: dict[bytes, set[bytes]] = {src: set() for src in listed}
-        for src, dst in await self._rows_in("SELECT src, dst FROM contacts WHERE following = 1 "
-                                            "AND blocking = 0 AND src IN ({marks})", listed):
-            out[bytes(src)].add(bytes(dst))
-        return out
-
-    @translated
-    async def blocking(self, src: bytes) -> set[bytes]:
-        """Feeds that `src` blocks."""
-        return await self._contact_set("SELECT dst FROM contacts WHERE src = ? AND "
-                                       "blocking = 1", src)
-
-    @translated
-    async def followers(self, dst: bytes) -> set[bytes]:
-        """Feeds we hold that follow `dst`."""
-        return await self._contact_set("SELECT src FROM contacts WHERE dst = ? AND "
-                                       "following = 1", dst)
-
-    async def _rows_in(self, template: str, keys: Iterable[Any],
-                       first: Sequence[Any] = ()) -> list[Any]:
-        """All rows of `template` (its `{marks}` become one `?` per key) for `keys`, asked
-        IN_CHUNK keys per query; `first` are the values of `?`s before `{marks}`."""
-        rows: list[Any] = []
-        for part, marks in _chunked(keys):
-            async with self._conn.execute(template.format(marks=marks),
-                                          [*first, *part]) as cur:
-                rows.extend(await cur.fetchall())
-        return rows
-
-    async def _contact_set(self, query: str, key: bytes) -> set[bytes]:
-        async with self._conn.execute(query, (key,)) as cur:
-            return {bytes(r[0]) for r in await cur.fetchall()}
-
-    @translated
-    async def relay_list(self, author: bytes) -> list[str]:
-        """The relay addresses a feed last published."""
-        return (await self.relay_lists([author])).get(author, [])
-
-    @translated
-    async def relay_lists(self, authors: Iterable[bytes]) -> dict[bytes, list[str]]:
-        """The relay addresses each of `authors` last published (feeds with none left out)."""
-        rows = await self._rows_in("SELECT author, addrs FROM relay_lists WHERE author IN "
-                                   "({marks})", set(authors))
-        return {bytes(author): list(json.loads(addrs)) for author, addrs in rows}
 
     @translated
     async def meta_with_prefix(self, prefix: str) -> dict[str, bytes]:
@@ -725,39 +459,8 @@ class Store:
         wanted = set(hashes)
         rows = await self._rows_in(f"SELECT header, payload FROM entries WHERE {HASH_KEY} IN "
                                    "({marks})", {h[:8] for h in wanted})
-        return {e.hash: e for e in map(_entry, rows) if e.hash in wanted}
+        return {e.hash: e for e in map(entry_of_row, rows) if e.hash in wanted}
 
-    @translated
-    async def notifications(self, viewer: bytes, *, limit: int = 50,
-                            before: tuple[int, bytes, int] | None = None
-                            ) -> list[Notification]:
-        """What other feeds did that concerns `viewer`, newest first: posts mentioning it,
-        replies, quotes, reactions and reposts of its entries, and follows of it (those still
-        in force). Feeds `viewer` blocks and `viewer`'s own entries are left out; a reply or
-        quote that also mentions `viewer` is listed once, as the reply or quote.
-
-        Args:
-            viewer: whose notifications.
-            limit: how many.
-            before: a cursor from a previous page's last item, to page backwards.
-        """
-        query = f"""
-            SELECT n.kind, e.header, e.payload, n.ts, n.target FROM ({_NOTIFICATION_SOURCES}) n
-            JOIN entries e ON e.author = n.author AND e.seq = n.seq
-            WHERE n.author != :me AND n.author NOT IN
-                (SELECT dst FROM contacts WHERE src = :me AND blocking = 1)"""
-        params: dict[str, Any] = {"me": viewer, "limit": limit}
-        if before is not None:
-            query += " AND (n.ts, n.author, n.seq) < (:ts, :author, :seq)"
-            params.update(ts=before[0], author=before[1], seq=before[2])
-        query += " ORDER BY n.ts DESC, n.author DESC, n.seq DESC LIMIT :limit"
-        async with self._conn.execute(query, params) as cur:
-            return [Notification(str(kind), _entry((h, p)), None if t is None else bytes(t),
-                                 int(ts)) for kind, h, p, ts, t in await cur.fetchall()]
-
-    async def _one(self, query: str, params: Sequence[Any]) -> Any:
-        async with self._conn.execute(query, params) as cur:
-            return await cur.fetchone()
 
     @property
     def verify_pool(self) -> VerifyPool:
@@ -769,30 +472,21 @@ class Store:
 
 # author, seq, hash, ts, type, header of an Entry (a NamedTuple), in the entries table's order
 _ENTRY_COLUMNS = itemgetter(3, 4, 2, 6, 7, 0)
-IN_CHUNK = 500  # keys per `IN (…)` query
-
-
-def _chunked(keys: Iterable[Any]) -> Iterator[tuple[list[Any], str]]:
-    """`keys` in lists of up to IN_CHUNK, each with its `?, ?, …` placeholders."""
-    listed = list(keys)
-    for i in range(0, len(listed), IN_CHUNK):
-        part = listed[i:i + IN_CHUNK]
-        yield part, ",".join("?" * len(part))
 
 
 def _select_in(db: sqlite3.Connection, template: str, keys: Iterable[Any]) -> list[Any]:
     """Store._rows_in for the database thread (plain sqlite3)."""
     rows: list[Any] = []
-    for part, marks in _chunked(keys):
+    for part, marks in chunked(keys):
         rows.extend(db.execute(template.format(marks=marks), part))
     return rows
 
 
 def _select_feed_states(db: sqlite3.Connection, authors: Iterable[bytes]
                         ) -> dict[bytes, FeedState]:
-    rows = _select_in(db, f"SELECT {_STATE_COLUMNS} FROM feeds WHERE author IN ({{marks}})",
+    rows = _select_in(db, f"SELECT {STATE_COLUMNS} FROM feeds WHERE author IN ({{marks}})",
                       authors)
-    return {bytes(row[0]): _state(row) for row in rows}
+    return {bytes(row[0]): state_of_row(row) for row in rows}
 
 
 def _select_held_hashes(db: sqlite3.Connection, states: dict[bytes, FeedState],
@@ -921,58 +615,6 @@ class _Turn:
         self._done.set()
 
 
-# Rows (kind, author, seq, ts, target) of Store.notifications, before filtering and paging.
-_NOTIFICATION_SOURCES = """
-    SELECT 'mention' AS kind, l.author, l.seq, l.ts, NULL AS target FROM links l
-    WHERE l.target = :me AND l.rel = 'mention' AND NOT EXISTS (
-        SELECT 1 FROM links p
-        JOIN entries m ON substr(m.hash, 1, 8) = substr(p.target, 1, 8) AND m.hash = p.target
-        WHERE p.author = l.author AND p.seq = l.seq AND p.rel IN ('parent', 'quote')
-        AND m.author = :me)
-    UNION ALL
-    SELECT CASE l.rel WHEN 'parent' THEN 'reply' ELSE l.rel END, l.author, l.seq, l.ts, l.target
-    FROM entries m JOIN links l ON l.target = m.hash
-    WHERE m.author = :me AND l.rel IN ('parent', 'quote', 'react', 'repost')
-    AND (l.rel IN ('parent', 'quote') OR NOT EXISTS (
-        SELECT 1 FROM links d WHERE d.target = l.target AND d.rel = l.rel
-        AND d.author = l.author AND d.seq < l.seq AND d.extra IS l.extra))
-    UNION ALL
-    SELECT 'follow', c.src, c.follow_seq, f.ts, NULL FROM contacts c
-    JOIN entries f ON f.author = c.src AND f.seq = c.follow_seq
-    WHERE c.dst = :me AND c.following = 1"""
-
-
-# True for a timeline row (t) that repeats its author's earlier live repost of the same entry.
-# Written so that SQLite finds r by (author, seq), then o by the primary key: as a join it
-# scanned every link of the author, and with a plain `r.rel =` every repost (the `+`).
-_REPEATED_REPOST = """
-    SELECT 1 FROM links r WHERE r.author = t.author AND r.seq = t.seq AND +r.rel = 'repost'
-    AND EXISTS (SELECT 1 FROM links o WHERE o.target = r.target AND o.rel = 'repost'
-                AND o.author = r.author AND o.seq < r.seq)"""
-
-
-# Entries are found by hash through an index on this expression (migration 0002): a query by
-# hash says `HASH_KEY = substr(?, 1, 8) AND hash = ?`, and SQLite uses the index.
-HASH_KEY = "substr(hash, 1, 8)"
-
-_STATE_COLUMNS = "author, lo, hi, lo_prev, lo_ts, hi_hash, hi_ts, forked"
-
-
-def _state(row: Sequence[Any]) -> FeedState:
-    return FeedState(bytes(row[0]), int(row[1]), int(row[2]),
-                     None if row[3] is None else bytes(row[3]), int(row[4]),
-                     None if row[5] is None else bytes(row[5]), int(row[6]), bool(row[7]))
-
-
-def _entry(row: Sequence[Any]) -> Entry:
-    try:
-        return decode_entry(bytes(row[0]), None if row[1] is None else bytes(row[1]),
-                            verify=False)
-    except ValidationError as exc:
-        raise StoreError(f"a stored entry no longer decodes ({exc}); run `p2psocial verify`"
-                         ) from exc
-
-
 def _index_in(raw: Sequence[RawEntry], entry: Entry) -> int:
     for i, (header, _) in enumerate(raw):
         if header == entry.header:
@@ -988,10 +630,6 @@ def _prefix_upper_bound(prefix: bytes) -> bytes | None:
         return None
     data[-1] += 1
     return bytes(data)
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 __all__ = ["Counts", "ForkRecord", "IngestReport", "Notification", "Placement", "Profile",
