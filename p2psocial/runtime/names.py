@@ -5,6 +5,7 @@ Rules:
   handle (`12D3KooW…`) but is not one is a mistyped handle, reported as such.
 - Anything else is a name. It names each known feed (one whose profile this node holds,
   mine included) whose name equals it without whitespace and case (p2psocial.core.text).
+- A name longer than any name can be (limits.MAX_NAME_CHARS) names nobody, without a lookup.
 - A name must name exactly one feed. None, or several, is a HandleError in one line that
   lists the candidates, so no verb acts on a feed the user did not mean.
 - In a post's text every `@name` is resolved the same way and written as `@<handle>`, the
@@ -19,9 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from p2psocial.core import limits
 from p2psocial.core.errors import HandleError, UsageError
 from p2psocial.core.identity import handle_of, parse_handle
-from p2psocial.core.text import name_key, names_in
+from p2psocial.core.text import mention_form, name_key, names_in
 from p2psocial.store.sqlite import Profile, Store
 
 HANDLE_START = "12D3KooW"
@@ -52,6 +54,8 @@ async def resolve(store: Store, who: str) -> bytes:
 
 async def candidates(store: Store, name: str) -> list[Profile]:
     """Known feeds whose name is `name` (without whitespace and case)."""
+    if len(mention_form(name)) > limits.MAX_NAME_CHARS:
+        return []  # no name is that long (and SQLite refuses a LIKE pattern over 50 kB)
     key = name_key(name)
     return [p for p in await store.named(name) if p.name and name_key(p.name) == key]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from p2psocial.core import limits
 from p2psocial.core.content import Post
 from p2psocial.core.feed import FeedState
 from p2psocial.core.identity import handle_of, parse_handle
@@ -119,7 +120,7 @@ class Reading(ServiceCore):
         """Held feeds whose display name contains `text` (case-insensitive), with my
         relation to each."""
         text = text.strip()
-        if not text:
+        if not text or len(text) > limits.MAX_NAME_CHARS:  # no name contains longer text
             return []
         found = await self.store.find_profiles(text, limit=page_size(limit))
         following = await self.store.following(self.public_key)
