@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import signal
@@ -12,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from p2psocial.cli import passphrase, render
-from p2psocial.core.errors import UsageError
+from p2psocial.core.errors import P2PSocialError, UsageError
 from p2psocial.core.identity import Identity
 from p2psocial.core.relay_policy import Policy
 from p2psocial.runtime.config import NodeConfig, load_config
@@ -182,16 +183,25 @@ async def connect(args: argparse.Namespace, home: Home) -> int:
 async def follow_feed(args: argparse.Namespace, home: Home) -> int:
     """`p2psocial feed --follow`: print the timeline, then every new post as it arrives."""
     client = await require_node(home)
+    lookups: ControlClient | None = None
     try:
         items: list[EntryView] = await client.timeline(limit=max(1, args.limit))
         for view in reversed(items):
             _print_live(view, args.json)
         live = LiveTimeline((await client.feed()).author, await client.following(),
                             await client.blocking(), shown={e.hash for e in items})
+        # a connection streaming events answers no calls: names are asked on another one
+        lookups = await require_node(home)
+        names = LiveNames(lookups, {e.author: e.name for e in items if e.name})
         async for kind, data in client.events():
-            if kind == "entry" and live.admits(view := EntryView.from_json(data)):
-                _print_live(view, args.json)
+            if kind != "entry":
+                continue
+            view = names.heard(EntryView.from_json(data))
+            if live.admits(view):
+                _print_live(await names.named(view), args.json)
     finally:
+        if lookups is not None:
+            await lookups.close()
         await client.close()
     return 0
 
@@ -220,6 +230,34 @@ class LiveTimeline:
             return False
         self.shown.add(view.hash)
         return True
+
+
+class LiveNames:
+    """Authors' names for live entries, which arrive without one: from the timeline printed
+    first, else asked of the node once per author; an author's `about` entry makes the name
+    asked again, so a rename shows from then on."""
+
+    def __init__(self, client: ControlClient, known: dict[str, str | None]) -> None:
+        self._client = client
+        self._names = known
+
+    def heard(self, view: EntryView) -> EntryView:
+        """Note an entry event (before it is printed or not)."""
+        if view.type == "about":
+            self._names.pop(view.author, None)
+        return view
+
+    async def named(self, view: EntryView) -> EntryView:
+        """`view` with its author's name, if the author has one."""
+        if view.name is not None:
+            return view
+        if view.author not in self._names:
+            try:
+                self._names[view.author] = (await self._client.feed(view.author)).name
+            except P2PSocialError:
+                return view
+        name = self._names[view.author]
+        return view if name is None else dataclasses.replace(view, name=name)
 
 
 _RELATIONS: dict[str, Callable[[LiveTimeline, str], None]] = {
