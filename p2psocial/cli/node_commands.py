@@ -181,7 +181,8 @@ async def connect(args: argparse.Namespace, home: Home) -> int:
 
 
 async def follow_feed(args: argparse.Namespace, home: Home) -> int:
-    """`p2psocial feed --follow`: print the timeline, then every new post as it arrives."""
+    """`p2psocial feed --follow`: print the timeline, then every new post as it arrives,
+    until the node stops (which ends it with one line and a failure status)."""
     client = await require_node(home)
     lookups: ControlClient | None = None
     try:
@@ -199,6 +200,8 @@ async def follow_feed(args: argparse.Namespace, home: Home) -> int:
             view = names.heard(EntryView.from_json(data))
             if live.admits(view):
                 _print_live(await names.named(view), args.json)
+        raise NodeNotRunning("the node stopped: no more posts arrive here (start it again "
+                             "with `p2psocial run`)")
     finally:
         if lookups is not None:
             await lookups.close()

@@ -49,3 +49,21 @@ def test_live_posts_carry_their_authors_name(tmp_path: Path) -> None:
     finally:
         bob.stop()
         alice.stop()
+
+
+def test_the_live_feed_says_so_when_the_node_stops(tmp_path: Path) -> None:
+    """It ended with status 0 and no word when the node it listened to stopped (the demo
+    quit), so it looked like a quiet feed that had simply finished."""
+    alice = NodeProcess.create(tmp_path / "alice", name="Alice")
+    try:
+        alice.start()
+        alice.cli("post", "alice, before the live feed")
+        live = LiveFeed(alice)
+        live.wait_for("alice, before the live feed", "the timeline printed first")
+    finally:
+        alice.stop()
+    assert live.proc.wait(timeout=30) != 0
+    stderr = live.stop()
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("p2psocial: ") and "stopped" in lines[0], \
+        stderr
