@@ -72,15 +72,20 @@ class Channel:
         return self._protocol
 
     @property
-    def relayed(self) -> bool:
-        """True if the stream runs over a relayed connection (which the relay may cut after a
-        data or time limit); derived as net.connections.describe derives a route."""
+    def via_relay(self) -> str | None:
+        """The relay's handle if the stream runs over a relayed connection (which the relay
+        may cut after a data or time limit), else None; derived as
+        net.connections.describe derives a route."""
         conn = getattr(self._stream, "swarm_conn", None)
         try:
             addrs = [str(a) for a in conn.get_transport_addresses()]  # type: ignore[union-attr]
         except (BaseLibp2pError, OSError, AttributeError):
-            return False
-        return any(is_relayed(a) for a in addrs)
+            return None
+        for addr in addrs:
+            if is_relayed(addr):
+                head = addr.split("/p2p-circuit", 1)[0]
+                return head.rpartition("/p2p/")[2] if "/p2p/" in head else ""
+        return None
 
     @property
     def closed(self) -> bool:

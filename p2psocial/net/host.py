@@ -252,6 +252,13 @@ class Host:
             raise HostClosed("circuit relay is not running")
         return self._rt.relay
 
+    def circuit_data_limit(self, relay: str) -> int | None:
+        """The bytes `relay` said (in its reservation answer) it lets through each circuit to
+        us: 0 for no limit, None if it has not said (no reservation there)."""
+        if not self.running or self._rt.relay is None:
+            return None
+        return self._rt.relay.circuit_bytes.get(relay)
+
     async def disconnect(self, peer: str) -> None:
         """Close every connection to `peer` (its streams end), even a dead one whose writes
         are stuck. No-op if not connected."""

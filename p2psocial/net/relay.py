@@ -85,6 +85,7 @@ class CircuitRelay:
         self.admission: Admission | None = None
         self._nursery: trio.Nursery | None = None
         self._limits_seen: dict[str, str] = {}
+        self.circuit_bytes: dict[str, int] = {}  # relay -> its data limit per circuit; 0: none
 
     @asynccontextmanager
     async def running(self, nursery: trio.Nursery) -> AsyncIterator[CircuitRelay]:
@@ -173,6 +174,7 @@ class CircuitRelay:
         libp2p relays cut every relayed connection after 2 min or 128 KiB. The duration is
         logged as sent: seconds per the spec, but js-libp2p relays send milliseconds."""
         limit = answer.limit if answer.HasField("limit") else None
+        self.circuit_bytes[relay] = limit.data if limit is not None else 0
         text = "none" if limit is None else \
             f"duration {limit.duration or '-'} (spec: s; js-libp2p sends ms), " \
             f"data {limit.data or '-'} bytes"

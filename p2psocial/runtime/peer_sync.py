@@ -19,13 +19,15 @@ Rules:
 - Stream errors end the session quietly: the replicator reconnects peers it wants to keep.
   Entries of every complete frame that arrived before are still stored (spec L2), so the
   next session resumes from them.
-- On a relayed connection (`limited`), which a relay may cut after a data limit (a stock
-  js-libp2p relay: 128 KiB), we announce max_frame MIN_FRAME and send ENTRIES frames of at
-  most LIMITED_FRAME (spec L1): each frame completes well within the limit. Runs are read
-  LIMITED_PAGE entries at a time, and once what the session sent would pass LIMITED_BUDGET
-  we send no more entries but BYE `relay-limit` (spec L3); the peer that reads that BYE
-  stores what arrived and hangs up (`hang_up`), so its next dial gets a fresh circuit and
-  its next WANT resumes from what it holds.
+- On a relayed connection (`budget` not None), which a relay may cut after a data limit (a
+  stock libp2p relay: 128 KiB), we announce max_frame MIN_FRAME and send ENTRIES frames of
+  at most LIMITED_FRAME (spec L1): each frame completes well within the limit. The budget
+  (`circuit_budget`: the relay's data limit less room for the rest of the connection; a
+  stock relay's if it has not told us) bounds what the session sends: runs are read
+  LIMITED_PAGE entries at a time under a small budget, and before entries that would pass
+  it we send no more but BYE `relay-limit` (spec L3); the peer that reads that BYE stores
+  what arrived and hangs up (`hang_up`), so its next dial gets a fresh circuit and its next
+  WANT resumes from what it holds.
 - A session that cannot send is over: when the writer stops (a send failed or passed the
   stream's write timeout, or BYE/ERROR went out) reading stops too and the stream is closed.
   The send queue holds at most MAX_QUEUED items: a peer that falls that far behind is
@@ -78,9 +80,20 @@ MAX_BATCH = 2000
 MAX_BUFFERED = 8000
 MAX_QUEUED = 50_000  # items waiting in one session's send queue
 AGENT = "p2psocial/0.1"
-LIMITED_PAGE = 8  # entries read and framed at a time on a relayed connection
-LIMITED_BUDGET = 96 * 1024  # bytes one session sends on a relayed connection (spec L3)
+LIMITED_PAGE = 8  # entries read and framed at a time under a small budget
+STOCK_CIRCUIT_BYTES = 1 << 17  # 131,072: go/js/rust-libp2p relays' default data limit
+CIRCUIT_MARGIN = 1 << 15  # bytes of a circuit left to handshakes and other protocols (L3)
+SMALL_BUDGET = 1 << 20  # a budget below this is spent LIMITED_PAGE entries at a time
 RELAY_LIMIT = "relay-limit"  # the BYE reason when that budget is spent
+
+
+def circuit_budget(data_limit: int | None) -> int:
+    """What a session may send over a circuit whose relay told `data_limit` bytes (0: no
+    limit; None: not told, so a stock relay's is assumed): spec L3."""
+    if data_limit == 0:
+        return 1 << 62
+    limit = STOCK_CIRCUIT_BYTES if data_limit is None else data_limit
+    return max(limit - CIRCUIT_MARGIN, limit // 2)
 
 
 class Link(Protocol):
@@ -120,13 +133,14 @@ class PeerSync:
     """Runs one SyncSession until the stream ends, the peer closes, or `close()`."""
 
     def __init__(self, link: Link, pipe: Pipe, peer: str, *, outbound: bool,
-                 limits: SyncLimits | None = None, limited: bool = False) -> None:
+                 limits: SyncLimits | None = None, budget: int | None = None) -> None:
         self.link = link
         self.peer = peer
         self.outbound = outbound
-        self.limited = limited
+        self.limited = budget is not None
+        self.budget = budget  # bytes this session may send (spec L3); None: no limit
         self.session = (SyncSession(link.want_notes(), agent=AGENT, max_frame=MIN_FRAME,
-                                    send_frame=LIMITED_FRAME) if limited
+                                    send_frame=LIMITED_FRAME) if self.limited
                         else SyncSession(link.want_notes(), agent=AGENT))
         self._deadline = (limits or SyncLimits()).deadline()  # HELLO, begun frames in time
         self.counters = SyncCounters()
@@ -140,7 +154,7 @@ class PeerSync:
         self._done = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._refused = False  # an entry was invalid or storing failed: store no more
-        self._spent = False  # LIMITED_BUDGET reached: no more entries in this session
+        self._spent = False  # the budget is spent: no more entries in this session
         self.hang_up = False  # the peer ended the session at a relay's limit: reconnect
 
     @property
@@ -396,10 +410,10 @@ class PeerSync:
             await self._pipe.send(bytes(batch))
 
     def _over_budget(self, rows: Sequence[tuple[int, bytes, bytes | None]]) -> bool:
-        """On a relayed connection: would these entries take the session past LIMITED_BUDGET?
+        """On a relayed connection: would these entries take the session past its budget?
         If so, send no more entries but BYE `relay-limit` (spec L3)."""
         size = sum(len(header) + len(payload or b"") + 8 for _, header, payload in rows) + 64
-        if self.session.stats.bytes_out + size <= LIMITED_BUDGET:
+        if self.budget is None or self.session.stats.bytes_out + size <= self.budget:
             return False
         log.info("sent %s what a relayed connection carries: BYE, to go on over a new one",
                  self.peer)
@@ -408,7 +422,8 @@ class PeerSync:
         return True
 
     async def _send_run(self, run: SendRange) -> None:
-        size = LIMITED_PAGE if self.limited else PAGE
+        small = self.budget is not None and self.budget < SMALL_BUDGET
+        size = LIMITED_PAGE if small else PAGE
         for page in run.pages(size):
             if self._spent:
                 return

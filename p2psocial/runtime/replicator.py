@@ -55,7 +55,7 @@ from p2psocial.net import (
 from p2psocial.net.autonat import ReachabilityWatch, serve_dialback
 from p2psocial.net.holepunch import HolePuncher
 from p2psocial.runtime.announcer import Announcer
-from p2psocial.runtime.peer_sync import AGENT, PeerSync
+from p2psocial.runtime.peer_sync import AGENT, PeerSync, circuit_budget
 from p2psocial.runtime.redial import Redialer
 from p2psocial.runtime.relay_client import RelayClient
 from p2psocial.runtime.relay_duty import RelayDuty
@@ -424,16 +424,28 @@ class Replicator:
                          BUSY_RETRY_SECONDS if busy else
                          seconds_left(self._banned_until[peer], time.monotonic()))
             return
+        relay = channel.via_relay
+        budget = None if relay is None else circuit_budget(
+            await self._bridge.run_sync(self._host.circuit_data_limit, relay))
         sync = PeerSync(self, pipe, peer, outbound=outbound, limits=self._sync_limits,
-                        limited=channel.relayed)
+                        budget=budget)
         self._sessions[peer] = sync
         try:
             await sync.run()
         finally:
             if self._sessions.get(peer) is sync:
                 del self._sessions[peer]
-        if sync.hang_up:  # the peer stopped at a relay's limit: redial for a new circuit
-            self._spawn(self._disconnect_soon(peer), "disconnect")
+        if sync.hang_up:  # the peer stopped at a relay's limit (spec L3)
+            self._spawn(self._after_relay_limit(peer), "relay limit")
+
+    async def _after_relay_limit(self, peer: str) -> None:
+        """Go on over a direct connection if one exists now (hole-punched: libp2p opens new
+        streams on it rather than the relayed one), else hang up and redial for a new
+        circuit."""
+        if await self._bridge.run_sync(self.puncher.route, peer) in ("", "relayed"):
+            await self._disconnect_soon(peer)
+        else:
+            await self._open_session(peer)
 
     def _awaiting_hello(self) -> int:
         return sum(1 for s in self._sessions.values() if s.session.state is State.AWAIT_HELLO)
