@@ -175,7 +175,9 @@ class NetworkScreen(SocialScreen):
         Binding("y", "copy", "Copy handle", tooltip="Copy the selected handle"),
         Binding("Y", "copy_address", "Copy address", show=False,
                 tooltip="Copy the selected peer's address"),
-        Binding("tab", "app.focus_next", "Peers/feeds", show=False,
+        Binding("j,down", "row(1)", "Down", show=False, tooltip="Next row"),
+        Binding("k,up", "row(-1)", "Up", show=False, tooltip="Previous row"),
+        Binding("tab", "app.focus_next", "Peers/feeds",
                 tooltip="Move between the peers and the feeds"),
         Binding("period", "refresh", "Refresh", show=False, tooltip="Refresh now"),
     ]
@@ -184,6 +186,13 @@ class NetworkScreen(SocialScreen):
         super().__init__()
         self._shown: tuple[object, ...] = ()
         self._addrs: dict[str, str] = {}  # connected peers' addresses, by handle
+
+    def action_row(self, step: int) -> None:
+        """Move the cursor of the focused table (j/k as in every list)."""
+        focused = self.focused
+        table = focused if isinstance(focused, DataTable) else self.query_one("#peers",
+                                                                              DataTable)
+        table.move_cursor(row=max(0, table.cursor_row + step))
 
     def compose(self) -> ComposeResult:
         yield TopBar("network")

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.widgets import DataTable, Input, Static, TextArea
 from textual.widgets._footer import FooterKey
@@ -278,3 +279,23 @@ async def test_a_followed_feed_none_of_which_is_held_is_listed(node: Node) -> No
         select_row(table, nobody)
         row = table.get_row_at(table.cursor_row)
         assert row[1:4] == ["following", "none", "offline"]
+
+
+@pytest.mark.asyncio
+async def test_j_and_k_move_through_the_network_tables_and_tab_is_shown(node: Node) -> None:
+    app = app_for(node)
+    async with app.run_test(size=SIZE) as pilot:
+        await rows_of(pilot, app)
+        await pilot.press("4")
+        screen = app.screen
+        assert isinstance(screen, NetworkScreen)
+        table = screen.query_one("#feeds", DataTable)
+        await until(pilot, lambda: table.row_count == 4, what="feeds")
+        table.focus()
+        await pilot.pause()
+        start = table.cursor_row
+        await pilot.press("j", "j")
+        assert table.cursor_row == start + 2
+        await pilot.press("k")
+        assert table.cursor_row == start + 1
+        assert any(b.key == "tab" and b.show for b in screen.BINDINGS if isinstance(b, Binding))
