@@ -47,14 +47,15 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def make_follower(root: Path, i: int, token: str, look: float) -> NodeProcess:
+def make_follower(root: Path, i: int, token: str, look: float,
+                  started: list[NodeProcess]) -> None:
     node = NodeProcess.create(root / f"f{i:02d}")
+    started.append(node)  # before starting: stopped by the caller whatever happens
     node.home.joinpath("config.json").write_text(json.dumps({"look_seconds": look}))
     node.cli("follow", token)
     # no DHT: on loopback it would hand out the author's own address, and A is meant to be
     # reachable only through R (as behind a NAT)
     node.start(listen=LOOPBACK, extra=("--no-dht",))
-    return node
 
 
 async def measure(author: NodeProcess, followers: list[NodeProcess], posts: int,
@@ -114,9 +115,11 @@ def main(args: argparse.Namespace) -> None:
                             timeout=30, what="the author's reservation")
             token = author.cli("invite").stdout.strip()
             t = time.perf_counter()
-            with ThreadPoolExecutor(8) as pool:
-                followers = list(pool.map(
-                    lambda i: make_follower(root, i, token, args.look), range(args.followers)))
+            with ThreadPoolExecutor(8) as pool:  # each follower kept as soon as it exists,
+                # so that a failed start still stops every node (none is left running)
+                for future in [pool.submit(make_follower, root, i, token, args.look,
+                                           followers) for i in range(args.followers)]:
+                    future.result()
             print(f"started {len(followers)} followers in {time.perf_counter() - t:.1f} s")
             handle = author.handle
             for node in followers:
