@@ -16,6 +16,7 @@ Modules, one job each:
     build.py        the libp2p host for an Identity (Noise only, yamux only, 1 conn per peer)
     workarounds.py  the libp2p internals we reach into (negative dial cache, auto-connector,
                     provider lookups)
+    yamux_window.py yamux receive credit once per half window, not a WINDOW_UPDATE per read
     tasks.py        background tasks whose failures are logged, never fatal to the host
     channel.py      Channel: one stream as a byte pipe with timeouts (one 64 KiB read per call)
     connections.py  PeerConnected / PeerDisconnected from libp2p's network notifications
