@@ -47,9 +47,9 @@ async def resolve(store: Store, who: str) -> bytes:
     if len(found) == 1:
         return found[0].author
     if not found:
-        raise HandleError(f"{who.strip()!r} is not a handle, and no one you know is called "
+        raise HandleError(f"{who.strip()!r:.80} is not a handle, and no one you know is called "
                          "that: give their handle (`p2psocial feeds` lists who is known)")
-    raise HandleError(f"{who.strip()!r} could be {listing(found)}: give the handle")
+    raise HandleError(f"{who.strip()!r:.80} could be {listing(found)}: give the handle")
 
 
 async def candidates(store: Store, name: str) -> list[Profile]:
