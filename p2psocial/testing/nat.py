@@ -36,7 +36,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 
-from p2psocial.testing.netns import NetnsUnavailable
+from p2psocial.testing.netns import NetnsUnavailable, run_ip
 
 _INSTANCES = itertools.count(1)
 
@@ -80,9 +80,9 @@ class NatInternet:
         if shutil.which("iptables") is None:
             raise NetnsUnavailable("NAT routers need iptables (`apt-get install iptables`)")
         try:
-            _ip("link", "add", self._bridge, "type", "bridge")
+            run_ip("link", "add", self._bridge, "type", "bridge")
             self._links.append(self._bridge)
-            _ip("link", "set", self._bridge, "up")
+            run_ip("link", "set", self._bridge, "up")
         except BaseException:
             self.__exit__()
             raise
@@ -145,14 +145,14 @@ class NatInternet:
         address = f"{info.lan_prefix}.{info.next_host}"
         info.next_host += 1
         ns, router_ns = self.ns(name), self.ns(router)
-        _ip("netns", "add", ns)
+        run_ip("netns", "add", ns)
         self._namespaces.append(ns)
         if not info.homes:
-            _ip("link", "add", "lan0", "netns", router_ns, "type", "bridge")
+            run_ip("link", "add", "lan0", "netns", router_ns, "type", "bridge")
             self.run(router, "ip", "addr", "add", f"{info.lan_prefix}.1/24", "dev", "lan0")
             self.run(router, "ip", "link", "set", "lan0", "up")
         port = f"p{next(self._next_port)}"
-        _ip("link", "add", port, "netns", router_ns, "type", "veth",
+        run_ip("link", "add", port, "netns", router_ns, "type", "veth",
             "peer", "name", "eth0", "netns", ns)
         self.run(router, "ip", "link", "set", port, "master", "lan0", "up")
         self.run(name, "ip", "addr", "add", f"{address}/24", "dev", "eth0")
@@ -180,18 +180,12 @@ class NatInternet:
         address = f"10.{self._subnet}.0.{self._next_public}"
         self._next_public += 1
         outside = f"v{self._tag}{self._next_public}"
-        _ip("netns", "add", ns)
+        run_ip("netns", "add", ns)
         self._namespaces.append(ns)
-        _ip("link", "add", outside, "type", "veth", "peer", "name", "eth0", "netns", ns)
+        run_ip("link", "add", outside, "type", "veth", "peer", "name", "eth0", "netns", ns)
         self._links.append(outside)
-        _ip("link", "set", outside, "master", self._bridge, "up")
+        run_ip("link", "set", outside, "master", self._bridge, "up")
         self.run(name, "ip", "addr", "add", f"{address}/24", "dev", "eth0")
         self.run(name, "ip", "link", "set", "eth0", "up")
         self.run(name, "ip", "link", "set", "lo", "up")
         return address
-
-
-def _ip(*args: str) -> None:
-    result = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise NetnsUnavailable(f"ip {' '.join(args)}: {result.stderr.strip()}")

@@ -51,9 +51,9 @@ class Internet:
     def __enter__(self) -> Internet:
         if os.geteuid() != 0 or shutil.which("ip") is None:
             raise NetnsUnavailable("network namespaces need root and iproute2 (`ip`)")
-        _ip("link", "add", self._bridge, "type", "bridge")
+        run_ip("link", "add", self._bridge, "type", "bridge")
         self._links.append(self._bridge)
-        _ip("link", "set", self._bridge, "up")
+        run_ip("link", "set", self._bridge, "up")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -98,45 +98,46 @@ class Internet:
         """Move hosts `names` behind a second switch, joined to the first by one cable."""
         if self._cable is None:
             other, cable = f"bs{self._tag}", f"c{self._tag}a"
-            _ip("link", "add", other, "type", "bridge")
+            run_ip("link", "add", other, "type", "bridge")
             self._links.append(other)
-            _ip("link", "set", other, "up")
-            _ip("link", "add", cable, "type", "veth", "peer", "name", f"c{self._tag}b")
+            run_ip("link", "set", other, "up")
+            run_ip("link", "add", cable, "type", "veth", "peer", "name", f"c{self._tag}b")
             self._links.append(cable)
-            _ip("link", "set", cable, "master", self._bridge, "up")
-            _ip("link", "set", f"c{self._tag}b", "master", other, "up")
+            run_ip("link", "set", cable, "master", self._bridge, "up")
+            run_ip("link", "set", f"c{self._tag}b", "master", other, "up")
             self._cable = cable
         for name in names:
-            _ip("link", "set", self._ports[name], "master", f"bs{self._tag}")
+            run_ip("link", "set", self._ports[name], "master", f"bs{self._tag}")
 
     def cut(self) -> None:
         """Pull the cable between the two sides of `split`: their packets are dropped."""
         assert self._cable is not None, "split() first"
-        _ip("link", "set", self._cable, "down")
+        run_ip("link", "set", self._cable, "down")
 
     def heal(self) -> None:
         """Plug the cable back in."""
         assert self._cable is not None, "split() first"
-        _ip("link", "set", self._cable, "up")
+        run_ip("link", "set", self._cable, "up")
 
     def _add(self, name: str, *, prefix: int) -> str:
         ns = self.ns(name)
         address = f"10.{self._subnet}.0.{self._next_host}"
         self._next_host += 1
         outside = f"v{self._tag}{self._next_host}"
-        _ip("netns", "add", ns)
+        run_ip("netns", "add", ns)
         self._namespaces.append(ns)
-        _ip("link", "add", outside, "type", "veth", "peer", "name", "eth0", "netns", ns)
+        run_ip("link", "add", outside, "type", "veth", "peer", "name", "eth0", "netns", ns)
         self._links.append(outside)
         self._ports[name] = outside
-        _ip("link", "set", outside, "master", self._bridge, "up")
+        run_ip("link", "set", outside, "master", self._bridge, "up")
         self.run(name, "ip", "addr", "add", f"{address}/{prefix}", "dev", "eth0")
         self.run(name, "ip", "link", "set", "eth0", "up")
         self.run(name, "ip", "link", "set", "lo", "up")
         return address
 
 
-def _ip(*args: str) -> None:
+def run_ip(*args: str) -> None:
+    """Run `ip ARGS` in the root namespace; NetnsUnavailable with its message if it fails."""
     result = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise NetnsUnavailable(f"ip {' '.join(args)}: {result.stderr.strip()}")
