@@ -11,6 +11,8 @@ Rules:
 - One task per connected peer, each ping under its own deadline: a dead peer never holds up
   the pings of another.
 - A peer that does not serve ping is left alone (its connection gets no liveness check).
+- A ping never dials: `new_stream` would open a new connection to a peer whose connection
+  just closed (and a dial cut off by the host stopping leaked its socket).
 - `on_peer_event` is a ConnectionWatcher listener: it starts and stops the per-peer tasks and
   returns at once.
 """
@@ -112,6 +114,8 @@ class Keepalive:
                 try:
                     with trio.fail_after(self.timeout):
                         if stream is None:
+                            if not self._lp.get_network().get_connections(pid):
+                                return None  # gone: a ping must never dial it again
                             stream = await self._lp.new_stream(pid, [PING_PROTOCOL])
                         await perform_ping_roundtrip(stream)
                     failures = 0
