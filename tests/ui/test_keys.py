@@ -3,6 +3,7 @@ actions that exist, and the list keys (vim and arrows), `:` and f1 work on a rea
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
@@ -120,8 +121,13 @@ async def test_my_post_brings_a_scrolled_timeline_back_to_the_top(node: Node,
         # focused and laid out taller than the screen first (under load both come late)
         await until(pilot, lambda: post_list.has_focus and post_list.max_scroll_y > 0,
                     what="a focused list to scroll")
-        await pilot.press("G")
-        await until(pilot, lambda: post_list.scroll_y > 0, what="scrolled to the end")
+        for _ in range(5):  # (what is tested is the post's effect: scroll by G, again if a
+            await pilot.press("G")  # page loading just then put the list back at the top)
+            with contextlib.suppress(AssertionError):
+                await until(pilot, lambda: post_list.scroll_y > 0, timeout=2,
+                            what="scrolled to the end")
+                break
+        assert post_list.scroll_y > 0, "G never scrolled the list"
         await pilot.press("c", *"seen at once", "ctrl+s")
         await until(pilot, lambda: post_list.rows[0].post.text == "seen at once",
                     what="my post")
