@@ -36,7 +36,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 
-from p2psocial.testing.netns import NetnsUnavailable, run_ip
+from p2psocial.testing.netns import NetnsUnavailable, run_in, run_ip
 
 _INSTANCES = itertools.count(1)
 
@@ -165,11 +165,7 @@ class NatInternet:
 
     def run(self, name: str, *command: str) -> str:
         """Run a command inside `name`'s namespace; its stdout."""
-        result = subprocess.run(["ip", "netns", "exec", self.ns(name), *command],
-                                capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise NetnsUnavailable(f"{' '.join(command)} in {name}: {result.stderr.strip()}")
-        return result.stdout
+        return run_in(self.ns(name), name, *command)
 
     def nat_table(self, router: str) -> str:
         """The router's connection-tracking table (`conntrack -L`-like, from /proc)."""

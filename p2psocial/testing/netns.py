@@ -88,11 +88,7 @@ class Internet:
 
     def run(self, name: str, *command: str) -> str:
         """Run a command inside host `name`'s namespace; its stdout."""
-        result = subprocess.run(["ip", "netns", "exec", self.ns(name), *command],
-                                capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise RuntimeError(f"{' '.join(command)} in {name}: {result.stderr.strip()}")
-        return result.stdout
+        return run_in(self.ns(name), name, *command)
 
     def split(self, names: list[str]) -> None:
         """Move hosts `names` behind a second switch, joined to the first by one cable."""
@@ -141,3 +137,13 @@ def run_ip(*args: str) -> None:
     result = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise NetnsUnavailable(f"ip {' '.join(args)}: {result.stderr.strip()}")
+
+
+def run_in(ns: str, name: str, *command: str) -> str:
+    """Run `command` inside namespace `ns` (host `name`, for the error); its stdout.
+    NetnsUnavailable (a RuntimeError) with its stderr if it fails."""
+    result = subprocess.run(["ip", "netns", "exec", ns, *command],
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise NetnsUnavailable(f"{' '.join(command)} in {name}: {result.stderr.strip()}")
+    return result.stdout
