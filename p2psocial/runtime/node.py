@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import importlib
 import logging
 import time
@@ -202,8 +203,12 @@ class Node:
         """Replication status of every wanted feed."""
         if self._network is None:
             return NodeStatus(handle=self.handle, listen=[], peers=0, feeds=[],
-                              started_at=self.started_at)
-        return await self._network.status()
+                              started_at=self.started_at,
+                              asyncio_tasks=len(asyncio.all_tasks()))
+        from p2psocial.net.tasks import live_tasks  # the network runs: net is imported
+        status = await self._network.status()
+        return dataclasses.replace(status, trio_tasks=await self._bridge.run_sync(live_tasks),
+                                   asyncio_tasks=len(asyncio.all_tasks()))
 
     async def connect(self, addr: str) -> PeerView:
         """Dial a peer by multiaddr."""

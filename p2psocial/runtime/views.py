@@ -217,6 +217,8 @@ class NodeStatus(_View):
     reservations: list[str] | None = None   # on a relay: peers holding a circuit reservation
     reachability: str = "unknown"           # "public", "private" (behind NAT) or "unknown"
     observed: str = ""                      # the address a peer saw us at (our NAT's)
+    trio_tasks: int = 0                     # live tasks (a node running for weeks must not
+    asyncio_tasks: int = 0                  # grow them: bench/relay_soak.py watches these)
 
 
 _NESTED: dict[tuple[str, str], type[_View]] = {
