@@ -12,8 +12,9 @@ Rules:
 - Every call is bounded by a HostConfig timeout and raises only p2psocial errors (errors.py).
 - `dial` always clears libp2p's 60 s negative dial cache for the peer first, so a peer that
   restarted is redialled at once (workarounds.py).
-- Every connected peer is pinged (keepalive.py); a connection that stops answering (dropped
-  packets, no reset) is closed within `ping_interval + ping_timeout` seconds, and
+- Every connected peer that went quiet is pinged (keepalive.py); a connection that stops
+  carrying anything (dropped packets, no reset) is closed within
+  `2 x ping_interval + ping_timeout` seconds of the last bytes it carried, and
   `disconnect` closes even a connection whose writes are stuck.
 - Stream handlers get a Channel; the host closes it when the handler returns. A handler that
   raises is logged (NetError at DEBUG, anything else with its traceback) and never takes the

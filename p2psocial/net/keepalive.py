@@ -8,6 +8,11 @@ Rules:
   `timeout` seconds, or FAILURES pings in a row that fail, mark the connection dead: it is
   closed (`close(peer)`), its streams end, PeerDisconnected follows, and whoever wants the
   peer redials it.
+- A ping goes only to a connection gone quiet: when nothing at all was heard on it (any
+  stream: sync, gossip, the peer's own pings, see activity.py) for `interval` seconds. Bytes
+  that arrive prove the connection alive as well as a pong would; on a relay, whose members
+  ping it, this halves the pings, and a busy connection is never pinged. A dead connection
+  is closed within 2 x interval + timeout of the last bytes it carried.
 - One task per connected peer, each ping under its own deadline: a dead peer never holds up
   the pings of another.
 - A peer that does not serve ping is left alone (its connection gets no liveness check).
@@ -20,8 +25,11 @@ Rules:
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import trio
 from libp2p.abc import IHost, INetStream
@@ -29,6 +37,7 @@ from libp2p.exceptions import BaseLibp2pError
 from libp2p.host.ping import ID as PING_PROTOCOL
 from libp2p.host.ping import perform_ping_roundtrip
 
+from p2psocial.net.activity import last_heard
 from p2psocial.net.addresses import peer_id
 from p2psocial.net.connections import PeerConnected, PeerDisconnected, PeerEvent
 from p2psocial.net.errors import causes_text
@@ -54,6 +63,7 @@ class Keepalive:
         self._nursery: trio.Nursery | None = None
         self._scopes: dict[str, trio.CancelScope] = {}
         self.closed = 0  # connections closed because they stopped answering
+        self.pings = 0   # pings sent (a connection that carries traffic is not pinged)
 
     @asynccontextmanager
     async def running(self, nursery: trio.Nursery) -> AsyncIterator[Keepalive]:
@@ -111,12 +121,15 @@ class Keepalive:
         try:
             while True:
                 await trio.sleep(self.interval)
+                while (quiet := self._quiet_for(pid)) < self.interval:
+                    await trio.sleep(self.interval - quiet)  # heard lately: alive
                 try:
                     with trio.fail_after(self.timeout):
                         if stream is None:
                             if not self._lp.get_network().get_connections(pid):
                                 return None  # gone: a ping must never dial it again
                             stream = await self._lp.new_stream(pid, [PING_PROTOCOL])
+                        self.pings += 1
                         await perform_ping_roundtrip(stream)
                     failures = 0
                     continue
@@ -134,6 +147,12 @@ class Keepalive:
         finally:
             if stream is not None:
                 await _reset(stream)
+
+    def _quiet_for(self, pid: Any) -> float:
+        """Seconds since anything was heard on a connection to the peer (inf: never)."""
+        stamps = [stamp for conn in self._lp.get_network().get_connections(pid)
+                  if (stamp := last_heard(conn)) is not None]
+        return time.monotonic() - max(stamps) if stamps else math.inf
 
 
 async def _reset(stream: INetStream | None) -> None:

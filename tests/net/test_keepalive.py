@@ -1,7 +1,9 @@
-"""Keepalive: a peer that does not answer pings is disconnected within seconds; a peer that
-answers keeps its connection. Real hosts on loopback; the silent peer's libp2p ping handler
-is replaced (before the dial) by one that reads pings and never answers: what a dead
-connection looks like from our side (nothing comes back, and nobody says so)."""
+"""Keepalive: a peer from which nothing arrives and that does not answer pings is disconnected
+within seconds; a peer that answers keeps its connection; a connection that carries traffic
+is not pinged at all. Real hosts on loopback; the silent peer's libp2p ping handler is
+replaced (before the dial) by one that reads pings and never answers, and it pings nobody
+itself: what a dead connection looks like from our side (nothing comes back, and nobody says
+so)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from tests.net.helpers import config, identity, run, wait_until
 pytestmark = pytest.mark.timeout(60)
 
 FAST = {"ping_interval": 0.2, "ping_timeout": 0.8}
+SILENT = {"ping_interval": 3600.0, "ping_timeout": 0.8}  # pings nobody (see go_silent)
 
 
 async def swallow(stream: INetStream) -> None:
@@ -25,6 +28,8 @@ async def swallow(stream: INetStream) -> None:
 
 
 def go_silent(host: Host) -> None:
+    """Answer no ping. Open the host with SILENT so that it sends no pings of its own
+    either: bytes from it would prove the connection alive."""
     lp = host._rt.lp  # the libp2p host: replace its built-in ping handler
     assert lp is not None
     lp.set_stream_handler(PING_PROTOCOL, swallow)
@@ -47,7 +52,7 @@ def test_a_peer_that_answers_pings_stays_connected() -> None:
 def test_a_peer_that_never_answers_is_disconnected_within_seconds() -> None:
     async def main() -> None:
         async with open_host(identity("a"), config(**FAST)) as a, \
-                open_host(identity("b"), config(**FAST)) as b:
+                open_host(identity("b"), config(**SILENT)) as b:
             events = a.events()
             go_silent(b)  # before the dial: the handler serves ping streams opened later
             await a.dial(b.listen_addrs()[0])
@@ -67,7 +72,7 @@ def test_a_peer_that_never_answers_is_disconnected_within_seconds() -> None:
 def test_a_silent_peer_does_not_hold_up_pings_to_another() -> None:
     async def main() -> None:
         async with open_host(identity("a"), config(**FAST)) as a, \
-                open_host(identity("b"), config(**FAST)) as b, \
+                open_host(identity("b"), config(**SILENT)) as b, \
                 open_host(identity("c"), config(**FAST)) as c:
             go_silent(b)
             await a.dial(b.listen_addrs()[0])
@@ -76,5 +81,25 @@ def test_a_silent_peer_does_not_hold_up_pings_to_another() -> None:
             await trio.sleep(1.0)
             assert a.is_connected(c.handle)
             assert a._rt.keepalive is not None and a._rt.keepalive.closed == 1
+
+    run(main)
+
+
+def test_a_connection_that_carries_traffic_is_not_pinged() -> None:
+    """Bytes from the peer prove the connection alive: while b keeps sending (here: its own
+    pings, every 0.05 s), a sends no pings to b; a quiet b gets pinged again."""
+    async def main() -> None:
+        async with open_host(identity("a"), config(**FAST)) as a, \
+                open_host(identity("b"), config(ping_interval=0.05, ping_timeout=0.8)) as b:
+            await a.dial(b.listen_addrs()[0])
+            assert a._rt.keepalive is not None and b._rt.keepalive is not None
+            await trio.sleep(2.0)  # ten of a's intervals
+            assert b._rt.keepalive.pings >= 10  # b talked all along...
+            assert a._rt.keepalive.pings == 0   # ...so a never needed to ask
+            assert a.is_connected(b.handle)
+            b._rt.keepalive.interval = 3600.0   # b goes quiet (its next ping waits an hour)
+            await wait_until(lambda: a._rt.keepalive is not None
+                             and a._rt.keepalive.pings >= 2, timeout=5)
+            assert a.is_connected(b.handle)     # b answers: still connected
 
     run(main)
