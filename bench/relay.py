@@ -11,6 +11,11 @@ The author A reaches its followers only through relay R: they know nothing but A
 - where followers got A's posts from (relay sessions vs relayed circuits to A).
 Latency is taken from the moment the bench asks A's node to post (over its control socket)
 to the moment each follower's node publishes the entry on its own control socket.
+
+With `--per-process K` the followers run K to a process (p2psocial.testing.swarm): each is
+still its own node (home, identity, SQLite store, libp2p host, port), but the swarm process
+reports arrivals itself (time.monotonic() when the node stores the entry), so 1,000 followers
+fit on 2 cores. The default (0) keeps one process per follower.
 """
 
 from __future__ import annotations
@@ -19,9 +24,12 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -45,6 +53,105 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+class Swarm:
+    """Followers K to a process (p2psocial.testing.swarm), read through their stdout."""
+
+    def __init__(self, root: Path, count: int, per_process: int, token: str,
+                 look: float) -> None:
+        self.count = count
+        self.procs: list[subprocess.Popen[str]] = []
+        self.arrived: dict[str | None, list[float]] = {}
+        self.up = 0
+        self.failed: list[str] = []
+        self._lock = threading.RLock()  # predicates read under it
+        self._changed = threading.Condition(self._lock)
+        self._readers: list[threading.Thread] = []
+        for first in range(0, count, per_process):
+            n = min(per_process, count - first)
+            log = (root / f"swarm-{first:04d}.log").open("ab")
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "p2psocial.testing.swarm", "--root", str(root),
+                 "--count", str(n), "--first", str(first), "--follow", token,
+                 "--look", str(look)],
+                stdout=subprocess.PIPE, stderr=log, stdin=subprocess.PIPE, text=True)
+            self.procs.append(proc)
+            reader = threading.Thread(target=self._read, args=(proc,), daemon=True)
+            reader.start()
+            self._readers.append(reader)
+
+    def _read(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            with self._changed:
+                if "up" in event:
+                    self.up += 1
+                elif "entry" in event:
+                    self.arrived.setdefault(event["text"], []).append(event["at"])
+                elif "failed" in event:
+                    self.failed.append(f"follower {event['failed']}: {event['error']}")
+                self._changed.notify_all()
+
+    def wait(self, predicate: object, timeout: float) -> bool:
+        """Wait until `predicate()` (called under the lock) holds."""
+        with self._changed:
+            return self._changed.wait_for(predicate, timeout)  # type: ignore[arg-type]
+
+    def count_of(self, text: str) -> int:
+        with self._lock:
+            return len(self.arrived.get(text, []))
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None and proc.stdin is not None:
+                proc.stdin.close()  # end of stdin: the swarm stops its nodes
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def measure_swarm(swarm: Swarm, author: NodeProcess, posts: int, rate: float,
+                  ) -> dict[str, list[float]]:
+    """Post from A and time each post's arrival at every follower of the swarm (ms)."""
+    sent: dict[str, float] = {}
+
+    async def post_all() -> None:
+        poster = await ControlClient.open(author.home / "node.sock")
+        start = time.monotonic()
+        for i in range(posts):
+            text = f"bench post {i}"
+            sent[text] = time.monotonic()
+            await poster.post(text)
+            await asyncio.sleep(max(0.0, start + (i + 1) / rate - time.monotonic()))
+        await poster.close()
+
+    asyncio.run(post_all())
+    expected = posts * swarm.count
+
+    def all_in() -> bool:
+        return sum(len(swarm.arrived.get(t, [])) for t in sent) >= expected
+
+    if not swarm.wait(all_in, 60):
+        got = sum(swarm.count_of(t) for t in sent)
+        print(f"  only {got} of {expected} deliveries within 60 s", file=sys.stderr)
+    with swarm._lock:
+        return {t: [(at - sent[t]) * 1000 for at in swarm.arrived.get(t, [])] for t in sent}
 
 
 def make_follower(root: Path, i: int, token: str, look: float,
@@ -97,45 +204,81 @@ async def measure(author: NodeProcess, followers: list[NodeProcess], posts: int,
 
 
 def main(args: argparse.Namespace) -> None:
-    print(f"machine: {os.cpu_count()} cores; relay + author + {args.followers} followers, "
-          f"each its own process, loopback")
+    how = (f"{args.per_process} to a process" if args.per_process
+           else "each its own process")
+    print(f"machine: {os.cpu_count()} cores; relay + author + {args.followers} followers "
+          f"({how}), loopback")
     with tempfile.TemporaryDirectory(prefix="p2psocial-bench-relay-") as tmp:
         root = Path(tmp)
         relay = NodeProcess.create(root / "relay", name="Relay")
         author = NodeProcess.create(root / "author", name="Author")
         followers: list[NodeProcess] = []
+        swarm: Swarm | None = None
+        first_post = "hello from behind the relay"
         try:
             relay.start(listen=LOOPBACK, verb="relay")
             relay_addr = relay.addrs()[0]
             author.cli("relays", "add", relay_addr)
-            author.cli("post", "hello from behind the relay")
+            author.cli("post", first_post)
             author.start(listen=LOOPBACK, extra=("--no-dht",))
             author.wait_for(lambda n: any(r["state"] == "reserved"
                                           for r in n.json("relays", "list")),
                             timeout=30, what="the author's reservation")
             token = author.cli("invite").stdout.strip()
-            t = time.perf_counter()
-            with ThreadPoolExecutor(8) as pool:  # each follower kept as soon as it exists,
-                # so that a failed start still stops every node (none is left running)
-                for future in [pool.submit(make_follower, root, i, token, args.look,
-                                           followers) for i in range(args.followers)]:
-                    future.result()
-            print(f"started {len(followers)} followers in {time.perf_counter() - t:.1f} s")
-            handle = author.handle
-            for node in followers:
-                node.wait_for(lambda n: "hello from behind the relay" in n.texts(handle),
-                              timeout=120, what="the author's first post")
-            print("every follower holds the author's first post")
             pid = relay.proc.pid if relay.proc else 0
-            others = [n.proc.pid for n in [author, *followers] if n.proc]
+            base_rss = rss_mb(pid)  # the relay with one member (the author)
+            t = time.perf_counter()
+            if args.per_process:
+                swarm = Swarm(root, args.followers, args.per_process, token, args.look)
+                deadline = time.monotonic() + args.start_timeout
+                while not swarm.wait(lambda: swarm.count_of(first_post) >= args.followers
+                                     or bool(swarm.failed), 10):
+                    print(f"  {time.perf_counter() - t:.0f} s: {swarm.up} up, "
+                          f"{swarm.count_of(first_post)} hold the first post; relay "
+                          f"{rss_mb(pid):.0f} MB, {open_fds(pid)} fds, load "
+                          f"{os.getloadavg()[0]:.1f}", flush=True)
+                    if time.monotonic() > deadline:
+                        raise SystemExit(f"only {swarm.count_of(first_post)} of "
+                                         f"{args.followers} followers got the first post")
+                if swarm.failed:
+                    raise SystemExit("\n".join(swarm.failed[:10]))
+                print(f"{args.followers} followers up and holding the author's first post "
+                      f"in {time.perf_counter() - t:.1f} s")
+                others = [n.proc.pid for n in [author] if n.proc] + swarm.pids
+            else:
+                with ThreadPoolExecutor(8) as pool:  # each follower kept as soon as it
+                    # exists, so that a failed start still stops every node (none left)
+                    for future in [pool.submit(make_follower, root, i, token, args.look,
+                                               followers) for i in range(args.followers)]:
+                        future.result()
+                print(f"started {len(followers)} followers in {time.perf_counter() - t:.1f} s")
+                handle = author.handle
+                for node in followers:
+                    node.wait_for(lambda n: first_post in n.texts(handle),
+                                  timeout=120, what="the author's first post")
+                print("every follower holds the author's first post")
+                others = [n.proc.pid for n in [author, *followers] if n.proc]
+            members = args.followers + 1
+            time.sleep(args.settle)
             idle0, ti = cpu_seconds(pid), time.perf_counter()
+            others_idle0 = sum(cpu_seconds(p) for p in others)
             time.sleep(args.idle)
-            idle = (cpu_seconds(pid) - idle0) / (time.perf_counter() - ti)
-            print(f"relay CPU while idle (no posts, {args.idle:g} s): {idle * 1000:.0f} ms/s "
-                  f"({idle * 1e6 / max(1, args.followers):.0f} µs/s per follower)")
+            span = time.perf_counter() - ti
+            idle = (cpu_seconds(pid) - idle0) / span
+            others_idle = (sum(cpu_seconds(p) for p in others) - others_idle0) / span
+            idle_rss, idle_fds = rss_mb(pid), open_fds(pid)
+            print(f"relay while idle ({args.idle:g} s, {members} members): CPU "
+                  f"{idle * 1000:.0f} ms/s ({idle * 1e6 / members:.0f} µs/s per member); "
+                  f"RSS {idle_rss:.0f} MB (+{(idle_rss - base_rss) * 1024 / args.followers:.0f} kB "
+                  f"per follower over {base_rss:.0f} MB with the author only); "
+                  f"{idle_fds} open fds; author and followers {others_idle:.2f} cores; "
+                  f"load {os.getloadavg()[0]:.1f}")
             cpu0, t0 = cpu_seconds(pid), time.perf_counter()
             others0 = sum(cpu_seconds(p) for p in others)
-            arrived = asyncio.run(measure(author, followers, args.posts, args.rate))
+            if swarm is not None:
+                arrived = measure_swarm(swarm, author, args.posts, args.rate)
+            else:
+                arrived = asyncio.run(measure(author, followers, args.posts, args.rate))
             cpu = cpu_seconds(pid) - cpu0
             others_cpu = sum(cpu_seconds(p) for p in others) - others0
             wall = time.perf_counter() - t0
@@ -146,27 +289,33 @@ def main(args: argparse.Namespace) -> None:
                 return
             p50 = statistics.median(latencies)
             p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-            print(f"deliveries: {delivered} of {args.posts * args.followers}")
+            print(f"deliveries: {delivered} of {args.posts * args.followers} "
+                  f"({delivered / wall:.0f}/s over {wall:.1f} s)")
             print(f"post-to-follower latency: p50 {p50:.0f} ms, p99 {p99:.0f} ms, "
                   f"max {latencies[-1]:.0f} ms (bars: p50 <= 300 ms, p99 <= 1000 ms)")
             print(f"relay CPU: {cpu * 1e6 / max(1, delivered):.0f} µs per delivered entry "
-                  f"({cpu:.2f} s over {wall:.1f} s); relay RSS {rss_mb(pid):.0f} MB")
+                  f"({cpu:.2f} s over {wall:.1f} s); relay RSS {rss_mb(pid):.0f} MB, "
+                  f"{open_fds(pid)} open fds")
             busy = max(0.0, cpu - idle * wall)
             print(f"relay CPU above idle: {busy * 1e6 / max(1, delivered):.0f} µs "
                   f"per delivered entry")
             print(f"author and followers CPU: {others_cpu:.2f} s over {wall:.1f} s "
-                  f"({others_cpu / wall:.2f} cores)")
+                  f"({others_cpu / wall:.2f} cores); load {os.getloadavg()[0]:.1f}")
             routes: dict[str, int] = {}
             for node in followers[:10]:
                 for peer in node.json("peers"):
                     routes[peer["kind"]] = routes.get(peer["kind"], 0) + 1
-            print(f"connections of the first 10 followers by route: {routes}")
+            if routes:
+                print(f"connections of the first 10 followers by route: {routes}")
         finally:
+            if swarm is not None:
+                swarm.stop()
             for node in [*followers, author, relay]:
                 node.stop()
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop every node on SIGTERM
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--followers", type=int, default=50)
     p.add_argument("--posts", type=int, default=20)
@@ -175,4 +324,10 @@ if __name__ == "__main__":
                    help="seconds to measure the relay's idle CPU before posting")
     p.add_argument("--look", type=float, default=2.0,
                    help="followers' look_seconds (how often they seek the author)")
+    p.add_argument("--per-process", type=int, default=0,
+                   help="followers per process (p2psocial.testing.swarm); 0: one each")
+    p.add_argument("--settle", type=float, default=5.0,
+                   help="seconds to wait after start-up before measuring idle CPU")
+    p.add_argument("--start-timeout", type=float, default=900.0,
+                   help="seconds for every follower to hold the first post (swarm)")
     main(p.parse_args())
