@@ -35,7 +35,7 @@ from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, PROTOCOL_ID_V12, GossipSub
 from libp2p.pubsub.pubsub import Pubsub
 from libp2p.tools.anyio_service import background_trio_service
 
-from p2psocial.net import tasks
+from p2psocial.net import tasks, workarounds
 from p2psocial.net.errors import HostClosed, PubsubError, Timeout
 from p2psocial.net.queue import DropOldestQueue
 
@@ -64,6 +64,7 @@ class Gossip:
             spam_protection_enabled=False,
         )
         self._pubsub = Pubsub(host, self._router)
+        workarounds.close_replaced_pubsub_queues(self._pubsub)
         self._my_id = str(host.get_id())
         self._queue_size = queue_size
         self._publish_timeout = publish_timeout

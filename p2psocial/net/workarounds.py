@@ -66,12 +66,21 @@ async def stop_auto_connector(host: IHost) -> None:
 
     With fewer than ~150 connections it redials every peer in the peerstore every 10-30 s and
     on each disconnect, so `disconnect()` is undone and the node dials peers it never chose.
+    The swarm still tells the stopped connector of every disconnection, and only its own loop
+    ever forgot one: a time per peer that ever left was kept for good (a relay's followers
+    coming and going), so the connector is told nothing any more.
     """
     connector = getattr(host.get_network(), "auto_connector", None)
     if connector is None:
         logger.warning("libp2p has no Swarm.auto_connector to stop")
         return
     await connector.stop()
+    connector.record_disconnect = _ignore_disconnect
+    getattr(connector, "_recent_disconnects", {}).clear()
+
+
+def _ignore_disconnect(peer: ID) -> None:
+    """What a stopped auto-connector does with a disconnection: nothing."""
 
 
 async def find_providers(kad: KadDHT, key: bytes, *, per_peer_timeout: float) -> list[PeerInfo]:
@@ -217,3 +226,31 @@ async def _closed(conn: IMuxedConn) -> None:
         return
     while not conn.is_closed:
         await trio.sleep(CLOSED_POLL_SECONDS)
+
+
+
+class _QueuePerPeer(dict[Any, Any]):
+    """Pubsub's outbound queue per peer, closing a queue that another one replaces."""
+
+    def __setitem__(self, peer: Any, queue: Any) -> None:
+        old = self.get(peer)
+        super().__setitem__(peer, queue)
+        if old is not None and old is not queue:
+            old.close()  # its sending task ends, as when the peer leaves
+
+
+def close_replaced_pubsub_queues(pubsub: Any) -> None:
+    """Make pubsub close a peer's outbound queue when a new registration replaces it.
+
+    Pubsub registers a connected peer from two tasks at once (the new-peer handler and the
+    retry a stream failure schedules; it calls that safe). Both open a stream; the second
+    registration replaces the first one's queue, whose sending task then waits on it forever,
+    with the tasks that started it (3-4 trio tasks). A relay under follower churn kept ~0.5
+    trio tasks per follower connection that way (bench/relay_soak.py).
+    """
+    queues = getattr(pubsub, "peer_queues", None)
+    if not isinstance(queues, dict):
+        logger.warning("libp2p's Pubsub has no peer_queues dict: a peer registered twice "
+                       "keeps a sending task for good")
+        return
+    pubsub.peer_queues = _QueuePerPeer(queues)

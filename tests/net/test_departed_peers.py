@@ -1,0 +1,69 @@
+"""Nothing is kept per peer once it has gone (a relay sees followers come and go for weeks):
+real hosts on loopback; bench/relay_soak.py is the long version against a relay process."""
+
+from __future__ import annotations
+
+import trio
+from libp2p.peer.id import ID
+
+from p2psocial.net import open_host
+from tests.net.helpers import config, identity, run, wait_until
+
+TOPIC = "p2psocial/test/departed"
+
+
+def sending_tasks() -> int:
+    """Pubsub's per-peer sending tasks alive in this trio run."""
+    count, stack = 0, [trio.lowlevel.current_root_task()]
+    while stack:
+        task = stack.pop()
+        count += task.name.startswith("handle_sending_messages")
+        for nursery in task.child_nurseries:
+            stack.extend(nursery.child_tasks)
+    return count
+
+
+def test_a_peer_registered_twice_by_pubsub_leaves_no_sending_task_behind() -> None:
+    """py-libp2p's pubsub registers a peer from two tasks at once (its new-peer handler and
+    the retry a failed pubsub stream schedules while the peer is still connected); the second
+    registration replaced the first one's outbound queue, whose sending task then waited on it
+    forever. Here both run as libp2p runs them, then the peer leaves: no sending task stays."""
+
+    async def main() -> None:
+        async with open_host(identity("server"), config(enable_gossip=True)) as server, \
+                open_host(identity("client"), config(enable_gossip=True)) as client:
+            pubsub = server._rt.gossip._pubsub  # type: ignore[union-attr]
+            await server.gossip.subscribe(TOPIC)
+            await client.gossip.subscribe(TOPIC)
+            peer = ID.from_base58(client.handle)
+            await client.dial(server.listen_addrs()[0])
+            await wait_until(lambda: peer in pubsub.peers, timeout=10)
+            # its pubsub stream failed while the connection lives: libp2p forgets the peer and
+            # schedules a retry; meanwhile its new-peer handler runs for the same peer
+            pubsub._handle_dead_peer(peer)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(pubsub._handle_new_peer_with_retry, peer)
+            await wait_until(lambda: peer in pubsub.peers, timeout=10)
+            await client.disconnect(server.handle)
+            await wait_until(lambda: peer not in pubsub.peers, timeout=10)
+            await wait_until(lambda: sending_tasks() == 0, timeout=10)
+
+    run(main, timeout=60)
+
+
+def test_the_stopped_auto_connector_keeps_nothing_per_departed_peer() -> None:
+    """The swarm tells its auto-connector (stopped: the node decides whom to dial) of every
+    disconnection; only the connector's own loop ever forgot them."""
+
+    async def main() -> None:
+        async with open_host(identity("server"), config()) as server:
+            connector = server._rt.lp.get_network().auto_connector  # type: ignore[union-attr]
+            for n in range(8):
+                async with open_host(identity(f"visitor{n}"), config()) as visitor:
+                    await visitor.dial(server.listen_addrs()[0])
+                    await visitor.disconnect(server.handle)
+                    await wait_until(lambda v=visitor: not server.is_connected(v.handle),
+                                     timeout=10)
+            assert not connector._recent_disconnects
+
+    run(main, timeout=60)
