@@ -16,7 +16,9 @@ Rules:
 - `route(peer)` names how we reach a connected peer: "lan" (found by mDNS), "hole-punched"
   (a direct connection made while the peer was reachable only through a relay), "direct",
   "relayed", or "" (not connected). A watcher samples connections every WATCH_SECONDS to
-  tell a hole-punched direct connection from one dialled directly.
+  tell a hole-punched direct connection from one dialled directly; it looks again at a
+  peer's addresses only when that peer's set of connections changed (on a relay with
+  hundreds of members, re-reading every address twice a second was a steady cost).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class HolePuncher:
         self._relayed_only: set[str] = set()   # peers seen reachable only through a relay
         self._punched: set[str] = set()        # ... that then got a direct connection
         self._dcutr: DCUtRProtocol | None = None
+        self._judged: dict[Any, tuple[object, ...]] = {}  # peer ID -> the connections judged
 
     def _lp(self) -> IHost:
         # Host has no public accessor for its libp2p host; hole punching needs the swarm.
@@ -117,11 +120,20 @@ class HolePuncher:
         return ""
 
     def _sample(self) -> None:
-        for pid in list(self._lp().get_network().connections):
-            self._sample_peer(str(pid))
+        """Judge the peers whose connections changed since the last sample."""
+        judged: dict[Any, tuple[object, ...]] = {}
+        for pid, conns in list(self._lp().get_network().connections.items()):
+            now = judged[pid] = tuple(conns)
+            if self._judged.get(pid) != now:
+                self._judge(str(pid), list(conns))
+        for pid in self._judged.keys() - judged.keys():
+            self._judge(str(pid), [])
+        self._judged = judged
 
     def _sample_peer(self, peer: str) -> None:
-        conns = self._lp().get_network().get_connections(peer_id(peer))
+        self._judge(peer, self._lp().get_network().get_connections(peer_id(peer)))
+
+    def _judge(self, peer: str, conns: list[Any]) -> None:
         if not conns:
             self._relayed_only.discard(peer)
             self._punched.discard(peer)
