@@ -55,6 +55,49 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+# runs `python -m p2psocial ...` with tracemalloc on; SIGUSR1 writes a snapshot to the path
+# in BENCH_RELAY_SNAPSHOT with a counter appended (bench --trace-relay)
+TRACED = """
+import os, runpy, signal, sys, tracemalloc
+tracemalloc.start(8)
+count = [0]
+def dump(*_):
+    count[0] += 1
+    tracemalloc.take_snapshot().dump(f"{os.environ['BENCH_RELAY_SNAPSHOT']}.{count[0]}")
+signal.signal(signal.SIGUSR1, dump)
+sys.argv = ["p2psocial", *sys.argv[1:]]
+runpy.run_module("p2psocial", run_name="__main__", alter_sys=True)
+"""
+
+
+def relay_snapshot(pid: int, path: Path, number: int) -> object:
+    """Ask the traced relay for its tracemalloc snapshot `number` and load it."""
+    import tracemalloc
+    os.kill(pid, signal.SIGUSR1)
+    target = Path(f"{path}.{number}")
+    deadline = time.monotonic() + 120
+    size = -1
+    while time.monotonic() < deadline:  # written once its size stops changing
+        if target.exists() and target.stat().st_size == size and size > 0:
+            return tracemalloc.Snapshot.load(str(target))
+        size = target.stat().st_size if target.exists() else -1
+        time.sleep(1.0)
+    raise SystemExit(f"no tracemalloc snapshot from the relay at {target}")
+
+
+def print_growth(before: object, after: object, members: int) -> None:
+    import tracemalloc
+    assert isinstance(before, tracemalloc.Snapshot) and isinstance(after, tracemalloc.Snapshot)
+    stats = after.compare_to(before, "traceback")
+    total = sum(s.size_diff for s in stats)
+    print(f"relay heap growth (tracemalloc): {total / 1024:.0f} kB, "
+          f"{total / 1024 / members:.1f} kB per new member; largest:")
+    for stat in stats[:25]:
+        frames = " <- ".join(f"{Path(f.filename).name}:{f.lineno}"
+                             for f in stat.traceback[:6])
+        print(f"  {stat.size_diff / 1024:8.0f} kB {stat.count_diff:7d} blocks  {frames}")
+
+
 def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
@@ -216,7 +259,11 @@ def main(args: argparse.Namespace) -> None:
         swarm: Swarm | None = None
         first_post = "hello from behind the relay"
         try:
-            relay.start(listen=LOOPBACK, verb="relay")
+            snapshot_path = root / "relay-heap"
+            if args.trace_relay:
+                os.environ["BENCH_RELAY_SNAPSHOT"] = str(snapshot_path)
+            relay.start(listen=LOOPBACK, verb="relay",
+                        python_args=("-c", TRACED) if args.trace_relay else ("-m", "p2psocial"))
             relay_addr = relay.addrs()[0]
             author.cli("relays", "add", relay_addr)
             author.cli("post", first_post)
@@ -227,6 +274,7 @@ def main(args: argparse.Namespace) -> None:
             token = author.cli("invite").stdout.strip()
             pid = relay.proc.pid if relay.proc else 0
             base_rss = rss_mb(pid)  # the relay with one member (the author)
+            heap0 = relay_snapshot(pid, snapshot_path, 1) if args.trace_relay else None
             t = time.perf_counter()
             if args.per_process:
                 swarm = Swarm(root, args.followers, args.per_process, token, args.look)
@@ -273,6 +321,8 @@ def main(args: argparse.Namespace) -> None:
                   f"per follower over {base_rss:.0f} MB with the author only); "
                   f"{idle_fds} open fds; author and followers {others_idle:.2f} cores; "
                   f"load {os.getloadavg()[0]:.1f}")
+            if heap0 is not None:
+                print_growth(heap0, relay_snapshot(pid, snapshot_path, 2), args.followers)
             cpu0, t0 = cpu_seconds(pid), time.perf_counter()
             others0 = sum(cpu_seconds(p) for p in others)
             if swarm is not None:
@@ -326,6 +376,8 @@ if __name__ == "__main__":
                    help="followers' look_seconds (how often they seek the author)")
     p.add_argument("--per-process", type=int, default=0,
                    help="followers per process (p2psocial.testing.swarm); 0: one each")
+    p.add_argument("--trace-relay", action="store_true",
+                   help="run the relay with tracemalloc and print what grew with members")
     p.add_argument("--settle", type=float, default=5.0,
                    help="seconds to wait after start-up before measuring idle CPU")
     p.add_argument("--start-timeout", type=float, default=900.0,

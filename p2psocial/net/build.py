@@ -7,6 +7,10 @@ Rules (each measured on py-libp2p 0.8.1, see /work/shared/libp2p-notes.md):
 - Muxer: yamux only (~135 MB/s; mplex managed 28 MB/s).
 - `ConnectionConfig(max_connections_per_peer=1)`: with the default (3), every `connect()` waits
   a fixed ~250 ms happy-eyeballs delay even after success; with 1 it takes a few ms.
+- A relay (`relay_hop`) has room for a connection per reservation it may grant, plus
+  libp2p's 300 for everything else, and prunes none below that: libp2p's defaults
+  (max_connections 300, 250 inbound slots, pruning above 300 down to 100) refused every
+  member past the ~250th.
 - The swarm's inbound connection slots are given back when each connection closes
   (`workarounds.release_inbound_slots`: libp2p holds them until the swarm stops).
 - No I/O here: the host starts listening in `Host.serve`. mDNS is not libp2p's
@@ -21,7 +25,7 @@ from libp2p.crypto.ed25519 import Ed25519PrivateKey
 from libp2p.crypto.keys import KeyPair
 from libp2p.crypto.x25519 import create_new_key_pair as new_x25519_key_pair
 from libp2p.custom_types import TProtocol
-from libp2p.network.config import ConnectionConfig
+from libp2p.network.config import HIGH_WATERMARK, MAX_CONNECTIONS, ConnectionConfig
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
@@ -42,8 +46,13 @@ def key_pair(identity: Identity) -> KeyPair:
 
 
 def connection_config(config: HostConfig) -> ConnectionConfig:
-    """One connection per peer (the 250 ms fix) and our dial/upgrade/negotiation timeouts."""
+    """One connection per peer (the 250 ms fix), room for a relay's members, and our
+    dial/upgrade/negotiation timeouts."""
+    limit = MAX_CONNECTIONS + (config.relay_limits.max_reservations if config.relay_hop
+                               else 0)
     return ConnectionConfig(
+        max_connections=limit,
+        high_watermark=max(HIGH_WATERMARK, limit),
         max_connections_per_peer=1,
         dial_timeout=config.dial_timeout,
         outbound_upgrade_timeout=config.dial_timeout,

@@ -75,14 +75,16 @@ class NodeProcess:
 
     def start(self, *, listen: str | Sequence[str] = "/ip4/127.0.0.1/tcp/0",
               peers: Sequence[str] = (), extra: Sequence[str] = (),
-              mdns: bool = False, verb: str = "run") -> NodeProcess:
+              mdns: bool = False, verb: str = "run",
+              python_args: Sequence[str] = ("-m", "p2psocial")) -> NodeProcess:
         """Start the node (`verb` "relay" for a relay) and wait until it answers on its
         control socket.
 
         mDNS is off unless asked for, so parallel tests on one machine do not find each other.
+        `python_args` run p2psocial's main module (a benchmark may wrap it, e.g. to trace).
         """
         assert self.proc is None, "already started"
-        args = [*self._prefix(), sys.executable, "-m", "p2psocial", verb]
+        args = [*self._prefix(), sys.executable, *python_args, verb]
         if not mdns:
             args.append("--no-mdns")
         for addr in [listen] if isinstance(listen, str) else listen:
