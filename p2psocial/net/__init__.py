@@ -21,6 +21,7 @@ Modules, one job each:
     channel.py      Channel: one stream as a byte pipe with timeouts (one 64 KiB read per call)
     connections.py  PeerConnected / PeerDisconnected from libp2p's network notifications
     gossip.py       gossipsub publish/subscribe with the 0.8.1 fixes
+    departed.py     peers gone for a while leave libp2p's peerstore
     dht.py          Kademlia: find_peer, provide / find_providers of feeds
     mdns.py         LAN discovery, handed from zeroconf's thread to trio
     relay.py        circuit relay v2: relayed dials, reservations, the hop side for relays

@@ -66,6 +66,7 @@ class HostConfig:
     dht_timeout: float = 10.0
     publish_timeout: float = 5.0
     shutdown_timeout: float = 5.0
+    forget_peer_seconds: float = 600.0  # a peer gone this long leaves the peerstore (departed.py)
 
     gossip_heartbeat: int = 1               # seconds; libp2p's default is 120
     gossip_queue_size: int = 256            # per subscription; the oldest is dropped when full
@@ -79,7 +80,8 @@ class HostConfig:
         for addr in self.bootstrap_peers:
             parse_peer_addr(addr)
         for name in ("dial_timeout", "stream_open_timeout", "close_timeout", "dht_timeout",
-                     "publish_timeout", "shutdown_timeout", "ping_interval", "ping_timeout"):
+                     "publish_timeout", "shutdown_timeout", "ping_interval", "ping_timeout",
+                     "forget_peer_seconds"):
             if getattr(self, name) <= 0:
                 raise UsageError(f"{name} must be positive")
         for name in ("read_timeout", "write_timeout"):

@@ -91,6 +91,10 @@ class Dht:
         """Peers in the routing table."""
         return self._kad.get_routing_table_size()
 
+    def holds(self, peer: ID) -> bool:
+        """True if `peer` is in the routing table (whose peers are dialled by peerstore)."""
+        return bool(self._kad.routing_table.peer_in_table(peer))
+
     async def add_peer(self, peer: str) -> bool:
         """Add a connected (or known) peer to the routing table if it serves the DHT."""
         self._require_running()

@@ -37,6 +37,7 @@ from p2psocial.net.addresses import PeerInfo, expand_wildcards, parse_multiaddr,
 from p2psocial.net.build import build_libp2p_host
 from p2psocial.net.config import DhtMode, HostConfig
 from p2psocial.net.connections import ConnectionWatcher
+from p2psocial.net.departed import DepartedPeers
 from p2psocial.net.dht import Dht
 from p2psocial.net.errors import HostClosed, ListenFailed
 from p2psocial.net.gossip import Gossip
@@ -79,6 +80,7 @@ class HostRuntime:
         self.mdns: MdnsWatcher | None = None
         self.relay: CircuitRelay | None = None
         self.keepalive: Keepalive | None = None
+        self.departed: DepartedPeers | None = None
         self.nursery: trio.Nursery | None = None
         self._listening = False
         self._stop_requested = trio.Event()
@@ -167,6 +169,10 @@ class HostRuntime:
         self.keepalive = Keepalive(lp, interval=config.ping_interval,
                                    timeout=config.ping_timeout, close=self.close_peer)
         self.watcher.add_listener(self.keepalive.on_peer_event)
+        dht = self.dht
+        self.departed = DepartedPeers(lp, config.forget_peer_seconds,
+                                      keep=lambda peer: dht is not None and dht.holds(peer))
+        self.watcher.add_listener(self.departed.on_peer_event)
         if config.enable_mdns:
             self.mdns = MdnsWatcher(self._identity.handle, self._on_lan_peer)
 
@@ -193,6 +199,8 @@ class HostRuntime:
             await stack.enter_async_context(self.relay.running(nursery))
         if self.keepalive is not None:
             await stack.enter_async_context(self.keepalive.running(nursery))
+        if self.departed is not None:
+            await stack.enter_async_context(self.departed.running(nursery))
         if self.mdns is not None:
             stack.push_async_callback(self.mdns.stop)
             self.mdns.start(lp, dialable_addrs(lp), nursery)

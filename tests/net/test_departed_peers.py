@@ -67,3 +67,35 @@ def test_the_stopped_auto_connector_keeps_nothing_per_departed_peer() -> None:
             assert not connector._recent_disconnects
 
     run(main, timeout=60)
+
+
+def test_peers_that_left_and_stayed_away_leave_the_peerstore() -> None:
+    """libp2p's peerstore kept an entry for every peer that ever connected (py-libp2p never
+    starts its cleanup): a relay grew by one per follower that ever came. A peer gone for
+    `forget_peer_seconds` is forgotten; one still connected is not."""
+
+    async def main() -> None:
+        async with open_host(identity("server"), config(forget_peer_seconds=0.5)) as server, \
+                open_host(identity("stayer"), config()) as stayer:
+            store = server._rt.lp.get_peerstore()  # type: ignore[union-attr]
+            await stayer.dial(server.listen_addrs()[0])
+            visitors = []
+            for n in range(8):
+                async with open_host(identity(f"passer{n}"), config()) as visitor:
+                    await visitor.dial(server.listen_addrs()[0])
+                    visitors.append(ID.from_base58(visitor.handle))
+                    await wait_until(lambda: store.has_peer(visitors[-1]), timeout=10)
+                    await visitor.disconnect(server.handle)
+                    await wait_until(lambda v=visitor: not server.is_connected(v.handle),
+                                     timeout=10)
+            await wait_until(lambda: not any(store.has_peer(v) for v in visitors), timeout=10)
+            assert store.has_peer(ID.from_base58(stayer.handle))
+            departed = server._rt.departed
+            assert departed is not None
+            await wait_until(lambda: departed.remembered == 0, timeout=10)
+            # a peer forgotten can come back (its dial names its address)
+            async with open_host(identity("passer0"), config()) as back:
+                await back.dial(server.listen_addrs()[0])
+                assert server.is_connected(back.handle)
+
+    run(main, timeout=60)
