@@ -1,11 +1,13 @@
 """Benchmark: replication between two real nodes (separate processes) over libp2p on loopback.
 
-    python bench/sync.py [--feeds 100] [--per-feed 1000] [--posts 1000] [--rate 10]
-                         [--reconnect-feeds 1000]
+    python bench/sync.py [--feeds 100] [--per-feed 1000] [--post-size 200] [--posts 1000]
+                         [--rate 10] [--reconnect-feeds 1000]
 
 Prints, from one run:
 - bulk: 100 feeds x 1,000 entries replicated A -> B, fully verified and stored, entries/s;
-  beside it, local ingest of the same entries in this process (the ratio is the figure);
+  beside it, local ingest of the same entries in this process (the ratio is the figure).
+  Each post is --post-size characters of prose, 200 by default: the size of the SSB anchor's
+  fixture and of issue 10's bar (0 gives the short numbered posts of earlier runs);
 - latency: 1,000 posts at 10/s from A's user to B's timeline events, p50 and p99 (ms);
 - reconnect: B follows 1,000 feeds and is up to date with A; from B dialling A to B being
   caught up (the first exchange), ms.
@@ -87,9 +89,10 @@ async def wait_held(node: NodeProcess, feeds: list[bytes], total: int,
             await asyncio.sleep(0.05)
 
 
-async def bulk(tmp: Path, feeds: int, per_feed: int) -> None:
+async def bulk(tmp: Path, feeds: int, per_feed: int, post_size: int) -> None:
     authors = [identity_for(f"sync-bench-{i}") for i in range(feeds)]
-    raw = [r for a in authors for r in raw_entries(make_feed(a, per_feed))]
+    raw = [r for a in authors
+           for r in raw_entries(make_feed(a, per_feed, size=post_size or None))]
     local = NodeProcess.create(tmp / "local")
     local_rate = await fill(local, raw, [])
     a = NodeProcess.create(tmp / "bulk-a")
@@ -108,7 +111,8 @@ async def bulk(tmp: Path, feeds: int, per_feed: int) -> None:
         await wait_held(b, [x.public_key for x in authors], len(raw))
         elapsed = time.perf_counter() - started
     rate = len(raw) / elapsed
-    print(f"bulk: {len(raw):,} entries from {feeds} feeds replicated A -> B in {elapsed:.1f}s "
+    print(f"bulk: {len(raw):,} entries ({post_size or 'short'}-character posts) "
+          f"from {feeds} feeds replicated A -> B in {elapsed:.1f}s "
           f"= {rate:,.0f} entries/s; local ingest of the same entries {local_rate:,.0f}/s; "
           f"ratio {rate / local_rate:.2f}")
 
@@ -185,7 +189,7 @@ async def reconnect(tmp: Path, feeds: int) -> None:
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if "bulk" in args.only:
-            await bulk(Path(tmp), args.feeds, args.per_feed)
+            await bulk(Path(tmp), args.feeds, args.per_feed, args.post_size)
         if "latency" in args.only:
             await latency(Path(tmp), args.posts, args.rate)
         if "reconnect" in args.only:
@@ -196,6 +200,8 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     p.add_argument("--feeds", type=int, default=100)
     p.add_argument("--per-feed", type=int, default=1000)
+    p.add_argument("--post-size", type=int, default=200,
+                   help="characters per bulk post (0: short numbered posts)")
     p.add_argument("--posts", type=int, default=1000)
     p.add_argument("--rate", type=float, default=10)
     p.add_argument("--reconnect-feeds", type=int, default=1000)

@@ -4,6 +4,7 @@
     posts = make_feed(alice, 100)                 # 100 signed, chained posts
     raw = raw_entries(posts)                      # [(header, payload), ...] as on the wire
     b = FeedBuilder(alice); b.post("hi"); b.follow(bob.public_key); b.entries
+    make_feed(alice, 1000, size=200)              # posts of 200 characters of prose
 """
 
 from __future__ import annotations
@@ -27,6 +28,14 @@ from p2psocial.core.entry import Entry, create_content_entry, create_entry
 from p2psocial.core.identity import Identity
 
 BASE_TS = 1_700_000_000_000  # 2023-11-14T22:13:20Z, in ms
+_VOCABULARY = (
+    "the a of and to in is it that was for on with as at by from this have not but we they "
+    "you all were when there can more one about some would time what out up so into just "
+    "morning coffee garden walked river train city friends weekend music reading quiet "
+    "evening bread market rain summer winter bicycle library window mountain village "
+    "finally thinking wrote little good new long great old small early late bright"
+)
+_WORDS = tuple(_VOCABULARY.split())
 
 
 def identity_for(name: str) -> Identity:
@@ -120,10 +129,33 @@ class FeedBuilder:
         return entry
 
 
+def prose(size: int, seed: str) -> str:
+    """Exactly `size` characters of word-like text, the same for the same `seed`: a stand-in
+    for what people post (words and spaces, so it compresses and hashes like real posts)."""
+    state = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "big")
+    words: list[str] = []
+    length = -1
+    while length < size:
+        state = (state * 6364136223846793005 + 1442695040888963407) % (1 << 64)
+        word = _WORDS[(state >> 33) % len(_WORDS)]
+        words.append(word.capitalize() if not words or words[-1].endswith(".") else word)
+        if (state >> 20) % 9 == 0:
+            words[-1] += "."
+        length += len(words[-1]) + 1
+    text = " ".join(words)[:size]
+    return text[:-1] + "." if text.endswith(" ") else text
+
+
 def make_feed(identity: Identity, count: int, *, start_ts: int = BASE_TS,
-              text: Callable[[int], str] | None = None) -> list[Entry]:
-    """`count` chained posts by `identity`, seq 1..count, one second apart."""
+              text: Callable[[int], str] | None = None, size: int | None = None) -> list[Entry]:
+    """`count` chained posts by `identity`, seq 1..count, one second apart. With `size`,
+    each post is `size` characters of prose (`prose`) instead of a short numbered line."""
     builder = FeedBuilder(identity, start_ts=start_ts)
+    if text is None and size is not None:
+        author, length = identity.handle[-6:], size
+
+        def text(i: int) -> str:
+            return prose(length, f"{author}:{i}")
     say = text or (lambda i: f"post number {i} from {identity.handle[-6:]}")
     for i in range(1, count + 1):
         builder.post(say(i))
