@@ -41,6 +41,7 @@ from p2psocial.core.feed import BatchPlan, FeedState, Placement, plan_batch
 from p2psocial.core.identity import Identity
 from p2psocial.store.connection import open_database
 from p2psocial.store.errors import translate, translated
+from p2psocial.store.fresh import FreshRows
 from p2psocial.store.projections import LATEST_WINS_TYPES, ProjectionRows
 from p2psocial.store.queries import Queries
 from p2psocial.store.records import (
@@ -76,6 +77,7 @@ class Store(Queries):
         self._pool = pool
         self._write_lock = asyncio.Lock()
         self._last_turn: _Turn | None = None
+        self._fresh = FreshRows()  # the last entries written, served without a read
         self._me: bytes | None = None
 
     @classmethod
@@ -279,6 +281,8 @@ class Store(Queries):
             if db.in_transaction:  # SQLite rolls back by itself on some errors
                 db.execute("ROLLBACK")
             raise
+        self._fresh.written(accepted, bare=deleted,
+                            deleting={author for _, author, _ in rows.deletions})
 
     async def _write_projections(self, rows: ProjectionRows,
                                  skip: set[tuple[bytes, int]]) -> None:
@@ -397,7 +401,11 @@ class Store(Queries):
     @translated
     async def raw_range(self, author: bytes, lo: int, hi: int, *, descending: bool = False,
                         limit: int = 1000) -> list[tuple[int, bytes, bytes | None]]:
-        """(seq, header, payload) of held entries with lo <= seq <= hi, for serving peers."""
+        """(seq, header, payload) of held entries with lo <= seq <= hi, for serving peers.
+        Entries just written come from memory (fresh.py): a live push reads no database."""
+        fresh = self._fresh.range(author, lo, hi, descending=descending, limit=limit)
+        if fresh is not None:
+            return fresh
         order = "DESC" if descending else "ASC"
         async with self._conn.execute(
                 f"SELECT seq, header, payload FROM entries WHERE author = ? AND seq BETWEEN ? "
