@@ -114,19 +114,26 @@ class Swarm:
         self.failed: list[str] = []
         self._lock = threading.RLock()  # predicates read under it
         self._changed = threading.Condition(self._lock)
-        self._readers: list[threading.Thread] = []
-        for first in range(0, count, per_process):
-            n = min(per_process, count - first)
-            log = (root / f"swarm-{first:04d}.log").open("ab")
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "p2psocial.testing.swarm", "--root", str(root),
-                 "--count", str(n), "--first", str(first), "--follow", token,
-                 "--look", str(look)],
-                stdout=subprocess.PIPE, stderr=log, stdin=subprocess.PIPE, text=True)
-            self.procs.append(proc)
-            reader = threading.Thread(target=self._read, args=(proc,), daemon=True)
-            reader.start()
-            self._readers.append(reader)
+        self._batches = [(first, min(per_process, count - first))
+                         for first in range(0, count, per_process)]
+        self._root, self._token, self._look = root, token, look
+
+    def launch_next(self) -> int:
+        """Start the next swarm process; returns how many followers are launched in all."""
+        first, n = self._batches[len(self.procs)]
+        log = (self._root / f"swarm-{first:04d}.log").open("ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "p2psocial.testing.swarm", "--root", str(self._root),
+             "--count", str(n), "--first", str(first), "--follow", self._token,
+             "--look", str(self._look)],
+            stdout=subprocess.PIPE, stderr=log, stdin=subprocess.PIPE, text=True)
+        self.procs.append(proc)
+        threading.Thread(target=self._read, args=(proc,), daemon=True).start()
+        return first + n
+
+    @property
+    def all_launched(self) -> bool:
+        return len(self.procs) == len(self._batches)
 
     def _read(self, proc: subprocess.Popen[str]) -> None:
         assert proc.stdout is not None
@@ -279,8 +286,15 @@ def main(args: argparse.Namespace) -> None:
             if args.per_process:
                 swarm = Swarm(root, args.followers, args.per_process, token, args.look)
                 deadline = time.monotonic() + args.start_timeout
+                # one process at a time, each once the previous ones' followers hold the
+                # first post (a real relay's members do not all join in the same second)
+                launched = 0
                 while not swarm.wait(lambda: swarm.count_of(first_post) >= args.followers
-                                     or bool(swarm.failed), 10):
+                                     or bool(swarm.failed), 5):
+                    if not swarm.all_launched and \
+                            swarm.count_of(first_post) >= launched * 0.95:
+                        launched = swarm.launch_next()
+                        continue
                     print(f"  {time.perf_counter() - t:.0f} s: {swarm.up} up, "
                           f"{swarm.count_of(first_post)} hold the first post; relay "
                           f"{rss_mb(pid):.0f} MB, {open_fds(pid)} fds, load "

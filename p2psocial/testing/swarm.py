@@ -16,6 +16,8 @@ Rules:
   processes), {"failed": i, "error": ...} if node i cannot start. It stops every node on
   SIGTERM, SIGINT or end of stdin.
 - At most --starting nodes start at once (start-up is mostly CPU: keys, SQLite, imports).
+- The process runs at --nice (10 by default): its followers stand for other machines, and
+  must not starve the relay or author being measured of CPU on a shared machine.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import resource
 import signal
 import sys
@@ -33,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from p2psocial.core.errors import P2PSocialError
+from p2psocial.core.errors import HomeLocked, P2PSocialError
 from p2psocial.core.identity import Identity
 from p2psocial.runtime.config import NodeConfig
 from p2psocial.runtime.node import Node
@@ -112,8 +115,7 @@ class Follower:
         self._stop = asyncio.Event()
         with self._starting:
             identity = await create_home(self.home)
-            node = Node(self.home, identity, self.config, offline=True)
-            await node.start()
+            node = await self._start(identity)
         try:
             with node.hub.subscription() as events:
                 forward = asyncio.create_task(self._forward(events))
@@ -126,6 +128,19 @@ class Follower:
                 forward.cancel()
         finally:
             await node.stop()
+
+    async def _start(self, identity: Identity) -> Node:
+        """Start the node offline. Another thread's fork (a subprocess starting) may hold a
+        copy of this home's lock descriptor for an instant, so a locked home is retried."""
+        for _ in range(50):
+            node = Node(self.home, identity, self.config, offline=True)
+            try:
+                await node.start()
+            except HomeLocked:
+                await asyncio.sleep(0.1)
+                continue
+            return node
+        raise HomeLocked(f"{self.home.root} stayed locked")
 
     async def _forward(self, events: asyncio.Queue[tuple[str, Any]]) -> None:
         while True:
@@ -142,11 +157,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--follow", required=True, help="the invite every follower follows")
     p.add_argument("--look", type=float, default=15.0, help="followers' look_seconds")
     p.add_argument("--dht", action="store_true", help="run the followers' DHT")
-    p.add_argument("--starting", type=int, default=4, help="nodes starting at once")
+    p.add_argument("--starting", type=int, default=2, help="nodes starting at once")
+    p.add_argument("--nice", type=int, default=10, help="added to the process's niceness")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(threadName)s %(levelname)s %(name)s: %(message)s")
     raise_fd_limit()
+    os.nice(args.nice)
     config = NodeConfig(listen=[LOOPBACK], mdns=False, dht=args.dht,
                         look_seconds=args.look)
     starting = threading.Semaphore(args.starting)
