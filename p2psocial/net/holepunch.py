@@ -19,12 +19,14 @@ Rules:
   tell a hole-punched direct connection from one dialled directly; it looks again at a
   peer's addresses only when that peer's set of connections changed (on a relay with
   hundreds of members, re-reading every address twice a second was a steady cost).
+- `on_direct(peer)`, if set, is called (in trio; it must return at once) when a peer that
+  was reachable only through a relay gains a direct connection.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -59,6 +61,7 @@ class HolePuncher:
         self._punched: set[str] = set()        # ... that then got a direct connection
         self._dcutr: DCUtRProtocol | None = None
         self._judged: dict[Any, tuple[object, ...]] = {}  # peer ID -> the connections judged
+        self.on_direct: Callable[[str], object] | None = None
 
     def _lp(self) -> IHost:
         # Host has no public accessor for its libp2p host; hole punching needs the swarm.
@@ -143,6 +146,8 @@ class HolePuncher:
             self._relayed_only.add(peer)
             self._punched.discard(peer)
         elif peer in self._relayed_only:
+            if peer not in self._punched and self.on_direct is not None:
+                self.on_direct(peer)
             self._punched.add(peer)
 
     async def _watch(self) -> None:

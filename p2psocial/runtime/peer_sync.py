@@ -27,7 +27,9 @@ Rules:
   LIMITED_PAGE entries at a time under a small budget, and before entries that would pass
   it we send no more but BYE `relay-limit` (spec L3); the peer that reads that BYE stores
   what arrived and hangs up (`hang_up`), so its next dial gets a fresh circuit and its next
-  WANT resumes from what it holds.
+  WANT resumes from what it holds. Once a direct connection to the peer exists, the side
+  with the lower handle ends a relayed session with BYE `direct` (`move_to_direct`) and the
+  replicator opens a new one, which libp2p places on the direct connection (spec L4).
 - A session that cannot send is over: when the writer stops (a send failed or passed the
   stream's write timeout, or BYE/ERROR went out) reading stops too and the stream is closed.
   The send queue holds at most MAX_QUEUED items: a peer that falls that far behind is
@@ -85,6 +87,7 @@ STOCK_CIRCUIT_BYTES = 1 << 17  # 131,072: go/js/rust-libp2p relays' default data
 CIRCUIT_MARGIN = 1 << 15  # bytes of a circuit left to handshakes and other protocols (L3)
 SMALL_BUDGET = 1 << 20  # a budget below this is spent LIMITED_PAGE entries at a time
 RELAY_LIMIT = "relay-limit"  # the BYE reason when that budget is spent
+MOVED = "direct"  # the BYE reason when a relayed session moves to a direct connection (L4)
 
 
 def circuit_budget(data_limit: int | None) -> int:
@@ -156,6 +159,7 @@ class PeerSync:
         self._refused = False  # an entry was invalid or storing failed: store no more
         self._spent = False  # the budget is spent: no more entries in this session
         self.hang_up = False  # the peer ended the session at a relay's limit: reconnect
+        self.moving = False   # we end this relayed session to go on over a direct one (L4)
 
     @property
     def open(self) -> bool:
@@ -204,6 +208,12 @@ class PeerSync:
         """Stop receiving these feeds."""
         if feeds and self.open:
             self._guard(lambda: self.send([self.session.unwant(feeds)]))
+
+    def move_to_direct(self) -> None:
+        """End this relayed session to go on over a direct connection (spec L4)."""
+        if self.limited and self.open:
+            self.moving = True
+            self.close(MOVED)
 
     def close(self, reason: str = "closing") -> None:
         """Say BYE and end the session."""

@@ -139,6 +139,7 @@ class Replicator:
         self.duty: RelayDuty | None = RelayDuty(self, bridge, host) if node.config.relay \
             else None
         self.puncher, self.reach = HolePuncher(host), ReachabilityWatch(host)
+        self.puncher.on_direct = lambda peer: bridge.call_soon_asyncio(self._went_direct, peer)
         self.announcer = Announcer(  # heads of held feeds on gossip, held feeds on the DHT
             self.me, spawn=self._spawn, holdings=self._holdings,
             publish=(lambda f, h: self._call(host.gossip.publish, topic_of(f), h))
@@ -435,8 +436,18 @@ class Replicator:
         finally:
             if self._sessions.get(peer) is sync:
                 del self._sessions[peer]
-        if sync.hang_up:  # the peer stopped at a relay's limit (spec L3)
+        if sync.hang_up or sync.moving:  # a relay's limit (spec L3), or a move (L4)
             self._spawn(self._after_relay_limit(peer), "relay limit")
+
+    def _went_direct(self, peer: str) -> None:
+        """A peer reached only through a relay now has a direct connection: the side with
+        the lower handle moves a relayed session onto it (spec L4)."""
+        sync = self._sessions.get(peer)
+        if sync is None or not sync.limited or self._stopping:
+            return
+        if parse_handle(self.node.handle) < parse_handle(peer):
+            log.info("moving the session with %s to the direct connection", peer)
+            sync.move_to_direct()
 
     async def _after_relay_limit(self, peer: str) -> None:
         """Go on over a direct connection if one exists now (hole-punched: libp2p opens new
@@ -653,7 +664,9 @@ class Replicator:
             syncing=sync is not None and sync.open, caught_up=bool(sync and sync.caught_up),
             feeds=feeds, entries_in=0 if sync is None else sync.counters.entries_in,
             entries_out=0 if sync is None else sync.counters.entries_out,
-            duplicates=0 if sync is None else sync.counters.duplicates)
+            duplicates=0 if sync is None else sync.counters.duplicates,
+            session="" if sync is None or not sync.open else
+            "relayed" if sync.limited else "direct")
 
     async def peers(self) -> list[PeerView]:
         """Connected peers with what we replicate with each."""

@@ -173,6 +173,7 @@ class PeerView(_View):
     duplicates: int = 0
     requested: str | None = None  # from `connect`: the address it was asked to dial
     existing: bool = False  # from `connect`: a connection existed, `requested` not dialled
+    session: str = ""  # the connection our sync session runs on: "relayed", "direct" or ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -174,6 +174,11 @@ def _peer_kind(node: NodeProcess, handle: str) -> str:
     return next((p["kind"] for p in node.json("peers") if p["handle"] == handle), "")
 
 
+def _session_on(node: NodeProcess, handle: str) -> str:
+    """The connection a node's sync session with `handle` runs on: relayed / direct / ""."""
+    return next((p["session"] for p in node.json("peers") if p["handle"] == handle), "")
+
+
 def test_nodes_show_the_hole_punched_route_and_that_they_are_behind_nat(
         world: dict[str, Any], tmp_path: Path) -> None:
     net: NatInternet = world["net"]
@@ -203,6 +208,11 @@ def test_nodes_show_the_hole_punched_route_and_that_they_are_behind_nat(
         f.cli("connect", f"{r_addr}/p2p-circuit/p2p/{n.handle}")
         f.wait_for(lambda x: _peer_kind(x, n.handle) == "hole-punched", timeout=30,
                    what="the relayed connection to n upgraded by hole punching")
+        # spec L4: the sync session leaves the relay for the direct connection, both sides
+        f.wait_for(lambda x: _session_on(x, n.handle) == "direct", timeout=30,
+                   what="f's session with n moved to the direct connection")
+        n.wait_for(lambda x: _session_on(x, f.handle) == "direct", timeout=30,
+                   what="n's session with f moved to the direct connection")
         n.cli("post", "n2 after the upgrade")
         f.wait_for(lambda x: "n2 after the upgrade" in x.texts(n.handle), timeout=20,
                    what="n2 over the hole-punched connection")
