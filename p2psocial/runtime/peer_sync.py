@@ -6,7 +6,11 @@ Rules:
   batch of writes) and the store.
 - Everything the session asks to send goes through ONE ordered queue per session, because the
   session counts what it planned as already held by the peer. Runs of entries are read from
-  the store a page (256 entries) at a time.
+  the store a page at a time and each page goes out in one write: the first page of a run
+  holds PAGE entries, each later one about PAGE_BYTES (at most MAX_PAGE entries), sized by
+  the entries read so far (on a relayed connection every page holds PAGE or LIMITED_PAGE
+  entries, see below). A read and a write cost per call (a database round trip, a bridge
+  crossing), so short entries go in many-entry pages, large ones in few-entry pages.
 - Received entries are validated and stored by Store.ingest; up to INGEST_IN_FLIGHT batches
   verify concurrently and are written in arrival order. Frames that arrive while those are
   busy are gathered into one larger batch (up to MAX_BATCH entries), so a bulk transfer is
@@ -76,7 +80,9 @@ from p2psocial.runtime.sync_limits import SyncLimits, receive_within
 from p2psocial.store.sqlite import IngestReport, Store
 
 log = logging.getLogger(__name__)
-PAGE = 256
+PAGE = 256  # entries in the first page of a run
+PAGE_BYTES = 1 << 19  # bytes aimed at by each later page
+MAX_PAGE = 2048  # entries in a page at most
 INGEST_IN_FLIGHT = 3
 MAX_BATCH = 2000
 MAX_BUFFERED = 8000
@@ -434,9 +440,13 @@ class PeerSync:
     async def _send_run(self, run: SendRange) -> None:
         small = self.budget is not None and self.budget < SMALL_BUDGET
         size = LIMITED_PAGE if small else PAGE
-        for page in run.pages(size):
+        seqs, start = run.seqs(), 0
+        while start < len(seqs):
             if self._spent:
                 return
+            chunk = seqs[start:start + size]
+            start += len(chunk)
+            page = SendRange(run.feed, chunk[0], chunk[-1])
             span = page.span
             rows = await self.link.store.raw_range(run.feed, span.lo, span.hi,
                                                    descending=page.descending, limit=size)
@@ -454,3 +464,5 @@ class PeerSync:
             if data:
                 self.counters.entries_out += len(rows)
                 await self._pipe.send(data)
+                if not self.limited:  # the next page: about PAGE_BYTES of entries like these
+                    size = max(1, min(MAX_PAGE, PAGE_BYTES * len(rows) // len(data)))
