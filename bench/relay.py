@@ -303,10 +303,11 @@ def main(args: argparse.Namespace) -> None:
                         print(f"start-up cut off at {args.start_timeout:g} s: only "
                               f"{swarm.count_of(first_post)} of {args.followers} followers "
                               f"hold the first post ({swarm.up} up)")
+                        swarm.count = swarm.count_of(first_post)  # deliveries expected
                         break
                 if swarm.failed:
                     raise SystemExit("\n".join(swarm.failed[:10]))
-                print(f"{args.followers} followers up and holding the author's first post "
+                print(f"{swarm.count} followers up and holding the author's first post "
                       f"in {time.perf_counter() - t:.1f} s")
                 others = [n.proc.pid for n in [author] if n.proc] + swarm.pids
             else:
@@ -322,7 +323,8 @@ def main(args: argparse.Namespace) -> None:
                                   timeout=120, what="the author's first post")
                 print("every follower holds the author's first post")
                 others = [n.proc.pid for n in [author, *followers] if n.proc]
-            members = args.followers + 1
+            followers_n = swarm.count if swarm is not None else args.followers
+            members = followers_n + 1
             time.sleep(args.settle)
             idle0, ti = cpu_seconds(pid), time.perf_counter()
             others_idle0 = sum(cpu_seconds(p) for p in others)
@@ -333,12 +335,12 @@ def main(args: argparse.Namespace) -> None:
             idle_rss, idle_fds = rss_mb(pid), open_fds(pid)
             print(f"relay while idle ({args.idle:g} s, {members} members): CPU "
                   f"{idle * 1000:.0f} ms/s ({idle * 1e6 / members:.0f} µs/s per member); "
-                  f"RSS {idle_rss:.0f} MB (+{(idle_rss - base_rss) * 1024 / args.followers:.0f} kB "
+                  f"RSS {idle_rss:.0f} MB (+{(idle_rss - base_rss) * 1024 / followers_n:.0f} kB "
                   f"per follower over {base_rss:.0f} MB with the author only); "
                   f"{idle_fds} open fds; author and followers {others_idle:.2f} cores; "
                   f"load {os.getloadavg()[0]:.1f}")
             if heap0 is not None:
-                print_growth(heap0, relay_snapshot(pid, snapshot_path, 2), args.followers)
+                print_growth(heap0, relay_snapshot(pid, snapshot_path, 2), followers_n)
             cpu0, t0 = cpu_seconds(pid), time.perf_counter()
             others0 = sum(cpu_seconds(p) for p in others)
             if swarm is not None:
@@ -355,7 +357,7 @@ def main(args: argparse.Namespace) -> None:
                 return
             p50 = statistics.median(latencies)
             p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-            print(f"deliveries: {delivered} of {args.posts * args.followers} "
+            print(f"deliveries: {delivered} of {args.posts * followers_n} "
                   f"({delivered / wall:.0f}/s over {wall:.1f} s)")
             print(f"post-to-follower latency: p50 {p50:.0f} ms, p99 {p99:.0f} ms, "
                   f"max {latencies[-1]:.0f} ms (bars: p50 <= 300 ms, p99 <= 1000 ms)")
