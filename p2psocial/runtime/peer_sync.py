@@ -2,8 +2,8 @@
 
 Rules:
 - The sans-IO SyncSession (p2psocial.core.replication) decides everything; this module moves
-  bytes between it, the stream (through the trio bridge, one crossing per 64 KiB read or per
-  batch of writes) and the store.
+  bytes between it, the stream (through the trio bridge, one crossing per read of up to
+  READ_BYTES or per batch of writes) and the store.
 - Everything the session asks to send goes through ONE ordered queue per session, because the
   session counts what it planned as already held by the peer. Runs of entries are read from
   the store a page at a time and each page goes out in one write: the first page of a run
@@ -83,6 +83,7 @@ log = logging.getLogger(__name__)
 PAGE = 256  # entries in the first page of a run
 PAGE_BYTES = 1 << 19  # bytes aimed at by each later page
 MAX_PAGE = 2048  # entries in a page at most
+READ_BYTES = 1 << 18  # bytes a read from the stream takes at most (one bridge crossing)
 INGEST_IN_FLIGHT = 3
 MAX_BATCH = 2000
 MAX_BUFFERED = 8000

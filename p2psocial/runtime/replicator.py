@@ -55,7 +55,7 @@ from p2psocial.net import (
 from p2psocial.net.autonat import ReachabilityWatch, serve_dialback
 from p2psocial.net.holepunch import HolePuncher
 from p2psocial.runtime.announcer import Announcer
-from p2psocial.runtime.peer_sync import AGENT, PeerSync, circuit_budget
+from p2psocial.runtime.peer_sync import AGENT, READ_BYTES, PeerSync, circuit_budget
 from p2psocial.runtime.redial import Redialer
 from p2psocial.runtime.relay_client import RelayClient
 from p2psocial.runtime.relay_duty import RelayDuty
@@ -96,7 +96,7 @@ class BridgedPipe:
         channel.read_timeout = None  # a live session may idle for a long time
 
     async def receive(self) -> bytes:
-        data: bytes = await self._bridge.run(self._channel.receive_some)
+        data: bytes = await self._bridge.run(self._channel.receive_some, READ_BYTES)
         return data
 
     async def send(self, data: bytes) -> None:
