@@ -11,8 +11,8 @@ Rules:
 - `install()` replaces both where libp2p's modules imported them:
   - `consume_envelope(data, domain)` is a pure function of its arguments (parse, verify,
     decode): the result for the same bytes and domain is kept in a bounded LRU
-    (ENVELOPE_CACHE entries, ~1.5 KB each parsed: at most ~6 MB) and handed out again. Bytes never seen, or that failed, are
-    checked in full; a failure is never cached.
+    (ENVELOPE_CACHE entries, ~1.5 KB each parsed: at most ~6 MB) and handed out again.
+    Bytes never seen, or that failed, are checked in full; a failure is never cached.
   - `env_to_send_in_RPC(host)` returns the host's record bytes built at most
     RECORD_SECONDS ago (a weak map per host); after that libp2p's own function runs (it
     re-signs if my addresses changed). A new address is thus announced within seconds.
