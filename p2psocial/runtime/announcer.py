@@ -8,8 +8,11 @@ Rules:
 - Not when the head was heard announced on gossip already at that seq or later (the author's
   own announcement, or another holder's): news is re-announced only where it did not travel
   by gossip (core.announce.HeardHeads), checked when stored and again when its turn comes,
-  at the earliest ANNOUNCE_HOLD seconds after storing (the author's own announcement, sent
-  just after its live push, gets there first).
+  a time drawn at random in ANNOUNCE_HOLD (2-6 s) after storing: gossip reaches a topic's
+  peers outside the mesh at the next heartbeat, so by then the author's own announcement
+  (or the first holder's) has arrived and stops the others. A relay's followers all get a
+  post by their sessions before its gossip; with a short fixed hold each re-announced it
+  (N messages per post, each forwarded by the relay: most of a relay's CPU at 100 members).
 - Limits (core.announce): one announcement per feed per ANNOUNCE_FEED_SECONDS, overall at most
   ANNOUNCE_PER_SECOND (bursts of ANNOUNCE_BURST); a newer head that comes while its feed waits
   replaces the waiting one, so a busy feed costs one message per interval, not one per entry.
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -36,7 +40,7 @@ from p2psocial.core.identity import handle_of
 
 log = logging.getLogger(__name__)
 
-ANNOUNCE_HOLD = 0.5
+ANNOUNCE_HOLD = (2.0, 6.0)  # seconds, drawn uniformly per announcement
 ANNOUNCE_FEED_SECONDS = 1.0
 ANNOUNCE_PER_SECOND = 5.0   # gossipsub: ~2-3 ms per message on every node of the topic
 ANNOUNCE_BURST = 10
@@ -54,13 +58,15 @@ class Announcer:
     """Announces heads of held feeds on gossip and provides held feeds on the DHT."""
 
     def __init__(self, me: bytes, *, publish: Publish | None, provide: Provide | None, spawn: Spawn,
-                 holdings: Holdings, clock: Callable[[], float] = time.monotonic) -> None:
+                 holdings: Holdings, clock: Callable[[], float] = time.monotonic,
+                 rng: random.Random | None = None) -> None:
         self._me = me
         self._publish = publish
         self._provide = provide
         self._spawn = spawn
         self._holdings = holdings
         self._clock = clock
+        self._random = rng or random.Random()
         self._gate = AnnounceGate(per_feed_seconds=ANNOUNCE_FEED_SECONDS,
                                   per_second=ANNOUNCE_PER_SECOND, burst=ANNOUNCE_BURST)
         self._waiting: dict[bytes, Entry] = {}
@@ -95,7 +101,7 @@ class Announcer:
         assert self._publish is not None
         taken = False
         try:
-            await asyncio.sleep(ANNOUNCE_HOLD)
+            await asyncio.sleep(self._random.uniform(*ANNOUNCE_HOLD))
             while (wait := self._gate.due(feed, self._clock())) > 0:
                 await asyncio.sleep(wait)
             entry = self._waiting.pop(feed)  # the newest head that came meanwhile
