@@ -145,12 +145,15 @@ class Host:
     def connected_peers(self) -> list[ConnectedPeer]:
         """One entry per connected peer: remote address, route (direct/relayed/LAN), direction."""
         network = self._require_running().get_network()
-        return [describe(conns[0], lan=self._rt.is_lan_peer(str(pid)))
-                for pid, conns in list(network.connections.items()) if conns]
+        return [describe(live[0], lan=self._rt.is_lan_peer(str(pid)))
+                for pid, conns in list(network.connections.items())
+                if (live := [c for c in conns if not c.is_closed])]
 
     def is_connected(self, peer: str) -> bool:
-        """True if there is a live connection to `peer`."""
-        return bool(self._require_running().get_network().get_connections(peer_id(peer)))
+        """True if there is a live connection to `peer` (a closed one libp2p still lists,
+        see workarounds.forget_closed_connections, does not count)."""
+        conns = self._require_running().get_network().get_connections(peer_id(peer))
+        return any(not conn.is_closed for conn in conns)
 
     def events(self) -> DropOldestQueue[PeerEvent]:
         """A new queue of PeerConnected / PeerDisconnected from now on (drop-oldest when full)."""
@@ -178,6 +181,7 @@ class Host:
             direct = PeerInfo(info.peer, tuple(a for a in info.addrs if not is_relayed(a)))
             return await self._dial_relayed(direct, relayed)
         lp_info = to_libp2p(info)
+        await workarounds.forget_closed_connections(lp, lp_info.peer_id)  # else: no dial
         workarounds.unblock_peer(lp, lp_info.peer_id)
         workarounds.prefer_addrs(lp, lp_info)
         try:
@@ -195,6 +199,7 @@ class Host:
 
     async def _dial_relayed(self, direct: PeerInfo, relayed: Sequence[str]) -> ConnectedPeer:
         lp = self._require_running()
+        await workarounds.forget_closed_connections(lp, peer_id(direct.peer))
         if lp.get_network().get_connections(peer_id(direct.peer)):
             return self._describe(direct.peer)
         failures: list[str] = []
@@ -324,6 +329,7 @@ class Host:
         pid = peer_id(peer)
         try:
             with trio.fail_after(self.config.stream_open_timeout):
+                await workarounds.forget_closed_connections(lp, pid)  # else: "no valid conn"
                 if not lp.get_network().get_connections(pid):
                     await self.dial(peer)
                 stream = await lp.new_stream(pid, [TProtocol(protocol)])
@@ -333,6 +339,8 @@ class Host:
         except (BaseLibp2pError, OSError) as exc:
             if "not supported" in causes_text(exc):
                 raise ProtocolNotSupported(f"{peer} does not serve {protocol}") from exc
+            # A connection closed meanwhile and still listed: drop it, so a retry redials.
+            await workarounds.forget_closed_connections(lp, pid)
             raise StreamOpenFailed(f"no {protocol} stream to {peer}: {exc}") from exc
         return self._channel(stream)
 

@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
 import trio
-from libp2p.abc import IHost, INetStream
+from libp2p.abc import IHost, INetConn, INetStream
 from libp2p.custom_types import TProtocol
 from libp2p.exceptions import BaseLibp2pError
-from libp2p.peer.id import ID
 
 from p2psocial.core.errors import NetError
 from p2psocial.core.identity import Identity
@@ -214,15 +213,24 @@ class HostRuntime:
         if lp is None:
             return
         pid = peer_id(peer)
+        # The connections open now, each closed by itself: libp2p's `close_peer` ends by
+        # dropping the peer's whole entry from the table, with a connection the peer
+        # redialled meanwhile (never closed, never notified, no longer listed).
+        closing = lp.get_network().get_connections(pid)
         with trio.move_on_after(self._config.close_timeout):
-            try:
-                await lp.disconnect(pid)
-            except (BaseLibp2pError, OSError) as exc:
-                logger.debug("disconnecting %s failed: %r", peer, exc)
-        if lp.get_network().get_connections(pid):
+            for conn in closing:
+                try:
+                    await conn.close()
+                except (BaseLibp2pError, OSError) as exc:
+                    logger.debug("disconnecting %s failed: %r", peer, exc)
+        stuck = [conn for conn in lp.get_network().get_connections(pid) if conn in closing]
+        if stuck:
             logger.info("the connection to %s did not close in order: aborting it", peer)
             with trio.move_on_after(self._config.close_timeout):
-                await abort_connections(lp, pid)
+                await abort_connections(stuck, peer)
+        # A close cut off above (or by the abort) marked its connection closed but left it
+        # listed: drop it, or the peer counts as connected for good (workarounds.py).
+        await workarounds.forget_closed_connections(lp, pid)
 
     async def _close_libp2p(self, lp: IHost) -> None:
         if self.watcher is not None:
@@ -236,16 +244,17 @@ class HostRuntime:
                 logger.warning("closing the libp2p host failed: %r", exc)
 
 
-async def abort_connections(host: IHost, peer: ID) -> None:
-    """Close `peer`'s connections at the secured (Noise over TCP) layer, under the muxer.
+async def abort_connections(conns: Sequence[INetConn], peer: str) -> None:
+    """Close `conns` (to `peer`) at the secured (Noise over TCP) layer, under the muxer.
 
-    The orderly close (`IHost.disconnect`) first writes a yamux GO_AWAY under the
+    The orderly close (`SwarmConn.close`) first writes a yamux GO_AWAY under the
     connection's write lock; while a write is stuck on a dead connection (its TCP buffer
-    full) that never returns, and the swarm keeps listing the dead connection. Closing the
-    layer below ends the stuck write and the muxer's read loop, and the swarm drops it.
+    full) that never returns. Closing the layer below ends the stuck write and the muxer's
+    read loop. The swarm does NOT drop a connection whose own close was cut off (it counts
+    as closed already): the caller then calls workarounds.forget_closed_connections.
     (A libp2p internal, like those in workarounds.py: no-op if `secured_conn` is missing.)
     """
-    for conn in list(host.get_network().get_connections(peer)):
+    for conn in conns:
         secured = getattr(conn.muxed_conn, "secured_conn", None)
         if secured is None:
             logger.warning("libp2p's muxed connection has no secured_conn to close")

@@ -44,6 +44,39 @@ def unblock_peer(host: IHost, peer: ID) -> None:
     unblock(peer)
 
 
+async def forget_closed_connections(host: IHost, peer: ID) -> int:
+    """Drop `peer`'s connections that are closed but still listed by the swarm, and notify
+    their disconnection (so PeerDisconnected follows); returns how many were dropped.
+
+    libp2p's SwarmConn.close() marks the connection closed FIRST and removes it from the
+    swarm's table LAST (after the muxer's close, which writes a yamux GO_AWAY under the write
+    lock). A close cut off in between (a timeout around a close stuck behind a write on a dead
+    connection) left a closed connection listed for good: every later close returns at once
+    ("already closed"), `connect()` finds the peer connected and does not dial, `new_stream`
+    fails with "No valid connections available", and no disconnection is ever notified
+    (bench/relay_soak.py: a node lost its relay for good that way). A close still under way
+    in another task may notify once more; the notifees take that.
+    """
+    swarm: Any = host.get_network()
+    dead = [conn for conn in swarm.get_connections(peer) if conn.is_closed]
+    if not dead:
+        return 0
+    remove = getattr(swarm, "remove_conn", None)
+    notify = getattr(swarm, "notify_disconnected", None)
+    if remove is None or notify is None:
+        logger.warning("libp2p's swarm has no remove_conn / notify_disconnected: a closed "
+                       "connection stays listed")
+        return 0
+    for conn in dead:
+        remove(conn)  # synchronous: the table is right even if the notice below is cut off
+    logger.info("dropped %d closed connection(s) to %s that libp2p still listed",
+                len(dead), peer)
+    for conn in dead:
+        with trio.CancelScope(shield=True), trio.move_on_after(CLOSED_POLL_SECONDS):
+            await notify(conn)
+    return len(dead)
+
+
 def prefer_addrs(host: IHost, info: PeerInfo) -> None:
     """Make the addresses a dial names the only ones the swarm tries.
 
