@@ -17,7 +17,8 @@ Rules (docs/protocol.md, "What the peer holds", "Live", "Asking again"):
   peer whose statements overstate cannot make me ask forever). While not caught up the
   check waits, and the feed is remembered for when SYNCED arrives.
 - Only feeds one side wants are tracked, so a peer cannot grow this state with HAVEs of
-  feeds nobody asked about.
+  feeds nobody asked about; and a statement of nothing keeps no range (a relay wants every
+  member's feed and hears "nothing" of most of them from each member: members squared).
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ class Knowledge:
 
     def stated(self, feed: bytes, span: Span) -> None:
         """The peer says it holds `span` (a HAVE note, or entries it sent)."""
-        if self.tracks(feed):
+        if self.tracks(feed) and not span.empty:  # "nothing" states nothing: no range kept
             self._range(feed).state(span)
 
     def sent(self, feed: bytes, span: Span) -> None:
@@ -169,6 +170,10 @@ class Knowledge:
         due = tuple(sorted(self._recheck & self.mine.keys()))
         self._recheck.clear()
         return due
+
+    def ranges_kept(self) -> int:
+        """How many feeds' peer ranges this session keeps (its memory grows with these)."""
+        return len(self._ranges)
 
     def _range(self, feed: bytes) -> PeerRange:
         known = self._ranges.get(feed)

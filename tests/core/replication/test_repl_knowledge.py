@@ -88,3 +88,14 @@ def test_ask_again_only_when_caught_up_and_never_twice_for_the_same_ranges() -> 
     forked = FeedState(F, 80, 100, forked=True)
     knowledge.stated(F, Span(1, 101))
     assert knowledge.ask_again(F, forked, caught_up=True) is None
+
+
+def test_a_have_of_nothing_keeps_no_range() -> None:
+    # a relay wants every member's feed, and each member answers each WANT note with a HAVE,
+    # most of them "nothing": a range kept per (session, feed) for that grew a relay by
+    # members squared (issue 10: ~63 ranges per member at 60 members)
+    known = Knowledge([WantNote(F, 0, 0, 10)])
+    known.stated(F, Span())
+    assert known.ranges_kept() == 0 and known.holds(F) == Span()
+    known.stated(F, Span(1, 5))
+    assert known.ranges_kept() == 1 and known.holds(F) == Span(1, 5)
