@@ -14,7 +14,9 @@ Rules:
   its session, so a peer cut off without a reset is redialled too.
 - Gossip: I announce my own new heads on my feed's topic, and the heads of held feeds that
   replication advanced (runtime.announcer, rate-limited); news of a wanted feed's newer head
-  makes me ask my peers for it again (coalesced per feed).
+  makes me ask my peers for it again (coalesced per feed). I subscribe to the topics of the
+  feeds I want for myself; a relay does not subscribe to those it keeps for its members (it
+  gets them over its sessions with them, and each subscription is announced to every peer).
 - The DHT gets a provider record for my feed and for held feeds (followed first, bounded:
   runtime.announcer); following a feed nobody connected holds makes the node look up its
   author and its providers.
@@ -60,6 +62,7 @@ from p2psocial.runtime.redial import Redialer
 from p2psocial.runtime.relay_client import RelayClient
 from p2psocial.runtime.relay_duty import RelayDuty
 from p2psocial.runtime.service import RESTORED_KEY
+from p2psocial.runtime.session_retry import open_with_retry
 from p2psocial.runtime.sync_limits import (
     BUSY_RETRY_SECONDS,
     MAX_AWAITING_HELLO,
@@ -129,6 +132,7 @@ class Replicator:
         self._sources: dict[bytes, set[str]] = {}
         self._restore = RestoreGate(node.config.restore_window)
         self._topics: dict[bytes, Any] = {}
+        self._topic_feeds: set[bytes] = set()  # feeds whose gossip topic I subscribe to
         self._news_pending: set[bytes] = set()
         self._received = 0
         self._duplicates = 0
@@ -229,9 +233,12 @@ class Replicator:
             frontier = set().union(*layer.values()) if layer else set()
         wants = compute_wants(self.me, follows_from(graph), blocked=self._blocked,
                               hops=config.hops, depths=config.depths)
+        kept_for_members: set[bytes] = set()
         if self.duty is not None:
             for feed, want in self.duty.extra_wants(self._blocked).items():
-                wants.setdefault(feed, want)
+                if feed not in wants:
+                    kept_for_members.add(feed)
+                    wants[feed] = want
             if self._blocked - blocked_before:
                 await self.duty.enforce_blocks(self._blocked)
         states = await self.store.feed_states(list(wants))
@@ -245,12 +252,14 @@ class Replicator:
         for feed in removed:
             self._best_known.pop(feed, None)
             self._sources.pop(feed, None)
+        self._topic_feeds = {f for f in wants if f not in kept_for_members and f != self.me}
         if added or removed:
             notes = [self._note(f) for f in added]
             for sync in self._sessions.values():
                 sync.want(notes)
                 sync.unwant(removed)
-            await self._update_topics(added, removed)
+        await self._update_topics()
+        if added or removed:
             newly_followed = [f for f in added if wants[f].hop == 1
                               and self._states[f].empty]
             if newly_followed and self.node.config.dht:
@@ -478,14 +487,22 @@ class Replicator:
                 or self._stopping):
             return
         self._opening.add(peer)
-        try:
-            channel = await self._call(self._host.open_stream, peer, PROTOCOL_ID)
-        except NetError as exc:
-            log.info("cannot open a sync stream to %s: %s", peer, exc)
-            return
+        try:  # retried while the peer stays connected (runtime/session_retry.py)
+            channel = await open_with_retry(
+                lambda: self._call(self._host.open_stream, peer, PROTOCOL_ID),
+                lambda: self._session_wanted(peer), what=f"a sync stream to {peer}")
         finally:
             self._opening.discard(peer)
-        await self._serve(channel, True)
+        if channel is not None:
+            await self._serve(channel, True)
+
+    async def _session_wanted(self, peer: str) -> bool:
+        if peer in self._sessions or self._banned(peer) or self._stopping:
+            return False
+        try:
+            return bool(await self._bridge.run_sync(self._host.is_connected, peer))
+        except NetError:
+            return False
 
     async def _watch_connections(self) -> None:
         queue = await self._bridge.run_sync(self._host.events)
@@ -565,17 +582,19 @@ class Replicator:
 
     # --- gossip and the DHT -----------------------------------------------------------------
 
-    async def _update_topics(self, added: Sequence[bytes], removed: Sequence[bytes]) -> None:
+    async def _update_topics(self) -> None:
+        """Subscribe to the topics of the feeds I want for myself, and only those: a relay
+        gets its members' entries over its sessions with them, and subscribing to every
+        member's topic made each joining member cost a SUBSCRIBE to every connected peer."""
         if not self.node.config.announce:
             return
-        for feed in removed:
-            task = self._topics.pop(feed, None)
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(NetError):
-                    await self._call(self._host.gossip.unsubscribe, topic_of(feed))
-        for feed in added:
-            if feed != self.me and feed not in self._topics:
+        for feed in [f for f in self._topics if f not in self._topic_feeds]:
+            task = self._topics.pop(feed)
+            task.cancel()
+            with contextlib.suppress(NetError):
+                await self._call(self._host.gossip.unsubscribe, topic_of(feed))
+        for feed in self._topic_feeds:
+            if feed not in self._topics:
                 self._topics[feed] = self._spawn(self._listen(feed), "gossip")
 
     async def _listen(self, feed: bytes) -> None:
@@ -707,6 +726,7 @@ class Replicator:
                           duplicates=self._duplicates, started_at=self.node.started_at,
                           relays=[r.to_json() for r in self.relays.states.values()],
                           members=None if self.duty is None else self.duty.members,
+                          topics=len(self._topics),
                           reservations=None if self.duty is None else sorted(
                               await self._bridge.run_sync(self._host.relay_reservations)),
                           reachability=self.reach.current.kind.value,

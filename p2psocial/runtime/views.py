@@ -215,6 +215,7 @@ class NodeStatus(_View):
     started_at: int = 0
     relays: list[dict[str, Any]] = field(default_factory=list)   # my relays and their state
     members: list[str] | None = None        # on a relay: its members
+    topics: int = 0                         # gossip topics subscribed (feeds I want myself)
     reservations: list[str] | None = None   # on a relay: peers holding a circuit reservation
     reachability: str = "unknown"           # "public", "private" (behind NAT) or "unknown"
     observed: str = ""                      # the address a peer saw us at (our NAT's)

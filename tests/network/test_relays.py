@@ -93,6 +93,10 @@ def test_follow_by_invite_through_a_relay_offline_author_and_relay_failover(
     b.wait_for(shows("a1 before anyone followed", a_handle), timeout=30, what="a1 via r")
     a.cli("post", "a2 live through the relay")
     b.wait_for(shows("a2 live through the relay", a_handle), timeout=15, what="a2 live")
+    # R keeps A's feed for its member but subscribes to no gossip topic for it (each
+    # subscription would be announced to every connected peer); B follows A: one topic
+    assert r.json("status")["topics"] == 0
+    assert b.json("status")["topics"] == 1
 
     # A goes offline: a newcomer still gets A's posts, from R
     a.stop()
