@@ -3,7 +3,8 @@
 Rules:
 - Events are per peer, not per connection: PeerConnected when a peer goes from no connection to
   one, PeerDisconnected when its last connection closes (libp2p removes the connection from
-  the swarm before it notifies, so "last" is checked against the swarm's live table).
+  the swarm before it notifies, so "last" is checked against the swarm's table; a connection
+  it lists that is closed already, whose own close is under way or was cut off, is not live).
 - libp2p calls the notifee from its connection tasks: nothing here blocks. Each receiver is a
   DropOldestQueue (the oldest event is dropped and counted if a receiver falls behind), and
   internal listeners are plain callbacks that must return at once.
@@ -119,7 +120,8 @@ class ConnectionWatcher(INotifee):
     async def disconnected(self, network: INetwork, conn: INetConn) -> None:
         peer_id = conn.muxed_conn.peer_id
         peer = str(peer_id)
-        if peer not in self._connected or self._network.get_connections(peer_id):
+        live = [c for c in self._network.get_connections(peer_id) if not c.is_closed]
+        if peer not in self._connected or live:  # one closed but still listed is not live
             return
         self._connected.discard(peer)
         self._emit(PeerDisconnected(peer))

@@ -79,7 +79,10 @@ def test_a_close_cut_off_by_a_stuck_write_leaves_no_connection_listed() -> None:
     run(main)
 
 
-def test_a_listed_connection_that_is_closed_is_dropped_and_redialled() -> None:
+@pytest.mark.parametrize("redial", ["dial", "open_stream"])
+def test_a_listed_connection_that_is_closed_is_dropped_and_redialled(redial: str) -> None:
+    """The relay client dials, then opens its join stream; the replicator opens a stream."""
+
     async def main() -> None:
         async with open_host(identity("a"), config(**CUT)) as a, \
                 open_host(identity("b"), config(**CUT)) as b:
@@ -95,6 +98,9 @@ def test_a_listed_connection_that_is_closed_is_dropped_and_redialled() -> None:
             assert conn.is_closed
             # Whatever left it listed: the host does not count it, and a stream redials.
             assert not a.is_connected(b.handle)
+            if redial == "dial":
+                await a.dial(b.listen_addrs()[0])
+                assert conn not in libp2p_of(a).get_network().get_connections(peer_id(b.handle))
             assert await round_trip(a, b.handle) == b"ping"
             await wait_until(lambda: a.is_connected(b.handle))
 
