@@ -121,6 +121,9 @@ class Replicator:
         self._host = host
         self._wants: dict[bytes, Want] = {}
         self._states: dict[bytes, FeedState] = {}
+        # one WANT note per feed, shared by every session while my range is unchanged (a
+        # relay gives each new session a note per member's feed: members squared otherwise)
+        self._notes: dict[bytes, WantNote] = {}
         self._blocked: set[bytes] = set()
         self._sessions: dict[str, PeerSync] = {}
         self._opening: set[str] = set()
@@ -246,6 +249,7 @@ class Replicator:
                  if not (states.get(f) and states[f].forked)}
         old = self._wants
         self._wants = wants
+        self._notes = {f: n for f, n in self._notes.items() if f in wants}
         self._states = {f: states.get(f) or FeedState(f) for f in wants}
         added = [f for f in wants if f not in old or old[f] != wants[f]]
         removed = [f for f in old if f not in wants]
@@ -286,7 +290,12 @@ class Replicator:
 
     def _note(self, feed: bytes) -> WantNote:
         state = self._states.get(feed) or FeedState(feed)
-        return WantNote(feed, state.lo, state.hi, self._wants[feed].depth)
+        note = WantNote(feed, state.lo, state.hi, self._wants[feed].depth)
+        shared = self._notes.get(feed)
+        if shared == note:
+            return shared
+        self._notes[feed] = note
+        return note
 
     def want_notes(self) -> list[WantNote]:
         """What a new session asks its peer for."""
