@@ -32,7 +32,7 @@ from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 
 from p2psocial.core.identity import Identity
-from p2psocial.net import activity, peer_records, workarounds, yamux_window
+from p2psocial.net import activity, peer_records, tcp_keepalive, workarounds, yamux_window
 from p2psocial.net.config import HostConfig
 
 NOISE = str(NOISE_PROTOCOL_ID)
@@ -76,4 +76,5 @@ def build_libp2p_host(identity: Identity, config: HostConfig) -> IHost:
     yamux_window.install()  # one WINDOW_UPDATE per half window, not per read
     activity.install()  # connections stamped when heard: keepalive pings only quiet ones
     peer_records.install()  # signed peer records checked once, mine built once per 5 s
+    tcp_keepalive.install()  # the kernel finds dead TCP connections; keepalive pings rarely
     return host

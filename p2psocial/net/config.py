@@ -61,7 +61,8 @@ class HostConfig:
     close_timeout: float = 2.0
     # liveness (keepalive.py): a ping every ping_interval s; a connection whose ping is not
     # answered within ping_timeout s is closed as dead
-    ping_interval: float = 2.0
+    ping_interval: float = 2.0          # a quiet relayed connection
+    direct_ping_interval: float = 30.0  # a quiet direct one (the kernel probes it: tcp_keepalive)
     ping_timeout: float = 10.0  # generous: a busy node (start-up, bulk sync) answers late
     dht_timeout: float = 10.0
     publish_timeout: float = 5.0
@@ -81,6 +82,7 @@ class HostConfig:
             parse_peer_addr(addr)
         for name in ("dial_timeout", "stream_open_timeout", "close_timeout", "dht_timeout",
                      "publish_timeout", "shutdown_timeout", "ping_interval", "ping_timeout",
+                     "direct_ping_interval",
                      "forget_peer_seconds"):
             if getattr(self, name) <= 0:
                 raise UsageError(f"{name} must be positive")

@@ -8,11 +8,16 @@ Rules:
   `timeout` seconds, or FAILURES pings in a row that fail, mark the connection dead: it is
   closed (`close(peer)`), its streams end, PeerDisconnected follows, and whoever wants the
   peer redials it.
+- How long a peer may stay quiet before it is pinged: `interval` if every connection to it
+  is relayed (the kernel cannot see the far end of a circuit), `direct_interval` (long) if
+  one is a direct TCP connection, whose death the kernel finds by itself (tcp_keepalive.py:
+  probes that wake no process); a ping there only catches a peer process that froze.
 - A ping goes only to a connection gone quiet: when nothing at all was heard on it (any
-  stream: sync, gossip, the peer's own pings, see activity.py) for `interval` seconds. Bytes
+  stream: sync, gossip, the peer's own pings, see activity.py) for that long. Bytes
   that arrive prove the connection alive as well as a pong would; on a relay, whose members
   ping it, this halves the pings, and a busy connection is never pinged. A dead connection
-  is closed within 2 x interval + timeout of the last bytes it carried.
+  is closed within 2 x its interval + timeout of the last bytes it carried (a direct one
+  sooner by the kernel's keepalive).
 - One task per connected peer, each ping under its own deadline: a dead peer never holds up
   the pings of another.
 - A peer that does not serve ping is left alone (its connection gets no liveness check).
@@ -38,7 +43,7 @@ from libp2p.host.ping import ID as PING_PROTOCOL
 from libp2p.host.ping import perform_ping_roundtrip
 
 from p2psocial.net.activity import last_heard
-from p2psocial.net.addresses import peer_id
+from p2psocial.net.addresses import is_relayed, peer_id
 from p2psocial.net.connections import PeerConnected, PeerDisconnected, PeerEvent
 from p2psocial.net.errors import causes_text
 
@@ -55,9 +60,11 @@ class Keepalive:
     """Pings every connected peer and closes the connections that stop answering."""
 
     def __init__(self, lp: IHost, *, interval: float, timeout: float,
-                 close: Callable[[str], Awaitable[None]]) -> None:
+                 close: Callable[[str], Awaitable[None]],
+                 direct_interval: float | None = None) -> None:
         self._lp = lp
         self.interval = interval
+        self.direct_interval = interval if direct_interval is None else direct_interval
         self.timeout = timeout
         self._close = close
         self._nursery: trio.Nursery | None = None
@@ -120,9 +127,9 @@ class Keepalive:
         failures = 0
         try:
             while True:
-                await trio.sleep(self.interval)
-                while (quiet := self._quiet_for(pid)) < self.interval:
-                    await trio.sleep(self.interval - quiet)  # heard lately: alive
+                await trio.sleep(self._interval_for(pid))
+                while (quiet := self._quiet_for(pid)) < (wait := self._interval_for(pid)):
+                    await trio.sleep(wait - quiet)  # heard lately: alive
                 try:
                     with trio.fail_after(self.timeout):
                         if stream is None:
@@ -148,11 +155,26 @@ class Keepalive:
             if stream is not None:
                 await _reset(stream)
 
+    def _interval_for(self, pid: Any) -> float:
+        """`direct_interval` if a connection to the peer is direct, else `interval`."""
+        for conn in self._lp.get_network().get_connections(pid):
+            addrs = _transport_addrs(conn)
+            if addrs and not any(is_relayed(a) for a in addrs):
+                return self.direct_interval
+        return self.interval
+
     def _quiet_for(self, pid: Any) -> float:
         """Seconds since anything was heard on a connection to the peer (inf: never)."""
         stamps = [stamp for conn in self._lp.get_network().get_connections(pid)
                   if (stamp := last_heard(conn)) is not None]
         return time.monotonic() - max(stamps) if stamps else math.inf
+
+
+def _transport_addrs(conn: Any) -> list[str]:
+    try:
+        return [str(a) for a in conn.get_transport_addresses()]
+    except (BaseLibp2pError, OSError, AttributeError):
+        return []
 
 
 async def _reset(stream: INetStream | None) -> None:

@@ -166,7 +166,8 @@ class HostRuntime:
         self.relay = CircuitRelay(lp, config)
         self.watcher.add_listener(self.relay.on_peer_event)
         self.keepalive = Keepalive(lp, interval=config.ping_interval,
-                                   timeout=config.ping_timeout, close=self.close_peer)
+                                   timeout=config.ping_timeout, close=self.close_peer,
+                                   direct_interval=config.direct_ping_interval)
         self.watcher.add_listener(self.keepalive.on_peer_event)
         dht = self.dht
         self.departed = DepartedPeers(lp, config.forget_peer_seconds,

@@ -12,13 +12,15 @@ import trio
 from libp2p.abc import INetStream
 from libp2p.host.ping import ID as PING_PROTOCOL
 
-from p2psocial.net import Host, PeerDisconnected, open_host
+from p2psocial.net import Host, PeerDisconnected, open_host, tcp_keepalive
 from tests.net.helpers import config, identity, run, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
-FAST = {"ping_interval": 0.2, "ping_timeout": 0.8}
-SILENT = {"ping_interval": 3600.0, "ping_timeout": 0.8}  # pings nobody (see go_silent)
+# these loopback connections are direct: the direct interval is the one that applies
+FAST = {"ping_interval": 0.2, "direct_ping_interval": 0.2, "ping_timeout": 0.8}
+SILENT = {"ping_interval": 3600.0, "direct_ping_interval": 3600.0,
+          "ping_timeout": 0.8}  # pings nobody (see go_silent)
 
 
 async def swallow(stream: INetStream) -> None:
@@ -90,16 +92,44 @@ def test_a_connection_that_carries_traffic_is_not_pinged() -> None:
     pings, every 0.05 s), a sends no pings to b; a quiet b gets pinged again."""
     async def main() -> None:
         async with open_host(identity("a"), config(**FAST)) as a, \
-                open_host(identity("b"), config(ping_interval=0.05, ping_timeout=0.8)) as b:
+                open_host(identity("b"), config(ping_interval=0.05, direct_ping_interval=0.05,
+                                                ping_timeout=0.8)) as b:
             await a.dial(b.listen_addrs()[0])
             assert a._rt.keepalive is not None and b._rt.keepalive is not None
             await trio.sleep(2.0)  # ten of a's intervals
             assert b._rt.keepalive.pings >= 10  # b talked all along...
             assert a._rt.keepalive.pings == 0   # ...so a never needed to ask
             assert a.is_connected(b.handle)
-            b._rt.keepalive.interval = 3600.0   # b goes quiet (its next ping waits an hour)
+            b._rt.keepalive.direct_interval = 3600.0  # b goes quiet (next ping in an hour)
             await wait_until(lambda: a._rt.keepalive is not None
                              and a._rt.keepalive.pings >= 2, timeout=5)
             assert a.is_connected(b.handle)     # b answers: still connected
+
+    run(main)
+
+
+def test_a_direct_connection_is_pinged_at_the_direct_interval_and_has_kernel_keepalive(
+        ) -> None:
+    """A quiet direct TCP connection is left to the kernel's keepalive probes (which wake no
+    process): no ping within the relayed interval; every socket has the probes set."""
+    async def main() -> None:
+        quiet = {"ping_interval": 0.1, "direct_ping_interval": 3600.0, "ping_timeout": 0.8}
+        async with open_host(identity("a"), config(**quiet)) as a, \
+                open_host(identity("b"), config(**quiet)) as b:
+            await a.dial(b.listen_addrs()[0])
+            await trio.sleep(1.5)  # fifteen relayed intervals
+            assert a._rt.keepalive is not None and b._rt.keepalive is not None
+            assert a._rt.keepalive.pings == b._rt.keepalive.pings == 0
+            assert a.is_connected(b.handle)
+            for host in (a, b):
+                lp = host._rt.lp
+                assert lp is not None
+                conns = [c for cs in lp.get_network().connections.values() for c in cs]
+                assert conns
+                for conn in conns:
+                    sock = conn.muxed_conn.secured_conn.conn.read_writer \
+                        .read_write_closer.stream.stream.socket
+                    for level, option, value in tcp_keepalive.options():
+                        assert sock.getsockopt(level, option) == value, option
 
     run(main)
