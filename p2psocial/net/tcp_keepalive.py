@@ -2,10 +2,13 @@
 
 Rules:
 - Every TCP connection libp2p makes or accepts (py-libp2p wraps each in a TrioTCPStream) gets
-  SO_KEEPALIVE with KEEPIDLE s of silence before the first probe, a probe every KEEPINTVL s,
-  and KEEPCNT unanswered probes before the kernel drops it (~11 s after the last packet),
-  and TCP_USER_TIMEOUT: data left unacknowledged for USER_TIMEOUT_MS also drops it. The
-  socket then fails, libp2p closes the connection and PeerDisconnected follows.
+  SO_KEEPALIVE with KEEPIDLE s of silence before the first probe and a probe every
+  KEEPINTVL s, and TCP_USER_TIMEOUT: once nothing sent (data or probe) is acknowledged for
+  USER_TIMEOUT_MS the kernel drops the connection (Linux lets this timeout decide for
+  keepalive probes too, KEEPCNT then only where it is missing). So a dead connection is
+  dropped ~12 s after the last packet it carried, as fast as the libp2p pings it replaces
+  (2 s + a 10 s timeout). The socket then fails, libp2p closes the connection and
+  PeerDisconnected follows.
 - The probes cost the node nothing (the kernel answers them, no process wakes up), unlike a
   libp2p ping, each of which woke trio several times: ~2 ms of a relay's CPU per member per
   ping, a core for 1,000 members pinging every 2 s. They also keep NAT mappings open.
@@ -27,10 +30,10 @@ from libp2p.io import trio as libp2p_trio_io
 
 logger = logging.getLogger(__name__)
 
-KEEPIDLE = 5
+KEEPIDLE = 3
 KEEPINTVL = 2
 KEEPCNT = 3
-USER_TIMEOUT_MS = 20_000
+USER_TIMEOUT_MS = 12_000
 _MARK = "_p2psocial_keepalive"
 
 
