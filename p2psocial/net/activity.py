@@ -21,22 +21,17 @@ from typing import Any
 
 from libp2p.security import secure_session
 
+from p2psocial.net.patching import wrap_method
+
 logger = logging.getLogger(__name__)
 
-_MARK = "_p2psocial_stamps_reads"
 _STAMP = "_p2psocial_heard"
 
 
 def install() -> None:
     """Patch SecureSession.read to remember when the peer was last heard."""
-    session_cls: Any = getattr(secure_session, "SecureSession", None)
-    original = getattr(session_cls, "read", None)
-    if original is None:
-        logger.debug("libp2p internals changed: connections are not stamped when heard")
-        return
-    if getattr(original, _MARK, False):
-        return
-    session_cls.read = _stamping(original)
+    wrap_method(getattr(secure_session, "SecureSession", None), "read", _stamping,
+                what="connections are not stamped when heard")
 
 
 def _stamping(original: Callable[..., Awaitable[bytes]]) -> Callable[..., Awaitable[bytes]]:
@@ -47,7 +42,6 @@ def _stamping(original: Callable[..., Awaitable[bytes]]) -> Callable[..., Awaita
             setattr(self, _STAMP, time.monotonic())
         return data
 
-    setattr(read, _MARK, True)
     return read
 
 

@@ -28,13 +28,14 @@ from typing import Any
 
 from libp2p.io import trio as libp2p_trio_io
 
+from p2psocial.net.patching import wrap_method
+
 logger = logging.getLogger(__name__)
 
 KEEPIDLE = 3
 KEEPINTVL = 2
 KEEPCNT = 3
 USER_TIMEOUT_MS = 12_000
-_MARK = "_p2psocial_keepalive"
 
 
 def options() -> list[tuple[int, int, int]]:
@@ -50,14 +51,8 @@ def options() -> list[tuple[int, int, int]]:
 
 def install() -> None:
     """Patch TrioTCPStream so that each TCP connection gets kernel keepalive."""
-    stream_cls: Any = getattr(libp2p_trio_io, "TrioTCPStream", None)
-    original = getattr(stream_cls, "__init__", None)
-    if original is None:
-        logger.debug("libp2p internals changed: no kernel keepalive on TCP connections")
-        return
-    if getattr(original, _MARK, False):
-        return
-    stream_cls.__init__ = _with_keepalive(original)
+    wrap_method(getattr(libp2p_trio_io, "TrioTCPStream", None), "__init__", _with_keepalive,
+                what="no kernel keepalive on TCP connections")
 
 
 def _with_keepalive(original: Callable[..., None]) -> Callable[..., None]:
@@ -73,5 +68,4 @@ def _with_keepalive(original: Callable[..., None]) -> Callable[..., None]:
             except OSError as exc:  # e.g. a socket already closed
                 logger.debug("setting TCP keepalive option %d: %s", option, exc)
 
-    setattr(init, _MARK, True)
     return init

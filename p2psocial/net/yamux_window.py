@@ -22,21 +22,15 @@ from typing import Any
 
 from libp2p.stream_muxer.yamux import yamux
 
-logger = logging.getLogger(__name__)
+from p2psocial.net.patching import wrap_method
 
-_MARK = "_p2psocial_lazy_credit"
+logger = logging.getLogger(__name__)
 
 
 def install() -> None:
     """Patch YamuxStream so that reads return window credit once per half window."""
-    stream_cls: Any = getattr(yamux, "YamuxStream", None)
-    original = getattr(stream_cls, "_auto_tune_and_send_window_update", None)
-    if original is None:
-        logger.debug("yamux internals changed: per-read window updates left as they are")
-        return
-    if getattr(original, _MARK, False):
-        return
-    stream_cls._auto_tune_and_send_window_update = _lazy(original)
+    wrap_method(getattr(yamux, "YamuxStream", None), "_auto_tune_and_send_window_update",
+                _lazy, what="per-read yamux window updates left as they are")
 
 
 def _lazy(original: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
@@ -49,5 +43,4 @@ def _lazy(original: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[N
                     return  # the sender still has at least half a window to send into
         await original(self, bytes_read=0)  # returns all unreturned credit in one update
 
-    setattr(credit_when_half_read, _MARK, True)
     return credit_when_half_read

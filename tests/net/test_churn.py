@@ -19,6 +19,7 @@ import trio
 
 from p2psocial.core.errors import NetError
 from p2psocial.net import Channel, Host, open_host
+from p2psocial.net.tasks import live_tasks
 from p2psocial.net.workarounds import inbound_limiter
 from tests.net.helpers import config, identity, run, wait_until
 
@@ -104,14 +105,14 @@ def test_a_node_accepts_connections_after_many_came_and_went() -> None:
             await churn(server, churners, 2 * CLIENTS)  # lazily made state exists now
             await wait_until(lambda: not limiter.borrowed_tokens, timeout=10)
             gc.collect()
-            tasks_before, fds_before = _task_count(), open_fds()
+            tasks_before, fds_before = live_tasks(), open_fds()
             start = time.perf_counter()
             await churn(server, churners, CYCLES)
             took = time.perf_counter() - start
             print(f"\n[churn] {CYCLES} inbound connections opened and closed in {took:.1f} s")
             await wait_until(lambda: not limiter.borrowed_tokens, timeout=10)
             gc.collect()
-            await wait_until(lambda: _task_count() <= tasks_before + 5, timeout=10)
+            await wait_until(lambda: live_tasks() <= tasks_before + 5, timeout=10)
             assert open_fds() <= fds_before + 5
             assert not lp.get_network().connections
             # libp2p's resource manager budgets come back as well
@@ -149,13 +150,3 @@ def test_concurrent_inbound_connections_are_still_bounded() -> None:
     run(main)
 
 
-def _task_count() -> int:
-    root = trio.lowlevel.current_root_task()
-    count = 0
-    pending = [root]
-    while pending:
-        task = pending.pop()
-        count += 1
-        for nursery in task.child_nurseries:
-            pending.extend(nursery.child_tasks)
-    return count

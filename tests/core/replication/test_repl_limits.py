@@ -24,7 +24,7 @@ from p2psocial.core.replication import (
 )
 from p2psocial.core.replication.deadline import FRAME_SECONDS, HELLO_SECONDS
 from p2psocial.core.replication.framing import MAX_HELLO_FRAME, FrameDecoder
-from p2psocial.core.replication.messages import MAX_NOTES, Error, Hello, Want
+from p2psocial.core.replication.messages import MAX_NOTES, Bye, Error, Hello, Want
 from p2psocial.core.replication.session import MAX_PEER_WANTS, MAX_RETRY_AFTER
 
 F1 = b"\x01" * 32
@@ -196,3 +196,12 @@ def test_a_peer_may_want_at_most_max_peer_wants_feeds_at_once() -> None:
     with pytest.raises(ProtocolError) as info:
         session.next_event()
     assert info.value.code == Code.TOO_MANY_WANTS
+
+
+def test_bye_direct_on_the_wire_matches_the_spec_vector() -> None:
+    """Spec L4: the BYE that moves a relayed session to a direct connection."""
+    frame = encode_frame(encode_message(Bye("direct")))
+    assert frame.hex(" ") == "09 82 06 66 64 69 72 65 63 74"
+    spec = (Path(__file__).resolve().parents[3] / "docs" / "protocol.md").read_text()
+    assert f"`{frame.hex(' ')}` (length 9; `[6, \"direct\"]`)" in spec
+    assert decode_message(frame[1:]) == Bye("direct")
