@@ -23,6 +23,10 @@
     │   ├── HomeLocked             another process owns the data directory
     │   └── StorageFull
     ├── ArchiveError               an export archive is corrupt or does not fit this home
+    ├── AccountError               accounts and devices (docs/protocol.md §Accounts and devices)
+    │   ├── AccountOpError         an account op breaks a K rule (also a ValidationError)
+    │   ├── RecoveryPhraseError    a recovery phrase that is not one (a word, the checksum)
+    │   └── PairingError           a pairing token that is corrupt, forged, expired or misplaced
     └── NetError                   the network failed (see p2psocial.net)
 
 Library errors (cbor2, nacl, sqlite3, libp2p) are translated into these at the boundary
@@ -180,3 +184,30 @@ class InviteError(ValidationError):
 
     `rule` is the I-rule of docs/protocol.md §Invite tokens that the token breaks.
     """
+
+
+class AccountError(P2PSocialError):
+    """Something about an account or its devices (docs/protocol.md §Accounts and devices)."""
+
+
+class AccountOpError(AccountError, ValidationError):
+    """An account op breaks a stateless rule K1-K9; `rule` names it (also a ValidationError).
+
+    Attributes:
+        rule: "K1" … "K9".
+        detail: what was wrong, one line.
+    """
+
+    def __init__(self, rule: str, detail: str, *, expected: Any = None,
+                 found: Any = None) -> None:
+        self.detail = detail
+        ValidationError.__init__(self, rule, detail, expected=expected, found=found)
+
+
+class RecoveryPhraseError(AccountError):
+    """A recovery phrase that is not one: a word not in the list, a wrong count, the checksum."""
+
+
+class PairingError(AccountError):
+    """A pairing token that is not one, corrupt, forged, expired, for another account, or whose
+    key is already a device (or barred)."""
