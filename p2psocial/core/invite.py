@@ -132,10 +132,10 @@ def decode_invite(text: str) -> Invite:
     body = text[len(INVITE_PREFIX):]
     if not body:
         raise InviteError("I3", "invite token is corrupt: nothing after the prefix")
-    for index, char in enumerate(body):
-        if char not in _BASE58:
-            raise InviteError("I3", f"invite token is corrupt: {char!r} at position "
-                              f"{len(INVITE_PREFIX) + index} is not a base58 character")
+    bad = first_non_base58(body)
+    if bad is not None:
+        raise InviteError("I3", f"invite token is corrupt: {body[bad]!r} at position "
+                          f"{len(INVITE_PREFIX) + bad} is not a base58 character")
     raw = bytes(base58.b58decode(body))
     try:
         fields = decode_canonical(raw, rule="I3", what="invite token")
@@ -173,6 +173,19 @@ def check_usable(invite: Invite, now_ms: int, *, times_used: int = 0) -> None:
         raise InviteError("I9", f"this invite has been used up ({times_used} of "
                           f"{invite.uses} uses)", expected=f"fewer than {invite.uses}",
                           found=times_used)
+
+
+def first_non_base58(text: str) -> int | None:
+    """The index of the first character of `text` outside the base58btc alphabet, or None."""
+    for index, char in enumerate(text):
+        if char not in _BASE58:
+            return index
+    return None
+
+
+def is_multiaddr_text(addr: object) -> bool:
+    """True if `addr` is multiaddr-like text: '/' then 1-255 printable ASCII, no spaces."""
+    return type(addr) is str and _ADDR_RE.fullmatch(addr) is not None
 
 
 def format_ms(ms: int) -> str:
@@ -246,7 +259,7 @@ def _check_addrs(addrs: Any) -> None:
         raise InviteError("I6", f"an invite holds at most {MAX_INVITE_ADDRS} addresses",
                           expected=f"at most {MAX_INVITE_ADDRS}", found=len(addrs))
     for addr in addrs:
-        if type(addr) is not str or not _ADDR_RE.fullmatch(addr):
+        if not is_multiaddr_text(addr):
             raise InviteError("I6", "invite address is not a multiaddr ('/' then 1 to "
                               f"{MAX_INVITE_ADDR_CHARS - 1} printable ASCII characters, "
                               "no spaces)", expected="/ip4/…", found=_describe(addr))
