@@ -88,7 +88,7 @@ def test_the_fields_are_the_spec_text_keys_and_the_signature_covers_them() -> No
 
 def test_an_expired_token_is_refused() -> None:
     token = parse_token(_token(expires=NOW))
-    with pytest.raises(PairingError, match="expired on .*device link"):
+    with pytest.raises(PairingError, match=r"expired on .*device link"):
         check_token(token, my_account=A, state=_state(_genesis()), now_ms=NOW)
 
 
@@ -108,14 +108,14 @@ def test_a_revoked_key_is_never_added_again() -> None:
                      timestamp=NOW, prev=ops[-1].hash, after=0)
     state = _state([*ops, revoke])
     assert LAPTOP.public_key in state.barred
-    with pytest.raises(PairingError, match="already a device|revoked"):
+    with pytest.raises(PairingError, match="was revoked from this account"):
         check_token(parse_token(_token(LAPTOP)), my_account=A, state=state, now_ms=NOW)
 
 
 def test_a_token_for_another_account_is_refused() -> None:
     other = _seed(9).public_key
     token = parse_token(_token(account=other))
-    with pytest.raises(PairingError, match="is for the account .*not this one"):
+    with pytest.raises(PairingError, match=r"is for the account .*not this one"):
         check_token(token, my_account=A, state=_state(_genesis()), now_ms=NOW)
 
 
@@ -128,7 +128,7 @@ def test_a_consent_to_another_account_is_refused() -> None:
 
 
 def test_the_account_key_itself_is_not_a_new_device() -> None:
-    with pytest.raises(PairingError, match="already a device|own key"):
+    with pytest.raises(PairingError, match=r"already a device"):
         check_token(parse_token(_token(ACCOUNT)), my_account=A, state=_state(_genesis()),
                     now_ms=NOW)
 

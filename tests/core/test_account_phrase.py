@@ -76,7 +76,7 @@ def test_a_wrong_last_word_fails_the_checksum() -> None:
 
 @pytest.mark.parametrize("count", [0, 12, 23, 25])
 def test_a_phrase_of_another_length_is_refused(count: int) -> None:
-    with pytest.raises(RecoveryPhraseError, match="24 words|empty"):
+    with pytest.raises(RecoveryPhraseError, match=r"24 words|empty"):
         recovery_identity(" ".join(["abandon"] * count))
 
 

@@ -134,12 +134,12 @@ def check_token(token: PairingToken, *, my_account: bytes, state: AccountState,
                            f", not this one ({handle_of(my_account)})")
     if not check_consent(token.key, token.account, OpType.ADD, token.consent):
         raise PairingError("the pairing token's consent does not verify under its key")
-    if token.key in state.devices:
-        raise PairingError(f"{token.handle} is already a device of this account (was the "
-                           "token used before?)")
     if token.key in state.barred:
         raise PairingError(f"{token.handle} was revoked from this account and may never be "
                            "added again")
+    if token.key in state.devices:
+        raise PairingError(f"{token.handle} is already a device of this account (was the "
+                           "token used before?)")
     if token.key in (state.account_key, state.recovery_key):
         raise PairingError(f"{token.handle} is this account's own key, not a new device")
 
