@@ -12,10 +12,12 @@ and a SyncSession:
         if session.state is State.CLOSED:          # after PeerClosed or PeerFailed
             break
 
-Modules: framing (length-prefixed frames), messages (the eight messages), codes (ERROR codes),
+Modules: framing (length-prefixed frames), messages (the nine messages), codes (ERROR codes),
 planner (what a wanter lacks, rules 1-4), knowledge (what the peer holds; live push; asking
 again), peek (author and seq of a header), outgoing (cutting into frames), events (what the
-driver is told), session (the state machine), deadline (how long to wait for the peer).
+driver is told), session (the state machine), deadline (how long to wait for the peer),
+account_ops (OPS: what a session sends and remembers; O3 wants), op_check (O2: checking
+received ops; imports core.account, so it is not imported here).
 """
 
 from p2psocial.core.replication.codes import Code
@@ -25,6 +27,7 @@ from p2psocial.core.replication.events import (
     EntriesReceived,
     Event,
     NeedData,
+    OpsReceived,
     PeerClosed,
     PeerFailed,
     PeerHas,
@@ -63,6 +66,7 @@ __all__ = [
     "HaveNote",
     "Message",
     "NeedData",
+    "OpsReceived",
     "Output",
     "PeerClosed",
     "PeerFailed",

@@ -25,6 +25,8 @@ class Code(StrEnum):
     BAD_RUN = "bad-run"                  # ENTRIES items whose seqs do not step by +1 or by -1
     INVALID_ENTRY = "invalid-entry"      # an entry that breaks a rule of the entry format
     FORK = "fork"                        # entries that prove a fork against what we hold
+    INVALID_OP = "invalid-op"            # an account op that breaks a K rule (spec O2)
+    WRONG_ACCOUNT = "wrong-account"      # an op of another account than its OPS message's
     TOO_MANY_WANTS = "too-many-wants"    # WANT notes for more than 100,000 feeds at once
     TIMEOUT = "timeout"                  # no HELLO, or a frame left unfinished, in time
     REFUSED = "refused"                  # I do not serve you now (you misbehaved earlier)

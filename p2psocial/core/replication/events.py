@@ -73,6 +73,18 @@ class EntriesReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class OpsReceived:
+    """Account ops of `account`, an account I want (spec O1): the ops' bytes, not checked.
+
+    The driver checks them (core.replication.op_check: K1-K9, the account), stores the valid
+    ones, and sends `SyncSession.fail` with the error of a bad one (spec O2).
+    """
+
+    account: bytes
+    ops: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class PeerUnwants:
     """The peer no longer wants these feeds; the session sends nothing more of them."""
 
@@ -111,7 +123,7 @@ class PeerFailed:
 
 
 Event: TypeAlias = (PeerHello | PeerWants | PeerHas | EntriesReceived | PeerUnwants
-                    | PeerSynced | PeerClosed | PeerFailed)
+                    | PeerSynced | PeerClosed | PeerFailed | OpsReceived)
 
 
 class State(Enum):
@@ -135,3 +147,6 @@ class SessionStats:
     entries_out: int = 0
     unsolicited: int = 0   # entries received for feeds I do not want, dropped unread
     unknown: int = 0       # messages of unknown types, ignored
+    ops_in: int = 0        # account ops received for accounts I want
+    ops_out: int = 0       # account ops sent
+    unsolicited_ops: int = 0  # account ops received for accounts I do not want, dropped

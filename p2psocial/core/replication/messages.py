@@ -1,15 +1,19 @@
-"""The eight messages of the sync protocol and their CBOR form (docs/protocol.md §Messages).
+"""The nine messages of the sync protocol and their CBOR form (docs/protocol.md §Messages,
+§Account ops in sessions).
 
 Rules:
 - A message is a CBOR array whose first item is its type (a uint). It need not be canonical
   (nothing here is hashed or signed) but must be exactly one well-formed data item of the
   shape below, with exactly the items listed: no trailing bytes, no extra items.
-- A message of an unknown type (a uint above 7) decodes to None and is ignored.
+- A message of an unknown type (a uint above 8) decodes to None and is ignored. (Nodes from
+  before accounts ignore OPS, type 8, the same way: spec O4.)
 - `feed` is a 32-byte key; every uint is at most 2^53 - 1; every text is at most 256
   characters. A range (lo, hi) is (0, 0) for "nothing" or 1 <= lo <= hi.
 - WANT and HAVE hold at most 1,024 notes and UNWANT at most 1,024 feeds, each feed at most
   once per message. ENTRIES holds 1 to 256 entries: [header, payload or null], a header of at
   most 512 bytes and a payload of at most 16,384 (anything larger breaks the entry rules).
+- OPS holds an `account` (32 bytes) and 1 to MAX_OPS ops, each a byte string of at most
+  MAX_OP_BYTES (what an op is, K1-K9, is checked by the receiver: core.account.ops).
 - ERROR has an optional 4th item, `retry_after` (a uint, seconds); nothing else is optional.
 - Every malformed input raises ProtocolError (code "malformed"), never anything else: the
   decoder's own exceptions are translated.
@@ -36,6 +40,8 @@ MAX_NOTES = 1024
 MAX_ENTRIES = 256
 MAX_TEXT_CHARS = 256
 MAX_UINT = 2**53 - 1
+MAX_OPS = 64          # ops in one OPS message
+MAX_OP_BYTES = 1024   # the largest op (K1; = core.account.ops.MAX_OP_BYTES)
 
 RawEntry: TypeAlias = tuple[bytes, bytes | None]
 """An entry as it travels: the signed header bytes and the payload bytes, or None if absent."""
@@ -52,6 +58,7 @@ class MessageType(IntEnum):
     SYNCED = 5
     BYE = 6
     ERROR = 7
+    OPS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +144,15 @@ class Error:
     retry_after: int | None = None
 
 
-Message: TypeAlias = Hello | Want | Have | Entries | Unwant | Synced | Bye | Error
+@dataclass(frozen=True, slots=True)
+class Ops:
+    """Account ops (their bytes, not decoded here) of the account `account` (spec O1)."""
+
+    account: bytes
+    ops: tuple[bytes, ...]
+
+
+Message: TypeAlias = Hello | Want | Have | Entries | Unwant | Synced | Bye | Error | Ops
 
 
 def encode_message(msg: Message) -> bytes:
@@ -165,6 +180,8 @@ def _to_list(msg: Message) -> list[Any]:
             return [int(MessageType.ERROR), code, detail]
         case Error(code, detail, retry_after):
             return [int(MessageType.ERROR), code, detail, retry_after]
+        case Ops(account, ops):
+            return [int(MessageType.OPS), account, list(ops)]
     raise TypeError(f"not a message: {msg!r}")  # pragma: no cover - the match is exhaustive
 
 
@@ -315,6 +332,17 @@ def _read_error(items: list[Any]) -> Error:
     return Error(_text(items[1], "code"), _text(items[2], "detail"), retry_after)
 
 
+def _read_ops(items: list[Any]) -> Ops:
+    account = _feed(items[1])
+    raw = _array(items[2], MAX_OPS, "OPS")
+    if not raw:
+        raise _malformed("OPS holds at least one op")
+    for op in raw:
+        if type(op) is not bytes or len(op) > MAX_OP_BYTES:
+            raise _malformed(f"an op is bytes, at most {MAX_OP_BYTES}")
+    return Ops(account, tuple(raw))
+
+
 _READERS: dict[MessageType, tuple[Callable[[list[Any]], Message], int]] = {
     MessageType.HELLO: (_read_hello, 4),
     MessageType.WANT: (_read_want, 2),
@@ -324,5 +352,6 @@ _READERS: dict[MessageType, tuple[Callable[[list[Any]], Message], int]] = {
     MessageType.SYNCED: (_read_synced, 2),
     MessageType.BYE: (_read_bye, 2),
     MessageType.ERROR: (_read_error, 3),
+    MessageType.OPS: (_read_ops, 3),
 }
 _OPTIONAL_ITEM: dict[MessageType, int] = {MessageType.ERROR: 4}  # ERROR's retry_after

@@ -24,6 +24,10 @@ Rules:
   kept for the session's life, so it must be bounded.
 - A peer we will not serve gets `refuse(code, detail, retry_after)` instead of `initiate()`:
   our HELLO, then ERROR with the retry-after.
+- Account ops (spec O1-O2, rules in account_ops.py): OPS of an account I want comes out as
+  OpsReceived, OPS of another is dropped and counted; `answer` sends the ops it is given for
+  a noted feed right after that note's entries, and `ops` sends new ops live; each op goes
+  to a peer at most once per session.
 """
 
 from __future__ import annotations
@@ -34,13 +38,14 @@ from typing import NoReturn, TypeAlias
 from p2psocial.core import limits
 from p2psocial.core.errors import LocalProtocolError, ProtocolError
 from p2psocial.core.feed import FeedState
-from p2psocial.core.replication import outgoing
+from p2psocial.core.replication import account_ops, outgoing
 from p2psocial.core.replication.codes import Code
 from p2psocial.core.replication.events import (
     NEED_DATA,
     EntriesReceived,
     Event,
     NeedData,
+    OpsReceived,
     PeerClosed,
     PeerFailed,
     PeerHas,
@@ -59,6 +64,7 @@ from p2psocial.core.replication.framing import (
 )
 from p2psocial.core.replication.knowledge import Knowledge
 from p2psocial.core.replication.messages import (
+    MAX_OP_BYTES,
     MAX_TEXT_CHARS,
     PROTOCOL_VERSION,
     Bye,
@@ -68,6 +74,7 @@ from p2psocial.core.replication.messages import (
     HaveNote,
     Hello,
     Message,
+    Ops,
     RawEntry,
     Synced,
     Unwant,
@@ -121,6 +128,7 @@ class SyncSession:
         self._synced = 0            # ... of which the peer answered
         self._wants_received = 0    # WANT messages the peer sent
         self._answered = 0
+        self._peer_ops = account_ops.PeerOps()
         self._counts = dict.fromkeys(SessionStats.__slots__, 0)
 
     # ---- what the driver reads -------------------------------------------------------------
@@ -264,6 +272,8 @@ class SyncSession:
             case Error(code, detail, retry_after):
                 self._close(f"the peer sent ERROR {code}: {detail}")
                 return PeerFailed(code, detail, retry_after)
+            case Ops(account, ops):
+                return self._on_ops(account, ops)
         raise AssertionError(f"unhandled message {msg!r}")  # pragma: no cover
 
     def _on_hello(self, msg: Hello) -> PeerHello:
@@ -299,6 +309,14 @@ class SyncSession:
         self._known.stated(msg.feed, Span(min(first, last), max(first, last)))
         self._counts["entries_in"] += count
         return EntriesReceived(msg.feed, msg.entries, first, last)
+
+    def _on_ops(self, account: bytes, ops: tuple[bytes, ...]) -> OpsReceived | None:
+        if account not in self._known.mine:
+            self._counts["unsolicited_ops"] += len(ops)
+            return None
+        self._peer_ops.received(account, ops)
+        self._counts["ops_in"] += len(ops)
+        return OpsReceived(account, ops)
 
     def _on_synced(self, count: int) -> PeerSynced:
         if not self._synced <= count <= self._wants_sent:
@@ -338,13 +356,16 @@ class SyncSession:
             self._known.i_unwant(feed)
         return self._emit(outgoing.note_frames(Unwant, dropped))
 
-    def answer(self, wants: PeerWants, states: Mapping[bytes, FeedState]) -> list[Output]:
+    def answer(self, wants: PeerWants, states: Mapping[bytes, FeedState],
+               ops: Mapping[bytes, Sequence[bytes]] | None = None) -> list[Output]:
         """Answer the peer's WANT: a HAVE note per feed, the runs it lacks, then SYNCED.
 
         Args:
             wants: the PeerWants event; answer them in index order.
             states: my state of each noted feed; a feed missing here is one I hold nothing of.
                 (Pass an empty state for a feed I must not serve, e.g. one my user blocks.)
+            ops: the account ops I hold of the noted feeds that are accounts (spec O1): sent
+                after that note's entries, those the peer is not known to hold.
         """
         self._require(State.OPEN)
         if wants.index != self._answered + 1:
@@ -356,6 +377,8 @@ class SyncSession:
             held = _span(states.get(note.feed))
             have.append(HaveNote(note.feed, held.lo, held.hi))
             runs.extend(self._known.answer(note, held))
+            if ops and (sending := self.ops(note.feed, ops.get(note.feed, ()))):
+                runs.append(sending)
         out: list[Output] = [self._emit(outgoing.note_frames(Have, have))] if have else []
         return [*out, *runs, self._emit([outgoing.framed(Synced(self._answered))])]
 
@@ -411,6 +434,23 @@ class SyncSession:
         self._known.sent(feed, Span(min(first, last), max(first, last)))
         self._counts["entries_out"] += len(entries)
         return self._emit(frames)
+
+    def ops(self, account: bytes, ops: Sequence[bytes]) -> bytes:
+        """OPS frames carrying those of `ops` (ops of `account`) the peer is not known to
+        hold (spec O1). Returns b"" if there are none or the peer does not want `account`."""
+        self._require(State.OPEN)
+        if not self.peer_wants(account):
+            return b""
+        for op in ops:
+            if type(op) is not bytes or not 0 < len(op) <= MAX_OP_BYTES:
+                raise LocalProtocolError(f"an op is bytes, 1 to {MAX_OP_BYTES}")
+        new = self._peer_ops.unsent(account, ops)
+        if not new:
+            return b""
+        assert self._peer_hello is not None  # OPEN
+        limit = min(self._peer_hello.max_frame, MAX_FRAME, self._send_frame)
+        self._counts["ops_out"] += len(new)
+        return self._emit(account_ops.ops_frames(account, new, limit))
 
     def bye(self, reason: str = "") -> bytes:
         """BYE: an orderly close. The session is CLOSED; the driver closes the stream."""

@@ -14,6 +14,7 @@ from p2psocial.core.replication.messages import (
     Have,
     HaveNote,
     Hello,
+    Ops,
     Synced,
     Unwant,
     Want,
@@ -44,6 +45,8 @@ messages = st.one_of(
     st.builds(Synced, uints),
     st.builds(Bye, texts),
     st.builds(Error, texts, texts, st.none() | uints),
+    st.builds(Ops, feeds, st.lists(st.binary(max_size=1024), min_size=1, max_size=8)
+              .map(tuple)),
 )
 
 

@@ -142,7 +142,7 @@ def test_malformed_length_prefix() -> None:
 
 def test_unknown_message_types_after_hello_are_ignored_and_counted() -> None:
     me = session()
-    got = events(me, frame(HELLO) + raw_frame([8]) + raw_frame([200, {"x": 1}]) + frame(Synced(1)))
+    got = events(me, frame(HELLO) + raw_frame([9]) + raw_frame([200, {"x": 1}]) + frame(Synced(1)))
     assert [type(e) for e in got] == [PeerHello, PeerSynced]
     assert me.stats.unknown == 2
 
