@@ -107,7 +107,7 @@ class Op:
 
 def signing_bytes(fields: Mapping[int, Any]) -> bytes:
     """What the signer signs: OP_CONTEXT and the canonical op without key 15."""
-    return OP_CONTEXT + encode({int(k): v for k, v in fields.items() if k != Key.SIG})
+    return OP_CONTEXT + encode({k: v for k, v in fields.items() if k != Key.SIG})
 
 
 def signed_message(raw: bytes) -> bytes:
@@ -157,8 +157,9 @@ def op_fields(*, account: bytes, op_type: OpType, signer: bytes, key: bytes, tim
 
 
 def sign_fields(signer: Identity, fields: Mapping[int, Any]) -> bytes:
-    """The op bytes of `fields` (without key 15) signed by `signer`; nothing is checked."""
-    signed = {int(k): v for k, v in fields.items() if k != Key.SIG}
+    """The op bytes of `fields` (without key 15) signed by `signer`; nothing is checked, and
+    the keys are kept as given (tests and vectors sign ops that break a rule)."""
+    signed = {k: v for k, v in fields.items() if k != Key.SIG}
     signed[int(Key.SIG)] = signer.sign(signing_bytes(signed))
     return encode(signed)
 
