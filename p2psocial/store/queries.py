@@ -7,6 +7,10 @@ Rules:
   notification counts once; a deleted entry's links are gone (see the store's delete rule).
 - The timeline orders by min(author timestamp, arrival time), so a post dated in the future
   cannot pin itself to the top.
+- Accounts (S7, S9): once an account has devices (`accounts.active`), the reads use the SQL of
+  store/account_queries.py instead: uncounted entries of device feeds are left out, rows name
+  their account, profiles and the viewer's follows span the account's devices. Until then
+  the SQL below is all there is.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from typing import Any
 import aiosqlite
 
 from p2psocial.core.entry import Entry
+from p2psocial.store import account_queries as acct
+from p2psocial.store.accounts import AccountBook
 from p2psocial.store.errors import translated
 from p2psocial.store.records import Counts, Notification, Profile, TimelineItem
 from p2psocial.store.rows import (
@@ -56,11 +62,14 @@ _REPEATED_REPOST = """
     AND EXISTS (SELECT 1 FROM links o WHERE o.target = r.target AND o.rel = 'repost'
                 AND o.author = r.author AND o.seq < r.seq)"""
 
+_ACCOUNT_NOTIFICATION_SOURCES = acct.notification_sources(_NOTIFICATION_SOURCES)
+
 
 class Queries:
     """The store's reads of its projections (mixed into `Store`)."""
 
     _conn: aiosqlite.Connection
+    accounts: AccountBook
 
     @translated
     async def get(self, entry_hash: bytes) -> Entry | None:
@@ -80,8 +89,16 @@ class Queries:
             viewer: whose follows define the timeline.
             limit: how many items.
             before: a cursor from a previous page's last item, to page backwards.
-            authors: instead of the followed set, exactly these feeds (a profile view).
+            authors: instead of the followed set, exactly these feeds (a profile view); with
+                accounts, every counted feed of the accounts they count for.
         """
+        if self.accounts.active:
+            if authors is not None and not authors:
+                return []
+            sql, named = acct.timeline_query(viewer, authors, _REPEATED_REPOST, before, limit)
+            async with self._conn.execute(sql, named) as cur:
+                return [TimelineItem(entry_of_row(r), int(r[2]), bytes(r[3]))
+                        for r in await cur.fetchall()]
         params: list[Any] = []
         if authors is None:
             source = ("SELECT dst FROM contacts WHERE src = ? AND following = 1 AND "
@@ -111,40 +128,50 @@ class Queries:
         first = await self.get(root)
         if first is not None:
             out.append(first)
-        async with self._conn.execute(
+        head = (acct.LINKED if self.accounts.active else
                 "SELECT e.header, e.payload FROM links l JOIN entries e ON e.author = l.author "
-                "AND e.seq = l.seq WHERE l.target = ? AND l.rel = 'root' ORDER BY l.ts, "
-                "l.author, l.seq", (root,)) as cur:
+                "AND e.seq = l.seq WHERE ")
+        async with self._conn.execute(
+                head + "l.target = ? AND l.rel = 'root' ORDER BY l.ts, l.author, l.seq",
+                (root,)) as cur:
             out.extend(entry_of_row(r) for r in await cur.fetchall())
         if viewer is not None:
             blocked = await self.blocking(viewer)
-            out = [e for e in out if e.author not in blocked]
+            if self.accounts.active and blocked:
+                account = await self.accounts.accounts_of(blocked | {e.author for e in out})
+                blocked = {account[b] for b in blocked}
+                out = [e for e in out if account[e.author] not in blocked]
+            else:
+                out = [e for e in out if e.author not in blocked]
         return out
 
     @translated
     async def linked(self, target: bytes, rel: str, *, limit: int = 100) -> list[Entry]:
         """Entries that point at `target` with relation `rel`, newest first."""
-        async with self._conn.execute(
+        head = (acct.LINKED if self.accounts.active else
                 "SELECT e.header, e.payload FROM links l JOIN entries e ON e.author = l.author "
-                "AND e.seq = l.seq WHERE l.target = ? AND l.rel = ? ORDER BY l.ts DESC "
-                "LIMIT ?", (target, rel, limit)) as cur:
+                "AND e.seq = l.seq WHERE ")
+        async with self._conn.execute(
+                head + "l.target = ? AND l.rel = ? ORDER BY l.ts DESC LIMIT ?",
+                (target, rel, limit)) as cur:
             return [entry_of_row(r) for r in await cur.fetchall()]
 
     @translated
     async def counts(self, hashes: Sequence[bytes]) -> dict[bytes, Counts]:
         """Reply, repost and reaction counts for each of `hashes`: every reply counts, but
-        reposts and each reaction count once per author (deleted ones not at all)."""
+        reposts and each reaction count once per author (per account, with accounts; deleted
+        and uncounted ones not at all)."""
         if not hashes:
             return {}
         replies: dict[bytes, int] = {}
         reposts: dict[bytes, int] = {}
         reactions: dict[bytes, dict[str, int]] = {}
         marks = ",".join("?" * len(hashes))
-        async with self._conn.execute(
-                f"SELECT target, rel, extra, CASE rel WHEN 'parent' THEN count(*) "
-                f"ELSE count(DISTINCT author) END FROM links WHERE target IN ({marks}) "
-                f"AND rel IN ('parent', 'repost', 'react') GROUP BY target, rel, extra",
-                list(hashes)) as cur:
+        query = (acct.COUNTS.format(marks=marks) if self.accounts.active else
+                 f"SELECT target, rel, extra, CASE rel WHEN 'parent' THEN count(*) "
+                 f"ELSE count(DISTINCT author) END FROM links WHERE target IN ({marks}) "
+                 f"AND rel IN ('parent', 'repost', 'react') GROUP BY target, rel, extra")
+        async with self._conn.execute(query, list(hashes)) as cur:
             for target, rel, extra, n in await cur.fetchall():
                 key = bytes(target)
                 if rel == "parent":
@@ -170,16 +197,43 @@ class Queries:
 
     @translated
     async def profile(self, author: bytes) -> Profile:
-        """The latest name and bio a feed gave itself."""
+        """The latest name and bio a feed gave itself; with accounts, those of the account
+        it counts for (S9)."""
+        if self.accounts.active:
+            found = await self.profiles([author])
+            return found.get(author) or Profile(
+                (await self.accounts.accounts_of([author]))[author])
         row = await self._one("SELECT name, bio FROM profiles WHERE author = ?", (author,))
         return Profile(author) if row is None else Profile(author, row[0], row[1])
 
     @translated
     async def profiles(self, authors: Iterable[bytes]) -> dict[bytes, Profile]:
-        """Profiles of several feeds (those that have one)."""
+        """Profiles of several feeds (those that have one), by the keys asked; with accounts,
+        a device feed or account id gets its account's profile (S9)."""
+        listed = set(authors)
+        by_account: dict[bytes, Profile] = {}
+        account = {key: key for key in listed}
+        if self.accounts.active:
+            account = await self.accounts.accounts_of(listed)
+            for a in await self._rows_in("SELECT DISTINCT account FROM account_devices WHERE "
+                                         "account IN ({marks})", set(account.values())):
+                profile = await self._account_profile(bytes(a[0]))
+                if profile is not None:
+                    by_account[profile.author] = profile
+            listed = {key for key in listed if account[key] == key}
         rows = await self._rows_in("SELECT author, name, bio FROM profiles WHERE author IN "
-                                   "({marks})", set(authors))
-        return {bytes(a): Profile(bytes(a), name, bio) for a, name, bio in rows}
+                                   "({marks})", listed)
+        by_account.update((bytes(a), Profile(bytes(a), name, bio)) for a, name, bio in rows)
+        return {key: by_account[a] for key, a in account.items() if a in by_account}
+
+    async def _account_profile(self, account: bytes) -> Profile | None:
+        """S9: the latest counted name and bio across `account`'s device feeds."""
+        name, bio = [await self._one(acct.LATEST_ABOUT.format(field=f), (account,))
+                     for f in ("name", "bio")]
+        if name is None and bio is None:
+            return None
+        return Profile(account, None if name is None else name[0],
+                       None if bio is None else bio[0])
 
     @translated
     async def find_profiles(self, text: str, *, limit: int = 20) -> list[Profile]:
@@ -210,7 +264,10 @@ class Queries:
 
     @translated
     async def following(self, src: bytes) -> set[bytes]:
-        """Feeds that `src` follows (and does not block)."""
+        """Feeds that `src` follows (and does not block); with accounts, that `src`'s account
+        follows (S9, across its device feeds)."""
+        if self.accounts.active:
+            return await self._account_contact_set(acct.FOLLOWING, src)
         return await self._contact_set("SELECT dst FROM contacts WHERE src = ? AND "
                                        "following = 1 AND blocking = 0", src)
 
@@ -226,7 +283,9 @@ class Queries:
 
     @translated
     async def blocking(self, src: bytes) -> set[bytes]:
-        """Feeds that `src` blocks."""
+        """Feeds that `src` blocks; with accounts, that `src`'s account blocks (S9)."""
+        if self.accounts.active:
+            return await self._account_contact_set(acct.BLOCKING, src)
         return await self._contact_set("SELECT dst FROM contacts WHERE src = ? AND "
                                        "blocking = 1", src)
 
@@ -249,6 +308,10 @@ class Queries:
 
     async def _contact_set(self, query: str, key: bytes) -> set[bytes]:
         async with self._conn.execute(query, (key,)) as cur:
+            return {bytes(r[0]) for r in await cur.fetchall()}
+
+    async def _account_contact_set(self, query: str, key: bytes) -> set[bytes]:
+        async with self._conn.execute(f"{acct.CONTACTS_CTE} {query}", {"me": key}) as cur:
             return {bytes(r[0]) for r in await cur.fetchall()}
 
     @translated
@@ -277,11 +340,22 @@ class Queries:
             limit: how many.
             before: a cursor from a previous page's last item, to page backwards.
         """
-        query = f"""
-            SELECT n.kind, e.header, e.payload, n.ts, n.target FROM ({_NOTIFICATION_SOURCES}) n
-            JOIN entries e ON e.author = n.author AND e.seq = n.seq
-            WHERE n.author != :me AND n.author NOT IN
-                (SELECT dst FROM contacts WHERE src = :me AND blocking = 1)"""
+        if self.accounts.active:
+            query = f"""{acct.NOTIFICATIONS_CTE}
+                SELECT n.kind, e.header, e.payload, n.ts, n.target, coalesce(d.account, n.author)
+                FROM ({_ACCOUNT_NOTIFICATION_SOURCES}) n
+                JOIN entries e ON e.author = n.author AND e.seq = n.seq
+                LEFT JOIN account_devices d ON d.feed = n.author
+                WHERE {acct.COUNTED.format(seq="n.seq")}
+                AND n.author NOT IN (SELECT f FROM mine)
+                AND coalesce(d.account, n.author) NOT IN ({acct.BLOCKED_ACCOUNTS})"""
+        else:
+            query = f"""
+                SELECT n.kind, e.header, e.payload, n.ts, n.target, n.author
+                FROM ({_NOTIFICATION_SOURCES}) n
+                JOIN entries e ON e.author = n.author AND e.seq = n.seq
+                WHERE n.author != :me AND n.author NOT IN
+                    (SELECT dst FROM contacts WHERE src = :me AND blocking = 1)"""
         params: dict[str, Any] = {"me": viewer, "limit": limit}
         if before is not None:
             query += " AND (n.ts, n.author, n.seq) < (:ts, :author, :seq)"
@@ -289,7 +363,8 @@ class Queries:
         query += " ORDER BY n.ts DESC, n.author DESC, n.seq DESC LIMIT :limit"
         async with self._conn.execute(query, params) as cur:
             return [Notification(str(kind), entry_of_row((h, p)), None if t is None else bytes(t),
-                                 int(ts)) for kind, h, p, ts, t in await cur.fetchall()]
+                                 int(ts), bytes(a)) for kind, h, p, ts, t, a
+                    in await cur.fetchall()]
 
     async def _one(self, query: str, params: Sequence[Any]) -> Any:
         async with self._conn.execute(query, params) as cur:

@@ -38,10 +38,16 @@ class IngestReport:
 
 @dataclass(frozen=True, slots=True)
 class TimelineItem:
-    """An entry on a timeline and its position (`cursor`) for paging backwards."""
+    """An entry on a timeline and its position (`cursor`) for paging backwards. `account`:
+    the account the entry counts for (its author for a single-key identity; default)."""
 
     entry: Entry
     sort_ts: int
+    account: bytes = b""
+
+    def __post_init__(self) -> None:
+        if not self.account:
+            object.__setattr__(self, "account", self.entry.author)
 
     @property
     def cursor(self) -> tuple[int, bytes, int]:
@@ -50,7 +56,8 @@ class TimelineItem:
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """What a feed says about itself."""
+    """What a feed says about itself; for an account with devices, what its counted device
+    feeds last said (S9), with `author` the account id."""
 
     author: bytes
     name: str | None = None
@@ -71,12 +78,18 @@ class Notification:
     """Something another feed did that concerns the viewer (see Store.notifications).
 
     `kind` is "mention", "reply", "quote", "react", "repost" or "follow"; `target` is the
-    viewer's entry it points at (None for mentions and follows)."""
+    viewer's entry it points at (None for mentions and follows); `account`: the account the
+    entry counts for (its author for a single-key identity; default)."""
 
     kind: str
     entry: Entry
     target: bytes | None
     sort_ts: int
+    account: bytes = b""
+
+    def __post_init__(self) -> None:
+        if not self.account:
+            object.__setattr__(self, "account", self.entry.author)
 
     @property
     def cursor(self) -> tuple[int, bytes, int]:

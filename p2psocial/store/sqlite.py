@@ -39,6 +39,7 @@ from p2psocial.core.entry import Entry, create_entry, decode_entry
 from p2psocial.core.errors import UsageError
 from p2psocial.core.feed import BatchPlan, FeedState, Placement, plan_batch
 from p2psocial.core.identity import Identity
+from p2psocial.store.accounts import AccountBook
 from p2psocial.store.connection import open_database
 from p2psocial.store.errors import translate, translated
 from p2psocial.store.fresh import FreshRows
@@ -79,6 +80,7 @@ class Store(Queries):
         self._last_turn: _Turn | None = None
         self._fresh = FreshRows()  # the last entries written, served without a read
         self._me: bytes | None = None
+        self.accounts = AccountBook(conn, self._write_lock, self._in_db_thread)
 
     @classmethod
     async def open(cls, path: Path, *, clock: Clock = now_ms,
@@ -99,6 +101,7 @@ class Store(Queries):
         store = cls(conn, clock=clock, pool=pool, directory=path.parent)
         me = await store.get_meta("me")
         store._me = me
+        await store.accounts.load()
         return store
 
     async def close(self) -> None:
@@ -312,7 +315,8 @@ class Store(Queries):
 
     @translated
     async def rebuild_projections(self) -> int:
-        """Drop and rebuild every projection table from the entries. Returns entries read."""
+        """Drop and rebuild every projection table from the entries (and the account devices
+        from the account ops). Returns entries read."""
         async with self._write_lock:
             conn = self._conn
             await conn.execute("BEGIN IMMEDIATE")
@@ -330,6 +334,7 @@ class Store(Queries):
                         rows.deletions.clear()
                         await self._write_projections(rows, skip=set())
                         count += len(batch)
+                await self.accounts.rebuild()
                 await conn.execute("COMMIT")
             except BaseException:
                 await _rollback(conn)

@@ -1,0 +1,145 @@
+"""The reads of store/queries.py once some account has devices (`account_devices` has rows):
+S7 (an entry of a device feed above its `after` is not shown and does not count) and S9
+(the latest about, follow and block across an account's counted device feeds) in SQL.
+
+Rules:
+- Used only while `AccountBook.active`: without accounts, queries.py keeps the SQL it had
+  before, so single-key networks pay nothing.
+- A feed without a row in `account_devices` is a single-key identity: its own account, every
+  entry counts. `coalesce(d.account, author)` names the account of a row.
+- The viewer (`:me`) stands for its account: its follows and blocks are the latest counted
+  ones across the account's device feeds, by (entry timestamp, feed, seq) (S9). Following a
+  feed follows the account it counts for, and so every counted feed of that account.
+- Latest-wins projections keep one row per (feed, key), its latest by seq; a device's row
+  above its `after` is left out (not replaced by the device's earlier one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+# S7 for a row `alias` with an author and a seq column, joined to `d` (its device row).
+COUNTED = "(d.after IS NULL OR {seq} <= d.after)"
+
+# The account of :me.
+_MY_ACCOUNT = "coalesce((SELECT account FROM account_devices WHERE feed = :me), :me)"
+
+# mine(f, after): the device feeds of :me's account (:me alone for a single-key identity).
+_MINE = f"""
+    mine(f, after) AS (
+        SELECT feed, after FROM account_devices WHERE account = {_MY_ACCOUNT}
+        UNION ALL SELECT :me, NULL
+        WHERE NOT EXISTS (SELECT 1 FROM account_devices WHERE feed = :me))"""
+
+# {name}(dst, value): per dst, the latest counted contacts row of my feeds (S9).
+_LATEST_CONTACT = """
+    {name}(dst, value) AS (
+        SELECT dst, value FROM (
+            SELECT c.dst, c.{flag} AS value, row_number() OVER (PARTITION BY c.dst
+                ORDER BY f.ts DESC, c.src DESC, c.{seq} DESC) AS rank
+            FROM mine m JOIN contacts c ON c.src = m.f
+            JOIN entries f ON f.author = c.src AND f.seq = c.{seq}
+            WHERE c.{seq} > 0 AND (m.after IS NULL OR c.{seq} <= m.after))
+        WHERE rank = 1)"""
+
+_FOLLOWS = _LATEST_CONTACT.format(name="follows", flag="following", seq="follow_seq")
+_BLOCKS = _LATEST_CONTACT.format(name="blocks", flag="blocking", seq="block_seq")
+
+# CTEs for the feeds and accounts :me follows (not blocking), and blocks.
+CONTACTS_CTE = f"WITH {_MINE},{_FOLLOWS},{_BLOCKS}"
+FOLLOWING = ("SELECT dst FROM follows WHERE value = 1 AND dst NOT IN "
+             "(SELECT dst FROM blocks WHERE value = 1)")
+BLOCKING = "SELECT dst FROM blocks WHERE value = 1"
+
+# accounts(a) -> sources(f): every feed of those accounts (a feed with no row is its own).
+_SOURCES = """,
+    sources(f) AS (
+        SELECT a FROM accounts
+        UNION SELECT d.feed FROM accounts JOIN account_devices d ON d.account = accounts.a)"""
+
+
+def timeline_sources(viewer: bytes, authors: Sequence[bytes] | None
+                     ) -> tuple[str, dict[str, Any]]:
+    """The WITH clause naming `sources(f)`, the feeds a timeline shows, and its parameters:
+    the accounts `viewer`'s account follows and its own, or the accounts of `authors`."""
+    if authors is None:
+        accounts = f""",
+            accounts(a) AS (
+                SELECT coalesce(d.account, fo.dst) FROM ({FOLLOWING}) fo
+                LEFT JOIN account_devices d ON d.feed = fo.dst
+                UNION SELECT {_MY_ACCOUNT})"""
+        return CONTACTS_CTE + accounts + _SOURCES, {"me": viewer}
+    params = {f"a{i}": key for i, key in enumerate(authors)}
+    given = ", ".join(f"(:{name})" for name in params)
+    accounts = f"""
+        WITH given(a) AS (VALUES {given}),
+        accounts(a) AS (
+            SELECT coalesce(d.account, g.a) FROM given g
+            LEFT JOIN account_devices d ON d.feed = g.a)"""
+    return accounts + _SOURCES, params
+
+
+def timeline_query(viewer: bytes, authors: Sequence[bytes] | None, repeated_repost: str,
+                   before: tuple[int, bytes, int] | None, limit: int
+                   ) -> tuple[str, dict[str, Any]]:
+    """The timeline (see Queries.timeline) with S7 applied: rows (header, payload, ts,
+    account)."""
+    head, params = timeline_sources(viewer, authors)
+    query = f"""{head}
+        SELECT e.header, e.payload, t.ts, coalesce(d.account, t.author) FROM timeline t
+        JOIN entries e ON e.author = t.author AND e.seq = t.seq
+        LEFT JOIN account_devices d ON d.feed = t.author
+        WHERE t.author IN (SELECT f FROM sources) AND {COUNTED.format(seq="t.seq")}
+        AND NOT EXISTS ({repeated_repost})"""
+    if before is not None:
+        query += " AND (t.ts, t.author, t.seq) < (:ts, :author, :seq)"
+        params.update(ts=before[0], author=before[1], seq=before[2])
+    query += " ORDER BY t.ts DESC, t.author DESC, t.seq DESC LIMIT :limit"
+    params["limit"] = limit
+    return query, params
+
+
+# Entries linking to a target (rows of links l), S7 applied: the `{where}` is the caller's.
+LINKED = ("SELECT e.header, e.payload FROM links l JOIN entries e ON e.author = l.author "
+          "AND e.seq = l.seq LEFT JOIN account_devices d ON d.feed = l.author "
+          f"WHERE {COUNTED.format(seq='l.seq')} AND ")
+
+# Counts (see Queries.counts), S7 applied; reposts and reactions once per account.
+COUNTS = ("SELECT l.target, l.rel, l.extra, CASE l.rel WHEN 'parent' THEN count(*) "
+          "ELSE count(DISTINCT coalesce(d.account, l.author)) END FROM links l "
+          "LEFT JOIN account_devices d ON d.feed = l.author WHERE l.target IN ({marks}) "
+          "AND l.rel IN ('parent', 'repost', 'react') AND "
+          f"{COUNTED.format(seq='l.seq')} GROUP BY l.target, l.rel, l.extra")
+
+# The latest counted value of one about field across an account's device feeds (S9).
+LATEST_ABOUT = """
+    SELECT p.{field} FROM account_devices d JOIN profiles p ON p.author = d.feed
+    JOIN entries e ON e.author = p.author AND e.seq = p.{field}_seq
+    WHERE d.account = ? AND p.{field}_seq > 0 AND (d.after IS NULL OR p.{field}_seq <= d.after)
+    ORDER BY e.ts DESC, p.author DESC, p.{field}_seq DESC LIMIT 1"""
+
+
+def notification_sources(plain: str) -> str:
+    """The notification sources of queries.py for :me's account: what concerns any of my
+    account's feeds (or the account id), with the S7 filter on the actor left to the caller.
+
+    Raises:
+        ValueError: `plain` no longer says what is replaced here (caught by the tests at
+            import).
+    """
+    mine_or_account = f"(SELECT f FROM mine UNION SELECT {_MY_ACCOUNT})"
+    for old, new in (("l.target = :me", f"l.target IN {mine_or_account}"),
+                     ("m.author = :me", "m.author IN (SELECT f FROM mine)"),
+                     ("c.dst = :me", f"c.dst IN {mine_or_account}")):
+        if old not in plain:
+            raise ValueError(f"notification sources without {old!r}")
+        plain = plain.replace(old, new)
+    return plain
+
+
+NOTIFICATIONS_CTE = f"WITH {_MINE},{_BLOCKS}"
+
+# The accounts :me blocks (a blocked device feed stands for its account).
+BLOCKED_ACCOUNTS = ("SELECT coalesce(bd.account, b.dst) FROM blocks b "
+                    "LEFT JOIN account_devices bd ON bd.feed = b.dst WHERE b.value = 1")
