@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import importlib.util
 import json
 import re
 import sys
+import unicodedata
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,13 +25,19 @@ import nacl.pwhash
 import nacl.secret
 import nacl.signing
 import pytest
+from mnemonic import Mnemonic
 
 from p2psocial.core import archive, limits
+from p2psocial.core.account import ops as account_ops
+from p2psocial.core.account.ops import OpType, consent_for, decode_op, make_op
+from p2psocial.core.account.phrase import recovery_identity
+from p2psocial.core.account.state import resolve
 from p2psocial.core.content import PrivateMessage, content_payload
 from p2psocial.core.dm import open_message
 from p2psocial.core.encoding import digest, encode
 from p2psocial.core.entry import SIGNING_CONTEXT, create_entry, decode_entry, signing_bytes
 from p2psocial.core.errors import (
+    AccountOpError,
     ArchiveError,
     ChainError,
     ForkError,
@@ -38,6 +46,7 @@ from p2psocial.core.errors import (
 )
 from p2psocial.core.feed import FeedState, Placement, place
 from p2psocial.core.identity import Identity, handle_of, parse_handle
+from p2psocial.core.replication.framing import MAX_FRAME, FrameDecoder, encode_frame
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS_FILE = ROOT / "docs" / "test-vectors.json"
@@ -325,6 +334,122 @@ def test_invalid_archive_is_refused(vec: dict[str, Any]) -> None:
     with pytest.raises(ArchiveError) as info:
         archive.unpack(bytes.fromhex(vec["archive"]))
     assert "\n" not in str(info.value)
+
+
+# --- accounts --------------------------------------------------------------------------------
+
+
+ACCOUNTS: dict[str, Any] = VECTORS["accounts"]
+ACCOUNT_KEYS = {k["name"]: k for k in ACCOUNTS["keys"]}
+ACCOUNT_OPS = {o["name"]: o for o in ACCOUNTS["ops"]}
+
+
+def _account_key(name: str) -> Identity:
+    return Identity(bytes.fromhex(ACCOUNT_KEYS[name]["seed"]))
+
+
+@pytest.mark.parametrize("doc", ACCOUNTS["keys"], ids=_ids(ACCOUNTS["keys"]))
+def test_account_key(doc: dict[str, Any]) -> None:
+    seed = bytes.fromhex(doc["seed"])
+    assert Identity(seed).public_key.hex() == doc["public_key"]
+    if doc["derivation"].startswith("identities."):
+        assert doc["seed"] == IDENTITIES[doc["name"]]["seed"]
+        return
+    if doc["derivation"] != "recovery phrase":
+        return
+    # the spec's derivation, by hand, by the mnemonic package and by the reference
+    phrase = doc["phrase"]
+    bip39_seed = hashlib.pbkdf2_hmac("sha512", unicodedata.normalize("NFKD", phrase).encode(),
+                                     b"mnemonic", 2048)
+    assert bip39_seed.hex() == doc["bip39_seed"]
+    assert Mnemonic.to_seed(phrase, "") == bip39_seed
+    assert Mnemonic("english").check(phrase)
+    assert hashlib.blake2b(bip39_seed, digest_size=32, person=b"p2ps/recovery/v1").digest() == seed
+    assert recovery_identity(phrase).public_key.hex() == doc["public_key"]
+
+
+@pytest.mark.parametrize("vec", ACCOUNTS["ops"], ids=_ids(ACCOUNTS["ops"]))
+def test_account_op(vec: dict[str, Any]) -> None:
+    raw = bytes.fromhex(vec["op"])
+    op = decode_op(raw)
+    public = {name: bytes.fromhex(k["public_key"]) for name, k in ACCOUNT_KEYS.items()}
+    assert op.hash.hex() == vec["hash"] == digest(raw).hex()
+    assert (op.account, op.signer, op.key) == (
+        public[vec["account"]], public[vec["signer"]], public[vec["key"]])
+    assert (_hex(vec["prev"]), vec["timestamp"], vec["type"]) == (op.prev, op.timestamp, op.type)
+    assert (_hex(vec["consent"]), vec["device_name"], vec["admin"], vec["after"]) == (
+        op.consent, op.name, op.admin, op.after)
+    signed = bytes.fromhex(vec["signing_bytes"])
+    assert signed.startswith(account_ops.OP_CONTEXT)
+    assert signed == account_ops.signing_bytes(cbor2.loads(raw))
+    assert signed == account_ops.OP_CONTEXT + bytes([raw[0] - 1]) + raw[1:-67]
+    assert raw[-64:].hex() == vec["sig"]
+    nacl.signing.VerifyKey(op.signer).verify(signed, raw[-64:])
+    # rebuilt from the fields and the seeds: the same bytes (Ed25519 is deterministic)
+    subject = _account_key(vec["key"])
+    if vec["consent"] is not None:
+        assert consent_for(subject, op.account, op.type).hex() == vec["consent"]
+    again = make_op(_account_key(vec["signer"]), account=op.account, op_type=OpType(vec["type"]),
+                    key=subject.public_key, timestamp=vec["timestamp"], prev=op.prev,
+                    consent=op.consent, name=vec["device_name"], admin=vec["admin"],
+                    after=vec["after"])
+    assert again.raw == raw
+
+
+@pytest.mark.parametrize("vec", ACCOUNTS["scenarios"], ids=_ids(ACCOUNTS["scenarios"]))
+def test_account_scenario(vec: dict[str, Any]) -> None:
+    public = {name: bytes.fromhex(k["public_key"]) for name, k in ACCOUNT_KEYS.items()}
+    key_names = {v: k for k, v in public.items()}
+    ops = [decode_op(bytes.fromhex(ACCOUNT_OPS[name]["op"])) for name in vec["ops"]]
+    op_names = {op.hash: name for op, name in zip(ops, vec["ops"], strict=True)}
+    account = public[ACCOUNTS["account"]]
+    expected = vec["state"]
+    for order in (ops, ops[::-1]):
+        state = resolve(account, order)
+        assert key_names[state.account_key] == expected["account_key"]
+        assert (None if state.recovery_key is None else key_names[state.recovery_key]) == (
+            expected["recovery_key"])
+        assert [{"key": key_names[d.key], "name": d.name, "admin": d.admin, "after": d.after,
+                 "added_at": d.added_at} for d in state.devices.values()] == expected["devices"]
+        assert sorted(key_names[k] for k in state.barred) == expected["barred"]
+        assert (None if state.tip is None else op_names[state.tip]) == expected["tip"]
+        assert [op_names[h] for h in state.applied] == expected["applied"]
+        assert sorted(op_names[h] for h in state.overridden) == expected["overridden"]
+        for check in vec["counts"]:
+            assert state.counts(public[check["feed"]], check["seq"]) is check["expected"], check
+
+
+@pytest.mark.parametrize("vec", ACCOUNTS["invalid"], ids=_ids(ACCOUNTS["invalid"]))
+def test_invalid_account_op(vec: dict[str, Any]) -> None:
+    with pytest.raises(AccountOpError) as info:
+        decode_op(bytes.fromhex(vec["op"]))
+    assert info.value.rule == vec["rule"]
+    if "canonical_form" in vec:
+        decode_op(bytes.fromhex(vec["canonical_form"]))
+
+
+def test_every_account_op_rule_has_a_vector() -> None:
+    assert {v["rule"] for v in ACCOUNTS["invalid"]} == {f"K{i}" for i in range(1, 10)}
+
+
+def test_account_constants() -> None:
+    assert bytes.fromhex(ACCOUNTS["op_context"]) == b"p2psocial/account/v1\n"
+    assert bytes.fromhex(ACCOUNTS["consent_context"]) == b"p2psocial/consent/v1\n"
+    assert ACCOUNTS["max_op_bytes"] == account_ops.MAX_OP_BYTES == 1024
+    assert ACCOUNTS["recovery_window_ms"] == account_ops.RECOVERY_WINDOW_MS == 7 * 86_400_000
+
+
+def test_ops_frame() -> None:
+    frame = bytes.fromhex(ACCOUNTS["ops_frame"]["frame"])
+    decoder = FrameDecoder(MAX_FRAME)
+    decoder.receive(frame)
+    message = decoder.next_frame()
+    assert message is not None and decoder.next_frame() is None and decoder.buffered == 0
+    assert encode_frame(message) == frame
+    genesis = bytes.fromhex(ACCOUNT_OPS["genesis"]["op"])
+    account = bytes.fromhex(ACCOUNT_KEYS[ACCOUNTS["account"]]["public_key"])
+    assert message == encode([8, account, [genesis]])
+    assert cbor2.loads(message) == [8, account, [genesis]]
 
 
 # --- drift -----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import dataclasses
 import hashlib
 import json
 import sys
+import unicodedata
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -35,6 +36,17 @@ import nacl.secret
 import nacl.signing
 
 from p2psocial.core import archive, limits
+from p2psocial.core.account import ops as account_ops
+from p2psocial.core.account.ops import (
+    MAX_OP_BYTES,
+    RECOVERY_WINDOW_MS,
+    Op,
+    OpType,
+    consent_for,
+    decode_op,
+    make_op,
+)
+from p2psocial.core.account.state import MAX_AFTER, AccountState, resolve
 from p2psocial.core.content import (
     About,
     Block,
@@ -52,7 +64,13 @@ from p2psocial.core.content import (
 )
 from p2psocial.core.encoding import digest, encode
 from p2psocial.core.entry import SIGNING_CONTEXT, Entry, create_entry, decode_entry, signing_bytes
-from p2psocial.core.errors import ArchiveError, ChainError, ForkError, ValidationError
+from p2psocial.core.errors import (
+    AccountOpError,
+    ArchiveError,
+    ChainError,
+    ForkError,
+    ValidationError,
+)
 from p2psocial.core.feed import FeedState, Placement, place
 from p2psocial.core.identity import Identity, handle_of
 from p2psocial.testing.builders import BASE_TS, identity_for
@@ -718,6 +736,283 @@ def _archive_vectors(entries: list[tuple[str, Entry, bool]]) -> dict[str, Any]:
 # --- the document ----------------------------------------------------------------------------
 
 
+# --- accounts (docs/protocol.md §Accounts and devices) ----------------------------------------
+
+# BIP-39's own test phrases (entropy 0x7f × 32 and 0x00 × 32), used with no BIP-39 passphrase.
+RECOVERY_PHRASE = ("legal winner thank year wave sausage worth useful legal winner thank year "
+                   "wave sausage worth useful legal winner thank year wave sausage worth title")
+RECOVERY_PHRASE_2 = " ".join(["abandon"] * 23 + ["art"])
+RECOVERY_PERSON = b"p2ps/recovery/v1"
+DAY_MS = 86_400_000
+
+
+def _recovery_seed(phrase: str) -> tuple[bytes, bytes]:
+    """(bip39_seed, recovery seed) of a phrase, as the spec says (§Recovery phrase)."""
+    words = unicodedata.normalize("NFKD", phrase).encode()
+    bip39_seed = hashlib.pbkdf2_hmac("sha512", words, b"mnemonic", 2048)
+    return bip39_seed, hashlib.blake2b(bip39_seed, digest_size=32,
+                                       person=RECOVERY_PERSON).digest()
+
+
+def _account_keys() -> dict[str, tuple[Identity, dict[str, Any]]]:
+    keys: dict[str, tuple[Identity, dict[str, Any]]] = {}
+    for person in PEOPLE.values():
+        keys[person.name] = (person.identity, {"name": person.name,
+                                               "derivation": "identities." + person.name})
+    erin = identity_for("erin")
+    keys["erin"] = (erin, {"name": "erin",
+                           "derivation": 'SHA-256("p2psocial-test-identity:erin")'})
+    for name, phrase in (("recovery", RECOVERY_PHRASE), ("recovery-2", RECOVERY_PHRASE_2)):
+        bip39_seed, seed = _recovery_seed(phrase)
+        keys[name] = (Identity(seed), {"name": name, "derivation": "recovery phrase",
+                                       "phrase": phrase, "bip39_seed": bip39_seed.hex()})
+    for identity, doc in keys.values():
+        doc["seed"] = identity.seed.hex()
+        doc["public_key"] = identity.public_key.hex()
+    return keys
+
+
+ACCOUNT_KEYS = _account_keys()
+
+
+def _key_name(key: bytes) -> str:
+    return next(n for n, (i, _) in ACCOUNT_KEYS.items() if i.public_key == key)
+
+
+def _op_vector(name: str, description: str, op: Op) -> dict[str, Any]:
+    fields = cbor2.loads(op.raw)
+    assert decode_op(op.raw) == op
+    return {
+        "name": name, "description": description,
+        "account": _key_name(op.account),
+        "prev": None if op.prev is None else op.prev.hex(),
+        "timestamp": op.timestamp, "type": str(op.type),
+        "signer": _key_name(op.signer), "key": _key_name(op.key),
+        "consent": None if op.consent is None else op.consent.hex(),
+        "device_name": op.name, "admin": op.admin, "after": op.after,
+        "sig": op.raw[-64:].hex(),
+        "signing_bytes": account_ops.signing_bytes(fields).hex(),
+        "op_diag": diag(fields),
+        "op": op.raw.hex(),
+        "hash": op.hash.hex(),
+    }
+
+
+def _state_vector(state: AccountState, names: dict[bytes, str]) -> dict[str, Any]:
+    return {
+        "account_key": _key_name(state.account_key),
+        "recovery_key": None if state.recovery_key is None else _key_name(state.recovery_key),
+        "devices": [{"key": _key_name(d.key), "name": d.name, "admin": d.admin,
+                     "after": d.after, "added_at": d.added_at}
+                    for d in state.devices.values()],
+        "barred": sorted(_key_name(k) for k in state.barred),
+        "tip": None if state.tip is None else names[state.tip],
+        "applied": [names[h] for h in state.applied],
+        "overridden": sorted(names[h] for h in state.overridden),
+    }
+
+
+def _invalid_op(name: str, rule: str, description: str, raw: bytes, *,
+                also_breaks: list[str] | None = None,
+                canonical_form: bytes | None = None) -> dict[str, Any]:
+    try:
+        decode_op(raw)
+    except AccountOpError as exc:
+        if exc.rule != rule:
+            raise AssertionError(f"{name}: the core reports {exc.rule}, not {rule}: {exc}"
+                                 ) from exc
+    else:
+        raise AssertionError(f"{name}: the core accepts it")
+    out: dict[str, Any] = {"name": name, "rule": rule, "description": description}
+    if also_breaks:
+        out["also_breaks"] = also_breaks
+    out["op_diag"] = _diag_bytes(raw)
+    out["op"] = raw.hex()
+    if canonical_form is not None:
+        decode_op(canonical_form)
+        out["canonical_form"] = canonical_form.hex()
+    return out
+
+
+def _invalid_ops(genesis: Op, add: Op) -> list[dict[str, Any]]:
+    alice, bob = ACCOUNT_KEYS["alice"][0], ACCOUNT_KEYS["bob"][0]
+    account = alice.public_key
+    fields = {k: v for k, v in cbor2.loads(add.raw).items() if k != account_ops.Key.SIG}
+
+    def signed(changes: dict[int, Any], *, drop: tuple[int, ...] = (),
+               signer: Identity = alice, base: dict[int, Any] = fields) -> bytes:
+        new = {k: v for k, v in base.items() if k not in drop}
+        new.update(changes)
+        return account_ops.sign_fields(signer, new)
+
+    init_fields = {k: v for k, v in cbor2.loads(genesis.raw).items() if k != 15}
+    assert add.raw[1:3] == b"\x00\x01"
+    flipped = bytearray(add.raw)
+    flipped[-1] ^= 0x01
+    return [
+        _invalid_op("op-too-long", "K1", "add-bob followed by zero bytes to 1,025 bytes: "
+                    "refused by length before decoding.",
+                    add.raw + bytes(MAX_OP_BYTES + 1 - len(add.raw)), also_breaks=["K2"]),
+        _invalid_op("version-two-byte-form", "K2", "add-bob with version 1 written as "
+                    "0x18 0x01: not the shortest form. canonical_form is add-bob.",
+                    add.raw[:2] + b"\x18\x01" + add.raw[3:], canonical_form=add.raw),
+        _invalid_op("not-a-map", "K3", "An array, not a map.",
+                    encode([1, account, "init"])),
+        _invalid_op("unknown-key", "K3", "add-bob with key 11 (0), signed.",
+                    signed({11: 0})),
+        _invalid_op("add-without-consent", "K3", "add-bob without its consent (key 7), "
+                    "signed.", signed({}, drop=(7,))),
+        _invalid_op("version-2", "K4", "add-bob with version 2, signed.", signed({0: 2})),
+        _invalid_op("name-blank", "K5", "add-bob named \" \" (blank), signed.",
+                    signed({8: " "})),
+        _invalid_op("admin-0", "K5", "add-bob with admin 0 (absent means no admin), signed.",
+                    signed({9: 0})),
+        _invalid_op("init-by-another-key", "K5", "genesis signed by bob with signer bob: an "
+                    "init is signed by the account key.",
+                    signed({5: bob.public_key}, signer=bob, base=init_fields)),
+        _invalid_op("init-with-prev", "K6", "genesis with a prev, signed.",
+                    signed({2: add.hash}, base=init_fields)),
+        _invalid_op("add-without-prev", "K6", "add-bob without prev, signed.",
+                    signed({}, drop=(2,))),
+        _invalid_op("type-unknown", "K7", "add-bob with type \"delete\", signed.",
+                    signed({4: "delete"})),
+        _invalid_op("sig-flipped", "K8", "add-bob with the last signature bit flipped.",
+                    bytes(flipped)),
+        _invalid_op("consent-for-rotate", "K9", "add-bob carrying bob's consent to "
+                    "[account, \"rotate\"], not to \"add\"; signed.",
+                    signed({7: consent_for(bob, account, OpType.ROTATE)})),
+    ]
+
+
+def _account_vectors() -> dict[str, Any]:
+    k = {name: ident for name, (ident, _) in ACCOUNT_KEYS.items()}
+    account = k["alice"].public_key
+    ops: dict[str, Op] = {}
+    described: list[dict[str, Any]] = []
+
+    def add_op(label: str, description: str, signer: str, op_type: OpType, key: str,
+               prev: str | None, ts: int, **kw: Any) -> Op:
+        subject = k[key]
+        consent = (consent_for(subject, account, op_type)
+                   if op_type in account_ops.NEEDS_CONSENT else None)
+        op = make_op(k[signer], account=account, op_type=op_type, key=subject.public_key,
+                     timestamp=ts, prev=None if prev is None else ops[prev].hash,
+                     consent=consent, **kw)
+        ops[label] = op
+        described.append(_op_vector(label, description, op))
+        return op
+
+    window_end = T0 + DAY_MS + RECOVERY_WINDOW_MS
+    genesis = add_op("genesis", "alice's account begins: init naming the recovery key.",
+                     "alice", OpType.INIT, "recovery", None, T0)
+    add_bob = add_op("add-bob", "alice (the account key) adds bob as \"laptop\" with admin.",
+                     "alice", OpType.ADD, "bob", "genesis", T0 + STEP, name="laptop",
+                     admin=True)
+    add_op("add-carol", "alice adds carol as \"phone\", no admin.", "alice", OpType.ADD,
+           "carol", "add-bob", T0 + 2 * STEP, name="phone")
+    add_op("add-dave-by-bob", "bob (an admin device) adds dave as \"tablet\" with admin.",
+           "bob", OpType.ADD, "dave", "add-carol", T0 + 3 * STEP, name="tablet", admin=True)
+    add_op("revoke-carol", "bob revokes carol: her entries up to seq 5 still count.", "bob",
+           OpType.REVOKE, "carol", "add-dave-by-bob", T0 + 4 * STEP, after=5)
+    add_op("revoke-carol-by-dave", "dave revokes carol at the same moment as bob, after 7: "
+           "same priority and timestamp, the lower op hash wins.", "dave", OpType.REVOKE,
+           "carol", "add-dave-by-bob", T0 + 4 * STEP, after=7)
+    add_op("rotate-to-erin", "The recovery key makes erin the account key; alice's feed "
+           "counts up to seq 10.", "recovery", OpType.ROTATE, "erin", "revoke-carol",
+           T0 + 5 * STEP, after=10)
+    add_op("replace-recovery", "The recovery key replaces itself with recovery-2.",
+           "recovery", OpType.RECOVERY, "recovery-2", "rotate-to-erin", T0 + 6 * STEP)
+    add_op("second-init", "alice signs a second init (naming erin): ignored, the genesis is "
+           "the earlier one.", "alice", OpType.INIT, "erin", None, T0 + 500)
+    add_op("thief-adds-dave", "A thief holding alice's key adds dave (admin), a day later.",
+           "alice", OpType.ADD, "dave", "add-carol", T0 + DAY_MS, name="mine", admin=True)
+    add_op("thief-revokes-bob", "dave (the thief's device) revokes bob's whole feed.", "dave",
+           OpType.REVOKE, "bob", "thief-adds-dave", T0 + DAY_MS + STEP, after=0)
+    add_op("rescue-in-window", "The owner, with the recovery key, rotates the account key "
+           "to erin, hanging on add-carol, exactly 7 days after thief-adds-dave: inside the "
+           "window (at most first + 604800000).", "recovery", OpType.ROTATE, "erin",
+           "add-carol", window_end, after=2)
+    add_op("rescue-late", "The same rotate 1 ms later: outside the window.", "recovery",
+           OpType.ROTATE, "erin", "add-carol", window_end + 1, after=2)
+    add_op("rotate-at-tip", "After the window the recovery key rotates at the tip.",
+           "recovery", OpType.ROTATE, "erin", "thief-revokes-bob", window_end + 2 * STEP,
+           after=2)
+    add_op("revoke-thief", "...and revokes the thief's device, none of its feed counting.",
+           "recovery", OpType.REVOKE, "dave", "rotate-at-tip", window_end + 3 * STEP, after=0)
+
+    names = {op.hash: name for name, op in ops.items()}
+    a, b, c, d, e = "alice", "bob", "carol", "dave", "erin"
+
+    def scenario(name: str, description: str, op_names: list[str],
+                 counts: list[tuple[str, int, bool]]) -> dict[str, Any]:
+        held = [ops[n] for n in op_names]
+        state = resolve(account, held)
+        assert resolve(account, list(reversed(held))) == state
+        for feed, seq, expected in counts:
+            assert state.counts(k[feed].public_key, seq) is expected, (name, feed, seq)
+        return {"name": name, "description": description, "ops": op_names,
+                "state": _state_vector(state, names),
+                "counts": [{"feed": f, "seq": s, "expected": x} for f, s, x in counts]}
+
+    three = ["genesis", "add-bob", "add-carol", "add-dave-by-bob"]
+    concurrent = min(ops["revoke-carol"], ops["revoke-carol-by-dave"], key=lambda o: o.hash)
+    assert concurrent.after is not None
+    thief = ["genesis", "add-bob", "add-carol", "thief-adds-dave", "thief-revokes-bob"]
+    scenarios = [
+        scenario("no-ops", "Nothing held: the implicit state of a single-key identity.", [],
+                 [(a, 1, True), (a, MAX_AFTER, True), (b, 1, False)]),
+        scenario("three-devices", "init and three adds, one by an admin device.", three,
+                 [(a, 1, True), (b, 1, True), (c, 1, True), (d, 1, True), (e, 1, False)]),
+        scenario("revocation", "carol revoked with after 5.", [*three, "revoke-carol"],
+                 [(c, 5, True), (c, 6, False), (b, 100, True)]),
+        scenario("concurrent-revokes", "bob and dave revoke carol at once: one wins "
+                 "everywhere (S6: equal priority and timestamp, lowest op hash).",
+                 [*three, "revoke-carol-by-dave", "revoke-carol"],
+                 [(c, concurrent.after, True), (c, concurrent.after + 1, False)]),
+        scenario("rotation", "The recovery key rotates the account key to erin (alice's feed "
+                 "counts up to 10) and then replaces itself.",
+                 [*three, "revoke-carol", "rotate-to-erin", "replace-recovery"],
+                 [(a, 10, True), (a, 11, False), (e, 1, True), (c, 5, True)]),
+        scenario("second-init", "A second init is ignored, and so is what hangs on it.",
+                 ["genesis", "add-bob", "second-init"], [(b, 1, True)]),
+        scenario("thief-recovered-in-window", "The recovery key overrides the thief within "
+                 "7 days: the thief's ops are overridden, bob counts again.",
+                 [*thief, "rescue-in-window"],
+                 [(b, 1, True), (d, 1, False), (a, 2, True), (a, 3, False), (e, 1, True)]),
+        scenario("thief-outside-window", "The same rescue a millisecond too late loses: the "
+                 "thief's ops stand.", [*thief, "rescue-late"],
+                 [(b, 1, False), (d, 1, True), (a, 3, True), (e, 1, False)]),
+        scenario("thief-outside-window-then-tip", "After the window the recovery key acts at "
+                 "the tip: erin becomes the account key and dave is cut off.",
+                 [*thief, "rescue-late", "rotate-at-tip", "revoke-thief"],
+                 [(b, 1, False), (d, 1, False), (a, 2, True), (a, 3, False), (e, 1, True)]),
+    ]
+    genesis_message = encode([8, account, [genesis.raw]])
+    size = len(genesis_message)
+    prefix = bytearray()
+    while True:
+        byte, size = size & 0x7F, size >> 7
+        prefix.append(byte | (0x80 if size else 0))
+        if not size:
+            break
+    return {
+        "op_context": account_ops.OP_CONTEXT.hex(),
+        "consent_context": account_ops.CONSENT_CONTEXT.hex(),
+        "max_op_bytes": MAX_OP_BYTES,
+        "recovery_window_ms": RECOVERY_WINDOW_MS,
+        "recovery_person": RECOVERY_PERSON.decode(),
+        "account": "alice",
+        "keys": [doc for _, doc in ACCOUNT_KEYS.values()],
+        "ops": described,
+        "scenarios": scenarios,
+        "invalid": _invalid_ops(genesis, add_bob),
+        "ops_frame": {"description": "OPS (message type 8) with the genesis, as a frame: "
+                                     "LEB128 length, then canonical [8, account, [op]].",
+                      "message_diag": diag(cbor2.loads(genesis_message)),
+                      "frame": (bytes(prefix) + genesis_message).hex()},
+    }
+
+
 def build() -> dict[str, Any]:
     """The whole test-vector document."""
     a, b, c = ALICE, BOB, CAROL
@@ -816,6 +1111,7 @@ def build() -> dict[str, Any]:
         "archive": _archive_vectors([("first-post", first, False),
                                      ("second-post-without-payload", second, True),
                                      ("about", about, False)]),
+        "accounts": _account_vectors(),
     }
 
 
