@@ -47,6 +47,7 @@ from p2psocial.core.errors import (
 from p2psocial.core.feed import FeedState, Placement, place
 from p2psocial.core.identity import Identity, handle_of, parse_handle
 from p2psocial.core.replication.framing import MAX_FRAME, FrameDecoder, encode_frame
+from p2psocial.core.replication.messages import Ops, decode_message, encode_message
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS_FILE = ROOT / "docs" / "test-vectors.json"
@@ -449,7 +450,8 @@ def test_ops_frame() -> None:
     genesis = bytes.fromhex(ACCOUNT_OPS["genesis"]["op"])
     account = bytes.fromhex(ACCOUNT_KEYS[ACCOUNTS["account"]]["public_key"])
     assert message == encode([8, account, [genesis]])
-    assert cbor2.loads(message) == [8, account, [genesis]]
+    assert decode_message(message) == Ops(account=account, ops=(genesis,))
+    assert encode_message(Ops(account=account, ops=(genesis,))) == message
 
 
 # --- drift -----------------------------------------------------------------------------------
