@@ -20,6 +20,8 @@ Rules:
   misbehaving.
 - Read deadlines, refusals and retry-afters: runtime.sync_limits. A peer's ERROR with a
   retry-after is passed to the link, which does not dial that peer again before it.
+- Account ops (spec O1-O2): answers carry the ops `accounts` serves, and received OPS go to
+  `accounts` (runtime.account_sync); a bad op ends the session like an invalid entry.
 - Stream errors end the session quietly: the replicator reconnects peers it wants to keep.
   Entries of every complete frame that arrived before are still stored (spec L2), so the
   next session resumes from them.
@@ -51,7 +53,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from p2psocial.core.errors import LocalProtocolError, NetError, ProtocolError
 from p2psocial.core.feed import FeedState
@@ -61,6 +63,7 @@ from p2psocial.core.replication import (
     NEED_DATA,
     Code,
     EntriesReceived,
+    OpsReceived,
     Output,
     PeerClosed,
     PeerFailed,
@@ -78,6 +81,9 @@ from p2psocial.core.replication import (
 )
 from p2psocial.runtime.sync_limits import SyncLimits, receive_within
 from p2psocial.store.sqlite import IngestReport, Store
+
+if TYPE_CHECKING:
+    from p2psocial.runtime.account_sync import AccountSync
 
 log = logging.getLogger(__name__)
 PAGE = 256  # entries in the first page of a run
@@ -143,8 +149,10 @@ class PeerSync:
     """Runs one SyncSession until the stream ends, the peer closes, or `close()`."""
 
     def __init__(self, link: Link, pipe: Pipe, peer: str, *, outbound: bool,
-                 limits: SyncLimits | None = None, budget: int | None = None) -> None:
+                 limits: SyncLimits | None = None, budget: int | None = None,
+                 accounts: AccountSync | None = None) -> None:
         self.link = link
+        self.accounts = accounts
         self.peer = peer
         self.outbound = outbound
         self.limited = budget is not None
@@ -276,10 +284,17 @@ class PeerSync:
                 return
             if isinstance(event, PeerWants):
                 states = await self.link.states_to_serve(event.feeds)
+                ops = await self.accounts.ops_to_serve(event.feeds) if self.accounts else None
                 if self.open:
-                    self._enqueue(self.session.answer(event, states))
+                    self._enqueue(self.session.answer(event, states, ops))
             elif isinstance(event, EntriesReceived):
                 await self._start_ingest(event)
+            elif isinstance(event, OpsReceived) and self.accounts is not None:
+                try:
+                    await self.accounts.received(self, event)
+                except ProtocolError as exc:
+                    self._fail(exc.code, exc.detail, f"sent an invalid account op: {exc}")
+                    return
             elif isinstance(event, PeerHas):
                 for note in event.notes:
                     self.link.peer_has(self, note.feed, note.lo, note.hi)

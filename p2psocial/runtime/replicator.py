@@ -4,7 +4,8 @@ Rules:
 - The libp2p Host (p2psocial.net, trio) runs inside the bridge; every call to it crosses the
   bridge here. Sync sessions run on the asyncio side (runtime.peer_sync).
 - Wanted feeds come from the follow graph (core.wants): me, who I follow, who they follow, up
-  to `hops`, minus blocked and forked feeds. When my follows change, every session is told.
+  to `hops`, minus blocked and forked feeds; a wanted account brings its member feeds (spec
+  O3; account ops: runtime.account_sync). When my follows change, every session is told.
 - One session per peer. The side that dialled the connection opens the sync stream; if both
   did, the session opened by the peer with the lower handle wins.
 - A peer that breaks the protocol or sends an invalid entry or a fork is disconnected and
@@ -56,6 +57,7 @@ from p2psocial.net import (
 )
 from p2psocial.net.autonat import ReachabilityWatch, serve_dialback
 from p2psocial.net.holepunch import HolePuncher
+from p2psocial.runtime.account_sync import AccountSync
 from p2psocial.runtime.announcer import Announcer
 from p2psocial.runtime.peer_sync import AGENT, READ_BYTES, PeerSync, circuit_budget
 from p2psocial.runtime.redial import Redialer
@@ -142,6 +144,10 @@ class Replicator:
         self._stopping = False
         self._sync_limits = SyncLimits(node.config.sync_hello_seconds,
                                        node.config.sync_frame_seconds)
+        self.accounts = AccountSync(  # account ops (spec O1-O3)
+            self.store, sessions=lambda: list(self._sessions.values()),
+            wanted=lambda: self._wants, blocked=lambda: self._blocked,
+            wants_changed=self.wants_changed)
         self.relays = RelayClient(self, bridge, host)
         self.duty: RelayDuty | None = RelayDuty(self, bridge, host) if node.config.relay \
             else None
@@ -178,6 +184,7 @@ class Replicator:
             await self.duty.start()
             if config.dht:
                 self._spawn(self.duty.keep_provided(), "provide members")
+        await self.accounts.start()
         await self._recompute_wants()
         await self.relays.refresh()
         self._spawn(self._reach_authors_loop(), "reach authors")
@@ -231,14 +238,17 @@ class Replicator:
         graph: dict[bytes, set[bytes]] = {}
         frontier = {self.me}
         for _ in range(config.hops):
-            layer = await self.store.follow_graph(frontier - set(graph))
+            layer = await self.store.follow_graph(self.accounts.with_members(frontier)
+                                                  - set(graph))
             graph.update(layer)
             frontier = set().union(*layer.values()) if layer else set()
-        wants = compute_wants(self.me, follows_from(graph), blocked=self._blocked,
-                              hops=config.hops, depths=config.depths)
+        wants = self.accounts.expand(compute_wants(
+            self.me, follows_from(self.accounts.fold(graph)), blocked=self._blocked,
+            hops=config.hops, depths=config.depths), self._blocked)
         kept_for_members: set[bytes] = set()
         if self.duty is not None:
-            for feed, want in self.duty.extra_wants(self._blocked).items():
+            extra = self.accounts.expand(self.duty.extra_wants(self._blocked), self._blocked)
+            for feed, want in extra.items():
                 if feed not in wants:
                     kept_for_members.add(feed)
                     wants[feed] = want
@@ -424,6 +434,12 @@ class Replicator:
             with contextlib.suppress(NetError):
                 await self._call(self._host.gossip.publish, topic_of(self.me), newest.header)
 
+    def ops_stored(self, ops: Sequence[Any]) -> None:
+        """Account ops made here were stored (core.account.ops.Op): send them to the peers
+        that want their account, and want new member feeds (spec O1, O3)."""
+        if ops and not self._stopping:
+            self._spawn(self.accounts.ops_stored(ops), "ops")
+
     # --- sessions ---------------------------------------------------------------------------
 
     async def _inbound_from_trio(self, channel: Channel) -> None:
@@ -447,7 +463,7 @@ class Replicator:
         budget = None if relay is None else circuit_budget(
             await self._bridge.run_sync(self._host.circuit_data_limit, relay))
         sync = PeerSync(self, pipe, peer, outbound=outbound, limits=self._sync_limits,
-                        budget=budget)
+                        budget=budget, accounts=self.accounts)
         self._sessions[peer] = sync
         try:
             await sync.run()

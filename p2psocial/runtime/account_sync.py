@@ -1,0 +1,175 @@
+"""Account ops in a node's replication (docs/protocol.md §Account ops in sessions, O1-O3).
+
+Rules:
+- O1: a session answering a WANT note for feed F sends the ops held for account F (passed to
+  `SyncSession.answer` by PeerSync, from `ops_to_serve`); ops new in the store (received, or
+  made here: `ops_stored`) go live to every session whose peer wants their account. The
+  session sends each op once per session and never back to the peer that sent it.
+- O2: received ops are checked by core.replication.op_check (K1-K9 and the account) in a
+  worker thread (two signatures per op); the valid ones before a bad one are stored, then
+  the bad one fails the session (ProtocolError, raised to PeerSync). Ops already held are
+  skipped before checking (they were checked when stored).
+- O3: the member feeds of every account with ops held are kept here (`members`); the
+  replicator asks `expand` for the wanted feeds (each wanted account's member feeds at its
+  hop and depth), `with_members` and `fold` for the follow graph. When new ops change the
+  member feeds of an account, the replicator recomputes its wants (new WANT notes).
+- Ops of blocked accounts are not served. Ops stored here by another path than `received`
+  must be passed to `ops_stored` (Replicator.ops_stored) to go out live; answers find them
+  anyway (the accounts with ops are re-read for each WANT answered).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from p2psocial.core.account.ops import Op
+from p2psocial.core.encoding import digest
+from p2psocial.core.errors import LocalProtocolError
+from p2psocial.core.replication import OpsReceived
+from p2psocial.core.replication.account_ops import expand_wants, fold_follows
+from p2psocial.core.replication.op_check import check_ops
+from p2psocial.core.wants import Want
+from p2psocial.store.sqlite import Store
+
+if TYPE_CHECKING:
+    from p2psocial.runtime.peer_sync import PeerSync
+
+log = logging.getLogger(__name__)
+MAX_HELD_HASHES = 200_000  # op hashes remembered as held (checked); beyond, ops are rechecked
+
+
+class AccountSync:
+    """The account ops part of one node's replication (see the module rules)."""
+
+    def __init__(self, store: Store, *, sessions: Callable[[], Iterable[PeerSync]],
+                 wanted: Callable[[], Collection[bytes]],
+                 blocked: Callable[[], Collection[bytes]],
+                 wants_changed: Callable[[], None]) -> None:
+        self._store = store
+        self._sessions = sessions
+        self._wanted = wanted
+        self._blocked = blocked
+        self._wants_changed = wants_changed
+        self._with_ops: set[bytes] = set()
+        self._members: dict[bytes, frozenset[bytes]] = {}   # accounts with an init
+        self._held: dict[bytes, bytes] = {}   # op hash -> account, of ops held (checked)
+
+    async def start(self) -> None:
+        """Learn which accounts have ops and their member feeds (before wants are computed)."""
+        for account in await self._store.accounts.accounts_with_ops():
+            self._with_ops.add(account)
+            await self._learn_members(account)
+
+    @property
+    def members(self) -> Mapping[bytes, frozenset[bytes]]:
+        """The member feeds of each account whose init is held."""
+        return self._members
+
+    # --- O3: wants ---------------------------------------------------------------------------
+
+    def expand(self, wants: Mapping[bytes, Want], blocked: Collection[bytes]
+               ) -> dict[bytes, Want]:
+        """`wants` with the member feeds of every wanted account (O3)."""
+        return expand_wants(wants, self._members, blocked)
+
+    def with_members(self, feeds: Iterable[bytes]) -> set[bytes]:
+        """`feeds` and the member feeds of those that are accounts (whose follows to read)."""
+        out = set(feeds)
+        for feed in list(out):
+            out.update(self._members.get(feed, ()))
+        return out
+
+    def fold(self, graph: Mapping[bytes, Collection[bytes]]) -> dict[bytes, set[bytes]]:
+        """The follow graph with each account following what its member feeds follow."""
+        return fold_follows(graph, self._members)
+
+    # --- O1: sending ---------------------------------------------------------------------
+
+    async def ops_to_serve(self, feeds: Sequence[bytes]) -> dict[bytes, list[bytes]]:
+        """The ops held of each of `feeds` that is an account (for answering a WANT)."""
+        await self._catch_up()
+        blocked = self._blocked()
+        out: dict[bytes, list[bytes]] = {}
+        for feed in feeds:
+            if feed in self._with_ops and feed not in blocked:
+                ops = await self._store.accounts.ops_of(feed)
+                self._remember(ops)
+                if ops:
+                    out[feed] = [op.raw for op in ops]
+        return out
+
+    async def ops_stored(self, ops: Sequence[Op], source: PeerSync | None = None) -> None:
+        """Ops new in the store (received from `source`, or made by this node): send them to
+        the sessions that want their account, and recompute wants if members changed."""
+        self._remember(ops)
+        by_account: dict[bytes, list[bytes]] = {}
+        for op in ops:
+            by_account.setdefault(op.account, []).append(op.raw)
+        changed = False
+        for account, raws in by_account.items():
+            self._with_ops.add(account)
+            changed |= await self._learn_members(account) and account in self._wanted()
+            if account in self._blocked():
+                continue
+            for sync in list(self._sessions()):
+                if sync is source or not sync.open:
+                    continue
+                try:
+                    sync.send([sync.session.ops(account, raws)])
+                except LocalProtocolError as exc:  # the session closed meanwhile
+                    log.debug("ops to %s: %s", sync.peer, exc)
+        if changed:
+            self._wants_changed()
+
+    # --- O2: receiving -------------------------------------------------------------------
+
+    async def received(self, sync: PeerSync, event: OpsReceived) -> None:
+        """OPS from a peer: check, store, pass on.
+
+        Raises:
+            ProtocolError: INVALID_OP or WRONG_ACCOUNT (the valid ops before it are stored).
+        """
+        fresh = [raw for raw in event.ops if self._held.get(digest(raw)) != event.account]
+        valid, error = await asyncio.to_thread(check_ops, event.account, fresh)
+        if valid:
+            new = await self._store.accounts.add_ops(valid)
+            self._remember(valid)
+            if new:
+                log.info("%d new ops of account %s from %s", len(new),
+                         event.account.hex()[:12], sync.peer)
+                await self.ops_stored(new, source=sync)
+        if error is not None:
+            raise error
+
+    # --- bookkeeping ---------------------------------------------------------------------
+
+    async def _catch_up(self) -> None:
+        """Learn accounts whose ops entered the store by another path than this one (e.g.
+        the CLI stored them while the node was running without calling `ops_stored`)."""
+        changed = False
+        for account in await self._store.accounts.accounts_with_ops():
+            if account not in self._with_ops:
+                self._with_ops.add(account)
+                changed |= await self._learn_members(account) and account in self._wanted()
+        if changed:
+            self._wants_changed()
+
+    def _remember(self, ops: Iterable[Op]) -> None:
+        for op in ops:
+            if len(self._held) >= MAX_HELD_HASHES:
+                return
+            self._held[op.hash] = op.account
+
+    async def _learn_members(self, account: bytes) -> bool:
+        """Re-read the member feeds of `account`; True if they changed."""
+        state = await self._store.accounts.state_of(account)
+        members = state.member_feeds() if state.tip is not None else frozenset()
+        before = self._members.get(account, frozenset())
+        if members:
+            self._members[account] = members
+        else:
+            self._members.pop(account, None)
+        return members != before
