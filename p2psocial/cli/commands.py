@@ -13,7 +13,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from p2psocial.cli import node_commands, passphrase, render
+from p2psocial.cli import account_commands, node_commands, passphrase, render
 from p2psocial.core import archive as archive_format
 from p2psocial.core.errors import (
     ArchiveError,
@@ -22,6 +22,7 @@ from p2psocial.core.errors import (
     UsageError,
 )
 from p2psocial.core.identity import Identity, handle_of
+from p2psocial.runtime.account_home import read_account
 from p2psocial.runtime.control import ControlClient, NodeNotRunning
 from p2psocial.runtime.local import open_local, require_identity
 from p2psocial.runtime.names import IN_POST
@@ -50,8 +51,9 @@ async def run(args: argparse.Namespace) -> int:
     if args.verb == "init":
         return await _init(args, home)
     if args.verb == "id":
-        print(handle_of(keyfile.public_key_of(require_identity(home))))
-        return 0
+        return _id(args, home)
+    if args.verb in account_commands.VERB_NAMES:
+        return await account_commands.run(args, home)
     if args.verb == "import":
         return await _import(args, home)
     if args.verb == "export":
@@ -100,9 +102,11 @@ async def _init(args: argparse.Namespace, home: Home) -> int:
         existing = handle_of(keyfile.public_key_of(keyfile.read_doc(home.key_file)))
         raise UsageError(f"{home.root} already holds the identity {existing}; "
                          "use --home for another")
+    if args.account:
+        return await account_commands.init_account(args, home)
     secret = passphrase.ask_new(args.no_passphrase)
     identity = Identity.generate()
-    await _create_home(home, keyfile.seal(identity, secret), identity.public_key)
+    await create_home(home, keyfile.seal(identity, secret), identity.public_key)
     if not secret:
         sys.stderr.write(f"warning: no passphrase: your secret key is stored unencrypted in "
                          f"{home.key_file} (readable only by you)\n")
@@ -111,15 +115,24 @@ async def _init(args: argparse.Namespace, home: Home) -> int:
     return 0
 
 
+def _id(args: argparse.Namespace, home: Home) -> int:
+    """My public handle: the account's on a device of an account (what followers follow),
+    else my key's; --device: this device's key's."""
+    mine = keyfile.public_key_of(require_identity(home))
+    local = None if args.device else read_account(home)
+    print(handle_of(local.account if local is not None else mine))
+    return 0
+
+
 async def create_unattended_identity(home: Home) -> None:
     """A new identity whose key is stored unencrypted (for relays, which run unattended)."""
     identity = Identity.generate()
-    await _create_home(home, keyfile.seal(identity, ""), identity.public_key)
+    await create_home(home, keyfile.seal(identity, ""), identity.public_key)
     sys.stderr.write(f"created identity {identity.handle} in {home.root} (key not encrypted: "
                      "a relay runs unattended)\n")
 
 
-async def _create_home(home: Home, doc: dict[str, Any], public_key: bytes) -> None:
+async def create_home(home: Home, doc: dict[str, Any], public_key: bytes) -> None:
     home.create()
     with HomeLock(home):
         store = await Store.open(home.database)
@@ -336,7 +349,7 @@ async def _import(args: argparse.Namespace, home: Home) -> int:
             raise ArchiveError(f"the archive belongs to {handle_of(public_key)}, this home to "
                                f"{handle_of(mine)}: use --home for a new directory")
     else:
-        await _create_home(home, archive.key_doc, public_key)
+        await create_home(home, archive.key_doc, public_key)
     try:
         async with open_local(home, passphrase.unlock_interactively) as service:
             result = await service.import_archive(archive)
@@ -374,4 +387,4 @@ async def _invite(args: argparse.Namespace, service: UserAPI) -> int:
 
 
 VERBS = frozenset({*_HANDLERS, "init", "id", "import", "export", "run", "peers", "status",
-                   "connect", "relay"})
+                   "connect", "relay", *account_commands.VERB_NAMES})

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from p2psocial import __version__
-from p2psocial.cli import commands
+from p2psocial.cli import account_commands, commands
 from p2psocial.core.errors import P2PSocialError
 
 EXIT_ERROR = 1
@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     _writing_verbs(verb)
     _reading_verbs(verb)
     _node_verbs(verb)
+    account_commands.add_verbs(verb)
     return p
 
 
@@ -76,7 +77,13 @@ def _identity_verbs(verb: _VerbAdder) -> None:
     s = verb("init", "create an identity (asks for a passphrase; empty means unencrypted)")
     s.add_argument("--no-passphrase", action="store_true",
                    help="store the secret key unencrypted (for unattended nodes)")
-    verb("id", "print my public handle")
+    s.add_argument("--account", action="store_true",
+                   help="make an account: an account key, this device's key and a recovery "
+                   "phrase shown once (more devices can join it later)")
+    s.add_argument("--name", help="with --account: this device's name (default: host name)")
+    s.add_argument("--json", action="store_true", help="with --account: print JSON")
+    verb("id", "print my public handle (an account's, on a device of one)").add_argument(
+        "--device", action="store_true", help="this device's own handle")
     verb("export", "write my key (still encrypted) and my log to a file").add_argument("file")
     verb("import", "restore an identity and its log from an export file").add_argument("file")
 

@@ -76,6 +76,8 @@ _METHODS = [
     Method("thread", "service", EntryView, many=True),
     Method("verify", "service", VerifyReport),
     Method("export_entries_hex", "service"),
+    Method("account_ops", "service"),
+    Method("add_account_ops", "service"),
     # read-only views for the UI
     Method("posts", "service", EntryView, many=True),
     Method("entries", "service", EntryView, many=True),

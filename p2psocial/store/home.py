@@ -4,9 +4,10 @@ Rules:
 - The directory is `--home`, else $P2PSOCIAL_HOME, else the platform's user data directory.
 - One process owns a home at a time: it holds an exclusive flock on `HOME/lock` for as long
   as it runs; a second process is refused with HomeLocked naming the owner's pid.
-- Every file the program writes in a home is created with mode 0600 (the key, the database
-  and its -wal/-shm, config.json, ui.json, node.log, the lock, the control socket); the
-  directory with 0700, and a directory a home is created in is narrowed to 0700.
+- Every file the program writes in a home is created with mode 0600 (the key, account.json
+  and the sealed account key, the database and its -wal/-shm, config.json, ui.json,
+  node.log, the lock, the control socket); the directory with 0700, and a directory a home
+  is created in is narrowed to 0700.
 - Opening a home fixes any of those files that others may read (a copied-in file keeps its
   mode) and says so; a home directory open to others is reported with the chmod to run.
 """
@@ -39,6 +40,16 @@ class Home:
         return self.root / "key.json"
 
     @property
+    def account_file(self) -> Path:
+        """Which account this home's device belongs to (absent: a single-key identity)."""
+        return self.root / "account.json"
+
+    @property
+    def account_key_file(self) -> Path:
+        """The account key, sealed like key.json, if this home holds it."""
+        return self.root / "account-key.json"
+
+    @property
     def database(self) -> Path:
         return self.root / "p2psocial.db"
 
@@ -65,7 +76,8 @@ class Home:
     def private_files(self) -> list[Path]:
         """Every file the program writes in this home."""
         db = self.database
-        return [self.key_file, db, db.with_name(db.name + "-wal"),
+        return [self.key_file, self.account_file, self.account_key_file, db,
+                db.with_name(db.name + "-wal"),
                 db.with_name(db.name + "-shm"), self.config_file, self.ui_settings,
                 self.log_file, self.lock_file, self.control_socket]
 

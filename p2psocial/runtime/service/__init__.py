@@ -15,6 +15,7 @@ Rules:
 from __future__ import annotations
 
 from p2psocial.core.errors import HandleError
+from p2psocial.runtime.service.accounts import AccountsService
 from p2psocial.runtime.service.archive import ArchiveService, ImportResult
 from p2psocial.runtime.service.base import (
     HINTS_PREFIX,
@@ -29,7 +30,7 @@ from p2psocial.runtime.service.reading import Reading
 from p2psocial.runtime.service.relays import RelaysService, relay_token_key
 
 
-class Service(Posting, Graph, RelaysService, Reading, ArchiveService):
+class Service(Posting, Graph, RelaysService, Reading, ArchiveService, AccountsService):
     """The user's actions and views over one store."""
 
 

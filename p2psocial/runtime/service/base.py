@@ -8,6 +8,7 @@ Rules:
   until its latest entries were learnt from the network or the user confirms the backup is
   current (`confirm_restored`), because writing from a stale backup would fork the feed.
 - Every page read is 1 to MAX_PAGE items; cursors are checked before they reach the store.
+- A device that its account's state lists as revoked writes nothing (one line says so).
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ class ServiceCore:
             raise UsageError("this identity was restored from a backup: run `p2psocial run` "
                              "so the node can learn your latest entries from the network "
                              "first, or pass --force if the backup is current")
+        await self._refuse_if_revoked()
         try:
             entry = await self.store.append(self.identity(), content)
         except ValidationError as exc:
@@ -96,6 +98,16 @@ class ServiceCore:
         for callback in self.on_appended:
             callback(entry)
         return await self._view(entry)
+
+    async def _refuse_if_revoked(self) -> None:
+        """A device revoked from its account writes nothing (its entries would not count)."""
+        account = await self.store.accounts.account_of(self.public_key)
+        if account is None:
+            return
+        device = (await self.store.accounts.state_of(account)).devices.get(self.public_key)
+        if device is not None and not device.current:
+            raise UsageError(f"this device was revoked from the account {handle_of(account)}: "
+                             "nothing was posted (its entries no longer count)")
 
     async def confirm_restored(self) -> None:
         """Declare that the restored backup is current: writing is allowed again."""
