@@ -16,8 +16,10 @@ import dataclasses
 import importlib
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any, Protocol
 
+from p2psocial.core.account.ops import Op
 from p2psocial.core.entry import Entry
 from p2psocial.core.errors import StoreError, UsageError
 from p2psocial.core.identity import Identity, handle_of
@@ -39,6 +41,7 @@ class Network(Protocol):
     async def stop(self) -> None: ...
     def entries_stored(self, entries: list[Entry]) -> None: ...
     def wants_changed(self) -> None: ...
+    def ops_stored(self, ops: Sequence[Op]) -> None: ...
     async def peers(self) -> list[PeerView]: ...
     async def status(self) -> NodeStatus: ...
     async def connect(self, addr: str) -> PeerView: ...
@@ -90,6 +93,7 @@ class Node:
             self._service.on_appended.append(self._on_appended)
             self._service.peers = self.peers  # follow's check for feeds never seen
             self._service.on_appended.append(history_marker(self.home))
+            self._service.on_ops_stored.append(self._on_ops_stored)
             if not self.offline:
                 await self._start_network()
             self._control = ControlServer(self.home.control_socket,
@@ -178,6 +182,12 @@ class Node:
         await self.stop()
 
     # --- events ---------------------------------------------------------------------------
+
+    def _on_ops_stored(self, ops: list[Op]) -> None:
+        """Account ops made here (e.g. `device add` through the control socket): out to the
+        peers that want their account."""
+        if self._network is not None:
+            self._network.ops_stored(ops)
 
     def _on_appended(self, entry: Entry) -> None:
         self.entries_stored([entry], mine=True)

@@ -6,6 +6,7 @@ Rules:
 - Ops cross the control socket as hex; each is checked by the stateless rules (decode_op)
   before anything is stored, and a bad one refuses the whole call with one line.
 - Storing is `store.accounts.add_ops`: duplicates are harmless, the state is re-resolved.
+  The ops new here go to every `on_ops_stored` callback (a running node sends them out).
 """
 
 from __future__ import annotations
@@ -41,4 +42,8 @@ class AccountsService(ServiceCore):
                 decoded.append(decode_op(raw))
             except AccountOpError as exc:
                 raise UsageError(f"not a valid account op: {exc}") from None
-        return [op.hash.hex() for op in await self.store.accounts.add_ops(decoded)]
+        new = await self.store.accounts.add_ops(decoded)
+        if new:
+            for callback in self.on_ops_stored:
+                callback(new)
+        return [op.hash.hex() for op in new]

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from p2psocial.core import limits
+from p2psocial.core.account.ops import Op
 from p2psocial.core.content import Content
 from p2psocial.core.entry import Entry
 from p2psocial.core.errors import UsageError, ValidationError
@@ -60,6 +61,8 @@ class ServiceCore:
         self._unlock = unlock
         self._identity: Identity | None = None
         self.on_appended: list[Callable[[Entry], Any]] = []
+        # account ops stored by this service (a running node sends them to its peers)
+        self.on_ops_stored: list[Callable[[list[Op]], Any]] = []
         # the node's connected peers, when a node runs (for `follow`'s check of unknown feeds)
         self.peers: Callable[[], Awaitable[list[PeerView]]] | None = None
 
