@@ -13,6 +13,9 @@ Rules:
   replicator asks `expand` for the wanted feeds (each wanted account's member feeds at its
   hop and depth), `with_members` and `fold` for the follow graph. When new ops change the
   member feeds of an account, the replicator recomputes its wants (new WANT notes).
+- A device of an account (HOME/account.json, runtime.account_home) wants its own account at
+  hop 0, so it accepts the account's ops (pairing sends them) and replicates its other
+  devices, and the follows made on any of them count as its own (S9).
 - Ops of blocked accounts are not served. Ops stored here by another path than `received`
   must be passed to `ops_stored` (Replicator.ops_stored) to go out live; answers find them
   anyway (the accounts with ops are re-read for each WANT answered).
@@ -27,11 +30,13 @@ from typing import TYPE_CHECKING
 
 from p2psocial.core.account.ops import Op
 from p2psocial.core.encoding import digest
-from p2psocial.core.errors import LocalProtocolError
+from p2psocial.core.errors import KeyfileError, LocalProtocolError
 from p2psocial.core.replication import OpsReceived
 from p2psocial.core.replication.account_ops import expand_wants, fold_follows
 from p2psocial.core.replication.op_check import check_ops
 from p2psocial.core.wants import Want
+from p2psocial.runtime.account_home import read_account
+from p2psocial.store.home import Home
 from p2psocial.store.sqlite import Store
 
 if TYPE_CHECKING:
@@ -47,8 +52,12 @@ class AccountSync:
     def __init__(self, store: Store, *, sessions: Callable[[], Iterable[PeerSync]],
                  wanted: Callable[[], Collection[bytes]],
                  blocked: Callable[[], Collection[bytes]],
-                 wants_changed: Callable[[], None]) -> None:
+                 wants_changed: Callable[[], None], me: bytes | None = None,
+                 home: Home | None = None) -> None:
         self._store = store
+        self._me = me
+        self._home = home
+        self._own: bytes | None = None  # my account, if this home's device belongs to one
         self._sessions = sessions
         self._wanted = wanted
         self._blocked = blocked
@@ -72,19 +81,42 @@ class AccountSync:
 
     def expand(self, wants: Mapping[bytes, Want], blocked: Collection[bytes]
                ) -> dict[bytes, Want]:
-        """`wants` with the member feeds of every wanted account (O3)."""
+        """`wants` with the member feeds of every wanted account (O3); if `wants` holds me
+        (hop 0), my own account with it."""
+        mine = wants.get(self._me) if self._me is not None else None
+        if mine is not None and self._own is not None and self._own not in blocked:
+            wants = {**wants, self._own: mine}
         return expand_wants(wants, self._members, blocked)
 
     def with_members(self, feeds: Iterable[bytes]) -> set[bytes]:
-        """`feeds` and the member feeds of those that are accounts (whose follows to read)."""
+        """`feeds` and the member feeds of those that are accounts (whose follows to read);
+        with me, my own account (read again from the home: it may have changed)."""
         out = set(feeds)
+        if self._me in out:
+            self._own = self._own_account()
+            if self._own is not None:
+                out.add(self._own)
         for feed in list(out):
             out.update(self._members.get(feed, ()))
         return out
 
     def fold(self, graph: Mapping[bytes, Collection[bytes]]) -> dict[bytes, set[bytes]]:
-        """The follow graph with each account following what its member feeds follow."""
-        return fold_follows(graph, self._members)
+        """The follow graph with each account following what its member feeds follow, and
+        me following what my own account does."""
+        out = fold_follows(graph, self._members)
+        if self._me is not None and self._own is not None:
+            out[self._me] = (out.get(self._me, set()) | out.get(self._own, set())) - {self._me}
+        return out
+
+    def _own_account(self) -> bytes | None:
+        if self._home is None:
+            return None
+        try:
+            local = read_account(self._home)
+        except KeyfileError as exc:
+            log.warning("ignoring this home's account: %s", exc)
+            return None
+        return None if local is None or local.account == self._me else local.account
 
     # --- O1: sending ---------------------------------------------------------------------
 

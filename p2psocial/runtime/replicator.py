@@ -147,7 +147,7 @@ class Replicator:
         self.accounts = AccountSync(  # account ops (spec O1-O3)
             self.store, sessions=lambda: list(self._sessions.values()),
             wanted=lambda: self._wants, blocked=lambda: self._blocked,
-            wants_changed=self.wants_changed)
+            wants_changed=self.wants_changed, me=self.me, home=node.home)
         self.relays = RelayClient(self, bridge, host)
         self.duty: RelayDuty | None = RelayDuty(self, bridge, host) if node.config.relay \
             else None

@@ -32,6 +32,7 @@ from p2psocial.core.replication import (
     encode_message,
 )
 from p2psocial.core.replication.messages import Ops
+from p2psocial.runtime.account_home import LocalAccount, write_account
 from p2psocial.runtime.account_sync import AccountSync
 from p2psocial.runtime.config import NodeConfig
 from p2psocial.runtime.node import Node
@@ -249,3 +250,33 @@ async def test_an_invalid_op_ends_the_session_and_the_ops_before_it_are_kept(
     finally:
         theirs.close()
         await store.close()
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(90)
+async def test_a_device_replicates_its_own_accounts_ops_and_other_devices(
+        tmp_path: Path) -> None:
+    """B is a device of ACC (HOME/account.json) that follows nobody: it wants its account at
+    hop 0, so it takes the ops A sends and the posts of ACC's other device."""
+    a, b = make_node(tmp_path / "a", ACC), make_node(tmp_path / "b", DEV2)
+    write_account(b.home, LocalAccount(account=ACC.public_key, device_name="b"))
+    there = Elsewhere()
+    try:
+        await there.run(a.start())
+        await there.run(a.store.accounts.add_ops([INIT, ADD, ADD2]))
+        await there.run(a.store.ingest(raw_entries(make_feed(DEV, 3))))
+        await b.start()
+        try:
+            await network(b).connect(network(a).listen_addrs()[0])
+
+            async def device_posts_arrived() -> bool:
+                return await held(b, DEV.public_key) == 3
+            await until(device_posts_arrived, "the other device's posts at B")
+            assert len(await b.store.accounts.ops_of(ACC.public_key)) == 3
+            hops = {n.feed: n.depth for n in network(b).want_notes()}
+            assert hops[DEV.public_key] == hops[DEV2.public_key] == hops[ACC.public_key]
+        finally:
+            await b.stop()
+            await there.run(a.stop())
+    finally:
+        there.close()
