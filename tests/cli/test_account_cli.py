@@ -98,6 +98,8 @@ def test_upgrade_a_single_key_identity(make_cli: MakeCli) -> None:
     c("init")
     c("post", "before the upgrade")
     handle = c("id").stdout.strip()
+    token = make_cli("second").json("device", "link", "--account", handle)["token"]
+    assert "run `p2psocial account upgrade` first" in c.fails("device", "add", token)
     up = c.json("account", "upgrade")
     assert (up["account"], up["device"]) == (handle, handle)
     shown = c.json("account", "show")
@@ -106,6 +108,7 @@ def test_upgrade_a_single_key_identity(make_cli: MakeCli) -> None:
     c("post", "after the upgrade")
     assert len(c.json("log")["entries"]) == 2
     assert "already a device of an account" in c.fails("account", "upgrade")
+    assert c.json("device", "add", token)["account"] == handle  # signed by the account key
     _assert_no_secret(c.home, up["recovery_phrase"])
 
 
@@ -142,6 +145,12 @@ def test_bad_tokens_are_one_line_and_store_nothing(make_cli: MakeCli) -> None:
     assert f"is for the account {other['account']}" in a.fails("device", "add",
                                                                 foreign["token"])
     assert "not a pairing token" in a.fails("device", "add", "hello")
+    blank = make_cli("blank")
+    assert "device name" in blank.fails("device", "link", "--account", made["account"],
+                                        "--name", "  ")
+    assert "--minutes" in blank.fails("device", "link", "--account", made["account"],
+                                      "--minutes", "0")
+    assert not blank.home.exists()
     token = make_cli("tampered").json("device", "link", "--account", made["account"])["token"]
     cut = token[:60] + ("2" if token[60] != "2" else "3") + token[61:]
     assert "pairing token" in a.fails("device", "add", cut)
