@@ -55,7 +55,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from p2psocial.core.errors import LocalProtocolError, NetError, ProtocolError
+from p2psocial.core.errors import LocalProtocolError, NetError, ProtocolError, StoreError
 from p2psocial.core.feed import FeedState
 from p2psocial.core.replication import (
     LIMITED_FRAME,
@@ -294,6 +294,10 @@ class PeerSync:
                     await self.accounts.received(self, event)
                 except ProtocolError as exc:
                     self._fail(exc.code, exc.detail, f"sent an invalid account op: {exc}")
+                    return
+                except StoreError as exc:  # e.g. the disk is full: as for entries
+                    log.warning("storing account ops from %s failed: %s", self.peer, exc)
+                    self.close("cannot store account ops")
                     return
             elif isinstance(event, PeerHas):
                 for note in event.notes:
