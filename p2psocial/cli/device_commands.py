@@ -10,6 +10,7 @@ Rules:
   (cli.account_support.admin_signer) and stores it; when this home's node runs, the op goes
   through it and the node dials the token's addresses so the new device gets it. Offline,
   it is stored and replication carries it later.
+- `device list` shows each device (revoked ones too) with the newest seq of its feed held here.
 - `device revoke <device>` takes a name, handle or hex key; `after` defaults to the head this
   node holds of that device's feed.
 - Every refusal is one line and stores nothing. Every verb has --json.
@@ -81,11 +82,13 @@ async def run(args: argparse.Namespace, home: Home) -> int:
     return await handlers[args.device_verb](args, home)
 
 
-def _device_json(state: AccountState, device: Device, mine: bytes) -> dict[str, Any]:
+def _device_json(state: AccountState, device: Device, mine: bytes, held: int
+                 ) -> dict[str, Any]:
     return {"name": device.name, "handle": handle_of(device.key), "key": device.key.hex(),
             "added": device.added_at, "status": "current" if device.current else "revoked",
             "after": device.after, "admin": device.admin or device.key == state.account_key,
-            "account_key": device.key == state.account_key, "this_device": device.key == mine}
+            "account_key": device.key == state.account_key, "this_device": device.key == mine,
+            "held": held}
 
 
 # --- link -----------------------------------------------------------------------------------
@@ -203,10 +206,12 @@ async def _list(args: argparse.Namespace, home: Home) -> int:
     account = local.account if local is not None else mine
     async with open_api(home) as api:
         state, _ = await acct.load_state(api, account)
-    devices = sorted(state.devices.values(),
-                     key=lambda d: (d.added_at or 0, d.key != state.account_key, d.key))
+        devices = sorted(state.devices.values(),
+                         key=lambda d: (d.added_at or 0, d.key != state.account_key, d.key))
+        held = {d.key: (await api.feed(handle_of(d.key))).hi for d in devices}
     if args.json:
-        print(json.dumps([_device_json(state, d, mine) for d in devices], indent=2))
+        print(json.dumps([_device_json(state, d, mine, held[d.key]) for d in devices],
+                         indent=2))
         return 0
     for d in devices:
         name = d.name or ("account key" if d.key == state.account_key else "unnamed")
@@ -214,7 +219,8 @@ async def _list(args: argparse.Namespace, home: Home) -> int:
         status = "current" if d.current else f"revoked (entries up to seq {d.after} count)"
         marks = [m for m, on in (("this device", d.key == mine), ("admin", d.admin))
                  if on]
-        print(f"{name}  {handle_of(d.key)}  added {added}  {status}"
+        print(f"{name}  {handle_of(d.key)}  added {added}  {status}  "
+              f"{held[d.key]} entries held"
               + (f"  [{', '.join(marks)}]" if marks else ""))
     if mine not in state.devices:
         print(f"(this device {handle_of(mine)} is not added yet: approve its pairing token "

@@ -132,6 +132,8 @@ def test_link_add_list_and_a_token_used_twice(make_cli: MakeCli) -> None:
     assert b.json("account", "show")["device_status"] == "current"
     assert "phone" in b("device", "list").stdout
     b("post", "from the phone")
+    mine = {d["name"]: d for d in b.json("device", "list")}["phone"]
+    assert mine["this_device"] and mine["held"] == 1
 
 
 def test_bad_tokens_are_one_line_and_store_nothing(make_cli: MakeCli) -> None:
