@@ -32,65 +32,97 @@ _MINE = f"""
         UNION ALL SELECT :me, NULL
         WHERE NOT EXISTS (SELECT 1 FROM account_devices WHERE feed = :me))"""
 
-# {name}(dst, value): per dst, the latest counted contacts row of my feeds (S9).
+# {name}(dst, value): per dst, the latest counted contacts row of my feeds (S9). CROSS JOIN
+# keeps SQLite's order (my feeds, their contacts, each row's entry): left free it walked my
+# entries and scanned my contacts for each (1,000 follows: 170 ms).
 _LATEST_CONTACT = """
     {name}(dst, value) AS (
         SELECT dst, value FROM (
             SELECT c.dst, c.{flag} AS value, row_number() OVER (PARTITION BY c.dst
                 ORDER BY f.ts DESC, c.src DESC, c.{seq} DESC) AS rank
-            FROM mine m JOIN contacts c ON c.src = m.f
-            JOIN entries f ON f.author = c.src AND f.seq = c.{seq}
+            FROM mine m CROSS JOIN contacts c ON c.src = m.f
+            CROSS JOIN entries f ON f.author = c.src AND f.seq = c.{seq}
             WHERE c.{seq} > 0 AND (m.after IS NULL OR c.{seq} <= m.after))
         WHERE rank = 1)"""
 
 _FOLLOWS = _LATEST_CONTACT.format(name="follows", flag="following", seq="follow_seq")
 _BLOCKS = _LATEST_CONTACT.format(name="blocks", flag="blocking", seq="block_seq")
 
-# CTEs for the feeds and accounts :me follows (not blocking), and blocks.
-CONTACTS_CTE = f"WITH {_MINE},{_FOLLOWS},{_BLOCKS}"
+# The same for an account of one feed that counts entirely (:me alone): its own rows.
+_OWN_FOLLOWS = """
+    follows(dst, value) AS (
+        SELECT dst, 1 FROM contacts WHERE src = :me AND following = 1 AND blocking = 0)"""
+_OWN_BLOCKS = """
+    blocks(dst, value) AS (SELECT dst, 1 FROM contacts WHERE src = :me AND blocking = 1)"""
+
+
+def contacts_cte(single: bool) -> str:
+    """The WITH clause naming mine, follows and blocks of :me's account; `single`: the account
+    is :me alone, counting entirely (then no merge across feeds is needed)."""
+    if single:
+        return f"WITH {_MINE},{_OWN_FOLLOWS},{_OWN_BLOCKS}"
+    return f"WITH {_MINE},{_FOLLOWS},{_BLOCKS}"
+
+
+def notifications_cte(single: bool) -> str:
+    """The WITH clause naming mine and blocks of :me's account (see contacts_cte)."""
+    return f"WITH {_MINE},{_OWN_BLOCKS if single else _BLOCKS}"
+
+
 FOLLOWING = ("SELECT dst FROM follows WHERE value = 1 AND dst NOT IN "
              "(SELECT dst FROM blocks WHERE value = 1)")
 BLOCKING = "SELECT dst FROM blocks WHERE value = 1"
 
-# accounts(a) -> sources(f): every feed of those accounts (a feed with no row is its own).
+# sources(f): every feed of the accounts `accounts(a)` (a feed with no row is its own).
 _SOURCES = """,
     sources(f) AS (
         SELECT a FROM accounts
         UNION SELECT d.feed FROM accounts JOIN account_devices d ON d.account = accounts.a)"""
 
+# Whether a timeline row (t, with its device row d or NULLs) belongs to an account :me's
+# account follows, or to it: checked row by row as the newest rows are read, so the set of
+# followed feeds is never expanded into the accounts' devices. `single`: :me's own contacts;
+# else the merged ones (S9) in `fol`.
+_FOLLOWED_SINGLE = """(CASE WHEN d.account IS NULL THEN t.author = :me OR t.author IN
+        (SELECT dst FROM contacts WHERE src = :me AND following = 1 AND blocking = 0)
+    ELSE d.account = :me OR EXISTS (SELECT 1 FROM account_devices d2 CROSS JOIN contacts c
+        ON c.src = :me AND c.dst = d2.feed WHERE d2.account = d.account AND c.following = 1
+        AND c.blocking = 0) END)"""
+_FOLLOWED_MERGED = f"""(CASE WHEN d.account IS NULL THEN t.author IN (SELECT dst FROM fol)
+    ELSE d.account = {_MY_ACCOUNT} OR EXISTS (SELECT 1 FROM account_devices d2
+        WHERE d2.account = d.account AND d2.feed IN (SELECT dst FROM fol)) END)"""
 
-def timeline_sources(viewer: bytes, authors: Sequence[bytes] | None
-                     ) -> tuple[str, dict[str, Any]]:
-    """The WITH clause naming `sources(f)`, the feeds a timeline shows, and its parameters:
-    the accounts `viewer`'s account follows and its own, or the accounts of `authors`."""
+
+def _timeline_filter(viewer: bytes, authors: Sequence[bytes] | None, single: bool
+                     ) -> tuple[str, str, dict[str, Any]]:
+    """(WITH clause or "", condition on t and d, parameters): the rows of the accounts
+    `viewer`'s account follows and its own, or of the accounts of `authors`."""
     if authors is None:
-        accounts = f""",
-            accounts(a) AS (
-                SELECT coalesce(d.account, fo.dst) FROM ({FOLLOWING}) fo
-                LEFT JOIN account_devices d ON d.feed = fo.dst
-                UNION SELECT {_MY_ACCOUNT})"""
-        return CONTACTS_CTE + accounts + _SOURCES, {"me": viewer}
+        if single:
+            return "", _FOLLOWED_SINGLE, {"me": viewer}
+        head = f"{contacts_cte(False)}, fol(dst) AS MATERIALIZED ({FOLLOWING})"
+        return head, _FOLLOWED_MERGED, {"me": viewer}
     params = {f"a{i}": key for i, key in enumerate(authors)}
     given = ", ".join(f"(:{name})" for name in params)
-    accounts = f"""
+    head = f"""
         WITH given(a) AS (VALUES {given}),
         accounts(a) AS (
             SELECT coalesce(d.account, g.a) FROM given g
-            LEFT JOIN account_devices d ON d.feed = g.a)"""
-    return accounts + _SOURCES, params
+            LEFT JOIN account_devices d ON d.feed = g.a){_SOURCES}"""
+    return head, "t.author IN (SELECT f FROM sources)", params
 
 
 def timeline_query(viewer: bytes, authors: Sequence[bytes] | None, repeated_repost: str,
-                   before: tuple[int, bytes, int] | None, limit: int
+                   before: tuple[int, bytes, int] | None, limit: int, *, single: bool
                    ) -> tuple[str, dict[str, Any]]:
     """The timeline (see Queries.timeline) with S7 applied: rows (header, payload, ts,
     account)."""
-    head, params = timeline_sources(viewer, authors)
+    head, shown, params = _timeline_filter(viewer, authors, single)
     query = f"""{head}
         SELECT e.header, e.payload, t.ts, coalesce(d.account, t.author) FROM timeline t
         JOIN entries e ON e.author = t.author AND e.seq = t.seq
         LEFT JOIN account_devices d ON d.feed = t.author
-        WHERE t.author IN (SELECT f FROM sources) AND {COUNTED.format(seq="t.seq")}
+        WHERE {shown} AND {COUNTED.format(seq="t.seq")}
         AND NOT EXISTS ({repeated_repost})"""
     if before is not None:
         query += " AND (t.ts, t.author, t.seq) < (:ts, :author, :seq)"
@@ -137,8 +169,6 @@ def notification_sources(plain: str) -> str:
         plain = plain.replace(old, new)
     return plain
 
-
-NOTIFICATIONS_CTE = f"WITH {_MINE},{_BLOCKS}"
 
 # The accounts :me blocks (a blocked device feed stands for its account).
 BLOCKED_ACCOUNTS = ("SELECT coalesce(bd.account, b.dst) FROM blocks b "

@@ -54,6 +54,7 @@ class AccountBook:
         self._run = in_db_thread
         self._states: dict[bytes, AccountState] = {}
         self._generation = 0  # bumped by every change of ops, so stale resolutions are dropped
+        self._single: dict[bytes, bool] = {}  # is_single, by feed
         self.active = False
 
     async def load(self) -> None:
@@ -85,6 +86,7 @@ class AccountBook:
     def _refresh(self, states: dict[bytes, AccountState]) -> None:
         self._generation += 1
         self._states.update(states)
+        self._single.clear()
 
     def _add_sync(self, db: sqlite3.Connection, ops: list[Op],
                   cache: dict[bytes, AccountState]
@@ -164,6 +166,21 @@ class AccountBook:
                     part) as cur:
                 out.update((bytes(f), bytes(a)) for f, a in await cur.fetchall())
         return out
+
+    @translated
+    async def is_single(self, feed: bytes) -> bool:
+        """True if `feed` is all of its account and counts entirely (a single-key identity, or
+        an account without other devices): its follows and blocks are its own. Cached."""
+        found = self._single.get(feed)
+        if found is None:
+            generation = self._generation
+            row = await self._one(
+                "SELECT count(*), max(after IS NOT NULL) FROM account_devices WHERE account = "
+                "coalesce((SELECT account FROM account_devices WHERE feed = ?1), ?1)", (feed,))
+            found = row is None or int(row[0]) == 0 or (int(row[0]) == 1 and not row[1])
+            if generation == self._generation:
+                self._single[feed] = found
+        return found
 
     @translated
     async def accounts_with_ops(self) -> list[bytes]:

@@ -95,7 +95,8 @@ class Queries:
         if self.accounts.active:
             if authors is not None and not authors:
                 return []
-            sql, named = acct.timeline_query(viewer, authors, _REPEATED_REPOST, before, limit)
+            sql, named = acct.timeline_query(viewer, authors, _REPEATED_REPOST, before, limit,
+                                             single=await self.accounts.is_single(viewer))
             async with self._conn.execute(sql, named) as cur:
                 return [TimelineItem(entry_of_row(r), int(r[2]), bytes(r[3]))
                         for r in await cur.fetchall()]
@@ -311,7 +312,8 @@ class Queries:
             return {bytes(r[0]) for r in await cur.fetchall()}
 
     async def _account_contact_set(self, query: str, key: bytes) -> set[bytes]:
-        async with self._conn.execute(f"{acct.CONTACTS_CTE} {query}", {"me": key}) as cur:
+        cte = acct.contacts_cte(await self.accounts.is_single(key))
+        async with self._conn.execute(f"{cte} {query}", {"me": key}) as cur:
             return {bytes(r[0]) for r in await cur.fetchall()}
 
     @translated
@@ -341,7 +343,7 @@ class Queries:
             before: a cursor from a previous page's last item, to page backwards.
         """
         if self.accounts.active:
-            query = f"""{acct.NOTIFICATIONS_CTE}
+            query = f"""{acct.notifications_cte(await self.accounts.is_single(viewer))}
                 SELECT n.kind, e.header, e.payload, n.ts, n.target, coalesce(d.account, n.author)
                 FROM ({_ACCOUNT_NOTIFICATION_SOURCES}) n
                 JOIN entries e ON e.author = n.author AND e.seq = n.seq
