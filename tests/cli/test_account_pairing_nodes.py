@@ -1,0 +1,48 @@
+"""Pairing between two running nodes on one machine, driven by the real CLI (issue 11): the
+new device's token carries its node's address; `device add` on the account's device goes
+through its node, which dials the new device; the new device gets the op and posts as the
+account; a revocation made while both run reaches the revoked device, which then refuses to
+post.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from p2psocial.testing.nodes import NodeProcess
+
+pytestmark = pytest.mark.slow
+
+
+def _status(node: NodeProcess) -> Any:
+    return node.json("account", "show")["device_status"]
+
+
+def test_link_add_and_revoke_between_running_nodes(tmp_path: Path) -> None:
+    laptop, phone = NodeProcess(tmp_path / "laptop"), NodeProcess(tmp_path / "phone")
+    made = laptop.json("init", "--account", "--no-passphrase", "--name", "laptop")
+    phone.json("device", "link", "--account", made["account"], "--no-passphrase",
+               "--name", "phone")
+    with laptop, phone:
+        laptop.start()
+        phone.start()
+        link = phone.json("device", "link", "--account", made["account"])
+        assert link["addrs"] and all("/p2p/" in a for a in link["addrs"])
+        added = laptop.json("device", "add", link["token"])
+        assert added["reached"]
+        phone.wait_for(lambda n: _status(n) == "current", timeout=30,
+                       what="the add op on the new device")
+        phone.cli("post", "hello from the phone")
+        laptop.wait_for(lambda n: "hello from the phone" in n.texts(link["device"]),
+                        timeout=30, what="the phone's post on the laptop")
+        revoked = laptop.json("device", "revoke", "phone")
+        assert revoked["after"] == 1
+        phone.wait_for(lambda n: _status(n) == "revoked", timeout=30,
+                       what="the revoke op on the phone")
+        refused = phone.cli("post", "after the revocation", check=False)
+        assert refused.returncode == 1
+        assert "revoked from the account" in refused.stderr
+        assert phone.texts() == ["hello from the phone"]
