@@ -2,9 +2,9 @@
 
 Rules:
 - `device link --account HANDLE` on a fresh home makes a new device key (never a reused one),
-  records the account in account.json and prints a one-time pairing token (and a QR code on
-  a terminal, or with --qr). On a home already linked to that account and not yet added, it
-  prints a new token for the same key.
+  records the account in account.json and prints a one-time pairing token (and, with --qr,
+  a QR code: ~79 columns for a token with one address). On a home already linked to that
+  account and not yet added, it prints a new token for the same key.
 - `device add <token>` checks the token (core.account.pairing: expired, another account,
   consent, already a device or barred), signs the `add` with a key that has the power
   (cli.account_support.admin_signer) and stores it; when this home's node runs, the op goes
@@ -124,9 +124,9 @@ async def _link(args: argparse.Namespace, home: Home) -> int:
                           "addrs": addrs}, indent=2))
         return 0
     print(token)
-    if args.qr or sys.stdout.isatty():
+    if args.qr:
         import segno
-        segno.make(token, error="l").terminal(compact=True)
+        segno.make(token, error="l").terminal(compact=True, border=1)  # 79 columns wide
     sys.stderr.write(f"this home is the new device {device.handle} ({name}) of "
                      f"{handle_of(account)}; approve it on a device of the account with "
                      f"`p2psocial device add <token>` before {format_ms(expires)}\n")

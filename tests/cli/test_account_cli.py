@@ -119,6 +119,9 @@ def test_link_add_list_and_a_token_used_twice(make_cli: MakeCli) -> None:
     assert link["token"].startswith("p2psocial-pair:") and link["device_name"] == "phone"
     assert stat.S_IMODE((b.home / "account.json").stat().st_mode) == 0o600
     assert b.json("account", "show")["device_status"] == "pending"
+    shown = b("device", "link", "--account", made["account"], "--qr").stdout.splitlines()
+    assert shown[0].startswith("p2psocial-pair:") and len(shown) > 20
+    assert max(len(line) for line in shown[1:]) <= 80  # the QR fits an 80-column terminal
     assert b("id").stdout.strip() == made["account"]
     added = a.json("device", "add", link["token"])
     assert (added["added"], added["name"]) == (link["device"], "phone")

@@ -2,7 +2,7 @@
 new device's token carries its node's address; `device add` on the account's device goes
 through its node, which dials the new device; the new device gets the op and posts as the
 account; a revocation made while both run reaches the revoked device, which then refuses to
-post.
+post. Nothing secret is in either home or the nodes' logs.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from p2psocial.testing.nodes import NodeProcess
+
+from .test_account_cli import _assert_no_secret
 
 pytestmark = pytest.mark.slow
 
@@ -46,3 +48,4 @@ def test_link_add_and_revoke_between_running_nodes(tmp_path: Path) -> None:
         assert refused.returncode == 1
         assert "revoked from the account" in refused.stderr
         assert phone.texts() == ["hello from the phone"]
+    _assert_no_secret(tmp_path, made["recovery_phrase"])  # both homes and the node logs
