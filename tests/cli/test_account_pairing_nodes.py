@@ -2,11 +2,13 @@
 new device's token carries its node's address; `device add` on the account's device goes
 through its node, which dials the new device; the new device gets the op and posts as the
 account; a revocation made while both run reaches the revoked device, which then refuses to
-post. Nothing secret is in either home or the nodes' logs.
+post. A recovery on a fresh home learns the account's log from a peer first. Nothing secret
+is in any home or the nodes' logs.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import pytest
 
 from p2psocial.testing.nodes import NodeProcess
 
+from .conftest import Cli
 from .test_account_cli import _assert_no_secret
 
 pytestmark = pytest.mark.slow
@@ -49,3 +52,28 @@ def test_link_add_and_revoke_between_running_nodes(tmp_path: Path) -> None:
         assert "revoked from the account" in refused.stderr
         assert phone.texts() == ["hello from the phone"]
     _assert_no_secret(tmp_path, made["recovery_phrase"])  # both homes and the node logs
+
+
+def test_recover_learns_the_account_log_from_a_peer(tmp_path: Path) -> None:
+    laptop = NodeProcess(tmp_path / "laptop")
+    made = laptop.json("init", "--account", "--no-passphrase", "--name", "laptop")
+    phrase = made["recovery_phrase"] + "\n"
+    fresh = Cli(tmp_path / "fresh", None)
+    line = fresh.fails("recover", "--account", made["account"], "--no-passphrase",
+                       "--name", "new laptop", input=phrase)
+    assert "holds no log of it yet" in line
+    restored = NodeProcess(fresh.home)
+    with laptop, restored:
+        laptop.start()
+        restored.start(peers=laptop.addrs()[:1])
+        restored.wait_for(lambda n: n.json("account", "show")["ops"] == 2, timeout=30,
+                          what="the account's ops from the laptop")
+        done = json.loads(fresh("recover", "--json", input=phrase).stdout)  # via its node
+        assert done["admin"] and done["device"] not in (made["device"], made["account"])
+        assert restored.json("account", "show")["device_status"] == "current"
+        restored.cli("post", "recovered")
+        laptop.wait_for(lambda n: "recovered" in n.texts(done["device"]), timeout=30,
+                        what="the recovered device's post on the laptop")
+        laptop.wait_for(lambda n: len(n.json("device", "list")) == 3, timeout=30,
+                        what="the recovery's add op on the laptop")
+    _assert_no_secret(tmp_path, made["recovery_phrase"])
