@@ -16,7 +16,8 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 # S7 for a row `alias` with an author and a seq column, joined to `d` (its device row).
@@ -32,17 +33,26 @@ _MINE = f"""
         UNION ALL SELECT :me, NULL
         WHERE NOT EXISTS (SELECT 1 FROM account_devices WHERE feed = :me))"""
 
-# {name}(dst, value): per dst, the latest counted contacts row of my feeds (S9). CROSS JOIN
-# keeps SQLite's order (my feeds, their contacts, each row's entry): left free it walked my
-# entries and scanned my contacts for each (1,000 follows: 170 ms).
+# {name}(dst, value): per dst, the latest counted contacts row of my feeds (S9). A dst in
+# the rows of one feed only (the common case) needs no comparison; the others are ranked by
+# their entries' timestamps. CROSS JOIN keeps SQLite's order (my feeds, their contacts, each
+# row's entry): left free it walked my entries and scanned my contacts for each (170 ms at
+# 1,000 follows); ranking every row by its entry cost ~5 ms at 1,000 follows.
 _LATEST_CONTACT = """
+    {name}_rows(dst, src, value, seq) AS (
+        SELECT c.dst, c.src, c.{flag}, c.{seq} FROM mine m CROSS JOIN contacts c ON c.src = m.f
+        WHERE c.{seq} > 0 AND (m.after IS NULL OR c.{seq} <= m.after)),
+    {name}_n(dst, value, n) AS MATERIALIZED (
+        SELECT dst, value, count(*) FROM {name}_rows GROUP BY dst),
     {name}(dst, value) AS (
+        SELECT dst, value FROM {name}_n WHERE n = 1
+        UNION ALL
         SELECT dst, value FROM (
-            SELECT c.dst, c.{flag} AS value, row_number() OVER (PARTITION BY c.dst
-                ORDER BY f.ts DESC, c.src DESC, c.{seq} DESC) AS rank
-            FROM mine m CROSS JOIN contacts c ON c.src = m.f
-            CROSS JOIN entries f ON f.author = c.src AND f.seq = c.{seq}
-            WHERE c.{seq} > 0 AND (m.after IS NULL OR c.{seq} <= m.after))
+            SELECT r.dst, r.value, row_number() OVER (PARTITION BY r.dst
+                ORDER BY f.ts DESC, r.src DESC, r.seq DESC) AS rank
+            FROM {name}_n n CROSS JOIN {name}_rows r ON r.dst = n.dst
+            CROSS JOIN entries f ON f.author = r.src AND f.seq = r.seq
+            WHERE n.n > 1)
         WHERE rank = 1)"""
 
 _FOLLOWS = _LATEST_CONTACT.format(name="follows", flag="following", seq="follow_seq")
@@ -82,26 +92,44 @@ _SOURCES = """,
 # Whether a timeline row (t, with its device row d or NULLs) belongs to an account :me's
 # account follows, or to it: checked row by row as the newest rows are read, so the set of
 # followed feeds is never expanded into the accounts' devices. `single`: :me's own contacts;
-# else the merged ones (S9) in `fol`.
+# else the accounts of the merged ones (S9), listed once (a list inside the row's correlated
+# subquery would be listed again for every row: 8 ms) and kept by the caller.
 _FOLLOWED_SINGLE = """(CASE WHEN d.account IS NULL THEN t.author = :me OR t.author IN
         (SELECT dst FROM contacts WHERE src = :me AND following = 1 AND blocking = 0)
     ELSE d.account = :me OR EXISTS (SELECT 1 FROM account_devices d2 CROSS JOIN contacts c
         ON c.src = :me AND c.dst = d2.feed WHERE d2.account = d.account AND c.following = 1
         AND c.blocking = 0) END)"""
-_FOLLOWED_MERGED = f"""(CASE WHEN d.account IS NULL THEN t.author IN (SELECT dst FROM fol)
-    ELSE d.account = {_MY_ACCOUNT} OR EXISTS (SELECT 1 FROM account_devices d2
-        WHERE d2.account = d.account AND d2.feed IN (SELECT dst FROM fol)) END)"""
+_FOLLOWED_ACCOUNTS = f""",
+    followed(a) AS (
+        SELECT coalesce(d.account, fo.dst) FROM ({FOLLOWING}) fo
+        LEFT JOIN account_devices d ON d.feed = fo.dst
+        UNION ALL SELECT {_MY_ACCOUNT})"""
+
+# The accounts :me's account follows, and its own (merged across its feeds: S9).
+FOLLOWED_ACCOUNTS = contacts_cte(False) + _FOLLOWED_ACCOUNTS + " SELECT DISTINCT a FROM followed"
+
+# (author, lo, hi) of the feeds of :me's account: what the merged follows depend on (with the
+# account's state), so they are kept until one of these changes (Queries._followed_accounts).
+MY_FEED_STATES = (f"WITH {_MINE} SELECT author, lo, hi FROM feeds WHERE author IN "
+                  "(SELECT f FROM mine) ORDER BY author")
 
 
-def _timeline_filter(viewer: bytes, authors: Sequence[bytes] | None, single: bool
-                     ) -> tuple[str, str, dict[str, Any]]:
+def followed_json(accounts: Iterable[bytes]) -> str:
+    """`accounts` as the JSON list of upper-case hex that timeline_query takes: one bound
+    value (a list of 1,000 bound blobs costs SQLite ~1.5 ms to build; json_each ~0.1 ms)."""
+    return json.dumps([a.hex().upper() for a in accounts])
+
+
+def _timeline_filter(viewer: bytes, authors: Sequence[bytes] | None,
+                     followed: str | None) -> tuple[str, str, dict[str, Any]]:
     """(WITH clause or "", condition on t and d, parameters): the rows of the accounts
-    `viewer`'s account follows and its own, or of the accounts of `authors`."""
+    `viewer`'s account follows and its own (`followed`, if it spans several feeds), or of
+    the accounts of `authors`."""
     if authors is None:
-        if single:
+        if followed is None:
             return "", _FOLLOWED_SINGLE, {"me": viewer}
-        head = f"{contacts_cte(False)}, fol(dst) AS MATERIALIZED ({FOLLOWING})"
-        return head, _FOLLOWED_MERGED, {"me": viewer}
+        return "", ("hex(coalesce(d.account, t.author)) IN (SELECT value FROM "
+                    "json_each(:followed))"), {"followed": followed}
     params = {f"a{i}": key for i, key in enumerate(authors)}
     given = ", ".join(f"(:{name})" for name in params)
     head = f"""
@@ -113,11 +141,13 @@ def _timeline_filter(viewer: bytes, authors: Sequence[bytes] | None, single: boo
 
 
 def timeline_query(viewer: bytes, authors: Sequence[bytes] | None, repeated_repost: str,
-                   before: tuple[int, bytes, int] | None, limit: int, *, single: bool
-                   ) -> tuple[str, dict[str, Any]]:
+                   before: tuple[int, bytes, int] | None, limit: int, *,
+                   followed: str | None) -> tuple[str, dict[str, Any]]:
     """The timeline (see Queries.timeline) with S7 applied: rows (header, payload, ts,
-    account)."""
-    head, shown, params = _timeline_filter(viewer, authors, single)
+    account). `followed`: the accounts `viewer`'s account follows and its own, if it spans
+    several feeds (FOLLOWED_ACCOUNTS, through followed_json); None: `viewer` alone is its
+    account."""
+    head, shown, params = _timeline_filter(viewer, authors, followed)
     query = f"""{head}
         SELECT e.header, e.payload, t.ts, coalesce(d.account, t.author) FROM timeline t
         JOIN entries e ON e.author = t.author AND e.seq = t.seq

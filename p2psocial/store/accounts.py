@@ -55,7 +55,15 @@ class AccountBook:
         self._states: dict[bytes, AccountState] = {}
         self._generation = 0  # bumped by every change of ops, so stale resolutions are dropped
         self._single: dict[bytes, bool] = {}  # is_single, by feed
+        # the accounts a multi-feed account follows, by viewer, with what they were read from
+        # (store/queries.py Queries._followed_accounts)
+        self.followed: dict[bytes, tuple[tuple[Any, ...], str]] = {}
         self.active = False
+
+    @property
+    def generation(self) -> int:
+        """Changes whenever the ops held change."""
+        return self._generation
 
     async def load(self) -> None:
         """Read whether any device row exists (at open)."""
@@ -87,6 +95,7 @@ class AccountBook:
         self._generation += 1
         self._states.update(states)
         self._single.clear()
+        self.followed.clear()
 
     def _add_sync(self, db: sqlite3.Connection, ops: list[Op],
                   cache: dict[bytes, AccountState]

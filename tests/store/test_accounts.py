@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 
 from p2psocial.core.account.ops import Op, OpType, consent_for, make_op
-from p2psocial.core.content import Follow, Post
+from p2psocial.core.content import Follow, Post, Unfollow
 from p2psocial.core.identity import Identity
 from p2psocial.store.connection import migrations
 from p2psocial.store.sqlite import Store
@@ -139,6 +139,9 @@ async def test_a_revoked_devices_later_entries_vanish_and_earlier_ones_stay_the_
     everything = {(LAPTOP.public_key, s, A) for s in (1, 2, 3)} | {(A, 2, A)}
     assert set(await shown(store)) >= everything
     assert (await store.profile(LAPTOP.public_key)).name == "Thief"  # latest across devices
+    assert {(n.kind, n.account) for n in await store.notifications(VIEWER.public_key)} == {
+        ("react", A), ("reply", A)}
+    assert (await store.counts([mine.hash]))[mine.hash].reactions == {"❤": 1}
 
     await store.accounts.add_ops([revoke(ACC, LAPTOP, laptop, BASE_TS + 2, after=2)])
 
@@ -232,6 +235,32 @@ async def test_following_an_account_shows_every_device_and_follows_span_devices(
     await store.ingest(raw_entries(own.entries[-1:]))
     assert await store.following(A) == set()
     assert await store.following(PHONE.public_key) == set()
+
+
+@pytest.mark.asyncio
+async def test_a_viewer_with_several_devices_sees_what_its_account_follows(
+        store: Store) -> None:
+    friend = FeedBuilder(identity_for("acct-friend"))
+    friend.post("friend's post")
+    await receive(store, friend)
+    vphone = identity_for("acct-viewer-phone")
+    first = init(account=VIEWER, recovery=identity_for("acct-viewer-recovery"))
+    await store.accounts.add_ops([first, add(VIEWER, vphone, first, BASE_TS + 1,
+                                             account=VIEWER.public_key)])
+    mine = await store.append(VIEWER, Post(text="from the viewer's first device"))
+    assert await shown(store) == [(VIEWER.public_key, mine.seq, VIEWER.public_key)]
+    phone = FeedBuilder(vphone)
+    phone.follow(friend.identity.public_key)  # followed on the other device
+    phone.post("from the phone")
+    await receive(store, phone)
+    friend_key = friend.identity.public_key
+    assert set(await shown(store)) == {(VIEWER.public_key, mine.seq, VIEWER.public_key),
+                                       (vphone.public_key, 2, VIEWER.public_key),
+                                       (friend_key, 1, friend_key)}
+    assert await store.following(vphone.public_key) == {friend_key}
+    await store.append(VIEWER, Unfollow(feed=friend_key))  # later, on the first device
+    assert friend_key not in {a for a, _, _ in await shown(store)}
+    assert await store.following(VIEWER.public_key) == set()
 
 
 @pytest.mark.asyncio
