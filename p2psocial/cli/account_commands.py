@@ -7,7 +7,9 @@ Rules:
 - `account upgrade` turns a single-key identity into an account: its key signs an `init`
   naming a new recovery key; the key stays the account key and its first device.
 - `recover` and `account rotate` need the recovery phrase; `recover` on a fresh home makes a
-  new device key (a key is never reused) added with `admin` by the recovery key.
+  new device key (a key is never reused) added with `admin` by the recovery key. `rotate`
+  writes `after` (default: the newest entry of the old account key held here), never leaves
+  it absent: absent, everything the old key ever writes counts, also a thief's posts.
 - Bad input (a phrase with a typo or of another account, a home of the wrong kind) is one
   line and nothing is stored: the phrase is checked before anything is written.
 - Every verb has --json.
@@ -23,7 +25,7 @@ from typing import Any
 
 from p2psocial.cli import account_support as acct
 from p2psocial.cli import device_commands, passphrase
-from p2psocial.core.account.ops import OpType, consent_for, make_op
+from p2psocial.core.account.ops import MAX_AFTER, OpType, consent_for, make_op
 from p2psocial.core.account.phrase import new_phrase, recovery_identity
 from p2psocial.core.errors import UsageError
 from p2psocial.core.identity import Identity, handle_of, parse_handle
@@ -51,7 +53,7 @@ def add_verbs(verb: VerbAdder) -> None:
     up.add_argument("--name", help="this device's name (default: the host name)")
     rot = sub.add_parser("rotate", help="replace the account key (asks the recovery phrase)")
     rot.add_argument("--after", type=int, metavar="SEQ", help="the old account key's last "
-                     "entry that still counts (default: all it wrote)")
+                     "entry that still counts (default: the newest held here)")
     rot.add_argument("--no-passphrase", action="store_true",
                      help="store the new account key unencrypted")
     sub.add_parser("show", help="this home's account, device and keys")
@@ -164,26 +166,30 @@ async def _rotate(args: argparse.Namespace, home: Home) -> int:
         acct.require_init(state)
         recovery = acct.ask_phrase()
         acct.check_recovery_key(recovery, state)
-        if args.after is not None and not 0 <= args.after <= 2**53 - 1:
-            raise UsageError("--after is a seq from 0 to 2^53 - 1")
+        after = args.after
+        if after is None:  # not "absent" (all it ever writes counts): a thief may hold it
+            after = (await api.feed(handle_of(state.account_key))).hi
+        if not 0 <= after <= MAX_AFTER:
+            raise UsageError(f"--after is a seq from 0 to {MAX_AFTER}")
         secret = passphrase.ask_new(args.no_passphrase)
         new_key = Identity.generate()
         op = make_op(recovery, account=local.account, op_type=OpType.ROTATE,
                      key=new_key.public_key, timestamp=acct.next_timestamp(state, ops),
                      prev=state.tip, consent=consent_for(new_key, local.account,
-                                                         OpType.ROTATE), after=args.after)
+                                                         OpType.ROTATE), after=after)
         del recovery
         await acct.store_ops(api, [op])
     write_account_key(home, new_key, secret)
     old = state.account_key
     lines = [f"the account key of {handle_of(local.account)} is now {new_key.handle} "
-             f"(sealed in {home.account_key_file}); {handle_of(old)} is revoked"]
+             f"(sealed in {home.account_key_file}); {handle_of(old)} is revoked (its entries "
+             f"after seq {after} no longer count)"]
     if old == acct.device_key(home):
         lines.append("note: this device's key was the old account key, so it can no longer "
                      "post: link a new device (`p2psocial device link` on a fresh home) and "
                      "approve it here with `p2psocial device add`")
     _out(args, {"account": handle_of(local.account), "account_key": new_key.handle,
-                "revoked": handle_of(old), "after": args.after}, lines)
+                "revoked": handle_of(old), "after": after}, lines)
     return 0
 
 

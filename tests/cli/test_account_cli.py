@@ -109,6 +109,12 @@ def test_upgrade_a_single_key_identity(make_cli: MakeCli) -> None:
     assert len(c.json("log")["entries"]) == 2
     assert "already a device of an account" in c.fails("account", "upgrade")
     assert c.json("device", "add", token)["account"] == handle  # signed by the account key
+    # rotating the key away: its two posts still count, nothing it writes later does
+    result = c("account", "rotate", input=up["recovery_phrase"] + "\n")
+    assert "entries after seq 2 no longer count" in result.stdout
+    assert "can no longer post" in result.stdout
+    assert "revoked from the account" in c.fails("post", "after the rotation")
+    assert c.json("account", "show")["holds_account_key"]
     _assert_no_secret(c.home, up["recovery_phrase"])
 
 
@@ -233,6 +239,7 @@ def test_rotate_replaces_the_account_key(make_cli: MakeCli) -> None:
     assert _ops(a) == before["ops"]
     rotated = json.loads(a("account", "rotate", "--json", input=phrase + "\n").stdout)
     assert rotated["revoked"] == made["account"] and rotated["account_key"] != made["account"]
+    assert rotated["after"] == 0  # the old account key wrote nothing held here
     shown = a.json("account", "show")
     assert shown["account"] == made["account"]  # the account id never changes
     assert shown["account_key"] == rotated["account_key"] and shown["holds_account_key"]
