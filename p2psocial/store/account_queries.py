@@ -91,12 +91,15 @@ _SOURCES = """,
 
 # Whether a timeline row (t, with its device row d or NULLs) belongs to an account :me's
 # account follows, or to it: checked row by row as the newest rows are read, so the set of
-# followed feeds is never expanded into the accounts' devices. `single`: :me's own contacts;
+# followed feeds is never expanded into the accounts' devices (the account id, which is what
+# people follow, is looked up first). `single`: :me's own contacts;
 # else the accounts of the merged ones (S9), listed once (a list inside the row's correlated
 # subquery would be listed again for every row: 8 ms) and kept by the caller.
 _FOLLOWED_SINGLE = """(CASE WHEN d.account IS NULL THEN t.author = :me OR t.author IN
         (SELECT dst FROM contacts WHERE src = :me AND following = 1 AND blocking = 0)
-    ELSE d.account = :me OR EXISTS (SELECT 1 FROM account_devices d2 CROSS JOIN contacts c
+    ELSE d.account = :me OR EXISTS (SELECT 1 FROM contacts c WHERE c.src = :me
+        AND c.dst = d.account AND c.following = 1 AND c.blocking = 0)
+    OR EXISTS (SELECT 1 FROM account_devices d2 CROSS JOIN contacts c
         ON c.src = :me AND c.dst = d2.feed WHERE d2.account = d.account AND c.following = 1
         AND c.blocking = 0) END)"""
 _FOLLOWED_ACCOUNTS = f""",
