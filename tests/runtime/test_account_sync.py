@@ -161,6 +161,19 @@ async def test_a_follower_gets_the_ops_then_the_devices_posts(
     await until(new_device_arrived, "the second device's posts at B")
     assert len(await b.store.accounts.ops_of(ACC.public_key)) == 3
 
+    # revoked with nothing counting (after 0): B no longer wants that device's feed
+    revoke = make_op(ACC, account=ACC.public_key, op_type=OpType.REVOKE,
+                     key=DEV2.public_key, timestamp=T + 3, prev=ADD2.hash, after=0)
+
+    async def revoke_at_a() -> None:
+        network(a).ops_stored(await a.store.accounts.add_ops([revoke]))
+    await there.run(revoke_at_a())
+
+    async def device_unwanted() -> bool:
+        return DEV2.public_key not in {n.feed for n in network(b).want_notes()}
+    await until(device_unwanted, "B to stop wanting the revoked device")
+    assert DEV.public_key in {n.feed for n in network(b).want_notes()}
+
 
 class SocketPipe:
     """One end of a real socket pair as a sync Pipe."""
