@@ -177,12 +177,23 @@ COUNTS = ("SELECT l.target, l.rel, l.extra, CASE l.rel WHEN 'parent' THEN count(
           "AND l.rel IN ('parent', 'repost', 'react') AND "
           f"{COUNTED.format(seq='l.seq')} GROUP BY l.target, l.rel, l.extra")
 
-# The latest counted value of one about field across an account's device feeds (S9).
-LATEST_ABOUT = """
+# The latest counted value of one about field across the device feeds of account ?1 (S9).
+_LATEST_ABOUT = """
     SELECT p.{field} FROM account_devices d JOIN profiles p ON p.author = d.feed
     JOIN entries e ON e.author = p.author AND e.seq = p.{field}_seq
-    WHERE d.account = ? AND p.{field}_seq > 0 AND (d.after IS NULL OR p.{field}_seq <= d.after)
+    WHERE d.account = ?1 AND p.{field}_seq > 0 AND (d.after IS NULL OR p.{field}_seq <= d.after)
     ORDER BY e.ts DESC, p.author DESC, p.{field}_seq DESC LIMIT 1"""
+
+# (name, bio) of account ?1 (S9): NULLs if none counts.
+ACCOUNT_PROFILE = (f"SELECT ({_LATEST_ABOUT.format(field='name')}), "
+                   f"({_LATEST_ABOUT.format(field='bio')})")
+
+# (addrs,) of the latest counted relays entry of account ?1 (S9), if any.
+ACCOUNT_RELAYS = """
+    SELECT r.addrs FROM account_devices d JOIN relay_lists r ON r.author = d.feed
+    JOIN entries e ON e.author = r.author AND e.seq = r.seq
+    WHERE d.account = ?1 AND (d.after IS NULL OR r.seq <= d.after)
+    ORDER BY e.ts DESC, r.author DESC, r.seq DESC LIMIT 1"""
 
 
 def notification_sources(plain: str) -> str:

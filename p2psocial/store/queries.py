@@ -23,6 +23,7 @@ import aiosqlite
 
 from p2psocial.core.entry import Entry
 from p2psocial.store import account_queries as acct
+from p2psocial.store.account_reads import latest_by_account
 from p2psocial.store.accounts import AccountBook
 from p2psocial.store.errors import translated
 from p2psocial.store.records import Counts, Notification, Profile, TimelineItem
@@ -228,48 +229,50 @@ class Queries:
     async def profiles(self, authors: Iterable[bytes]) -> dict[bytes, Profile]:
         """Profiles of several feeds (those that have one), by the keys asked; with accounts,
         a device feed or account id gets its account's profile (S9)."""
-        listed = set(authors)
-        by_account: dict[bytes, Profile] = {}
-        account = {key: key for key in listed}
+        query = "SELECT author, name, bio FROM profiles WHERE author IN ({marks})"
         if self.accounts.active:
-            account = await self.accounts.accounts_of(listed)
-            for a in await self._rows_in("SELECT DISTINCT account FROM account_devices WHERE "
-                                         "account IN ({marks})", set(account.values())):
-                profile = await self._account_profile(bytes(a[0]))
-                if profile is not None:
-                    by_account[profile.author] = profile
-            listed = {key for key in listed if account[key] == key}
-        rows = await self._rows_in("SELECT author, name, bio FROM profiles WHERE author IN "
-                                   "({marks})", listed)
-        by_account.update((bytes(a), Profile(bytes(a), name, bio)) for a, name, bio in rows)
-        return {key: by_account[a] for key, a in account.items() if a in by_account}
-
-    async def _account_profile(self, account: bytes) -> Profile | None:
-        """S9: the latest counted name and bio across `account`'s device feeds."""
-        name, bio = [await self._one(acct.LATEST_ABOUT.format(field=f), (account,))
-                     for f in ("name", "bio")]
-        if name is None and bio is None:
-            return None
-        return Profile(account, None if name is None else name[0],
-                       None if bio is None else bio[0])
+            found = await latest_by_account(self._conn, self.accounts, authors, query,
+                                            acct.ACCOUNT_PROFILE)
+            return {key: Profile(a, *values) for key, (a, values) in found.items()}
+        rows = await self._rows_in(query, set(authors))
+        return {bytes(a): Profile(bytes(a), name, bio) for a, name, bio in rows}
 
     @translated
     async def find_profiles(self, text: str, *, limit: int = 20) -> list[Profile]:
-        """Feeds whose name contains `text` (case-insensitive)."""
+        """Feeds whose name contains `text` (case-insensitive); with accounts, accounts whose
+        name (S9) does."""
         async with self._conn.execute(
                 "SELECT author, name, bio FROM profiles WHERE name LIKE ? ESCAPE '\\' LIMIT ?",
                 ("%" + like_escape(text) + "%", limit)) as cur:
-            return [Profile(bytes(a), n, b) for a, n, b in await cur.fetchall()]
+            found = [Profile(bytes(a), n, b) for a, n, b in await cur.fetchall()]
+        folded = text.casefold()
+        return [p for p in await self._as_accounts(found)
+                if p.name is not None and folded in p.name.casefold()]
 
     @translated
     async def named(self, key: str) -> list[Profile]:
         """Feeds whose name, without whitespace, is `key` (ASCII letters in any case); the
-        caller compares exactly (see runtime.names)."""
+        caller compares exactly (see runtime.names). With accounts, the accounts of those
+        feeds, with their names (S9)."""
         pattern = like_escape("".join(key.split()))
         async with self._conn.execute(
                 "SELECT author, name, bio FROM profiles WHERE replace(replace(name, ' ', ''), "
                 "char(9), '') LIKE ? ESCAPE '\\'", (pattern,)) as cur:
-            return [Profile(bytes(a), n, b) for a, n, b in await cur.fetchall()]
+            found = [Profile(bytes(a), n, b) for a, n, b in await cur.fetchall()]
+        return await self._as_accounts(found)
+
+    async def _as_accounts(self, found: list[Profile]) -> list[Profile]:
+        """With accounts, each profile found becomes its account's (S9), once; without,
+        `found` as it is."""
+        if not self.accounts.active:
+            return found
+        theirs = await self.profiles(p.author for p in found)
+        out: dict[bytes, Profile] = {}
+        for p in found:
+            account = theirs.get(p.author)
+            if account is not None:
+                out.setdefault(account.author, account)
+        return list(out.values())
 
     @translated
     async def referenced(self, key: bytes) -> bool:
@@ -340,9 +343,14 @@ class Queries:
 
     @translated
     async def relay_lists(self, authors: Iterable[bytes]) -> dict[bytes, list[str]]:
-        """The relay addresses each of `authors` last published (feeds with none left out)."""
-        rows = await self._rows_in("SELECT author, addrs FROM relay_lists WHERE author IN "
-                                   "({marks})", set(authors))
+        """The relay addresses each of `authors` last published (feeds with none left out);
+        with accounts, those its account last published (S9)."""
+        query = "SELECT author, addrs FROM relay_lists WHERE author IN ({marks})"
+        if self.accounts.active:
+            found = await latest_by_account(self._conn, self.accounts, authors, query,
+                                            acct.ACCOUNT_RELAYS)
+            return {key: list(json.loads(values[0])) for key, (_, values) in found.items()}
+        rows = await self._rows_in(query, set(authors))
         return {bytes(author): list(json.loads(addrs)) for author, addrs in rows}
 
     @translated

@@ -264,6 +264,30 @@ async def test_a_viewer_with_several_devices_sees_what_its_account_follows(
 
 
 @pytest.mark.asyncio
+async def test_relays_and_names_are_the_accounts_latest_counted_ones(store: Store) -> None:
+    first = init()
+    phone = add(ACC, PHONE, first, BASE_TS + 1)
+    await store.accounts.add_ops([first, phone])
+    own, dev = FeedBuilder(ACC), FeedBuilder(PHONE, start_ts=BASE_TS + 10_000)
+    own.relays("/ip4/10.0.0.1/tcp/4001")
+    own.about(name="Ann Account")
+    dev.relays("/ip4/10.0.0.2/tcp/4001")  # later: wins (S9)
+    dev.about(name="Phone Thief")
+    await receive(store, own)
+    await receive(store, dev)
+    assert await store.relay_lists([A, PHONE.public_key]) == {
+        A: ["/ip4/10.0.0.2/tcp/4001"], PHONE.public_key: ["/ip4/10.0.0.2/tcp/4001"]}
+    assert [(p.author, p.name) for p in await store.named("PhoneThief")] == [
+        (A, "Phone Thief")]
+    await store.accounts.add_ops([revoke(ACC, PHONE, phone, BASE_TS + 2, after=0)])
+    assert await store.relay_list(PHONE.public_key) == ["/ip4/10.0.0.1/tcp/4001"]
+    assert [(p.author, p.name) for p in await store.named("PhoneThief")] == [
+        (A, "Ann Account")]  # the caller's exact comparison drops it
+    assert await store.find_profiles("thief") == []
+    assert [p.author for p in await store.find_profiles("ann")] == [A]
+
+
+@pytest.mark.asyncio
 async def test_rebuild_projections_rebuilds_the_devices(store: Store, tmp_path: Path) -> None:
     first = init()
     laptop = add(ACC, LAPTOP, first, BASE_TS + 1)
