@@ -15,26 +15,30 @@ Rules:
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Sequence
 from typing import Any
 
 from p2psocial.cli import passphrase
-from p2psocial.core.account.ops import Op, decode_op
 from p2psocial.core.account.phrase import recovery_identity
-from p2psocial.core.account.state import AccountState, resolve
+from p2psocial.core.account.state import AccountState
 from p2psocial.core.errors import RecoveryPhraseError, UsageError
 from p2psocial.core.identity import Identity, handle_of
-from p2psocial.runtime.account_home import LocalAccount, account_key_doc, read_account
-from p2psocial.store import keyfile
+from p2psocial.runtime.account_home import LocalAccount, read_account
+from p2psocial.runtime.devices import (
+    device_key,
+    held_ops,
+    load_state,
+    next_timestamp,
+    now_ms,
+    require_init,
+    signing_doc,
+    store_ops,
+)
 from p2psocial.store.home import Home
 
+# shared with the UI (runtime.devices); the verbs use them as acct.*
+__all__ = ["device_key", "held_ops", "load_state", "next_timestamp", "now_ms",
+           "require_init", "signing_doc", "store_ops"]
 UserAPI = Any
-
-
-def now_ms() -> int:
-    """The wall clock in unix milliseconds."""
-    return time.time_ns() // 1_000_000
 
 
 def require_account(home: Home) -> LocalAccount:
@@ -46,52 +50,9 @@ def require_account(home: Home) -> LocalAccount:
     return local
 
 
-async def held_ops(api: UserAPI, account: bytes) -> list[Op]:
-    """Every op the store holds for `account`."""
-    return [decode_op(bytes.fromhex(h)) for h in await api.account_ops(handle_of(account))]
-
-
-async def load_state(api: UserAPI, account: bytes) -> tuple[AccountState, list[Op]]:
-    """The resolved state of `account` and the ops it was resolved from."""
-    ops = await held_ops(api, account)
-    return resolve(account, ops), ops
-
-
-def require_init(state: AccountState) -> None:
-    """Refuse unless the account's log has its `init` here (no other op applies before)."""
-    if state.tip is None:
-        raise UsageError(f"this home holds no log of the account {handle_of(state.account)} "
-                         "yet: run `p2psocial run` with a peer that has it, then try again")
-
-
-def next_timestamp(state: AccountState, ops: Sequence[Op]) -> int:
-    """A timestamp for an op following the tip: now, but not below the tip's (S3)."""
-    tip = next((op for op in ops if op.hash == state.tip), None)
-    return max(now_ms(), tip.timestamp if tip is not None else 0)
-
-
-async def store_ops(api: UserAPI, ops: Sequence[Op]) -> list[str]:
-    """Store ops (through the running node if there is one); the hashes of the new ones."""
-    new: list[str] = await api.add_account_ops([op.raw.hex() for op in ops])
-    return new
-
-
-def device_key(home: Home) -> bytes:
-    """This home's device key (the public key in key.json)."""
-    return keyfile.public_key_of(keyfile.read_doc(home.key_file))
-
-
 def admin_signer(home: Home, state: AccountState) -> Identity:
     """The key of this home that may add and revoke devices of `state`'s account."""
-    sealed = account_key_doc(home)
-    if sealed is not None and keyfile.public_key_of(sealed) == state.account_key:
-        return passphrase.unlock_interactively(sealed)
-    mine = device_key(home)
-    if state.priority(mine) > 0:
-        return passphrase.unlock_interactively(keyfile.read_doc(home.key_file))
-    raise UsageError("this device has no power to add or revoke devices: run it on the "
-                     "device that holds the account key or one added with --admin, or use "
-                     "the recovery phrase (`p2psocial recover`)")
+    return passphrase.unlock_interactively(signing_doc(home, state))
 
 
 def ask_phrase() -> Identity:

@@ -23,16 +23,16 @@ import json
 import secrets
 import sys
 from collections.abc import Callable
-from typing import Any
 
 from p2psocial.cli import account_support as acct
 from p2psocial.cli import passphrase
 from p2psocial.core.account.ops import MAX_AFTER, OpType, make_op
-from p2psocial.core.account.pairing import PAIR_NONCE_BYTES, check_token, make_token, parse_token
+from p2psocial.core.account.pairing import PAIR_NONCE_BYTES, make_token, parse_token
 from p2psocial.core.account.state import AccountState, Device
-from p2psocial.core.errors import HandleError, NetError, UsageError
+from p2psocial.core.errors import HandleError, UsageError
 from p2psocial.core.identity import Identity, handle_of, parse_handle
 from p2psocial.core.invite import format_ms
+from p2psocial.runtime import devices
 from p2psocial.runtime.account_home import (
     LocalAccount,
     default_device_name,
@@ -80,15 +80,6 @@ async def run(args: argparse.Namespace, home: Home) -> int:
     """Run `device …`."""
     handlers = {"link": _link, "add": _add, "list": _list, "revoke": _revoke}
     return await handlers[args.device_verb](args, home)
-
-
-def _device_json(state: AccountState, device: Device, mine: bytes, held: int
-                 ) -> dict[str, Any]:
-    return {"name": device.name, "handle": handle_of(device.key), "key": device.key.hex(),
-            "added": device.added_at, "status": "current" if device.current else "revoked",
-            "after": device.after, "admin": device.admin or device.key == state.account_key,
-            "account_key": device.key == state.account_key, "this_device": device.key == mine,
-            "held": held}
 
 
 # --- link -----------------------------------------------------------------------------------
@@ -157,17 +148,14 @@ async def _listen_addrs(home: Home) -> list[str]:
 async def _add(args: argparse.Namespace, home: Home) -> int:
     from p2psocial.cli.commands import open_api
     local = acct.require_account(home)
-    token = parse_token(args.token)
+    parse_token(args.token)  # a malformed token is refused before the store is opened
     async with open_api(home) as api:
-        state, ops = await acct.load_state(api, local.account)
-        check_token(token, my_account=local.account, state=state, now_ms=acct.now_ms())
-        acct.require_init(state)
-        signer = acct.admin_signer(home, state)
-        op = make_op(signer, account=local.account, op_type=OpType.ADD, key=token.key,
-                     timestamp=acct.next_timestamp(state, ops), prev=state.tip,
-                     consent=token.consent, name=token.name, admin=args.admin)
-        await acct.store_ops(api, [op])
-        reached = await _reach(api, token.key, token.addrs)
+        pending = await devices.check_pairing(api, home, args.token)
+        signer = passphrase.unlock_interactively(pending.doc)
+        connect = api.connect if isinstance(api, ControlClient) else None
+        reached = await devices.approve(api, pending, signer, admin=args.admin,
+                                        connect=connect)
+    token = pending.token
     if args.json:
         print(json.dumps({"added": handle_of(token.key), "name": token.name,
                           "admin": args.admin, "account": local.handle,
@@ -181,20 +169,6 @@ async def _add(args: argparse.Namespace, home: Home) -> int:
     return 0
 
 
-async def _reach(api: Any, key: bytes, addrs: tuple[str, ...]) -> bool:
-    """Dial the new device from the running node, if one runs; True if a dial succeeded."""
-    if not isinstance(api, ControlClient):
-        return False
-    suffix = "/p2p/" + handle_of(key)
-    for addr in addrs:
-        try:
-            await api.connect(addr if "/p2p/" in addr else addr + suffix)
-        except (NetError, UsageError):
-            continue
-        return True
-    return False
-
-
 # --- list -----------------------------------------------------------------------------------
 
 
@@ -202,25 +176,20 @@ async def _list(args: argparse.Namespace, home: Home) -> int:
     from p2psocial.cli.commands import open_api
     from p2psocial.runtime.local import require_identity
     mine = keyfile.public_key_of(require_identity(home))
-    local = read_account(home)
-    account = local.account if local is not None else mine
+    account = devices.home_account(home)
     async with open_api(home) as api:
-        state, _ = await acct.load_state(api, account)
-        devices = sorted(state.devices.values(),
-                         key=lambda d: (d.added_at or 0, d.key != state.account_key, d.key))
-        held = {d.key: (await api.feed(handle_of(d.key))).hi for d in devices}
+        state, found = await devices.device_list(api, account, mine)
     if args.json:
-        print(json.dumps([_device_json(state, d, mine, held[d.key]) for d in devices],
-                         indent=2))
+        print(json.dumps([d.to_json() for d in found], indent=2))
         return 0
-    for d in devices:
-        name = d.name or ("account key" if d.key == state.account_key else "unnamed")
+    for info in found:
+        d = info.device
         added = format_ms(d.added_at) if d.added_at is not None else "from the start"
         status = "current" if d.current else f"revoked (entries up to seq {d.after} count)"
-        marks = [m for m, on in (("this device", d.key == mine), ("admin", d.admin))
+        marks = [m for m, on in (("this device", info.this_device), ("admin", d.admin))
                  if on]
-        print(f"{name}  {handle_of(d.key)}  added {added}  {status}  "
-              f"{held[d.key]} entries held"
+        print(f"{info.name}  {info.handle}  added {added}  {status}  "
+              f"{info.held} entries held"
               + (f"  [{', '.join(marks)}]" if marks else ""))
     if mine not in state.devices:
         print(f"(this device {handle_of(mine)} is not added yet: approve its pairing token "

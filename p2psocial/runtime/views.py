@@ -77,6 +77,9 @@ class EntryView(_View):
     cursor: list[Any] | None = None
     my_reactions: list[str] = field(default_factory=list)  # the reactions I gave it
     my_repost: bool = False  # I reposted it (and did not undo that)
+    # the account the entry counts for (its handle: the author's own for a single-key
+    # identity); "" where it was not looked up (live events): take the author then
+    account: str = ""
 
     @property
     def short_hash(self) -> str:
@@ -99,6 +102,7 @@ class FeedView(_View):
     followers: int = 0
     follows: int = 0
     seen: bool = True  # anything here points at it (False: most likely a mistyped handle)
+    account: str = ""  # the account this feed counts for ("" where not looked up)
 
     @property
     def held(self) -> int:
@@ -254,9 +258,11 @@ def _show(key: str, value: Any) -> Any:
 
 
 def entry_view(entry: Entry, *, name: str | None = None, counts: Any = None,
-               cursor: list[Any] | None = None, mine: Any = None) -> EntryView:
+               cursor: list[Any] | None = None, mine: Any = None,
+               account: bytes | None = None) -> EntryView:
     """The view of a stored entry; `counts` is a store Counts or None, `mine` what I gave
-    it (a runtime.toggles.Given) or None."""
+    it (a runtime.toggles.Given) or None, `account` the account it counts for (None: not
+    looked up)."""
     c = entry.content
     text: str | None = None
     if isinstance(c, Post):
@@ -281,4 +287,5 @@ def entry_view(entry: Entry, *, name: str | None = None, counts: Any = None,
         replies=getattr(counts, "replies", 0), reposts=getattr(counts, "reposts", 0),
         reactions=dict(getattr(counts, "reactions", {}) or {}), cursor=cursor,
         my_reactions=sorted(getattr(mine, "reactions", {}) or {}),
-        my_repost=bool(getattr(mine, "reposts", None)))
+        my_repost=bool(getattr(mine, "reposts", None)),
+        account=handle_of(account) if account is not None else "")

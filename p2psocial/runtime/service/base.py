@@ -172,12 +172,13 @@ class ServiceCore:
         profiles = await self.store.profiles(e.author for e in entries)
         counts = await self.store.counts([e.hash for e in entries])
         mine = await toggles.given(self.store, self.public_key, [e.hash for e in entries])
+        accounts = await self.store.accounts.accounts_of(e.author for e in entries)
         out = []
         for i, e in enumerate(entries):
             p = profiles.get(e.author)
             out.append(entry_view(e, name=p.name if p else None, counts=counts.get(e.hash),
                                   cursor=cursors[i] if cursors else None,
-                                  mine=mine.get(e.hash)))
+                                  mine=mine.get(e.hash), account=accounts[e.author]))
         return out
 
     async def _timeline_views(self, items: Sequence[TimelineItem]) -> list[EntryView]:

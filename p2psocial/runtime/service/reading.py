@@ -37,7 +37,8 @@ class Reading(ServiceCore):
                         followers=len(await self.store.followers(key)),
                         follows=len(await self.store.following(key)),
                         seen=key == self.public_key or key in following
-                        or await self._seen(key))
+                        or await self._seen(key),
+                        account=handle_of((await self.store.accounts.accounts_of([key]))[key]))
 
     async def log(self, handle: str | None = None, *, limit: int = 50,
                   before_seq: int | None = None) -> FeedLog:
