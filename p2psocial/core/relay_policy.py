@@ -8,19 +8,25 @@ Rules:
 - Joining makes the peer a member: the relay keeps (up to its quota) and serves the member's
   feed, and grants it a circuit reservation.
 - Join messages are canonical CBOR maps with small int keys: the request {0: version,
-  1: invite token text (optional)}; the answer {0: admitted, 1: reason, 2: quota in entries}.
+  1: invite token text (optional), 2: the joining device's account id (optional)}; the answer
+  {0: admitted, 1: reason, 2: quota in entries}. Unknown keys are ignored (J2).
+- A member that names an account (or is an account id with ops held) is kept as its account
+  (J3-J5, `member_wants`): the account id and its member feeds share the member's quota; a
+  named account counts only once the ops held list the member among its member feeds.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Container
+from collections.abc import Collection, Container, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from p2psocial.core.encoding import decode_canonical, encode
 from p2psocial.core.errors import EncodingError, ProtocolError, UsageError
 from p2psocial.core.invite import Invite
+from p2psocial.core.limits import KEY_BYTES
+from p2psocial.core.wants import Want
 
 JOIN_PROTOCOL = "/p2psocial/join/1.0.0"
 JOIN_VERSION = 1
@@ -78,16 +84,27 @@ def decide_join(policy: Policy, peer: bytes, *, relay: bytes, members: Container
     return JoinDecision(True, "welcome", spend=invite.nonce)
 
 
-def join_request(token: str | None) -> bytes:
-    """The bytes of a join request, optionally carrying an invite token's text."""
+@dataclass(frozen=True, slots=True)
+class JoinRequest:
+    """What a join request carries: an invite token's text and the device's account id."""
+
+    token: str | None = None
+    account: bytes | None = None
+
+
+def join_request(token: str | None, account: bytes | None = None) -> bytes:
+    """The bytes of a join request, optionally carrying an invite token's text and the
+    account id the joining device belongs to (key 2; a relay made before accounts ignores it)."""
     fields: dict[int, Any] = {0: JOIN_VERSION}
     if token is not None:
         fields[1] = token
+    if account is not None:
+        fields[2] = account
     return encode(fields)
 
 
-def parse_join_request(data: bytes) -> str | None:
-    """The invite token text in a join request (None if it has none).
+def parse_join_request(data: bytes) -> JoinRequest:
+    """The invite token text and account id in a join request (None where absent).
 
     Raises:
         ProtocolError: not a join request.
@@ -99,7 +116,67 @@ def parse_join_request(data: bytes) -> str | None:
     token = fields.get(1)
     if token is not None and not isinstance(token, str):
         raise ProtocolError("join", "the invite in a join request must be text")
-    return token
+    account = fields.get(2)
+    if account is not None and (type(account) is not bytes or len(account) != KEY_BYTES):
+        raise ProtocolError("join", "the account in a join request must be 32 bytes")
+    return JoinRequest(token, account)
+
+
+def member_account(member: bytes, named: bytes | None,
+                   account_members: Mapping[bytes, Collection[bytes]]) -> bytes | None:
+    """The account a relay keeps `member` as (J3, J4), or None (its feed alone).
+
+    Args:
+        member: the member's key.
+        named: the account its join named, if any.
+        account_members: the member feeds of every account whose init the relay holds.
+    """
+    if named is None or named == member:
+        return member if member in account_members else None
+    feeds = account_members.get(named)
+    if feeds is not None and member not in feeds:
+        return None  # the ops held do not list it: a claim nobody granted
+    return named
+
+
+def member_wants(members: Mapping[bytes, bytes | None], quota: int, *,
+                 account_members: Mapping[bytes, Collection[bytes]],
+                 blocked: Collection[bytes]) -> dict[bytes, Want]:
+    """The feeds a relay keeps for its members (J3-J5), each at hop 1.
+
+    Args:
+        members: each member's key and the account its join named (None: none).
+        quota: newest entries kept per member (0: all).
+        account_members: the member feeds of every account whose init the relay holds.
+        blocked: feeds and accounts the relay's owner blocks.
+    """
+    out: dict[bytes, Want] = {}
+    for member, named in members.items():
+        if member in blocked:
+            continue
+        account = member_account(member, named, account_members)
+        feeds = {member}
+        if account is not None and account not in blocked:
+            feeds |= {account, *account_members.get(account, ())}
+        feeds -= set(blocked)
+        depth = max(1, quota // len(feeds)) if quota else 0
+        for feed in feeds:
+            have = out.get(feed)
+            if have is None or (have.depth != 0 and (depth == 0 or depth > have.depth)):
+                out[feed] = Want(hop=1, depth=depth)
+    return out
+
+
+def accounts_members(members: Mapping[bytes, bytes | None],
+                     account_members: Mapping[bytes, Collection[bytes]]) -> set[bytes]:
+    """The keys a relay admits as existing members (rule 2, J5): its members and the
+    member feeds of each member's account (J4)."""
+    out = set(members)
+    for member, named in members.items():
+        account = member_account(member, named, account_members)
+        if account is not None and account in account_members:  # confirmed by ops held
+            out |= {account, *account_members[account]}
+    return out
 
 
 def join_answer(decision: JoinDecision, quota: int) -> bytes:

@@ -3,11 +3,13 @@
 Rules:
 - My relays are the addresses in my latest `relays` entry plus `relays` in the node config.
   For each, one keeper task: dial, join (presenting the invite noted for that relay, if
-  any; a relay that does not serve the join protocol is a plain circuit relay v2 server, any
-  libp2p implementation's: nothing to join, it is used for reservations and relayed dials
-  only, and `status` says so), reserve a circuit, renew RENEW_MARGIN before expiry; after a
-  failure (relay gone, restarted, refusing) retry with backoff up to MAX_BACKOFF
-  (REFUSED_BACKOFF after a refusal).
+  any, and naming this device's account, if it belongs to one (HOME/account.json): the
+  relay then keeps the account's ops and device feeds, spec J3; a relay that does not
+  serve the join protocol is a plain circuit relay v2 server, any libp2p implementation's:
+  nothing to join, it is used for reservations and relayed dials only, and `status` says
+  so), reserve a circuit, renew RENEW_MARGIN before expiry; after a failure (relay gone,
+  restarted, refusing) retry with backoff up to MAX_BACKOFF (REFUSED_BACKOFF after a
+  refusal).
   Losing one relay never touches the others.
 - Every look_seconds, for each feed I follow directly: dial the relays its author published
   and the addresses an invite gave for it (those not connected already). Only if no connected
@@ -29,10 +31,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from p2psocial.core.errors import NetError, ProtocolError
+from p2psocial.core.errors import KeyfileError, NetError, ProtocolError
 from p2psocial.core.identity import handle_of
 from p2psocial.core.relay_policy import JOIN_PROTOCOL, join_request, parse_join_answer
 from p2psocial.net import Host, ProtocolNotSupported, ReservationRefused
+from p2psocial.runtime.account_home import read_account
 from p2psocial.runtime.bootstrap import Bootstrap
 from p2psocial.runtime.quiet_log import QuietLog
 from p2psocial.runtime.service import relay_token_key
@@ -145,13 +148,25 @@ class RelayClient:
         token = token_raw.decode() if token_raw else None
         try:
             answer = await self._bridge.run(_ask_to_join, self._host, relay,
-                                            join_request(token))
+                                            join_request(token, self._my_account()))
         except ProtocolNotSupported:
             return False
         admitted, reason, _quota = parse_join_answer(answer)
         if not admitted:
             raise ReservationRefused(f"refused: {reason}")
         return True
+
+    def _my_account(self) -> bytes | None:
+        """The account this device belongs to (read at each join: it may change), or None
+        for a single-key identity (its key is its account)."""
+        try:
+            local = read_account(self._replicator.node.home)
+        except KeyfileError as exc:
+            log.warning("joining relays without naming this home's account: %s", exc)
+            return None
+        if local is None or local.account == self._replicator.me:
+            return None
+        return local.account
 
     def _set(self, state: RelayState, new: str, detail: str) -> None:
         if (state.state, state.detail) != (new, detail):  # retries, flapping: rate-limited

@@ -5,8 +5,14 @@ Rules:
   the circuit relay v2 hop (net.relay), the join protocol (core.relay_policy), and keeping
   the feeds of its members, newest first, up to `relay_quota` entries each, so that their
   posts are served while they are offline.
-- Members are remembered across restarts (meta key "relay:members"); invite uses are counted
-  per invite nonce ("relay:invite-uses:<hex>").
+- Members are remembered across restarts (meta key "relay:members"), with the account each
+  join named ("relay:member-accounts"); invite uses are counted per invite nonce
+  ("relay:invite-uses:<hex>").
+- A member that names its account (or is an account id) is kept as its account (spec J3-J5,
+  core.relay_policy.member_wants): the relay wants the account id (so it gets its ops) and
+  its member feeds, sharing the member's quota; a device of a member account is admitted as
+  an existing member. The account's member feeds come from the replicator's AccountSync, so
+  new ops change what is kept.
 - Only members that the owner does not block may hold a circuit reservation. Blocking a
   member (`p2psocial block <handle>` on the relay) refuses it at once: its reservation is
   dropped, it is disconnected, and its feed is no longer kept or served.
@@ -31,8 +37,10 @@ from p2psocial.core.relay_policy import (
     MAX_JOIN_MESSAGE,
     JoinDecision,
     Policy,
+    accounts_members,
     decide_join,
     join_answer,
+    member_wants,
     parse_join_request,
 )
 from p2psocial.core.wants import Want
@@ -40,6 +48,7 @@ from p2psocial.net import Channel, Host
 
 log = logging.getLogger(__name__)
 MEMBERS_KEY = "relay:members"
+ACCOUNTS_KEY = "relay:member-accounts"
 USES_PREFIX = "relay:invite-uses:"
 PROVIDE_SECONDS = 600.0
 
@@ -59,6 +68,7 @@ class RelayDuty:
         self.quota: int = config.relay_quota
         self._allowed = {parse_handle(h) for h in config.relay_allow}
         self._members: dict[bytes, int] = {}
+        self._accounts: dict[bytes, bytes] = {}   # member -> the account its join named
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -66,6 +76,10 @@ class RelayDuty:
         raw = await self._store.get_meta(MEMBERS_KEY)
         if raw:
             self._members = {parse_handle(h): int(t) for h, t in json.loads(raw).items()}
+        raw = await self._store.get_meta(ACCOUNTS_KEY)
+        if raw:
+            self._accounts = {parse_handle(m): parse_handle(a)
+                              for m, a in json.loads(raw).items()}
         self._host.set_stream_handler(JOIN_PROTOCOL, self._join_from_trio)
         self._host.set_relay_admission(self._admits)
         log.info("relay: policy %s, %d members, quota %d entries each", self.policy.value,
@@ -74,8 +88,13 @@ class RelayDuty:
     # --- wants ------------------------------------------------------------------------------
 
     def extra_wants(self, blocked: set[bytes]) -> dict[bytes, Want]:
-        """Members' feeds to keep: newest first, up to the quota."""
-        return {m: Want(hop=1, depth=self.quota) for m in self._members if m not in blocked}
+        """Members' feeds to keep, newest first up to the quota: each member's feed, or its
+        account's feeds sharing it (J3-J5)."""
+        return member_wants(self._named(), self.quota, blocked=blocked,
+                            account_members=self._replicator.accounts.members)
+
+    def _named(self) -> dict[bytes, bytes | None]:
+        return {m: self._accounts.get(m) for m in self._members}
 
     @property
     def members(self) -> list[str]:
@@ -117,20 +136,21 @@ class RelayDuty:
     async def _answer(self, peer: str, data: bytes) -> bytes:
         try:
             key = parse_handle(peer)
-            token = parse_join_request(data)
-            invite = None if token is None else decode_invite(token)
+            request = parse_join_request(data)
+            invite = None if request.token is None else decode_invite(request.token)
         except (ProtocolError, InviteError, HandleError) as exc:
             log.info("relay: bad join request from %s: %s", peer, exc)
             return join_answer(JoinDecision(False, f"bad request: {exc}"), 0)
         known = key in self._members
-        decision = await self._decide(key, invite)
+        decision = await self._decide(key, invite, request.account)
         # a member's join at every reservation renewal is routine: only news is logged
         level = logging.DEBUG if known and decision.admitted else logging.INFO
         log.log(level, "relay: %s %s (%s)", "admitted" if decision.admitted else "refused",
                 peer, decision.reason)
         return join_answer(decision, self.quota if decision.admitted else 0)
 
-    async def _decide(self, peer: bytes, invite: Invite | None) -> JoinDecision:
+    async def _decide(self, peer: bytes, invite: Invite | None, account: bytes | None
+                      ) -> JoinDecision:
         async with self._lock:  # invite uses are counted one join at a time
             uses_key = None if invite is None else USES_PREFIX + invite.nonce.hex()
             uses = 0
@@ -138,7 +158,8 @@ class RelayDuty:
                 raw = await self._store.get_meta(uses_key)
                 uses = int(raw) if raw else 0
             decision = decide_join(
-                self.policy, peer, relay=self._me, members=self._members,
+                self.policy, peer, relay=self._me,
+                members=accounts_members(self._named(), self._replicator.accounts.members),
                 blocked=self._replicator.blocked, allowed=self._allowed, invite=invite,
                 uses_so_far=uses, now_ms=int(time.time() * 1000))
             if not decision.admitted:
@@ -151,7 +172,21 @@ class RelayDuty:
                     {handle_of(m): t for m, t in self._members.items()}).encode())
                 self._replicator.wants_changed()
                 self._replicator.spawn(self._provide([peer]), "provide member")
+            if self._accounts.get(peer) != account:
+                await self._name_account(peer, account)
         return decision
+
+    async def _name_account(self, peer: bytes, account: bytes | None) -> None:
+        """Remember the account `peer` named (J3); want it from now on."""
+        if account is None:
+            self._accounts.pop(peer, None)
+        else:
+            self._accounts[peer] = account
+            log.info("relay: member %s names account %s", handle_of(peer), handle_of(account))
+            self._replicator.spawn(self._provide([account]), "provide member account")
+        await self._store.set_meta(ACCOUNTS_KEY, json.dumps(
+            {handle_of(m): handle_of(a) for m, a in self._accounts.items()}).encode())
+        self._replicator.wants_changed()
 
     # --- the DHT ----------------------------------------------------------------------------
 

@@ -77,8 +77,8 @@ def test_policy_names() -> None:
 
 
 def test_join_messages_round_trip() -> None:
-    assert parse_join_request(join_request(None)) is None
-    assert parse_join_request(join_request("p2ps:abc")) == "p2ps:abc"
+    assert parse_join_request(join_request(None)).token is None
+    assert parse_join_request(join_request("p2ps:abc")).token == "p2ps:abc"
     decision = JoinDecision(False, "this relay admits listed users only")
     assert parse_join_answer(join_answer(decision, 0)) == (False, decision.reason, 0)
     assert parse_join_answer(join_answer(JoinDecision(True, "welcome"), 500)) == \
