@@ -16,8 +16,7 @@ Rules:
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 # S7 for a row `alias` with an author and a seq column, joined to `d` (its device row).
@@ -74,6 +73,10 @@ def contacts_cte(single: bool) -> str:
     return f"WITH {_MINE},{_FOLLOWS},{_BLOCKS}"
 
 
+# The feeds of :me's account.
+MINE_FEEDS = f"WITH {_MINE} SELECT f FROM mine"
+
+
 def notifications_cte(single: bool) -> str:
     """The WITH clause naming mine and blocks of :me's account (see contacts_cte)."""
     return f"WITH {_MINE},{_OWN_BLOCKS if single else _BLOCKS}"
@@ -89,50 +92,39 @@ _SOURCES = """,
         SELECT a FROM accounts
         UNION SELECT d.feed FROM accounts JOIN account_devices d ON d.account = accounts.a)"""
 
-# Whether a timeline row (t, with its device row d or NULLs) belongs to an account :me's
-# account follows, or to it: checked row by row as the newest rows are read, so the set of
-# followed feeds is never expanded into the accounts' devices (the account id, which is what
-# people follow, is looked up first). `single`: :me's own contacts;
-# else the accounts of the merged ones (S9), listed once (a list inside the row's correlated
-# subquery would be listed again for every row: 8 ms) and kept by the caller.
-_FOLLOWED_SINGLE = """(CASE WHEN d.account IS NULL THEN t.author = :me OR t.author IN
-        (SELECT dst FROM contacts WHERE src = :me AND following = 1 AND blocking = 0)
-    ELSE d.account = :me OR EXISTS (SELECT 1 FROM contacts c WHERE c.src = :me
-        AND c.dst = d.account AND c.following = 1 AND c.blocking = 0)
-    OR EXISTS (SELECT 1 FROM account_devices d2 CROSS JOIN contacts c
-        ON c.src = :me AND c.dst = d2.feed WHERE d2.account = d.account AND c.following = 1
-        AND c.blocking = 0) END)"""
-_FOLLOWED_ACCOUNTS = f""",
+# followed(a): the accounts :me's account follows (a followed device feed stands for its
+# account), and its own. With one feed, :me's own contacts; else merged across its feeds (S9).
+_FOLLOWED_OWN = f"""WITH
+    followed(a) AS (
+        SELECT coalesce(d.account, c.dst) FROM contacts c
+        LEFT JOIN account_devices d ON d.feed = c.dst
+        WHERE c.src = :me AND c.following = 1 AND c.blocking = 0
+        UNION ALL SELECT {_MY_ACCOUNT})"""
+_FOLLOWED_MERGED = contacts_cte(False) + f""",
     followed(a) AS (
         SELECT coalesce(d.account, fo.dst) FROM ({FOLLOWING}) fo
         LEFT JOIN account_devices d ON d.feed = fo.dst
         UNION ALL SELECT {_MY_ACCOUNT})"""
 
-# The accounts :me's account follows, and its own (merged across its feeds: S9).
-FOLLOWED_ACCOUNTS = contacts_cte(False) + _FOLLOWED_ACCOUNTS + " SELECT DISTINCT a FROM followed"
 
-# (author, lo, hi) of the feeds of :me's account: what the merged follows depend on (with the
-# account's state), so they are kept until one of these changes (Queries._followed_accounts).
-MY_FEED_STATES = (f"WITH {_MINE} SELECT author, lo, hi FROM feeds WHERE author IN "
-                  "(SELECT f FROM mine) ORDER BY author")
-
-
-def followed_json(accounts: Iterable[bytes]) -> str:
-    """`accounts` as the JSON list of upper-case hex that timeline_query takes: one bound
-    value (a list of 1,000 bound blobs costs SQLite ~1.5 ms to build; json_each ~0.1 ms)."""
-    return json.dumps([a.hex().upper() for a in accounts])
+def followed_feeds(single: bool) -> str:
+    """Every feed whose entries :me's timeline may show: the accounts its account follows and
+    its own, and all their device feeds (S7 is applied to each row). `single`: :me is all of
+    its account (see AccountBook.is_single)."""
+    head = _FOLLOWED_OWN if single else _FOLLOWED_MERGED
+    return (f"{head} SELECT a FROM followed UNION ALL SELECT d.feed FROM followed "
+            "CROSS JOIN account_devices d ON d.account = followed.a")
 
 
-def _timeline_filter(viewer: bytes, authors: Sequence[bytes] | None,
-                     followed: str | None) -> tuple[str, str, dict[str, Any]]:
-    """(WITH clause or "", condition on t and d, parameters): the rows of the accounts
-    `viewer`'s account follows and its own (`followed`, if it spans several feeds), or of
-    the accounts of `authors`."""
+def _timeline_filter(viewer: bytes, authors: Sequence[bytes] | None, single: bool,
+                     kept: bool) -> tuple[str, str, dict[str, Any]]:
+    """(WITH clause or "", condition on t, parameters): the rows of the accounts `viewer`'s
+    account follows and its own (from temp.timeline_feeds if `kept`), or of the accounts of
+    `authors`."""
     if authors is None:
-        if followed is None:
-            return "", _FOLLOWED_SINGLE, {"me": viewer}
-        return "", ("hex(coalesce(d.account, t.author)) IN (SELECT value FROM "
-                    "json_each(:followed))"), {"followed": followed}
+        if kept:
+            return "", "t.author IN temp.timeline_feeds", {}
+        return "", f"t.author IN ({followed_feeds(single)})", {"me": viewer}
     params = {f"a{i}": key for i, key in enumerate(authors)}
     given = ", ".join(f"(:{name})" for name in params)
     head = f"""
@@ -144,13 +136,12 @@ def _timeline_filter(viewer: bytes, authors: Sequence[bytes] | None,
 
 
 def timeline_query(viewer: bytes, authors: Sequence[bytes] | None, repeated_repost: str,
-                   before: tuple[int, bytes, int] | None, limit: int, *,
-                   followed: str | None) -> tuple[str, dict[str, Any]]:
+                   before: tuple[int, bytes, int] | None, limit: int, *, single: bool,
+                   kept: bool) -> tuple[str, dict[str, Any]]:
     """The timeline (see Queries.timeline) with S7 applied: rows (header, payload, ts,
-    account). `followed`: the accounts `viewer`'s account follows and its own, if it spans
-    several feeds (FOLLOWED_ACCOUNTS, through followed_json); None: `viewer` alone is its
-    account."""
-    head, shown, params = _timeline_filter(viewer, authors, followed)
+    account). `single`: `viewer` is all of its account; `kept`: temp.timeline_feeds holds
+    followed_feeds for `viewer` (store/timeline_feeds.py)."""
+    head, shown, params = _timeline_filter(viewer, authors, single, kept)
     query = f"""{head}
         SELECT e.header, e.payload, t.ts, coalesce(d.account, t.author) FROM timeline t
         JOIN entries e ON e.author = t.author AND e.seq = t.seq

@@ -32,6 +32,7 @@ from p2psocial.core.account.state import AccountState, implicit_state, resolve
 from p2psocial.core.errors import AccountOpError, StoreError
 from p2psocial.store.errors import translated
 from p2psocial.store.rows import chunked
+from p2psocial.store.timeline_feeds import TimelineFeeds
 
 _R = TypeVar("_R")
 InDbThread = Callable[..., Awaitable[Any]]
@@ -55,15 +56,22 @@ class AccountBook:
         self._states: dict[bytes, AccountState] = {}
         self._generation = 0  # bumped by every change of ops, so stale resolutions are dropped
         self._single: dict[bytes, bool] = {}  # is_single, by feed
-        # the accounts a multi-feed account follows, by viewer, with what they were read from
-        # (store/queries.py Queries._followed_accounts)
-        self.followed: dict[bytes, tuple[tuple[Any, ...], str]] = {}
+        self.timeline_feeds = TimelineFeeds()  # refilled when `generation` changes
         self.active = False
 
     @property
     def generation(self) -> int:
         """Changes whenever the ops held change."""
         return self._generation
+
+    @property
+    def in_db_thread(self) -> InDbThread:
+        """The store's way to run `fn(db, *args)` in the database thread."""
+        return self._run
+
+    def written(self, authors: Iterable[bytes]) -> None:
+        """The store wrote entries of `authors` (after each write transaction)."""
+        self.timeline_feeds.written(authors)
 
     async def load(self) -> None:
         """Read whether any device row exists (at open)."""
@@ -95,7 +103,6 @@ class AccountBook:
         self._generation += 1
         self._states.update(states)
         self._single.clear()
-        self.followed.clear()
 
     def _add_sync(self, db: sqlite3.Connection, ops: list[Op],
                   cache: dict[bytes, AccountState]

@@ -96,10 +96,11 @@ class Queries:
         if self.accounts.active:
             if authors is not None and not authors:
                 return []
-            followed = (None if authors is not None or await self.accounts.is_single(viewer)
-                        else await self._followed_accounts(viewer))
+            single = await self.accounts.is_single(viewer)
+            kept = authors is None and await self.accounts.timeline_feeds.ready(
+                self.accounts.in_db_thread, viewer, self.accounts.generation, single)
             sql, named = acct.timeline_query(viewer, authors, _REPEATED_REPOST, before, limit,
-                                             followed=followed)
+                                             single=single, kept=kept)
             async with self._conn.execute(sql, named) as cur:
                 return [TimelineItem(entry_of_row(r), int(r[2]), bytes(r[3]))
                         for r in await cur.fetchall()]
@@ -121,21 +122,6 @@ class Queries:
         params.append(limit)
         async with self._conn.execute(query, params) as cur:
             return [TimelineItem(entry_of_row(r), int(r[2])) for r in await cur.fetchall()]
-
-    async def _followed_accounts(self, viewer: bytes) -> str:
-        """The accounts `viewer`'s account follows and its own, merged across its feeds (S9),
-        as acct.followed_json; kept until the account or one of its feeds changes (~1.5 ms
-        at 1,000 follows)."""
-        generation = self.accounts.generation
-        async with self._conn.execute(acct.MY_FEED_STATES, {"me": viewer}) as cur:
-            version = (generation, tuple(tuple(r) for r in await cur.fetchall()))
-        kept = self.accounts.followed.get(viewer)
-        if kept is not None and kept[0] == version:
-            return kept[1]
-        async with self._conn.execute(acct.FOLLOWED_ACCOUNTS, {"me": viewer}) as cur:
-            found = acct.followed_json(bytes(r[0]) for r in await cur.fetchall())
-        self.accounts.followed[viewer] = (version, found)
-        return found
 
     @translated
     async def thread(self, root: bytes, *, viewer: bytes | None = None) -> list[Entry]:

@@ -286,6 +286,7 @@ class Store(Queries):
             raise
         self._fresh.written(accepted, bare=deleted,
                             deleting={author for _, author, _ in rows.deletions})
+        self.accounts.written(changed)
 
     async def _write_projections(self, rows: ProjectionRows,
                                  skip: set[tuple[bytes, int]]) -> None:

@@ -19,7 +19,10 @@ import pytest_asyncio
 from p2psocial.core.account.ops import Op, OpType, consent_for, make_op
 from p2psocial.core.content import Follow, Post, Unfollow
 from p2psocial.core.identity import Identity
+from p2psocial.store import account_queries
 from p2psocial.store.connection import migrations
+from p2psocial.store.queries import _REPEATED_REPOST
+from p2psocial.store.rows import entry_of_row
 from p2psocial.store.sqlite import Store
 from p2psocial.testing import FeedBuilder, identity_for, raw_entries
 from p2psocial.testing.builders import BASE_TS
@@ -72,9 +75,18 @@ async def receive(store: Store, builder: FeedBuilder) -> None:
 
 
 async def shown(store: Store) -> list[tuple[bytes, int, bytes]]:
-    """(author, seq, account) of the viewer's timeline, newest first."""
+    """(author, seq, account) of the viewer's timeline, newest first; checked against the
+    timeline asked inline (as while a transaction is open) instead of from its temp table."""
     items = await store.timeline(VIEWER.public_key, limit=100)
-    return [(i.entry.author, i.entry.seq, i.account) for i in items]
+    found = [(i.entry.author, i.entry.seq, i.account) for i in items]
+    single = await store.accounts.is_single(VIEWER.public_key)
+    query, params = account_queries.timeline_query(VIEWER.public_key, None, _REPEATED_REPOST,
+                                                   None, 100, single=single, kept=False)
+    async with store._conn.execute(query, params) as cur:
+        inline = [(e.author, e.seq, bytes(r[3])) for r in await cur.fetchall()
+                  for e in [entry_of_row(r)]]
+    assert inline == found
+    return found
 
 
 @pytest.mark.asyncio
@@ -235,6 +247,8 @@ async def test_following_an_account_shows_every_device_and_follows_span_devices(
     await store.ingest(raw_entries(own.entries[-1:]))
     assert await store.following(A) == set()
     assert await store.following(PHONE.public_key) == set()
+    await store.append(VIEWER, Unfollow(feed=PHONE.public_key))  # the timeline follows
+    assert await shown(store) == []
 
 
 @pytest.mark.asyncio
