@@ -10,6 +10,8 @@ Rules:
   new device key (a key is never reused) added with `admin` by the recovery key. `rotate`
   writes `after` (default: the newest entry of the old account key held here), never leaves
   it absent: absent, everything the old key ever writes counts, also a thief's posts.
+  `rotate --undo OP` builds on the op before OP, undoing OP and what follows within the
+  recovery window (cli.account_undo); `account show` lists the applied ops' hashes.
 - Bad input (a phrase with a typo or of another account, a home of the wrong kind) is one
   line and nothing is stored: the phrase is checked before anything is written.
 - Every verb has --json.
@@ -25,6 +27,7 @@ from typing import Any
 
 from p2psocial.cli import account_support as acct
 from p2psocial.cli import device_commands, passphrase
+from p2psocial.cli.account_undo import log_rows, rotation_base
 from p2psocial.core.account.ops import MAX_AFTER, OpType, consent_for, make_op
 from p2psocial.core.account.phrase import new_phrase, recovery_identity
 from p2psocial.core.errors import UsageError
@@ -56,6 +59,8 @@ def add_verbs(verb: VerbAdder) -> None:
                      "entry that still counts (default: the newest held here)")
     rot.add_argument("--no-passphrase", action="store_true",
                      help="store the new account key unencrypted")
+    rot.add_argument("--undo", metavar="OP", help="undo this op (a hash listed by `account "
+                     "show`) and every op after it: the rotation replaces it (within 7 days)")
     sub.add_parser("show", help="this home's account, device and keys")
     for p in (up, rot, sub.choices["show"]):
         p.add_argument("--json", action="store_true")
@@ -164,6 +169,7 @@ async def _rotate(args: argparse.Namespace, home: Home) -> int:
     async with open_api(home) as api:
         state, ops = await acct.load_state(api, local.account)
         acct.require_init(state)
+        prev, timestamp = rotation_base(state, ops, args.undo, acct.now_ms())
         recovery = acct.ask_phrase()
         acct.check_recovery_key(recovery, state)
         after = args.after
@@ -174,9 +180,8 @@ async def _rotate(args: argparse.Namespace, home: Home) -> int:
         secret = passphrase.ask_new(args.no_passphrase)
         new_key = Identity.generate()
         op = make_op(recovery, account=local.account, op_type=OpType.ROTATE,
-                     key=new_key.public_key, timestamp=acct.next_timestamp(state, ops),
-                     prev=state.tip, consent=consent_for(new_key, local.account,
-                                                         OpType.ROTATE), after=after)
+                     key=new_key.public_key, timestamp=timestamp, prev=prev,
+                     consent=consent_for(new_key, local.account, OpType.ROTATE), after=after)
         del recovery
         await acct.store_ops(api, [op])
     write_account_key(home, new_key, secret)
@@ -210,11 +215,13 @@ async def _show(args: argparse.Namespace, home: Home) -> int:
     sealed = account_key_doc(home)
     holds = (sealed is not None and keyfile.public_key_of(sealed) == state.account_key) \
         or mine == state.account_key
+    log = log_rows(state, ops)
     doc = {"account": handle_of(account), "single_key": local is None,
            "device": handle_of(mine), "device_name": local.device_name if local else None,
            "device_status": status.split(" ", 1)[0], "account_key": handle_of(state.account_key),
            "holds_account_key": holds, "has_recovery_key": state.recovery_key is not None,
-           "devices": len(state.current_devices()), "ops": len(ops)}
+           "devices": len(state.current_devices()), "ops": len(ops),
+           "log": log}
     kind = "single-key identity" if local is None else "account"
     _out(args, doc, [
         f"{kind} {handle_of(account)}",
@@ -224,7 +231,8 @@ async def _show(args: argparse.Namespace, home: Home) -> int:
         + (" (held here)" if holds else ""),
         "recovery phrase: " + ("set" if state.recovery_key else
                                "none (run `p2psocial account upgrade`)"),
-        f"current devices: {len(state.current_devices())}"])
+        f"current devices: {len(state.current_devices())}",
+        *[f"op {row['hash'][:16]} {row['type']} by {row['signer']}" for row in log]])
     return 0
 
 

@@ -187,3 +187,58 @@ def test_a_stolen_device_key_is_revoked_for_every_kind_of_follower(world: World)
     from_phone = {row["text"] for row in f2.json("feed", "--limit", "100")
                   if row["author"] == phone_handle}
     assert from_phone == {"phone honest 1", "phone honest 2"}
+
+
+# --- a leaked account key -------------------------------------------------------------------
+
+
+@pytest.fixture
+def loopback(tmp_path: Path) -> Iterator[list[NodeProcess]]:
+    made = [NodeProcess(tmp_path / name) for name in ("laptop", "thief", "follower")]
+    yield made
+    for node in made:
+        node.stop()
+
+
+def test_a_leaked_account_key_is_rotated_away_and_the_thief_undone(
+        loopback: list[NodeProcess]) -> None:
+    laptop, thief, follower = loopback
+    made = laptop.json("init", "--account", "--no-passphrase", "--name", "laptop")
+    account, phrase = made["account"], made["recovery_phrase"]
+    follower.cli("init", "--no-passphrase")
+    follower.cli("follow", account, "--unknown")
+    laptop.cli("post", "owner before the leak")
+
+    # the account key leaks: the thief pairs a device of its own with it and revokes the
+    # owner's laptop (after 0: none of its entries count)
+    linked = thief.json("device", "link", "--account", account, "--name", "thief box",
+                        "--no-passphrase")
+    thief_device = thief.cli("id", "--device").stdout.strip()
+    shutil.copy2(laptop.home / "account-key.json", thief.home / "account-key.json")
+    copy_ops(laptop, thief, account)   # the account's log, as any node can fetch it
+    thief.cli("device", "add", linked["token"])
+    thief.cli("device", "revoke", "laptop", "--after", "0")
+    thief.cli("post", "thief speaking for the account")
+
+    at_once(lambda node: node.start(), [laptop, thief])
+    follower.start(peers=[laptop.addrs()[0], thief.addrs()[0]])
+    owner, stolen = {"owner before the leak"}, {"thief speaking for the account"}
+    follower.wait_for(showing(stolen, owner), timeout=45, what="the thief's takeover")
+
+    def thief_ops(node: NodeProcess) -> list[dict[str, Any]]:
+        log: list[dict[str, Any]] = node.json("account", "show")["log"]
+        return [row for row in log if row["type"] == "add" and row["key"] == thief_device]
+
+    first = laptop.wait_for(thief_ops, timeout=45, what="the thief's ops on the laptop")[0]
+    rotated = with_input(laptop, phrase + "\n", "account", "rotate", "--undo",
+                         first["hash"][:16], "--no-passphrase")
+    assert rotated["account"] == account
+
+    follower.wait_for(showing(owner, stolen), timeout=45,
+                      what="the rotation undoing the thief, with no action of the follower")
+    laptop.cli("post", "owner after the rotation")   # the laptop is a device again
+    follower.wait_for(showing(owner | {"owner after the rotation"}, stolen), timeout=45,
+                      what="the owner's new post")
+    log = laptop.json("account", "show")["log"]
+    assert [row["type"] for row in log] == ["init", "add", "rotate"]
+    assert not any(row["key"] == thief_device for row in log)
