@@ -15,7 +15,9 @@ Rules:
 - Resolved states are cached; only `add_ops` and `rebuild` change an account's ops, and they
   refresh the cache of the accounts they touch.
 - `active` is False while no account has a device row: the queries then keep the SQL they had
-  before accounts (store/queries.py), so single-key networks pay nothing.
+  before accounts (store/queries.py), so single-key networks pay nothing. `generation`
+  changes with the ops; what is derived from them (is_single, the timeline's temp table of
+  followed feeds, store/timeline_feeds.py) is kept until it does.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import aiosqlite
 
@@ -34,12 +36,12 @@ from p2psocial.store.errors import translated
 from p2psocial.store.rows import chunked
 from p2psocial.store.timeline_feeds import TimelineFeeds
 
-_R = TypeVar("_R")
 InDbThread = Callable[..., Awaitable[Any]]
 Claim = tuple[int, bytes]  # (timestamp, op hash) of the op that made a key a device (S8)
 _OWN_KEY: Claim = (-1, b"")  # an account's own key comes before any add of it
 
 _ADDING = (OpType.ADD, OpType.ROTATE)
+MAX_DECODED = 100_000  # decoded ops kept (~1 KB each at most)
 
 
 class AccountBook:
@@ -56,6 +58,9 @@ class AccountBook:
         self._states: dict[bytes, AccountState] = {}
         self._generation = 0  # bumped by every change of ops, so stale resolutions are dropped
         self._single: dict[bytes, bool] = {}  # is_single, by feed
+        # ops decoded once (decode_op checks two signatures), used and filled only in the
+        # database thread; dropped whole past MAX_DECODED
+        self._decoded: dict[bytes, Op] = {}
         self.timeline_feeds = TimelineFeeds()  # refilled when `generation` changes
         self.active = False
 
@@ -117,14 +122,17 @@ class AccountBook:
             if not new:
                 db.execute("ROLLBACK")
                 return [], {}
-            db.executemany(
+            db.executemany(  # ops are few per call: not the entries' multi-row INSERT
                 "INSERT INTO account_ops (hash, account, prev, ts, subject, raw) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 [(op.hash, op.account, op.prev, op.timestamp, op.key, op.raw) for op in new])
             touched = {op.account for op in new}
             for account in touched:
                 cache.pop(account, None)
-            states = _Projector(db, cache, {op.hash: op for op in new}).project(touched)
+            if len(self._decoded) > MAX_DECODED:
+                self._decoded.clear()
+            self._decoded.update((op.hash, op) for op in new)
+            states = _Projector(db, cache, self._decoded).project(touched)
             active = _has_devices(db)
             db.execute("COMMIT")
         except BaseException:
@@ -137,7 +145,7 @@ class AccountBook:
     def _rebuild_sync(self, db: sqlite3.Connection) -> dict[bytes, AccountState]:
         db.execute("DELETE FROM account_devices")
         accounts = {bytes(r[0]) for r in db.execute("SELECT DISTINCT account FROM account_ops")}
-        states = _Projector(db, {}, {}).project(accounts)
+        states = _Projector(db, {}, self._decoded).project(accounts)
         self.active = _has_devices(db)
         return states
 
@@ -146,7 +154,7 @@ class AccountBook:
     @translated
     async def ops_of(self, account: bytes) -> list[Op]:
         """Every op held for `account`, by timestamp then op hash."""
-        ops: list[Op] = await self._run(_load_ops, account, {})
+        ops: list[Op] = await self._run(_load_ops, account, self._decoded)
         return ops
 
     @translated
@@ -156,7 +164,7 @@ class AccountBook:
         if state is not None:
             return state
         generation = self._generation
-        ops: list[Op] = await self._run(_load_ops, account, {})
+        ops: list[Op] = await self._run(_load_ops, account, self._decoded)
         state = resolve(account, ops) if ops else implicit_state(account)
         if generation == self._generation:
             self._states[account] = state
@@ -237,7 +245,7 @@ class _Projector:
                  known: dict[bytes, Op]) -> None:
         self._db = db
         self._cache = cache
-        self._known = known  # decoded ops, so held ones need not be decoded again
+        self._known = known  # decoded ops (filled as held ones are decoded)
         self._ops: dict[bytes, list[Op]] = {}
         self.resolved: dict[bytes, AccountState] = {}
 
@@ -309,12 +317,15 @@ class _Projector:
 
 
 def _load_ops(db: sqlite3.Connection, account: bytes, known: dict[bytes, Op]) -> list[Op]:
-    """The ops held for `account`, by timestamp then hash; decoded unless in `known`."""
+    """The ops held for `account`, by timestamp then hash; decoded unless in `known`, which
+    gains those decoded."""
     out = []
     for op_hash, raw in db.execute("SELECT hash, raw FROM account_ops WHERE account = ? "
                                    "ORDER BY ts, hash", (account,)).fetchall():
         op = known.get(bytes(op_hash))
-        out.append(op if op is not None else _decode_stored(bytes(raw)))
+        if op is None:
+            op = known[bytes(op_hash)] = _decode_stored(bytes(raw))
+        out.append(op)
     return out
 
 

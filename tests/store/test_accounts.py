@@ -18,6 +18,7 @@ import pytest_asyncio
 
 from p2psocial.core.account.ops import Op, OpType, consent_for, make_op
 from p2psocial.core.content import Follow, Post, Unfollow
+from p2psocial.core.errors import StoreError
 from p2psocial.core.identity import Identity
 from p2psocial.store import account_queries
 from p2psocial.store.connection import migrations
@@ -126,6 +127,26 @@ async def test_state_of_follows_the_ops_and_survives_reopening(tmp_path: Path) -
         state = await again.accounts.state_of(A)
         assert state.tip == gone.hash and state.devices[LAPTOP.public_key].after == 7
         assert await again.accounts.counted_feeds(A) == {A: None, LAPTOP.public_key: 7}
+    finally:
+        await again.close()
+
+
+@pytest.mark.asyncio
+async def test_a_damaged_stored_op_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "db"
+    store = await Store.open(path, verify_processes=0)
+    first = init()
+    await store.accounts.add_ops([first])
+    await store.close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE account_ops SET raw = ? WHERE hash = ?",
+                 (first.raw[:-1] + bytes([first.raw[-1] ^ 1]), first.hash))
+    conn.commit()
+    conn.close()
+    again = await Store.open(path, verify_processes=0)
+    try:
+        with pytest.raises(StoreError, match="no longer decodes"):
+            await again.accounts.state_of(A)
     finally:
         await again.close()
 
