@@ -73,6 +73,12 @@ def contacts_cte(single: bool) -> str:
     return f"WITH {_MINE},{_FOLLOWS},{_BLOCKS}"
 
 
+# Every feed :me's account blocks (S9, across its feeds), and every feed of the accounts it
+# blocks: what the store refuses to store.
+BLOCKED_FEEDS = (f"{contacts_cte(False)} SELECT dst FROM blocks WHERE value = 1 UNION "
+                 "SELECT d2.feed FROM blocks b CROSS JOIN account_devices d ON d.feed = b.dst "
+                 "CROSS JOIN account_devices d2 ON d2.account = d.account WHERE b.value = 1")
+
 # The feeds of :me's account.
 MINE_FEEDS = f"WITH {_MINE} SELECT f FROM mine"
 

@@ -32,6 +32,7 @@ import aiosqlite
 from p2psocial.core.account.ops import Op, OpType, decode_op
 from p2psocial.core.account.state import AccountState, implicit_state, resolve
 from p2psocial.core.errors import AccountOpError, StoreError
+from p2psocial.store.account_queries import BLOCKED_FEEDS
 from p2psocial.store.errors import translated
 from p2psocial.store.rows import chunked
 from p2psocial.store.timeline_feeds import TimelineFeeds
@@ -77,6 +78,11 @@ class AccountBook:
     def written(self, authors: Iterable[bytes]) -> None:
         """The store wrote entries of `authors` (after each write transaction)."""
         self.timeline_feeds.written(authors)
+
+    def blocked_feeds_sync(self, db: sqlite3.Connection, me: bytes) -> set[bytes]:
+        """In the database thread: the feeds `me`'s account blocks, with every feed of the
+        accounts it blocks (the store refuses their entries)."""
+        return {bytes(r[0]) for r in db.execute(BLOCKED_FEEDS, {"me": me})}
 
     async def load(self) -> None:
         """Read whether any device row exists (at open)."""

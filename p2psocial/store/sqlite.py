@@ -310,6 +310,8 @@ class Store(Queries):
     def _blocked_among(self, db: sqlite3.Connection, authors: set[bytes]) -> set[bytes]:
         if self._me is None or not authors:
             return set()
+        if self.accounts.active:
+            return authors & self.accounts.blocked_feeds_sync(db, self._me)
         blocked = {bytes(r[0]) for r in db.execute(
             "SELECT dst FROM contacts WHERE src = ? AND blocking = 1", (self._me,))}
         return authors & blocked

@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 
 from p2psocial.core.account.ops import Op, OpType, consent_for, make_op
-from p2psocial.core.content import Follow, Post, Unfollow
+from p2psocial.core.content import Block, Follow, Post, Unfollow
 from p2psocial.core.errors import StoreError
 from p2psocial.core.identity import Identity
 from p2psocial.store import account_queries
@@ -296,6 +296,18 @@ async def test_a_viewer_with_several_devices_sees_what_its_account_follows(
     await store.append(VIEWER, Unfollow(feed=friend_key))  # later, on the first device
     assert friend_key not in {a for a, _, _ in await shown(store)}
     assert await store.following(VIEWER.public_key) == set()
+
+
+@pytest.mark.asyncio
+async def test_blocking_an_account_refuses_every_device_feed(store: Store) -> None:
+    first = init()
+    await store.accounts.add_ops([first, add(ACC, PHONE, first, BASE_TS + 1)])
+    await store.append(VIEWER, Block(feed=A))
+    dev = FeedBuilder(PHONE)
+    dev.post("from a blocked account's phone")
+    report = await store.ingest(raw_entries(dev.entries))
+    assert report.refused == 1 and not report.accepted
+    assert await store.blocking(VIEWER.public_key) == {A}
 
 
 @pytest.mark.asyncio
