@@ -3,8 +3,9 @@
 Rules:
 - A relay runs one policy: OPEN (anyone), INVITE (a valid invite issued by the relay itself or
   by one of its members, within its expiry and its uses), ALLOWLIST (listed handles only).
-- Whatever the policy, a feed the relay's owner blocks is refused, and an existing member is
-  admitted again without spending an invite.
+- Whatever the policy, a feed the relay's owner blocks is refused (and so is each member feed
+  of an account it blocks: `blocked_feeds`), and an existing member is admitted again
+  without spending an invite.
 - Joining makes the peer a member: the relay keeps (up to its quota) and serves the member's
   feed, and grants it a circuit reservation.
 - Join messages are canonical CBOR maps with small int keys: the request {0: version,
@@ -164,6 +165,16 @@ def member_wants(members: Mapping[bytes, bytes | None], quota: int, *,
             have = out.get(feed)
             if have is None or (have.depth != 0 and (depth == 0 or depth > have.depth)):
                 out[feed] = Want(hop=1, depth=depth)
+    return out
+
+
+def blocked_feeds(blocked: Collection[bytes],
+                  account_members: Mapping[bytes, Collection[bytes]]) -> set[bytes]:
+    """The feeds a relay refuses: those its owner blocks and the member feeds of each account
+    it blocks (rule 1: blocking an account blocks its devices)."""
+    out = set(blocked)
+    for account in blocked:
+        out.update(account_members.get(account, ()))
     return out
 
 

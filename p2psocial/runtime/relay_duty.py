@@ -38,6 +38,7 @@ from p2psocial.core.relay_policy import (
     JoinDecision,
     Policy,
     accounts_members,
+    blocked_feeds,
     decide_join,
     join_answer,
     member_wants,
@@ -90,8 +91,12 @@ class RelayDuty:
     def extra_wants(self, blocked: set[bytes]) -> dict[bytes, Want]:
         """Members' feeds to keep, newest first up to the quota: each member's feed, or its
         account's feeds sharing it (J3-J5)."""
-        return member_wants(self._named(), self.quota, blocked=blocked,
+        return member_wants(self._named(), self.quota, blocked=self._refused(blocked),
                             account_members=self._replicator.accounts.members)
+
+    def _refused(self, blocked: set[bytes]) -> set[bytes]:
+        """`blocked` and the member feeds of the blocked accounts (rule 1)."""
+        return blocked_feeds(blocked, self._replicator.accounts.members)
 
     def _named(self) -> dict[bytes, bytes | None]:
         return {m: self._accounts.get(m) for m in self._members}
@@ -108,11 +113,12 @@ class RelayDuty:
             key = parse_handle(peer)
         except HandleError:  # not an Ed25519 PeerID: not a p2psocial user
             return False
-        return key in self._members and key not in self._replicator.blocked
+        return key in self._members and key not in self._refused(self._replicator.blocked)
 
     async def enforce_blocks(self, blocked: set[bytes]) -> None:
         """The owner's blocks changed: end reservations and connections of blocked members."""
-        for member in [m for m in self._members if m in blocked]:
+        refused = self._refused(blocked)
+        for member in [m for m in self._members if m in refused]:
             handle = handle_of(member)
             log.info("relay: refusing %s (blocked)", handle)
             with contextlib.suppress(NetError):
@@ -160,7 +166,8 @@ class RelayDuty:
             decision = decide_join(
                 self.policy, peer, relay=self._me,
                 members=accounts_members(self._named(), self._replicator.accounts.members),
-                blocked=self._replicator.blocked, allowed=self._allowed, invite=invite,
+                blocked=self._refused(self._replicator.blocked), allowed=self._allowed,
+                invite=invite,
                 uses_so_far=uses, now_ms=int(time.time() * 1000))
             if not decision.admitted:
                 return decision

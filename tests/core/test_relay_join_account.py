@@ -12,7 +12,10 @@ from p2psocial.core.encoding import encode
 from p2psocial.core.errors import ProtocolError
 from p2psocial.core.relay_policy import (
     JoinRequest,
+    Policy,
     accounts_members,
+    blocked_feeds,
+    decide_join,
     join_request,
     member_wants,
     parse_join_request,
@@ -87,3 +90,13 @@ def test_devices_of_a_member_account_are_admitted_as_members() -> None:
     assert accounts_members({DEV: ACC, OTHER: None}, {ACC: {ACC, DEV, DEV2}}) == \
         {DEV, DEV2, ACC, OTHER}
     assert accounts_members({DEV: ACC}, {}) == {DEV}  # not confirmed by ops: nobody more
+
+
+def test_blocking_an_account_refuses_its_devices() -> None:
+    refused = blocked_feeds({ACC, OTHER}, {ACC: {ACC, DEV, DEV2}})
+    assert refused == {ACC, OTHER, DEV, DEV2}
+    decision = decide_join(Policy.OPEN, DEV2, relay=STRANGER, members={DEV}, blocked=refused,
+                           allowed=(), invite=None, uses_so_far=0, now_ms=0)
+    assert not decision.admitted
+    assert member_wants({DEV: ACC}, 10, account_members={ACC: {ACC, DEV, DEV2}},
+                        blocked=refused) == {}
