@@ -14,6 +14,8 @@ Rules:
   recovery window (cli.account_undo); `account show` lists the applied ops' hashes.
 - Bad input (a phrase with a typo or of another account, a home of the wrong kind) is one
   line and nothing is stored: the phrase is checked before anything is written.
+- `account repair` (cli.account_repair) moves a single-key identity whose own feed forked on
+  to a new device feed; `upgrade` of a forked feed points to it.
 - Every verb has --json.
 """
 
@@ -25,8 +27,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from p2psocial.cli import account_repair, device_commands, passphrase
 from p2psocial.cli import account_support as acct
-from p2psocial.cli import device_commands, passphrase
 from p2psocial.cli.account_undo import log_rows, rotation_base
 from p2psocial.core.account.ops import MAX_AFTER, OpType, consent_for, make_op
 from p2psocial.core.account.phrase import new_phrase, recovery_identity
@@ -50,7 +52,8 @@ VERB_NAMES = frozenset({"account", "device", "recover"})
 def add_verbs(verb: VerbAdder) -> None:
     """The parsers of `account`, `device` and `recover`."""
     s = verb("account", "my account: upgrade a single-key identity, rotate its key, show it")
-    sub = s.add_subparsers(dest="account_verb", metavar="upgrade|rotate|show", required=True)
+    sub = s.add_subparsers(dest="account_verb", metavar="upgrade|rotate|show|repair",
+                           required=True)
     up = sub.add_parser("upgrade", help="make this single-key identity an account (prints a "
                         "recovery phrase once)")
     up.add_argument("--name", help="this device's name (default: the host name)")
@@ -64,6 +67,7 @@ def add_verbs(verb: VerbAdder) -> None:
     sub.add_parser("show", help="this home's account, device and keys")
     for p in (up, rot, sub.choices["show"]):
         p.add_argument("--json", action="store_true")
+    account_repair.add_parser(sub)
     device_commands.add_verbs(verb)
     s = verb("recover", "make this home a new device of my account with the recovery phrase")
     s.add_argument("--account", metavar="HANDLE", help="the account (needed on a fresh home)")
@@ -79,7 +83,8 @@ async def run(args: argparse.Namespace, home: Home) -> int:
         return await device_commands.run(args, home)
     if args.verb == "recover":
         return await _recover(args, home)
-    handlers = {"upgrade": _upgrade, "rotate": _rotate, "show": _show}
+    handlers = {"upgrade": _upgrade, "rotate": _rotate, "show": _show,
+                "repair": account_repair.repair}
     return await handlers[args.account_verb](args, home)
 
 
@@ -142,6 +147,9 @@ async def _upgrade(args: argparse.Namespace, home: Home) -> int:
         if state.tip is not None:
             raise UsageError(f"{handle_of(key)} is already an account (its init is held "
                              "here): nothing to upgrade")
+        if (await api.feed(handle_of(key))).forked:
+            raise UsageError("your feed is forked, so its key cannot post again: `p2psocial "
+                             "account repair` makes the account and moves on to a new device")
         identity = passphrase.unlock_interactively(doc)
         phrase = new_phrase()
         recovery = recovery_identity(phrase)

@@ -4,8 +4,9 @@ Rules:
 - The libp2p Host (p2psocial.net, trio) runs inside the bridge; every call to it crosses the
   bridge here. Sync sessions run on the asyncio side (runtime.peer_sync).
 - Wanted feeds come from the follow graph (core.wants): me, who I follow, who they follow, up
-  to `hops`, minus blocked and forked feeds; a wanted account brings its member feeds (spec
-  O3; account ops: runtime.account_sync). When my follows change, every session is told.
+  to `hops`, minus blocked feeds and forked ones beyond hop 1 (a followed forked feed stays
+  wanted for its account's ops); a wanted account brings its member feeds (spec O3; account
+  ops: runtime.account_sync). When my follows change, every session is told.
 - One session per peer. The side that dialled the connection opens the sync stream; if both
   did, the session opened by the peer with the lower handle wins.
 - A peer that breaks the protocol or sends an invalid entry or a fork is disconnected and
@@ -255,8 +256,10 @@ class Replicator:
             if self._blocked - blocked_before:
                 await self.duty.enforce_blocks(self._blocked)
         states = await self.store.feed_states(list(wants))
+        # a forked feed I follow (or of my account) stays wanted: its entries are refused,
+        # but the WANT brings its account's ops (O1), how a repaired author comes back
         wants = {f: w for f, w in wants.items()
-                 if not (states.get(f) and states[f].forked)}
+                 if w.hop <= 1 or not (states.get(f) and states[f].forked)}
         old = self._wants
         self._wants = wants
         self._notes = {f: n for f, n in self._notes.items() if f in wants}

@@ -161,7 +161,8 @@ class Store(Queries):
         async with self._write_lock:
             state = await self._feed_state(identity.public_key)
             if state.forked:
-                raise UsageError("your feed is forked: resolve the fork before posting")
+                raise UsageError("your feed is forked: `p2psocial account repair` moves you on "
+                                 "to a new device feed of the same account")
             now = self._clock()
             entry = create_entry(identity, seq=state.hi + 1, prev=state.hi_hash,
                                  timestamp=max(now, state.hi_ts), entry_type=entry_type,
