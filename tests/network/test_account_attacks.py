@@ -82,7 +82,8 @@ def with_input(node: NodeProcess, text: str, *args: str) -> Any:
 
 
 def at_once(job: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-    """`job` of each item, run at the same time (node starts and CLI calls are slow)."""
+    """`job` of each item, run at the same time (node starts and CLI calls are slow; one
+    home's commands must not overlap: each takes the home's lock)."""
     with ThreadPoolExecutor(len(items)) as pool:
         return list(pool.map(job, items))
 
@@ -154,11 +155,11 @@ def test_a_stolen_device_key_is_revoked_for_every_kind_of_follower(world: World)
                        "--no-passphrase")["token"]
     laptop.cli("device", "add", token)
     phone_handle = phone.cli("id", "--device").stdout.strip()
-    at_once(lambda args: args[0].cli(*args[1:]), [
-        (laptop, "relays", "add", r_addr), (phone, "relays", "add", r_addr),
-        (f1, "follow", account, "--unknown"), (f2, "follow", account, "--unknown"),
-        (f3, "follow", account, "--unknown"),
-        (f2, "relays", "add", r_addr)])   # f2 reaches the account only through the relay
+    setup = {laptop: [("relays", "add", r_addr)], phone: [("relays", "add", r_addr)],
+             f1: [("follow", account, "--unknown")], f3: [("follow", account, "--unknown")],
+             # f2 reaches the account only through the relay
+             f2: [("follow", account, "--unknown"), ("relays", "add", r_addr)]}
+    at_once(lambda node: [node.cli(*args) for args in setup[node]], list(setup))
     laptop.cli("post", "laptop says hello")
     phone.cli("post", "phone honest 1")
     phone.cli("post", "phone honest 2")
