@@ -7,6 +7,9 @@ Rules:
 - Node calls run in workers; an error becomes a notification, never a crash.
 - Live entries are batched (at most 20 deliveries a second) before screens see them, so a
   backfill of thousands of entries costs the UI a few small updates.
+- Live entries name no account: each takes the one known for its device, and the node is
+  asked once per device not seen yet (one entry each, at most MAX_ASKED per batch), so a
+  post from a device of an account I follow shows under the account at once.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ Opener = Callable[[], Awaitable[UiBackend]]
 FLUSH_SECONDS = 0.05
 STATUS_SECONDS = 5.0
 NOTIFY_TYPES = ("post", "react", "repost", "follow")
+ACCOUNT_TYPES = ("post", "repost", "about")  # live entries placed or named by their account
+MAX_ASKED = 50
 
 
 class SocialApp(App[int]):
@@ -125,6 +130,7 @@ class SocialApp(App[int]):
         self.backend = backend
         state = self.state
         state.mode, state.me, state.my_name = backend.mode, me.author, me.name
+        state.my_account = me.account or me.author
         state.learn([me])
         state.load_mutes()
         self._backend_ready.set()
@@ -186,7 +192,22 @@ class SocialApp(App[int]):
             self._wake.clear()
             views, self._pending = self._pending, []
             if views:
-                self.entries_arrived(views)
+                self.entries_arrived(await self._with_accounts(views))
+
+    async def _with_accounts(self, views: list[EntryView]) -> list[EntryView]:
+        """Live views with the account each counts for (see the module rules)."""
+        state = self.state
+        first: dict[str, str] = {}
+        for view in views:
+            if (not view.account and view.type in ACCOUNT_TYPES
+                    and view.author not in state.accounts):
+                first.setdefault(view.author, view.hash)
+        if first:
+            backend = await self.ready()
+            with contextlib.suppress(P2PSocialError):
+                state.learn(await backend.entries(list(first.values())[:MAX_ASKED]))
+        return [v if v.account or v.author not in state.accounts
+                else dataclasses.replace(v, account=state.accounts[v.author]) for v in views]
 
     def entries_arrived(self, views: list[EntryView]) -> None:
         """Update the shared state from new entries and hand them to the screens."""
@@ -290,7 +311,7 @@ class SocialApp(App[int]):
         if post.type == "post":
             self.push_screen(ThreadScreen(post.hash))
         else:
-            self.push_screen(ProfileScreen(row.entry.author))
+            self.push_screen(ProfileScreen(self.state.owner(row.entry)))
 
     def _row_reply(self, row: Row) -> None:
         self.push_screen(ComposeScreen(reply_to=row.post))
@@ -311,7 +332,7 @@ class SocialApp(App[int]):
         self.push_screen(ReactDialog(), chosen)
 
     def _row_profile(self, row: Row) -> None:
-        self.push_screen(ProfileScreen(row.post.author))
+        self.push_screen(ProfileScreen(self.state.owner(row.post)))
 
     def _row_delete(self, row: Row) -> None:
         post = row.post
@@ -327,7 +348,7 @@ class SocialApp(App[int]):
                          confirmed)
 
     def _row_copy(self, row: Row) -> None:
-        self.copy_handle(row.post.author)
+        self.copy_handle(self.state.owner(row.post))
 
     def copy_handle(self, handle: str) -> None:
         """Put a handle on the clipboard (through the terminal)."""

@@ -7,6 +7,10 @@ Rules:
   ControlClient to a node already running on the home. Both dispatch every call through the
   same table (p2psocial.runtime.api.METHODS), so they return exactly the same views.
 - Events are `(kind, data)`; for kind "entry" data is an EntryView whichever the adapter.
+- `home` is the home the node runs on (None if unknown): the UI signs account ops (adding a
+  device) in its own process with a key of that home, as the CLI does, and stores them
+  through the node (`add_account_ops`). `unlocked` hands out a key this process already
+  holds unlocked (an in-process node's device key), so it is not asked for again.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from p2psocial.core.identity import Identity
 from p2psocial.runtime.api import METHODS
 from p2psocial.runtime.control import ControlClient
 from p2psocial.runtime.node import Node
@@ -28,6 +33,8 @@ from p2psocial.runtime.views import (
     NotificationView,
     PeerView,
 )
+from p2psocial.store import keyfile
+from p2psocial.store.home import Home
 
 Cursor = Sequence[Any] | None
 CLOSE_WAIT = 2.0  # seconds to let node calls in flight finish when the app closes
@@ -37,6 +44,7 @@ class UiBackend(Protocol):
     """The node as the UI sees it. Errors are p2psocial.core.errors types (UsageError, …)."""
 
     mode: str  # "in-process" or "attached": shown in the header
+    home: Home | None  # the node's home (its keys), if known
 
     # reading
     async def me(self) -> FeedView: ...
@@ -55,7 +63,10 @@ class UiBackend(Protocol):
     async def invite(self) -> str | None: ...
     async def following(self) -> list[str]: ...
     async def blocking(self) -> list[str]: ...
+    async def account_ops(self, account: str) -> list[str]: ...
     # writing
+    async def add_account_ops(self, ops: list[str]) -> list[str]: ...
+    def unlocked(self, doc: dict[str, Any]) -> Identity | None: ...
     async def post(self, text: str, *, reply_to: str | None = None, quote: str | None = None,
                    cw: str | None = None) -> EntryView: ...
     async def set_about(self, name: str | None = None, bio: str | None = None
@@ -84,6 +95,7 @@ class _Calls:
     """Typed methods over one `_call(name, ...)`, shared by both adapters."""
 
     mode = "?"
+    home: Home | None = None
 
     async def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
@@ -156,6 +168,20 @@ class _Calls:
         """Handles I block."""
         result: list[str] = await self._call("blocking")
         return result
+
+    async def account_ops(self, account: str) -> list[str]:
+        """Every op held of the account `account` (a handle), as hex."""
+        result: list[str] = await self._call("account_ops", account)
+        return result
+
+    async def add_account_ops(self, ops: list[str]) -> list[str]:
+        """Store signed account ops (hex); the hashes of the new ones."""
+        result: list[str] = await self._call("add_account_ops", ops)
+        return result
+
+    def unlocked(self, doc: dict[str, Any]) -> Identity | None:
+        """The key of `doc` if this process holds it unlocked already."""
+        return None
 
     async def post(self, text: str, *, reply_to: str | None = None, quote: str | None = None,
                    cw: str | None = None) -> EntryView:
@@ -234,6 +260,7 @@ class InProcessBackend(_Calls):
 
     def __init__(self, node: Node, *, owns_node: bool = True, online: bool = False) -> None:
         self.node = node
+        self.home = node.home
         self._owns = owns_node
         self._online = online
         self._targets: dict[str, object] = {"service": node.service, "node": node}
@@ -249,6 +276,10 @@ class InProcessBackend(_Calls):
         call.add_done_callback(self._forget)
         call.add_done_callback(_settle)
         return await asyncio.shield(call)
+
+    def unlocked(self, doc: dict[str, Any]) -> Identity | None:
+        identity = self.node.identity
+        return identity if keyfile.public_key_of(doc) == identity.public_key else None
 
     async def go_online(self) -> bool:
         """Start the node's network if it should run online; True if it was started."""
@@ -277,15 +308,17 @@ class AttachedBackend(_Calls):
 
     mode = "attached"
 
-    def __init__(self, client: ControlClient, socket_path: Path) -> None:
+    def __init__(self, client: ControlClient, socket_path: Path,
+                 home: Home | None = None) -> None:
         self._client = client
         self._path = socket_path
+        self.home = home
         self._event_clients: list[ControlClient] = []
 
     @classmethod
-    async def open(cls, socket_path: Path) -> AttachedBackend:
-        """Connect to the node at `socket_path` (raises NodeNotRunning)."""
-        return cls(await ControlClient.open(socket_path), socket_path)
+    async def open(cls, socket_path: Path, home: Home | None = None) -> AttachedBackend:
+        """Connect to the node at `socket_path` (raises NodeNotRunning); `home`: its home."""
+        return cls(await ControlClient.open(socket_path), socket_path, home)
 
     async def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         return await self._client.call(name, *args, **kwargs)

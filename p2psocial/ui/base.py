@@ -115,7 +115,8 @@ class ListScreen(SocialScreen):
     def on_mount(self) -> None:
         super().on_mount()
         state = self.state
-        self.post_list.context = Context(me=state.me, names=state.names, related=state.related)
+        self.post_list.context = Context(me=state.me, my_account=state.my_account,
+                                         names=state.names, related=state.related)
         self.post_list.focus()
         self.query_one(FindBar).display = False
 
@@ -148,6 +149,7 @@ class ListScreen(SocialScreen):
     def sync_context(self) -> None:
         """Take `me` into the list's rendering context (known once the node is open)."""
         self.post_list.context.me = self.state.me
+        self.post_list.context.my_account = self.state.my_account
 
     def action_find(self) -> None:
         self.query_one(FindBar).open(self.post_list)

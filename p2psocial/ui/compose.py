@@ -74,13 +74,14 @@ class ComposeScreen(SocialScreen):
         if target is None:
             return Text("Write a post. @name (Tab completes) or @handle mentions someone, "
                         "#word tags it.")
-        name = who(target.author, self.state.names.get(target.author) or target.name)
+        handle = self.state.owner(target)
+        name = who(handle, self.state.names.get(handle) or target.name)
         cw = (target.content or {}).get("cw")
         text = f"⚠ {cw}" if cw else (target.text or "").replace("\n", " ")
         if len(text) > CONTEXT_CHARS:
             text = text[:CONTEXT_CHARS - 1] + "…"
         verb = "Replying to" if self.reply_to else "Quoting"
-        out = Text(f"{verb} {name} ({short(target.author)}): ")
+        out = Text(f"{verb} {name} ({short(handle)}): ")
         out.append_text(body_text(text, Context(me=self.state.me, names=self.state.names)))
         return out
 

@@ -115,8 +115,8 @@ class HomeScreen(ListScreen):
             self._show_marker()
 
     def on_relations_changed(self, _: RelationsChanged) -> None:
-        self.post_list.remove_rows(lambda r: not self.state.hidden(r.post.author)
-                                   and not self.state.hidden(r.entry.author))
+        self.post_list.remove_rows(lambda r: not self.state.hides(r.post)
+                                   and not self.state.hides(r.entry))
         self.load_page(keep_place=True)
 
     def on_entries_arrived(self, message: EntriesArrived) -> None:

@@ -49,10 +49,10 @@ def node_answers(path: Path) -> bool:
     return True
 
 
-def attach(socket_path: Path) -> Callable[[], Any]:
-    """An opener that attaches to the node at `socket_path`."""
+def attach(socket_path: Path, home: Any = None) -> Callable[[], Any]:
+    """An opener that attaches to the node at `socket_path` (of `home`, if given)."""
     async def open_() -> UiBackend:
-        return await AttachedBackend.open(socket_path)
+        return await AttachedBackend.open(socket_path, home)
     return open_
 
 
@@ -104,7 +104,7 @@ def run_tui(home: Any, unlock: Unlock) -> int:
     from p2psocial.ui.app import SocialApp  # Textual is imported only for the UI
 
     if node_answers(home.control_socket):
-        opener = attach(home.control_socket)
+        opener = attach(home.control_socket, home)
     else:
         identity = unlock(require_identity(home))
         log_to_file(home.log_file)

@@ -1,6 +1,9 @@
 """Me: my name, my handle in full, an invite token (once the node can make them) and its QR
-code to scan (else the handle's), my relays and addresses. e edits my profile, y copies my
-handle."""
+code to scan (else the handle's), my account's devices and how to pair one, my relays and
+addresses. e edits my profile, y copies my handle, a adds a device by its pairing token.
+
+On a device of an account, "my handle" is the account's (what followers follow); a single-key
+identity's is its key's, as before."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from p2psocial.core.errors import P2PSocialError
 from p2psocial.core.invite import decode_invite
 from p2psocial.ui.backend import UiBackend
 from p2psocial.ui.base import SocialScreen
+from p2psocial.ui.devices import Added, DeviceDialog, device_text, pairing_help
 from p2psocial.ui.dialogs import AboutDialog
 from p2psocial.ui.follow import handle_from_invite
 from p2psocial.ui.messages import EntriesArrived, StatusChanged
@@ -36,6 +40,8 @@ class MeScreen(SocialScreen):
         Binding("e", "edit", "Edit profile"),
         Binding("y", "copy", "Copy handle"),
         Binding("i", "copy_invite", "Copy invite", tooltip="Copy my invite token"),
+        Binding("a", "add_device", "Add device", tooltip="Add a device to my account: paste "
+                "the pairing token `p2psocial device link` printed on it"),
     ]
 
     def __init__(self) -> None:
@@ -50,7 +56,10 @@ class MeScreen(SocialScreen):
             yield Static("", id="qr")
             with VerticalScroll(id="info"):
                 yield Static("Opening your node…", id="who")
+                yield Static("", id="devices")  # an account's: right under who I am
+                yield Static("", id="invite")
                 yield Static("", id="addresses")
+                yield Static("", id="single")  # a single key: how to get more devices
         yield FitFooter()
 
     def on_mount(self) -> None:
@@ -74,21 +83,27 @@ class MeScreen(SocialScreen):
             relays = await backend.relays()
             listen = await backend.listen_addrs()
             invite = await self._my_invite(backend, me.author, relays)
+            account = me.account or me.author
+            devices, single = await device_text(backend, account, me.author)
         except P2PSocialError as exc:
             self.query_one("#who", Static).update(str(exc))
             return
         self._bio = me.bio or ""
-        self._handle = me.author
+        self._handle = account
         self._show_qr()
         who = Text()
         who.append(me.name or "(no name yet — e sets one)", "bold")
         who.append("\n\nYour handle (y copies it):\n", "dim")
-        who.append(me.author + "\n", "bold")
+        who.append(account + "\n", "bold")
         if me.bio:
             who.append("\n" + me.bio.strip() + "\n")
         followers = f"{me.followers:,} follower{'s' if me.followers != 1 else ''}"
-        who.append(f"\n{me.held:,} entries in your feed · {followers} · "
-                   f"following {me.follows:,}\n", "dim")
+        feed = "your feed" if account == me.author else "this device's feed"
+        who.append(f"\n{me.held:,} entries in {feed} · {followers} · "
+                   f"following {me.follows:,}", "dim")
+        self.query_one("#who", Static).update(who)
+        self._show_devices(devices, pairing_help(account, single), single)
+        who = Text()
         if invite:
             who.append("\nYour invite (i copies it): others paste it in their follow "
                        "dialog (+). The code holds it when the terminal is big enough for it, "
@@ -98,7 +113,7 @@ class MeScreen(SocialScreen):
             who.append("\nOthers follow you by pasting your handle or scanning the code. ",
                        "dim")
             who.append(INVITE_LATER, "dim")
-        self.query_one("#who", Static).update(who)
+        self.query_one("#invite", Static).update(who)
         addresses = Text()
         addresses.append("\nRelays you publish\n", "bold")
         addresses.append("\n".join(relays) or "none yet", "dim" if not relays else "")
@@ -107,6 +122,19 @@ class MeScreen(SocialScreen):
                          "dim" if not listen else "")
         addresses.append(f"\n\nNode: {backend.mode}", "dim")
         self.query_one("#addresses", Static).update(addresses)
+
+    def _show_devices(self, devices: Text, how: Text, single: bool) -> None:
+        """An account's devices under who I am; a single key's one line at the end."""
+        shown = Text()
+        if not single:
+            shown.append("\nYour devices\n", "bold")
+            shown.append_text(devices)
+            shown.append("\n\n")
+        shown.append_text(how)
+        self.query_one("#devices", Static).update(Text() if single else shown)
+        self.query_one("#single", Static).update(shown if single else Text())
+        self.query_one("#devices", Static).display = not single
+        self.query_one("#single", Static).display = single
 
     async def _my_invite(self, backend: UiBackend, handle: str, relays: list[str]
                          ) -> str | None:
@@ -147,9 +175,20 @@ class MeScreen(SocialScreen):
         else:
             self.notify("this node cannot make invite tokens", severity="warning")
 
+    def action_add_device(self) -> None:
+        def added(result: Added | None) -> None:
+            if result is None:
+                return
+            name, handle, reached = result
+            note = ("" if reached else ": it gets the news when it next syncs with a device "
+                    "of the account")
+            self.notify(f"added {name} ({handle}){note}", timeout=8)
+            self.load()
+        self.app.push_screen(DeviceDialog(), added)
+
     def action_edit(self) -> None:
         self.app.push_screen(AboutDialog(self.state.my_name or "", self._bio))
 
     def action_copy(self) -> None:
-        if self.state.me:
-            self.host.copy_handle(self.state.me)
+        if self._handle or self.state.me:
+            self.host.copy_handle(self._handle or self.state.me)

@@ -1,6 +1,10 @@
 """Profile: a feed's name, bio and handle, how I relate to it, how much of it we hold, and
 its posts. F follows or unfollows, B blocks or unblocks, M mutes (locally), y copies the
-handle.
+handle, d shows or hides its account's devices.
+
+A profile is an account's (issue 11): opened on a device's handle, it shows the account that
+device counts for, with the posts of all its devices; the card counts its devices instead of
+one feed's entries. A single-key identity is its own account and reads as before.
 
 A muted feed's profile still shows its posts, under a banner that says it is muted (muting
 hides a feed elsewhere; opening its profile is asking to see it). A blocked feed's posts stay
@@ -18,10 +22,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
+from p2psocial.core.account.state import resolve
 from p2psocial.core.errors import P2PSocialError
+from p2psocial.core.identity import parse_handle
+from p2psocial.runtime.devices import held_ops
 from p2psocial.runtime.views import EntryView, FeedView
 from p2psocial.ui.backend import UiBackend
 from p2psocial.ui.base import ListScreen
+from p2psocial.ui.devices import device_text
 from p2psocial.ui.messages import EntriesArrived, RelationsChanged
 from p2psocial.ui.postlist import PostList
 from p2psocial.ui.render import WHO, Row
@@ -67,7 +75,7 @@ async def profile_rows(backend: UiBackend, state: UiState, handle: str,
     rows = []
     for view in views:
         row = timeline_row(state, view)
-        if row is None and shown_anyway and view.author == handle:
+        if row is None and shown_anyway and state.owner(view) == handle:
             row = _own_row(state, view, handle)
         if row is not None:
             rows.append(row)
@@ -78,7 +86,7 @@ def _own_row(state: UiState, view: EntryView, handle: str) -> Row | None:
     if view.type != "repost":
         return Row(entry=view)
     target = state.related.get(str((view.content or {}).get("target", "")))
-    if target is not None and target.author != handle and state.hidden(target.author):
+    if target is not None and state.owner(target) != handle and state.hides(target):
         return None
     return Row(entry=view, shown=target, note=f"⇄ {WHO} reposted")
 
@@ -94,6 +102,8 @@ class ProfileScreen(ListScreen):
         Binding("M", "toggle_mute", "Mute", tooltip="Mute or unmute: hide this feed on "
                 "this device only (publishes nothing)"),
         Binding("y", "copy", "Copy handle", show=False, tooltip="Copy this feed's handle"),
+        Binding("d", "devices", "Devices", tooltip="Show or hide the devices of this "
+                "account"),
         Binding("period", "reload", "Reload", show=False),
     ]
 
@@ -102,17 +112,20 @@ class ProfileScreen(ListScreen):
         self.handle = handle
         self.feed: FeedView | None = None
         self._oldest: list[Any] | None = None
+        self._devices: int | None = None  # devices of an account with a log; None: one key
 
     def compose(self) -> ComposeResult:
         yield TopBar(str(self.app.current_mode), "Profile")
         yield Static(Text(self.handle), id="card")
         yield Static(MUTED_BANNER, id="muted-banner")
+        yield Static("", id="devices")
         yield PostList(placeholder="Loading…", id="posts")
         yield FindBar()
         yield FitFooter()
 
     def on_mount(self) -> None:
         super().on_mount()
+        self.query_one("#devices", Static).display = False
         self.load()
 
     def action_reload(self) -> None:
@@ -125,7 +138,11 @@ class ProfileScreen(ListScreen):
         try:
             if not older:
                 self.feed = await backend.feed(self.handle)
+                if self.feed.account and self.feed.account != self.handle:
+                    self.handle = self.feed.account  # a device: its account's profile
+                    self.feed = await backend.feed(self.handle)
                 self.state.learn([self.feed])
+                self._devices = await self._count_devices(backend, self.feed)
                 self._show_card()
             views = await backend.posts(self.handle, limit=PAGE,
                                         before=self._oldest if older else None)
@@ -158,11 +175,37 @@ class ProfileScreen(ListScreen):
         if feed.bio:
             card.append(feed.bio.strip() + "\n")
         followers = f"{feed.followers:,} follower{'s' if feed.followers != 1 else ''}"
-        card.append(f"{followers} · follows {feed.follows:,} · {holding(feed)}", "dim")
+        held = (holding(feed) if self._devices is None else
+                f"an account of {self._devices} device{'s' if self._devices != 1 else ''} "
+                "(d lists them)")
+        card.append(f"{followers} · follows {feed.follows:,} · {held}", "dim")
         if feed.forked:
             card.append("\n⚠ this feed is forked: its author wrote conflicting entries",
                         "bold red")
         self.query_one("#card", Static).update(card)
+
+    async def _count_devices(self, backend: UiBackend, feed: FeedView) -> int | None:
+        """How many current devices the account has, or None for a single key."""
+        account = parse_handle(feed.author)
+        state = resolve(account, await held_ops(backend, account))
+        return None if state.tip is None else len(state.current_devices())
+
+    def action_devices(self) -> None:
+        panel = self.query_one("#devices", Static)
+        panel.display = not panel.display
+        if panel.display:
+            panel.update(Text("Reading the devices…", "dim"))
+            self.load_devices()
+
+    @work(exclusive=True, group="devices")
+    async def load_devices(self) -> None:
+        backend = await self.host.ready()
+        try:
+            text, _ = await device_text(backend, self.feed.author if self.feed else
+                                        self.handle, self.state.me)
+        except P2PSocialError as exc:
+            text = Text(str(exc))
+        self.query_one("#devices", Static).update(text)
 
     def on_post_list_near_end(self, _: PostList.NearEnd) -> None:
         if self._oldest is not None:
@@ -170,7 +213,7 @@ class ProfileScreen(ListScreen):
 
     def on_entries_arrived(self, message: EntriesArrived) -> None:
         self.track_counts(message.views)
-        if any(v.author == self.handle and v.type in ("post", "repost", "about")
+        if any(self.state.owner(v) == self.handle and v.type in ("post", "repost", "about")
                for v in message.views):
             self.load()
 

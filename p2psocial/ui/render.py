@@ -5,6 +5,8 @@ Rules:
   styles from its .tcss component classes, the clock) and gets Text back.
 - Handles are shown short; a mention of a known feed reads as @name; tags and mentions are
   highlighted, mentions of me more strongly.
+- An entry is shown under the account it counts for (its `account`: name and handle), not
+  under the device that wrote it; a single-key identity is its own account.
 - A content warning folds the text until the row is opened.
 """
 
@@ -30,6 +32,11 @@ QUOTE_LINES = 3
 def short(handle: str) -> str:
     """A handle shortened for display: first 8 and last 6 characters (as the CLI shows it)."""
     return handle if len(handle) <= 16 else f"{handle[:8]}…{handle[-6:]}"
+
+
+def owner(view: EntryView) -> str:
+    """The handle an entry is shown under: its account's (its author's if not looked up)."""
+    return view.account or view.author
 
 
 def now_ms() -> int:
@@ -79,6 +86,7 @@ class Context:
     """What rendering needs beyond the row."""
 
     me: str = ""
+    my_account: str = ""  # my account's handle (mine again for a single-key identity)
     names: Mapping[str, str] = field(default_factory=dict)
     related: Mapping[str, EntryView] = field(default_factory=dict)
     styles: Mapping[str, Style] = field(default_factory=dict)
@@ -120,11 +128,12 @@ _TOKENS = re.compile(f"{MENTION_RE.pattern}|{TAG_RE.pattern}")
 def header_line(post: EntryView, ctx: Context) -> Text:
     """Author name, short handle and relative time."""
     line = Text(no_wrap=True, overflow="ellipsis")
-    name = ctx.name_of(post.author, post.name)
+    handle = owner(post)
+    name = ctx.name_of(handle, post.name)
     if name:
         line.append(name, ctx.style("author"))
         line.append(" ")
-    line.append(short(post.author), ctx.style("handle"))
+    line.append(short(handle), ctx.style("handle"))
     line.append(" · ", ctx.style("dim"))
     line.append(ago(post.timestamp, ctx.now()), ctx.style("time"))
     return line
@@ -150,10 +159,10 @@ def context_line(post: EntryView, ctx: Context) -> Text | None:
     target = ctx.related.get(str(parent))
     if target is None:
         to = "a post"
-    elif target.author == ctx.me:
+    elif target.author == ctx.me or owner(target) == ctx.my_account:
         to = "you"
     else:
-        to = who(target.author, ctx.name_of(target.author, target.name))
+        to = who(owner(target), ctx.name_of(owner(target), target.name))
     return Text(f"↳ replying to {to}", ctx.style("note"))
 
 
@@ -168,7 +177,7 @@ def quote_block(post: EntryView, ctx: Context) -> Text | None:
         out.append(f"┃ quoting {str(ref)[:12]} (not held here)")
         return out
     out.append("┃ ")
-    out.append(who(quoted.author, ctx.name_of(quoted.author, quoted.name)),
+    out.append(who(owner(quoted), ctx.name_of(owner(quoted), quoted.name)),
                ctx.style("author"))
     lines = (quoted.text or "").splitlines()[:QUOTE_LINES] or [""]
     for line in lines:
@@ -184,7 +193,7 @@ def note_text(row: Row, ctx: Context) -> str:
     """A row's note with its author named as known now."""
     if not row.note or WHO not in row.note:
         return row.note or ""
-    author = row.entry.author
+    author = owner(row.entry)
     return row.note.replace(WHO, who(author, ctx.name_of(author, row.entry.name)))
 
 
@@ -233,7 +242,7 @@ def describe(view: EntryView, ctx: Context) -> str:
     feed = str(c.get("feed", ""))
     target = who(feed, ctx.names.get(feed)) if feed else ""
     if view.type == "follow":
-        return f"followed {'you' if feed == ctx.me else target}"
+        return f"followed {'you' if feed in (ctx.me, ctx.my_account) else target}"
     return {
         "unfollow": f"unfollowed {target}",
         "block": f"blocked {target}",
@@ -248,5 +257,6 @@ def describe(view: EntryView, ctx: Context) -> str:
 def search_text(row: Row, ctx: Context) -> str:
     """The plain text a find (/) matches against."""
     post = row.post
-    name = ctx.name_of(post.author, post.name) or ""
-    return f"{name} {post.author} {post.text or ''} {note_text(row, ctx)}".casefold()
+    name = ctx.name_of(owner(post), post.name) or ""
+    return (f"{name} {owner(post)} {post.author} {post.text or ''} "
+            f"{note_text(row, ctx)}").casefold()

@@ -49,17 +49,18 @@ async def fetch_related(backend: UiBackend, state: UiState, views: Sequence[Entr
 
 
 def name(state: UiState, view: EntryView) -> str:
-    return who(view.author, state.names.get(view.author) or view.name)
+    handle = state.owner(view)
+    return who(handle, state.names.get(handle) or view.name)
 
 
 def timeline_row(state: UiState, view: EntryView) -> Row | None:
     """The row of a timeline entry, or None if it (or what it reposts) is hidden."""
-    if state.hidden(view.author):
+    if state.hides(view):
         return None
     if view.type != "repost":
         return Row(entry=view)
     target = state.related.get(str((view.content or {}).get("target", "")))
-    if target is not None and state.hidden(target.author):
+    if target is not None and state.hides(target):
         return None
     return Row(entry=view, shown=target, note=f"⇄ {WHO} reposted")
 
@@ -86,7 +87,7 @@ def notification_row(state: UiState, item: NotificationView) -> Row | None:
     """The row of a notification: the note says what happened; it shows the post concerned
     (their post for mentions, replies and quotes; mine for reactions and reposts)."""
     entry = item.entry
-    if state.hidden(entry.author):
+    if state.hides(entry):
         return None
     note = _NOTES.get(item.kind, "{who}: " + item.kind).format(  # WHO: named when drawn
         who=WHO, reaction=entry.text or "")

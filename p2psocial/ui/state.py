@@ -6,6 +6,11 @@ Rules:
   seq, a page entry's seq (its name was read when that entry was held), a feed's head.
   A page loaded just before a rename and handled just after it, or an old profile entry
   that replication brings in late, does not bring an old name back.
+- Accounts (issue 11): each view names the account it counts for; `accounts` keeps which
+  account each device seen belongs to, so a live entry (whose view names no account) is
+  placed and hidden by its account too. A name is kept by the account's handle; an account's
+  name comes from its latest profile across its devices, read with each page, so it is
+  taken as it comes (a seq of one device says nothing of another's).
 - Mutes are local to this home (they publish nothing): kept in HOME/ui.json, with the
   invite token the Me screen shows (so it stays the same from one visit to the next) and
   the settings: "q": "quit" (the default: q on the home timeline quits, asking first once
@@ -32,12 +37,14 @@ class UiState:
     """Shared by every screen."""
 
     me: str = ""
+    my_account: str = ""  # my account's handle (= me for a single-key identity)
     my_name: str | None = None
     mode: str = ""
     following: set[str] = field(default_factory=set)
     blocked: set[str] = field(default_factory=set)
     muted: set[str] = field(default_factory=set)
     names: dict[str, str] = field(default_factory=dict)
+    accounts: dict[str, str] = field(default_factory=dict)  # device handle -> account handle
     name_seq: dict[str, int] = field(default_factory=dict)  # how new each name is (a seq)
     related: dict[str, EntryView] = field(default_factory=dict)
     drafts: dict[str, str] = field(default_factory=dict)
@@ -51,19 +58,46 @@ class UiState:
         """True for authors I block or mute."""
         return handle in self.blocked or handle in self.muted
 
+    def owner(self, view: EntryView) -> str:
+        """The account an entry counts for: its view's, else the one learnt for its author,
+        else the author (a single-key identity)."""
+        return view.account or self.accounts.get(view.author, view.author)
+
+    def hides(self, view: EntryView) -> bool:
+        """True for entries of a device or an account I block or mute."""
+        return self.hidden(view.author) or self.hidden(self.owner(view))
+
+    def is_mine(self, view: EntryView) -> bool:
+        """Written by this device or another device of my account."""
+        return view.author == self.me or self.owner(view) in (self.me, self.my_account)
+
     def in_timeline(self, view: EntryView) -> bool:
         """True if a live entry belongs on my home timeline."""
-        return (view.type in TIMELINE_TYPES and not self.hidden(view.author)
-                and (view.author == self.me or view.author in self.following))
+        return (view.type in TIMELINE_TYPES and not self.hides(view)
+                and (self.is_mine(view) or view.author in self.following
+                     or self.owner(view) in self.following))
 
     def learn(self, views: Iterable[EntryView | FeedView]) -> bool:
-        """Remember names from views of a page or a feed; True if a name changed."""
+        """Remember names and accounts from views of a page or a feed; True if a name
+        changed."""
         changed = False
         for view in views:
-            if view.name:
+            if view.account:
+                self.accounts[view.author] = view.account
+            if not view.name:
+                continue
+            if view.account and view.account != view.author:
+                changed = self._take_account_name(view.account, view.name) or changed
+            else:
                 seq = view.hi if isinstance(view, FeedView) else view.seq
                 changed = self._take_name(view.author, view.name, seq) or changed
         return changed
+
+    def _take_account_name(self, account: str, name: str) -> bool:
+        if self.names.get(account) == name:
+            return False
+        self.names[account] = name
+        return True
 
     def _take_name(self, author: str, name: str, seq: int) -> bool:
         """Take `name`, known as of the author's entry `seq`, unless the name held is newer;
@@ -90,6 +124,8 @@ class UiState:
             if content.get("name"):
                 self._take_name(self.me, str(content["name"]), view.seq)
                 self.my_name = self.names[self.me]
+                if self.my_account and self.my_account != self.me:
+                    self._take_account_name(self.my_account, self.my_name)
             return True
         feed = str(content.get("feed", ""))
         target = self.following if view.type in ("follow", "unfollow") else self.blocked
@@ -102,7 +138,12 @@ class UiState:
     def learn_about(self, view: EntryView) -> bool:
         """Take a name from anyone's about entry; True if it changed."""
         name = (view.content or {}).get("name") if view.type == "about" else None
-        return bool(name) and self._take_name(view.author, str(name), view.seq)
+        if not name:
+            return False
+        account = self.owner(view)
+        if account != view.author:  # the newest about of a device: its account's (S9)
+            return self._take_account_name(account, str(name))
+        return self._take_name(view.author, str(name), view.seq)
 
     # --- mutes (local) ------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ def tree_rows(entries: Sequence[EntryView], hidden: set[str] | None = None) -> l
     stack: list[tuple[EntryView, int]] = [(root, 0)]
     while stack:
         entry, depth = stack.pop()
-        if entry.author not in hidden:
+        if entry.author not in hidden and (entry.account or entry.author) not in hidden:
             rows.append(Row(entry=entry, depth=depth))
         for child in reversed(children.get(entry.hash, [])):
             stack.append((child, depth + 1))

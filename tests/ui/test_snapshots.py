@@ -67,3 +67,22 @@ def test_me(snap_compare: Any, tmp_path: Path) -> None:
                                                     .render()), what="me")
         await pilot.pause(0.1)
     assert snap_compare(app_on(tmp_path), terminal_size=SIZE, run_before=open_me)
+
+
+def test_me_with_devices(snap_compare: Any, tmp_path: Path) -> None:
+    """A device of an account: the account's handle, its devices, how to pair one."""
+    from .accounts_world import build_account_home_sync
+    home = build_account_home_sync(tmp_path / "home")
+    settings = tmp_path / "home" / "ui.json"
+    settings.write_text(json.dumps({"muted": [], "invite": INVITE}))
+    app = SocialApp(open_in_process(home, ME, offline=True), settings_path=settings)
+
+    async def open_me(pilot: Any) -> None:
+        await until(pilot, lambda: app.screen.query(PostList) and
+                    len(app.screen.query_one(PostList).rows) == 4, what="timeline")
+        await until(pilot, lambda: app.state.network == "offline", what="the status")
+        await pilot.press("3")
+        await until(pilot, lambda: "phone" in str(pilot.app.screen.query_one("#devices")
+                                                  .render()), what="devices")
+        await pilot.pause(0.1)
+    assert snap_compare(app, terminal_size=SIZE, run_before=open_me)
