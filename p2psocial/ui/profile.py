@@ -50,8 +50,9 @@ def holding(feed: FeedView) -> str:
             "are not")
 
 
-def relation(feed: FeedView, muted: bool) -> str:
-    if feed.is_me:
+def relation(feed: FeedView, muted: bool, mine: bool = False) -> str:
+    """How I relate to a feed; `mine`: it is my account (another of its devices, say)."""
+    if feed.is_me or mine:
         return "this is you"
     parts = ["following" if feed.following else "not following"]
     if feed.blocked:
@@ -170,7 +171,8 @@ class ProfileScreen(ListScreen):
             return
         card = Text()
         card.append(feed.name or "(no name)", "bold")
-        card.append(f"  {relation(feed, feed.author in self.state.muted)}\n", "italic")
+        card.append(f"  {relation(feed, feed.author in self.state.muted, self._mine)}\n",
+                    "italic")
         card.append(feed.author + "\n")
         if feed.bio:
             card.append(feed.bio.strip() + "\n")
@@ -189,6 +191,12 @@ class ProfileScreen(ListScreen):
         account = parse_handle(feed.author)
         state = resolve(account, await held_ops(backend, account))
         return None if state.tip is None else len(state.current_devices())
+
+    @property
+    def _mine(self) -> bool:
+        """This profile is mine: this device's, or my account's."""
+        feed = self.feed
+        return feed is not None and (feed.is_me or feed.author == self.state.my_account)
 
     def action_devices(self) -> None:
         panel = self.query_one("#devices", Static)
@@ -227,15 +235,15 @@ class ProfileScreen(ListScreen):
                        done=lambda _: self.load())
 
     def action_toggle_follow(self) -> None:
-        if self.feed is not None and not self.feed.is_me:
+        if self.feed is not None and not self._mine:
             self._relate("unfollow" if self.feed.following else "follow")
 
     def action_toggle_block(self) -> None:
-        if self.feed is not None and not self.feed.is_me:
+        if self.feed is not None and not self._mine:
             self._relate("unblock" if self.feed.blocked else "block")
 
     def action_toggle_mute(self) -> None:
-        if self.feed is None or self.feed.is_me:
+        if self.feed is None or self._mine:
             return
         muted = self.handle not in self.state.muted
         self.state.set_muted(self.handle, muted)

@@ -198,3 +198,19 @@ async def test_help_lists_the_device_keys(anode: Node) -> None:
         app.push_screen(ProfileScreen(DANA.handle))
         await pilot.press("question_mark")
         assert "devices" in str(app.screen.query_one("#help-keys", Static).render())
+
+
+@pytest.mark.asyncio
+async def test_my_other_devices_profile_is_my_account_and_reads_as_me(anode: Node) -> None:
+    app = app_for(anode)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, app, 4)
+        app.push_screen(ProfileScreen(PHONE.handle))  # a device's handle: its account's profile
+        await until(pilot, lambda: "Sam" in static_text(app, "#card"), what="card")
+        screen = app.screen
+        assert isinstance(screen, ProfileScreen) and screen.handle == MY_ACCOUNT.handle
+        card = static_text(app, "#card")
+        assert "this is you" in card and "not following" not in card
+        await pilot.press("F")  # I cannot follow myself: nothing is written
+        await pilot.pause(0.2)
+        assert MY_ACCOUNT.public_key not in await anode.store.following(ME.public_key)
