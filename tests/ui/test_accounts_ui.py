@@ -214,3 +214,46 @@ async def test_my_other_devices_profile_is_my_account_and_reads_as_me(anode: Nod
         await pilot.press("F")  # I cannot follow myself: nothing is written
         await pilot.pause(0.2)
         assert MY_ACCOUNT.public_key not in await anode.store.following(ME.public_key)
+
+
+@pytest.mark.asyncio
+async def test_a_sealed_account_key_is_asked_for_in_the_dialog(tmp_path: Path,
+                                                              aworld: AccountWorld) -> None:
+    """The account key sealed with a passphrase: the dialog asks for it; a wrong one is one
+    line and stores nothing; the right one signs the add."""
+    from p2psocial.runtime.account_home import write_account_key
+    from p2psocial.ui.devices import DeviceDialog
+    home = make_account_home(tmp_path / "home")
+    write_account_key(home, MY_ACCOUNT, "correct horse")
+    await fill_accounts(home, aworld)
+    node = Node(home, ME, NodeConfig(), offline=True)
+    await node.start()
+    try:
+        app = app_for(node)
+        async with app.run_test(size=SIZE) as pilot:
+            await loaded(pilot, app, 4)
+            await pilot.press("3")
+            await until(pilot, lambda: "phone" in static_text(app, "#devices"),
+                        what="devices")
+            await pilot.press("a")
+            assert isinstance(app.screen, DeviceDialog)
+            dialog = app.screen
+            passphrase = dialog.query_one("#passphrase", Input)
+            assert not passphrase.display
+            dialog.query_one("#token", Input).value = token_for("desk")
+            await pilot.press("enter")
+            await until(pilot, lambda: passphrase.display, what="the passphrase field")
+            assert "passphrase" in static_text(app, "#error")
+            passphrase.value = "wrong"
+            await pilot.press("enter")
+            await until(pilot, lambda: "wrong passphrase" in static_text(app, "#error"),
+                        timeout=20, what="the refusal")
+            assert len(await node.store.accounts.ops_of(MY_ACCOUNT.public_key)) == 3
+            passphrase.value = "correct horse"
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, MeScreen), timeout=20,
+                        what="dialog closed")
+            await until(pilot, lambda: "desk" in static_text(app, "#devices"),
+                        what="new device")
+    finally:
+        await node.stop()
