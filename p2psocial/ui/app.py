@@ -57,7 +57,8 @@ Opener = Callable[[], Awaitable[UiBackend]]
 FLUSH_SECONDS = 0.05
 STATUS_SECONDS = 5.0
 NOTIFY_TYPES = ("post", "react", "repost", "follow")
-ACCOUNT_TYPES = ("post", "repost", "about")  # live entries placed or named by their account
+# live entries placed, named or applied (my other devices' follows) by their account
+ACCOUNT_TYPES = ("post", "repost", "about", "follow", "unfollow", "block", "unblock")
 MAX_ASKED = 50
 
 
@@ -214,7 +215,7 @@ class SocialApp(App[int]):
         state = self.state
         relations = names = concerns_me = False
         for view in views:
-            if view.author == state.me:
+            if state.is_mine(view):
                 changed = state.apply_mine(view)
                 relations = relations or (changed and view.type != "about")
                 names = names or (changed and view.type == "about")

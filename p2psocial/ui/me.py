@@ -71,7 +71,7 @@ class MeScreen(SocialScreen):
         self.load()
 
     def on_entries_arrived(self, message: EntriesArrived) -> None:
-        if any(v.author == self.state.me and v.type in ("about", "relays")
+        if any(self.state.is_mine(v) and v.type in ("about", "relays")
                for v in message.views):
             self.load()
 

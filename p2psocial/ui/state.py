@@ -116,16 +116,19 @@ class UiState:
         self.blocked = set(blocking)
 
     def apply_mine(self, view: EntryView) -> bool:
-        """Update my relations from one of my entries; True if they changed."""
-        if view.author != self.me or view.type not in (*RELATION_TYPES, "about"):
+        """Update my relations from one of my entries (of any device of my account: its
+        follows and name are the account's); True if they changed."""
+        if not self.is_mine(view) or view.type not in (*RELATION_TYPES, "about"):
             return False
         content = view.content or {}
         if view.type == "about":
-            if content.get("name"):
+            if content.get("name") and view.author == self.me:
                 self._take_name(self.me, str(content["name"]), view.seq)
                 self.my_name = self.names[self.me]
-                if self.my_account and self.my_account != self.me:
-                    self._take_account_name(self.my_account, self.my_name)
+            elif content.get("name"):  # from another device: the newest (S9)
+                self.my_name = str(content["name"])
+            if content.get("name") and self.my_name and self.my_account not in ("", self.me):
+                self._take_account_name(self.my_account, self.my_name)
             return True
         feed = str(content.get("feed", ""))
         target = self.following if view.type in ("follow", "unfollow") else self.blocked

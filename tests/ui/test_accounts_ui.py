@@ -257,3 +257,19 @@ async def test_a_sealed_account_key_is_asked_for_in_the_dialog(tmp_path: Path,
                         what="new device")
     finally:
         await node.stop()
+
+
+@pytest.mark.asyncio
+async def test_my_other_devices_live_name_and_follows_are_mine(
+        anode: Node, aworld: AccountWorld) -> None:
+    app = app_for(anode)
+    async with app.run_test(size=SIZE) as pilot:
+        post_list = await loaded(pilot, app, 4)
+        phone = FeedBuilder(PHONE, start_ts=now_ms(), after=aworld.builders["phone"].last)
+        await deliver(anode, [phone.post("the phone posts first")])  # the device is learnt
+        await until(pilot, lambda: len(post_list.rows) == 5, what="the phone's post")
+        await deliver(anode, [phone.about("Samantha"), phone.follow(TABLET.public_key)])
+        await until(pilot, lambda: app.state.my_name == "Samantha", what="my new name")
+        await until(pilot, lambda: TABLET.handle in app.state.following, what="the follow")
+        await pilot.pause(0.1)
+        assert "Samantha" in header_of(post_list, "the phone posts first")
