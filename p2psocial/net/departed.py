@@ -10,6 +10,11 @@ Rules:
   peers at their peerstore addresses). A dial to a full address adds what it needs again.
 - Only peers that left within that time are remembered here (one time each); the sweep runs
   every `forget_after / 2` seconds, at most every 60 s.
+- Meanwhile a departed peer keeps only what a redial needs: its addresses and public key.
+  Its protocols, metadata, signed peer record and the record's cached check
+  (peer_records.py) go as it leaves (identify brings them back when it returns): a relay
+  with followers arriving ~1/s holds ~600 departed peers at any time. A peer `keep` names
+  (the DHT dials and queries it) keeps its whole entry.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from libp2p.abc import IHost
 from libp2p.peer.id import ID
 from libp2p.peer.peerstore import PeerStoreError
 
-from p2psocial.net import tasks
+from p2psocial.net import peer_records, tasks
 from p2psocial.net.connections import PeerConnected, PeerDisconnected, PeerEvent
 
 logger = logging.getLogger(__name__)
@@ -48,8 +53,22 @@ class DepartedPeers:
         """A connection listener (ConnectionWatcher): note departures and returns."""
         if isinstance(event, PeerDisconnected):
             self._left[event.peer] = trio.current_time()
+            self._strip(ID.from_base58(event.peer))
         elif isinstance(event, PeerConnected):
             self._left.pop(event.peer, None)
+
+    def _strip(self, pid: ID) -> None:
+        """Keep of a peer that just left only its addresses and key (see the rules)."""
+        if self._lp.get_network().get_connections(pid) or self._keep(pid):
+            return
+        store = self._lp.get_peerstore()
+        store.clear_protocol_data(pid)
+        store.clear_metadata(pid)
+        store.clear_metrics(pid)
+        record_map = getattr(store, "peer_record_map", None)  # py-libp2p 0.8.1's PeerStore
+        if record_map is not None:
+            record_map.pop(pid, None)
+        peer_records.forget(pid)
 
     @asynccontextmanager
     async def running(self, nursery: trio.Nursery) -> AsyncIterator[DepartedPeers]:

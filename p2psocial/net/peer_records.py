@@ -16,6 +16,8 @@ Rules:
   - `env_to_send_in_RPC(host)` returns the host's record bytes built at most
     RECORD_SECONDS ago (a weak map per host); after that libp2p's own function runs (it
     re-signs if my addresses changed). A new address is thus announced within seconds.
+- `forget(peer)` drops the cached records of a peer that left (departed.py): the cache serves
+  connected peers' messages, and a relay's departed followers would otherwise fill it.
 - Installing is idempotent; a module whose name is missing is skipped (a libp2p upgrade then
   falls back to its own behaviour; tests/net/test_peer_records.py catches it).
 """
@@ -64,6 +66,14 @@ def install() -> None:
         _replace(name, "env_to_send_in_RPC", build, cached_build)
 
 
+def forget(peer: Any) -> None:
+    """Drop the cached signed records of `peer` (a libp2p ID), if the cache is installed."""
+    envelope = importlib.import_module("libp2p.peer.envelope")
+    drop = getattr(getattr(envelope, "consume_envelope", None), "forget", None)
+    if drop is not None:
+        drop(peer)
+
+
 def _replace(module_name: str, attr: str, original: Any, cached: Any) -> None:
     try:
         module = importlib.import_module(module_name)
@@ -76,6 +86,10 @@ def _replace(module_name: str, attr: str, original: Any, cached: Any) -> None:
 
 def _cached_consume(original: Callable[[bytes, str], Any]) -> Callable[[bytes, str], Any]:
     seen: OrderedDict[tuple[bytes, str], Any] = OrderedDict()
+    by_peer: dict[Any, set[tuple[bytes, str]]] = {}  # signer -> its keys in `seen`
+
+    def signer(result: Any) -> Any:
+        return getattr(result[1], "peer_id", None)  # (Envelope, PeerRecord)
 
     @functools.wraps(original)
     def consume_envelope(data: bytes, domain: str) -> Any:
@@ -86,12 +100,23 @@ def _cached_consume(original: Callable[[bytes, str], Any]) -> Callable[[bytes, s
             return hit
         result = original(data, domain)  # raises for a bad record: nothing is kept
         seen[key] = result
+        by_peer.setdefault(signer(result), set()).add(key)
         if len(seen) > ENVELOPE_CACHE:
-            seen.popitem(last=False)
+            old_key, old = seen.popitem(last=False)
+            keys = by_peer.get(signer(old))
+            if keys is not None:
+                keys.discard(old_key)
+                if not keys:
+                    del by_peer[signer(old)]
         return result
+
+    def forget(peer: Any) -> None:
+        for key in by_peer.pop(peer, ()):
+            seen.pop(key, None)
 
     setattr(consume_envelope, _MARK, True)
     consume_envelope.cache = seen  # type: ignore[attr-defined]  # for tests
+    consume_envelope.forget = forget  # type: ignore[attr-defined]
     return consume_envelope
 
 

@@ -3,6 +3,8 @@ real hosts on loopback; bench/relay_soak.py is the long version against a relay 
 
 from __future__ import annotations
 
+from typing import Any
+
 import trio
 from libp2p.peer.id import ID
 
@@ -97,5 +99,54 @@ def test_peers_that_left_and_stayed_away_leave_the_peerstore() -> None:
             async with open_host(identity("passer0"), config()) as back:
                 await back.dial(server.listen_addrs()[0])
                 assert server.is_connected(back.handle)
+
+    run(main, timeout=60)
+
+
+def protocols_of(store: Any, peer: ID) -> list[str]:
+    """The peer's protocols in `store` (none if it is not there)."""
+    return list(store.get_protocols(peer)) if store.has_peer(peer) else []
+
+
+def envelopes_cached_of(peer: ID) -> int:
+    """Signed records of `peer` in the process's envelope cache (net/peer_records.py)."""
+    from libp2p.peer import envelope
+
+    cache = getattr(envelope.consume_envelope, "cache", {})
+    return sum(1 for _env, record in cache.values() if record.peer_id == peer)
+
+
+def test_a_departed_peer_keeps_only_what_a_redial_needs_until_it_is_forgotten() -> None:
+    """A relay keeps a departed peer for `forget_peer_seconds` (600 s): with followers
+    arriving ~1/s that is ~650 peers at once, and each kept its whole entry (protocols,
+    metadata, signed record) and its record in the envelope cache. Once it has gone only its
+    addresses and key stay for the window; the rest goes at once (identify brings it back)."""
+
+    async def main() -> None:
+        async with open_host(identity("server"), config(enable_gossip=True)) as server:
+            lp = server._rt.lp  # type: ignore[union-attr]
+            store = lp.get_peerstore()
+            await server.gossip.subscribe(TOPIC)
+            async with open_host(identity("leaver"), config(enable_gossip=True)) as visitor:
+                peer = ID.from_base58(visitor.handle)
+                await visitor.gossip.subscribe(TOPIC)
+                await visitor.dial(server.listen_addrs()[0])
+                await wait_until(lambda: bool(protocols_of(store, peer))
+                                 and store.get_peer_record(peer) is not None
+                                 and envelopes_cached_of(peer) > 0, timeout=10)
+                store.put(peer, "agent", "visitor/1")  # metadata, as identify may keep
+                await visitor.disconnect(server.handle)
+                await wait_until(lambda: not server.is_connected(visitor.handle), timeout=10)
+                await wait_until(lambda: not protocols_of(store, peer), timeout=10)
+                assert store.peer_data_map[peer].metadata == {}
+                assert peer not in store.peer_record_map
+                assert envelopes_cached_of(peer) == 0
+                # what a redial needs stays for the window
+                assert store.addrs(peer)
+                assert store.pubkey(peer) is not None
+                # and it comes back whole
+                await visitor.dial(server.listen_addrs()[0])
+                await wait_until(lambda: bool(protocols_of(store, peer))
+                                 and store.get_peer_record(peer) is not None, timeout=10)
 
     run(main, timeout=60)
