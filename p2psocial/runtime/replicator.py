@@ -8,7 +8,10 @@ Rules:
   wanted for its account's ops); a wanted account brings its member feeds (spec O3; account
   ops: runtime.account_sync). When my follows change, every session is told.
 - One session per peer. The side that dialled the connection opens the sync stream; if both
-  did, the session opened by the peer with the lower handle wins.
+  did, the session opened by the peer with the lower handle wins. A session asked for while
+  one with that peer is still registered or opening (it may be on a connection being closed,
+  as when a peer hangs up and dials again at once) is asked for again once that one ends, if
+  the peer is still connected.
 - A peer that breaks the protocol or sends an invalid entry or a fork is disconnected and
   refused for BAN_SECONDS × its number of strikes; everyone else keeps being served.
 - Configured peers are redialled every second while they are away, each in its own task
@@ -130,6 +133,9 @@ class Replicator:
         self._blocked: set[bytes] = set()
         self._sessions: dict[str, PeerSync] = {}
         self._opening: set[str] = set()
+        # peers a session was asked for while one was still registered or opening (maybe on
+        # a connection already gone): asked again once that one ends (bench/relay_soak.py)
+        self._ask_again_for: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._strikes: dict[str, int] = {}
         self._banned_until: dict[str, float] = {}   # peers I refuse, until when
@@ -473,6 +479,7 @@ class Replicator:
         finally:
             if self._sessions.get(peer) is sync:
                 del self._sessions[peer]
+            self._open_if_asked(peer)
         if sync.hang_up or sync.moving:  # a relay's limit (spec L3), or a move (L4)
             self._spawn(self._after_relay_limit(peer), "relay limit")
 
@@ -511,8 +518,10 @@ class Replicator:
         return True
 
     async def _open_session(self, peer: str) -> None:
-        if (peer in self._sessions or peer in self._opening or self._banned(peer)
-                or self._stopping):
+        if self._banned(peer) or self._stopping:
+            return
+        if peer in self._sessions or peer in self._opening:
+            self._ask_again_for.add(peer)  # that one may be on a connection being closed
             return
         self._opening.add(peer)
         try:  # retried while the peer stays connected (runtime/session_retry.py)
@@ -523,6 +532,20 @@ class Replicator:
             self._opening.discard(peer)
         if channel is not None:
             await self._serve(channel, True)
+        else:
+            self._open_if_asked(peer)
+
+    def _open_if_asked(self, peer: str) -> None:
+        """A session with `peer` was asked for while the one that just ended (or failed to
+        open) was there: open one now if the peer is still connected."""
+        if peer in self._ask_again_for and peer not in self._sessions \
+                and peer not in self._opening and not self._stopping:
+            self._ask_again_for.discard(peer)
+            self._spawn(self._open_if_connected(peer), f"session {peer[-6:]}")
+
+    async def _open_if_connected(self, peer: str) -> None:
+        if await self._session_wanted(peer):
+            await self._open_session(peer)
 
     async def _session_wanted(self, peer: str) -> bool:
         if peer in self._sessions or self._banned(peer) or self._stopping:
@@ -555,9 +578,9 @@ class Replicator:
         await redialer.keep(lambda: self.node.config.peers, lambda: self._stopping)
 
     def peer_reachable(self, peer: str) -> None:
-        """A peer we just connected to (a relay): sync with it if we do not already."""
-        if peer not in self._sessions:
-            self._spawn(self._open_session(peer), f"session {peer[-6:]}")
+        """A peer we just connected to (a relay): sync with it if we do not already (a
+        session still registered may be on a connection being closed: `_open_session`)."""
+        self._spawn(self._open_session(peer), f"session {peer[-6:]}")
 
     async def dial_quietly(self, addr: str) -> bool:
         """Dial `addr` if its peer is not connected, and sync with it; failures are logged.

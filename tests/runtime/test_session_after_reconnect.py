@@ -1,0 +1,81 @@
+"""A connect that arrives while the last session with that peer is still ending gets a session.
+
+bench/relay_soak.py: a follower hung up on the relay and dialled it again at once; the new
+connection asked for a session while the old session (whose connection was gone) was still
+registered, so none was opened, and when the old one ended nothing opened one: the follower
+sat connected to the relay without syncing (13 cycles in 10,000, issue 10 item 4). A real
+author process and an in-process follower node on loopback; the old session is ended by BYE
+while the connection stays, which is the same order of events without depending on timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from p2psocial.core.identity import parse_handle
+from p2psocial.runtime.config import NodeConfig
+from p2psocial.runtime.node import Node
+from p2psocial.runtime.replicator import Replicator
+from p2psocial.store import keyfile
+from p2psocial.store.home import Home
+from p2psocial.testing import identity_for
+from p2psocial.testing.nodes import NodeProcess
+
+FOLLOWER = identity_for("reconnect-follower")
+LOOPBACK = "/ip4/127.0.0.1/tcp/0"
+
+
+def make_node(root: Path, identity: object) -> Node:
+    home = Home(root)
+    home.create()
+    keyfile.write_doc(home.key_file, keyfile.seal(identity, ""))  # type: ignore[arg-type]
+    return Node(home, identity, NodeConfig(  # type: ignore[arg-type]
+        listen=[LOOPBACK], mdns=False, dht=False, announce=False, look_seconds=3600.0),
+        offline=False)
+
+
+async def until(what: str, check: object, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(90)
+async def test_a_connect_during_a_sessions_end_still_leads_to_a_session(tmp_path: Path) -> None:
+    author = NodeProcess.create(tmp_path / "a", name="Author")
+    author.cli("post", "first")
+    author.start(listen=LOOPBACK, extra=("--no-dht",))
+    follower = make_node(tmp_path / "f", FOLLOWER)
+    await follower.start()
+    try:
+        await follower.service.follow(author.handle, unknown=True)
+        network = follower._network
+        assert isinstance(network, Replicator)
+        addr = author.addrs()[0]
+        feed = parse_handle(author.handle)
+
+        async def holds(seq: int) -> bool:
+            state = (await follower.store.feed_states([feed])).get(feed)
+            return state is not None and state.hi >= seq
+
+        await follower.connect(addr)
+        await until("the first post", lambda: holds(1))
+        old = network._sessions[author.handle]
+        await follower.connect(addr)  # the connection is asked for while `old` is registered
+        old.close("ending")           # ... and then `old` ends, the connection staying up
+
+        async def new_session() -> bool:
+            sync = network._sessions.get(author.handle)
+            return sync is not None and sync is not old and sync.open
+        await until("a new session with the author", new_session)
+        await asyncio.to_thread(author.cli, "post", "second")
+        await until("the second post", lambda: holds(2))
+    finally:
+        await follower.stop()
+        author.stop()
