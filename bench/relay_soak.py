@@ -124,12 +124,14 @@ async def one_cycle(node: Node, relay_addr: str, relay: str, feed: bytes
     bridge = node._bridge
     before = (await node.store.feed_states([feed])).get(feed)
     hi0 = before.hi if before is not None else 0
+    at_dial = session_view(network, relay)  # before the dial: the last cycle's session?
     t = time.perf_counter()
     try:
         await node.connect(relay_addr)
     except P2PSocialError as exc:  # counted and reported, the soak goes on
         print(f"dial failed: {exc}", file=sys.stderr, flush=True)
         return False, False, (time.perf_counter() - t) * 1000
+    after_dial = session_view(network, relay)
     synced = False
     deadline = time.monotonic() + SYNC_TIMEOUT
     while time.monotonic() < deadline:
@@ -139,6 +141,12 @@ async def one_cycle(node: Node, relay_addr: str, relay: str, feed: bytes
             break
         await asyncio.sleep(0.05)
     ms = (time.perf_counter() - t) * 1000
+    if not synced:  # what the follower saw, for the driver's log (stderr)
+        conns = [c.peer for c in await bridge.run_sync(host.connected_peers)]
+        print("stuck cycle: " + json.dumps({
+            "before_dial": at_dial, "after_dial": after_dial,
+            "now": session_view(network, relay), "connections_to_relay": conns.count(relay),
+            "connections": len(conns), "hi0": hi0}), file=sys.stderr, flush=True)
     # hang up; the follower may dial its author's relay again by itself (it seeks the feed
     # through the relays the author publishes): hang up again until it stays away
     deadline = time.monotonic() + HANGUP_TIMEOUT
@@ -150,6 +158,20 @@ async def one_cycle(node: Node, relay_addr: str, relay: str, feed: bytes
     else:
         print("the follower kept reconnecting to the relay", file=sys.stderr, flush=True)
     return True, synced, ms
+
+
+def session_view(network: Any, relay: str) -> dict[str, Any]:
+    """The follower's session with the relay as its replicator holds it (diagnostics)."""
+    view: dict[str, Any] = {"opening": relay in network._opening,
+                            "retry_at": relay in network._retry_at,
+                            "banned": relay in network._banned_until}
+    sync = network._sessions.get(relay)
+    if sync is not None:
+        view.update(session=id(sync), open=sync.open, state=sync.session.state.name,
+                    outbound=sync.outbound, caught_up=sync.caught_up,
+                    entries_in=sync.counters.entries_in,
+                    age_ms=time.time_ns() // 1_000_000 - sync.counters.started_at)
+    return view
 
 
 def driver(args: argparse.Namespace) -> None:
