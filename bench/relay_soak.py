@@ -146,7 +146,8 @@ async def one_cycle(node: Node, relay_addr: str, relay: str, feed: bytes
         print("stuck cycle: " + json.dumps({
             "before_dial": at_dial, "after_dial": after_dial,
             "now": session_view(network, relay), "connections_to_relay": conns.count(relay),
-            "connections": len(conns), "hi0": hi0}), file=sys.stderr, flush=True)
+            "connections": len(conns), "hi0": hi0, "at": round(time.time(), 1)}),
+              file=sys.stderr, flush=True)  # `at`: stuck cycles at once point at the author
     # hang up; the follower may dial its author's relay again by itself (it seeks the feed
     # through the relays the author publishes): hang up again until it stays away
     deadline = time.monotonic() + HANGUP_TIMEOUT

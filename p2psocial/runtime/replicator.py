@@ -8,7 +8,9 @@ Rules:
   wanted for its account's ops); a wanted account brings its member feeds (spec O3; account
   ops: runtime.account_sync). When my follows change, every session is told.
 - One session per peer. The side that dialled the connection opens the sync stream; if both
-  did, the session opened by the peer with the lower handle wins. A session asked for while
+  did, the session opened by the peer with the lower handle wins; a new session opened by
+  the same side as the existing one replaces it (that side is done with the old one, whose
+  connection may be gone before this side has seen it). A session asked for while
   one with that peer is still registered or opening (it may be on a connection being closed,
   as when a peer hangs up and dials again at once) is asked for again once that one ends, if
   the peer is still connected.
@@ -510,8 +512,10 @@ class Replicator:
         existing = self._sessions.get(peer)
         if existing is None or not existing.open:
             return True
+        # both opened by the same side: that side is done with the old one (its connection
+        # may be gone, unseen here yet), so the new one replaces it; else the lower handle's
         mine_wins = parse_handle(self.node.handle) < parse_handle(peer)
-        keep_existing = existing.outbound == mine_wins
+        keep_existing = existing.outbound != outbound and existing.outbound == mine_wins
         if keep_existing:
             return False
         existing.close("duplicate session")

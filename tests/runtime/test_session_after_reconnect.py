@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 
 from p2psocial.core.identity import parse_handle
+from p2psocial.core.replication import State
 from p2psocial.runtime.config import NodeConfig
 from p2psocial.runtime.node import Node
+from p2psocial.runtime.peer_sync import PeerSync
 from p2psocial.runtime.replicator import Replicator
 from p2psocial.store import keyfile
 from p2psocial.store.home import Home
@@ -43,6 +45,10 @@ async def until(what: str, check: object, timeout: float = 30.0) -> None:
     while not await check():  # type: ignore[operator]
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.05)
+
+
+async def closed(sync: PeerSync) -> bool:
+    return not sync.open
 
 
 @pytest.mark.asyncio
@@ -76,6 +82,49 @@ async def test_a_connect_during_a_sessions_end_still_leads_to_a_session(tmp_path
         await until("a new session with the author", new_session)
         await asyncio.to_thread(author.cli, "post", "second")
         await until("the second post", lambda: holds(2))
+    finally:
+        await follower.stop()
+        author.stop()
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(90)
+async def test_a_peers_new_session_replaces_its_old_one_in_the_same_direction(
+        tmp_path: Path) -> None:
+    """The relay (here the author process) still holds the follower's last session when the
+    follower, done with it, opens a new one (same direction: inbound at the author). The new
+    one must replace it whoever has the lower handle: the tie-break is for sessions opened by
+    both sides at once. (Removing the old session from the follower's table stands for the
+    follower having seen its end before the author did.)"""
+    author = NodeProcess.create(tmp_path / "a", name="Author")
+    author.cli("post", "first")
+    author.start(listen=LOOPBACK, extra=("--no-dht",))
+    seed = 0
+    while (who := identity_for(f"same-direction-{seed}")).public_key >= \
+            parse_handle(author.handle):
+        seed += 1  # the author keeps its old session under the tie-break: the bad case
+    follower = make_node(tmp_path / "f", who)
+    await follower.start()
+    try:
+        await follower.service.follow(author.handle, unknown=True)
+        network = follower._network
+        assert isinstance(network, Replicator)
+        await follower.connect(author.addrs()[0])
+
+        async def session() -> bool:
+            sync = network._sessions.get(author.handle)
+            return sync is not None and sync.session.state is not State.AWAIT_HELLO
+        await until("a session with the author", session)
+        old = network._sessions.pop(author.handle)  # gone for the follower only
+        opening = asyncio.create_task(network._open_session(author.handle))
+
+        async def new_session() -> bool:
+            sync = network._sessions.get(author.handle)
+            return (sync is not None and sync is not old and sync.open
+                    and sync.session.state is not State.AWAIT_HELLO)
+        await until("the author to take the new session", new_session)
+        await until("the author to end the old one", lambda: closed(old))
+        assert not opening.done()  # the new session runs on
     finally:
         await follower.stop()
         author.stop()
