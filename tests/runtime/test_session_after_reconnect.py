@@ -51,6 +51,15 @@ async def closed(sync: PeerSync) -> bool:
     return not sync.open
 
 
+async def following(node: Node, author: NodeProcess) -> Replicator:
+    """Start `node`, have it follow `author`, and return its replicator."""
+    await node.start()
+    await node.service.follow(author.handle, unknown=True)
+    network = node._network
+    assert isinstance(network, Replicator)
+    return network
+
+
 @pytest.mark.asyncio
 @pytest.mark.timeout(90)
 async def test_a_connect_during_a_sessions_end_still_leads_to_a_session(tmp_path: Path) -> None:
@@ -58,11 +67,8 @@ async def test_a_connect_during_a_sessions_end_still_leads_to_a_session(tmp_path
     author.cli("post", "first")
     author.start(listen=LOOPBACK, extra=("--no-dht",))
     follower = make_node(tmp_path / "f", FOLLOWER)
-    await follower.start()
     try:
-        await follower.service.follow(author.handle, unknown=True)
-        network = follower._network
-        assert isinstance(network, Replicator)
+        network = await following(follower, author)
         addr = author.addrs()[0]
         feed = parse_handle(author.handle)
 
@@ -104,11 +110,8 @@ async def test_a_peers_new_session_replaces_its_old_one_in_the_same_direction(
             parse_handle(author.handle):
         seed += 1  # the author keeps its old session under the tie-break: the bad case
     follower = make_node(tmp_path / "f", who)
-    await follower.start()
     try:
-        await follower.service.follow(author.handle, unknown=True)
-        network = follower._network
-        assert isinstance(network, Replicator)
+        network = await following(follower, author)
         await follower.connect(author.addrs()[0])
 
         async def session() -> bool:
