@@ -29,6 +29,7 @@ from typing import Any
 
 import aiosqlite
 
+from p2psocial.core.account.admission import admissible
 from p2psocial.core.account.ops import Op, OpType, decode_op
 from p2psocial.core.account.state import AccountState, implicit_state, resolve
 from p2psocial.core.errors import AccountOpError, StoreError
@@ -93,8 +94,10 @@ class AccountBook:
     @translated
     async def add_ops(self, ops: Sequence[Op]) -> list[Op]:
         """Store ops (already decoded by core.account.ops.decode_op); returns the ones new
-        here. Re-resolves each touched account and updates the device projection in the same
-        transaction. Never raises for duplicates."""
+        here. Keeps only ops that hang on their account's tree, signed by a key of it (O5,
+        core.account.admission); the rest are dropped without an error. Re-resolves each
+        touched account and updates the device projection in the same transaction. Never
+        raises for duplicates."""
         if not ops:
             return []
         async with self._lock:
@@ -124,7 +127,11 @@ class AccountBook:
             held = {bytes(r[0]) for r in _select_in(
                 db, "SELECT hash FROM account_ops WHERE hash IN ({marks})",
                 [op.hash for op in unique])}
-            new = [op for op in unique if op.hash not in held]
+            fresh = [op for op in unique if op.hash not in held]
+            new = []  # O5: only ops that hang on the account's tree, signed by its keys
+            for account in dict.fromkeys(op.account for op in fresh):
+                new += admissible(account, _load_ops(db, account, self._decoded),
+                                  [op for op in fresh if op.account == account])
             if not new:
                 db.execute("ROLLBACK")
                 return [], {}

@@ -407,3 +407,26 @@ def _pragma(path: Path, name: str) -> int:
         return int(conn.execute(f"PRAGMA {name}").fetchone()[0])
     finally:
         conn.close()
+
+
+@pytest.mark.asyncio
+async def test_a_strangers_valid_ops_are_not_kept_and_an_orphan_waits_for_its_parent(
+        store: Store) -> None:
+    """O5: an op a stranger signs with its own key passes K1-K9 but never hangs on the
+    account's tree: it is neither stored nor served. An op whose parent is missing is
+    dropped too, and kept once the parent comes in the same batch (in any order)."""
+    stranger = identity_for("acct-stranger")
+    genesis = init()
+    assert await store.accounts.add_ops([genesis]) == [genesis]
+    spam = [add(stranger, identity_for(f"acct-spam-{i}"), genesis, BASE_TS + i + 1)
+            for i in range(20)]
+    assert await store.accounts.add_ops(spam) == []
+    laptop = add(ACC, LAPTOP, genesis, BASE_TS + 100)
+    phone = add(LAPTOP, PHONE, laptop, BASE_TS + 200)  # LAPTOP has no admin: kept, not applied
+    assert await store.accounts.add_ops([phone]) == []  # its parent is not held
+    assert {op.hash for op in await store.accounts.add_ops([phone, laptop])} == {
+        laptop.hash, phone.hash}
+    held = {op.hash for op in await store.accounts.ops_of(A)}
+    assert held == {genesis.hash, laptop.hash, phone.hash}
+    state = await store.accounts.state_of(A)
+    assert LAPTOP.public_key in state.devices and PHONE.public_key not in state.devices
