@@ -6,7 +6,6 @@ hold another's account ops (what replication does), it copies them between the S
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import stat
@@ -19,24 +18,11 @@ from mnemonic import Mnemonic
 
 from p2psocial.core.account.phrase import recovery_identity
 from p2psocial.core.identity import parse_handle
-from p2psocial.store.sqlite import Store
+from p2psocial.testing.account_ops import copy_account_ops
 
 from .conftest import Cli
 
 MakeCli = Callable[..., Cli]
-
-
-def _copy_ops(src: Cli, dst: Cli, account: str) -> None:
-    """Give `dst` every op `src` holds of `account`, as replication would."""
-    async def copy() -> None:
-        source = await Store.open(src.home / "p2psocial.db")
-        target = await Store.open(dst.home / "p2psocial.db")
-        try:
-            await target.accounts.add_ops(await source.accounts.ops_of(parse_handle(account)))
-        finally:
-            await source.close()
-            await target.close()
-    asyncio.run(copy())
 
 
 def _ops(c: Cli) -> int:
@@ -137,7 +123,7 @@ def test_link_add_list_and_a_token_used_twice(make_cli: MakeCli) -> None:
     before = _ops(a)
     assert "already a device of this account" in a.fails("device", "add", link["token"])
     assert _ops(a) == before
-    _copy_ops(a, b, made["account"])
+    copy_account_ops(a.home, b.home, made["account"])
     assert b.json("account", "show")["device_status"] == "current"
     assert "phone" in b("device", "list").stdout
     b("post", "from the phone")
@@ -173,7 +159,7 @@ def test_revoke_stops_the_device_posting_and_needs_the_power(make_cli: MakeCli) 
     b = make_cli("phone")
     token = b.json("device", "link", "--account", made["account"], "--name", "phone")["token"]
     a("device", "add", token)
-    _copy_ops(a, b, made["account"])
+    copy_account_ops(a.home, b.home, made["account"])
     b("post", "one")
     b("post", "two")
     # the phone was added without --admin: it may not add devices
@@ -188,7 +174,7 @@ def test_revoke_stops_the_device_posting_and_needs_the_power(make_cli: MakeCli) 
     assert "no device of this account is named" in a.fails("device", "revoke", "toaster")
     listed = {d["handle"]: d for d in a.json("device", "list")}
     assert (listed[b.json("account", "show")["device"]]["status"]) == "revoked"
-    _copy_ops(a, b, made["account"])
+    copy_account_ops(a.home, b.home, made["account"])
     assert "revoked from the account" in b.fails("post", "three")
     assert len(b.json("log")["entries"]) == 2
     assert b.json("account", "show")["device_status"] == "revoked"
@@ -208,7 +194,7 @@ def test_recover_on_a_fresh_home(make_cli: MakeCli) -> None:
     assert not r.home.exists()  # nothing made for a phrase with a typo
     line = r.fails("recover", "--account", made["account"], input=phrase + "\n")
     assert "holds no log of it yet" in line
-    _copy_ops(a, r, made["account"])  # what `p2psocial run` learns from a peer
+    copy_account_ops(a.home, r.home, made["account"])  # what `p2psocial run` learns from a peer
     wrong = next(t for t in (" ".join([*words[:-1], w]) for w in ("zoo", "zone", "zero"))
                  if not Mnemonic("english").check(t))  # a valid word, a wrong checksum
     assert "checksum does not match" in r.fails("recover", input=wrong + "\n")

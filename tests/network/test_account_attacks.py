@@ -15,7 +15,6 @@ processes driven by the CLI.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import subprocess
@@ -27,15 +26,11 @@ from typing import Any
 
 import pytest
 
-from p2psocial.core.identity import parse_handle
-from p2psocial.store.home import Home
-from p2psocial.store.sqlite import Store
-from p2psocial.testing.netns import Internet, NetnsUnavailable
+from p2psocial.testing.account_ops import copy_account_ops
 from p2psocial.testing.nodes import NodeProcess
+from tests.network.account_world import World, world_in
 
 pytestmark = pytest.mark.slow
-PORT = 4001
-FAST = json.dumps({"look_seconds": 1.0})
 
 
 def shown(node: NodeProcess) -> set[str]:
@@ -56,19 +51,6 @@ def steal(src: NodeProcess, dst: Path, netns: str | None = None) -> NodeProcess:
     shutil.copytree(src.home, dst, ignore=shutil.ignore_patterns("node.sock", "*.lock",
                                                                    "lock"))
     return NodeProcess(dst, netns=netns)
-
-
-def copy_ops(src: NodeProcess, dst: NodeProcess, account: str) -> None:
-    """Give `dst` every op `src` holds of `account` (what replication would do)."""
-    async def copy() -> None:
-        source = await Store.open(Home(src.home).database)
-        target = await Store.open(Home(dst.home).database)
-        try:
-            await target.accounts.add_ops(await source.accounts.ops_of(parse_handle(account)))
-        finally:
-            await source.close()
-            await target.close()
-    asyncio.run(copy())
 
 
 def with_input(node: NodeProcess, text: str, *args: str) -> Any:
@@ -92,53 +74,9 @@ def at_once(job: Callable[[Any], Any], items: list[Any]) -> list[Any]:
 
 
 @pytest.fixture
-def internet() -> Iterator[Internet]:
-    try:
-        with Internet("aa") as net:
-            yield net
-    except NetnsUnavailable as exc:  # pragma: no cover - CI runs as root with iproute2
-        pytest.fail(f"these tests need network namespaces: {exc}")
-
-
-class World:
-    """Nodes in namespaces, stopped at the end."""
-
-    def __init__(self, net: Internet, tmp: Path) -> None:
-        self.net, self.tmp = net, tmp
-        self.nodes: list[NodeProcess] = []
-
-    def node(self, name: str, *init: str, public: bool) -> NodeProcess:
-        """A home in its own namespace, made by `p2psocial init *init`."""
-        node = NodeProcess(self.tmp / name, netns=self.ns(name, public=public))
-        node.cli("init", "--no-passphrase", *init)
-        return self.place(node)
-
-    def place(self, node: NodeProcess) -> NodeProcess:
-        node.home.joinpath("config.json").write_text(FAST)
-        self.nodes.append(node)
-        return node
-
-    def ns(self, name: str, *, public: bool) -> str:
-        (self.net.public if public else self.net.private)(name)
-        return self.net.ns(name)
-
-    def start(self, node: NodeProcess, *, relay: bool = False, peers: tuple[str, ...] = ()
-              ) -> str:
-        ip = self.net.ip(node.home.name)
-        node.start(listen=f"/ip4/{ip}/tcp/{PORT}", verb="relay" if relay else "run",
-                   peers=peers)
-        return f"/ip4/{ip}/tcp/{PORT}/p2p/{node.handle}"
-
-    def close(self) -> None:
-        for node in self.nodes:
-            node.stop()
-
-
-@pytest.fixture
-def world(internet: Internet, tmp_path: Path) -> Iterator[World]:
-    made = World(internet, tmp_path)
-    yield made
-    made.close()
+def world(tmp_path: Path) -> Iterator[World]:
+    with world_in("aa", tmp_path) as made:
+        yield made
 
 
 def test_a_stolen_device_key_is_revoked_for_every_kind_of_follower(world: World) -> None:
@@ -216,7 +154,7 @@ def test_a_leaked_account_key_is_rotated_away_and_the_thief_undone(
                         "--no-passphrase")
     thief_device = thief.cli("id", "--device").stdout.strip()
     shutil.copy2(laptop.home / "account-key.json", thief.home / "account-key.json")
-    copy_ops(laptop, thief, account)   # the account's log, as any node can fetch it
+    copy_account_ops(laptop.home, thief.home, account)  # its log, as any node can fetch it
     thief.cli("device", "add", linked["token"])
     thief.cli("device", "revoke", "laptop", "--after", "0")
     thief.cli("post", "thief speaking for the account")

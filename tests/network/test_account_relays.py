@@ -9,62 +9,22 @@ OS process.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from p2psocial.testing.netns import Internet, NetnsUnavailable
 from p2psocial.testing.nodes import NodeProcess
+from tests.network.account_world import PORT, World, world_in
 
 pytestmark = pytest.mark.slow
-PORT = 4001
 
 
 @pytest.fixture
-def internet() -> Iterator[Internet]:
-    try:
-        with Internet("ar") as net:
-            yield net
-    except NetnsUnavailable as exc:  # pragma: no cover - CI runs as root with iproute2
-        pytest.fail(f"these tests need network namespaces: {exc}")
-
-
-class World:
-    """Nodes in namespaces, stopped at the end."""
-
-    def __init__(self, net: Internet, tmp: Path) -> None:
-        self.net, self.tmp = net, tmp
-        self.nodes: list[NodeProcess] = []
-
-    def node(self, name: str, *, public: bool, account: bool = False) -> NodeProcess:
-        (self.net.public if public else self.net.private)(name)
-        node = NodeProcess(self.tmp / name, netns=self.net.ns(name))
-        if account:
-            node.cli("init", "--account", "--no-passphrase", "--name", name)
-        else:
-            node.cli("init", "--no-passphrase")
-        node.home.joinpath("config.json").write_text(json.dumps({"look_seconds": 1.0}))
-        self.nodes.append(node)
-        return node
-
-    def start(self, node: NodeProcess, *, relay: bool = False) -> str:
-        ip = self.net.ip(node.home.name)
-        node.start(listen=f"/ip4/{ip}/tcp/{PORT}", verb="relay" if relay else "run")
-        return f"/ip4/{ip}/tcp/{PORT}/p2p/{node.handle}"
-
-    def close(self) -> None:
-        for node in self.nodes:
-            node.stop()
-
-
-@pytest.fixture
-def world(internet: Internet, tmp_path: Path) -> Iterator[World]:
-    made = World(internet, tmp_path)
-    yield made
-    made.close()
+def world(tmp_path: Path) -> Iterator[World]:
+    with world_in("ar", tmp_path) as made:
+        yield made
 
 
 def reserved(addr: str) -> Any:
@@ -75,7 +35,7 @@ def reserved(addr: str) -> Any:
 def test_a_follower_reaching_an_account_only_through_a_relay_gets_its_device_posts(
         world: World) -> None:
     relay = world.node("r", public=True)
-    device = world.node("d", public=True, account=True)
+    device = world.node("d", "--account", "--name", "d", public=True)
     follower = world.node("f", public=False)
     r_addr = world.start(relay, relay=True)
 
@@ -84,8 +44,7 @@ def test_a_follower_reaching_an_account_only_through_a_relay_gets_its_device_pos
     assert account != device_handle  # only the device is the relay's member
     # a second device, added by the account, that never joins the relay: it syncs with the
     # first device only
-    world.net.private("d2")
-    second = NodeProcess(world.tmp / "d2", netns=world.net.ns("d2"))
+    second = NodeProcess(world.tmp / "d2", netns=world.ns("d2", public=False))
     world.nodes.append(second)
     token = second.json("device", "link", "--account", account, "--name", "second",
                         "--no-passphrase")["token"]

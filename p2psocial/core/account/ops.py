@@ -30,6 +30,7 @@ from p2psocial.core import limits
 from p2psocial.core.encoding import decode_canonical, digest, encode
 from p2psocial.core.errors import AccountOpError, EncodingError
 from p2psocial.core.identity import Identity, verify_signature
+from p2psocial.core.limits import MAX_SEQ
 
 OP_CONTEXT = b"p2psocial/account/v1\n"
 CONSENT_CONTEXT = b"p2psocial/consent/v1\n"
@@ -37,7 +38,7 @@ MAX_OP_BYTES = 1024
 RECOVERY_WINDOW_MS = 604_800_000
 OP_VERSION = 1
 MAX_OP_NAME_CHARS = 64
-MAX_AFTER = 2**53 - 1
+MAX_AFTER = MAX_SEQ  # `after` is a seq of the subject's feed
 
 
 class OpType(enum.StrEnum):
