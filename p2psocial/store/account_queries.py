@@ -143,17 +143,18 @@ def _timeline_filter(viewer: bytes, authors: Sequence[bytes] | None, single: boo
 
 def timeline_query(viewer: bytes, authors: Sequence[bytes] | None, repeated_repost: str,
                    before: tuple[int, bytes, int] | None, limit: int, *, single: bool,
-                   kept: bool) -> tuple[str, dict[str, Any]]:
+                   kept: bool, also: str = "") -> tuple[str, dict[str, Any]]:
     """The timeline (see Queries.timeline) with S7 applied: rows (header, payload, ts,
     account). `single`: `viewer` is all of its account; `kept`: temp.timeline_feeds holds
-    followed_feeds for `viewer` (store/timeline_feeds.py)."""
+    followed_feeds for `viewer` (store/timeline_feeds.py); `also`: more conditions on the
+    row, each led by AND (the mutes')."""
     head, shown, params = _timeline_filter(viewer, authors, single, kept)
     query = f"""{head}
         SELECT e.header, e.payload, t.ts, coalesce(d.account, t.author) FROM timeline t
         JOIN entries e ON e.author = t.author AND e.seq = t.seq
         LEFT JOIN account_devices d ON d.feed = t.author
         WHERE {shown} AND {COUNTED.format(seq="t.seq")}
-        AND NOT EXISTS ({repeated_repost})"""
+        AND NOT EXISTS ({repeated_repost}){also}"""
     if before is not None:
         query += " AND (t.ts, t.author, t.seq) < (:ts, :author, :seq)"
         params.update(ts=before[0], author=before[1], seq=before[2])

@@ -16,8 +16,8 @@ Rules:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -26,6 +26,8 @@ from p2psocial.store import account_queries as acct
 from p2psocial.store.account_reads import latest_by_account
 from p2psocial.store.accounts import AccountBook
 from p2psocial.store.errors import translated
+from p2psocial.store.mutes import ACCOUNT_CONDITION as MUTED_OUT
+from p2psocial.store.mutes import MuteBook
 from p2psocial.store.records import Counts, Notification, Profile, TimelineItem
 from p2psocial.store.rows import (
     HASH_KEY,
@@ -65,12 +67,22 @@ _REPEATED_REPOST = """
 
 _ACCOUNT_NOTIFICATION_SOURCES = acct.notification_sources(_NOTIFICATION_SOURCES)
 
+# A row (t: timeline, n: notification sources) whose feed or account is not muted (the
+# feed too: a feed muted before its account was known here).
+_MUTED_ACCOUNT_ROW = " AND ".join(MUTED_OUT.format(account=a)
+                                  for a in ("t.author", "coalesce(d.account, t.author)"))
+_MUTED_NOTIFICATION = " AND ".join(MUTED_OUT.format(account=a)
+                                   for a in ("n.author", "coalesce(d.account, n.author)"))
+
+_Item = TypeVar("_Item", TimelineItem, Notification)
+
 
 class Queries:
     """The store's reads of its projections (mixed into `Store`)."""
 
     _conn: aiosqlite.Connection
     accounts: AccountBook
+    mutes: MuteBook
 
     @translated
     async def get(self, entry_hash: bytes) -> Entry | None:
@@ -84,7 +96,8 @@ class Queries:
                        before: tuple[int, bytes, int] | None = None,
                        authors: Sequence[bytes] | None = None) -> list[TimelineItem]:
         """Newest posts and reposts of the feeds `viewer` follows and of `viewer`; an
-        author's repeated repost of one entry is shown once (its first).
+        author's repeated repost of one entry is shown once (its first). The home timeline
+        leaves out what the mutes hide (store/mutes.py); a profile view (`authors`) does not.
 
         Args:
             viewer: whose follows define the timeline.
@@ -93,6 +106,17 @@ class Queries:
             authors: instead of the followed set, exactly these feeds (a profile view); with
                 accounts, every counted feed of the accounts they count for.
         """
+        if authors is not None or self.mutes.empty:
+            return await self._timeline_page(viewer, limit, before, authors)
+        return await self._unmuted(
+            lambda n, cursor: self._timeline_page(viewer, n, cursor, None, muted=True),
+            limit, before)
+
+    async def _timeline_page(self, viewer: bytes, limit: int,
+                             before: tuple[int, bytes, int] | None,
+                             authors: Sequence[bytes] | None, *, muted: bool = False
+                             ) -> list[TimelineItem]:
+        """One page of `timeline`; `muted`: leave out rows of muted accounts."""
         if self.accounts.active:
             if authors is not None and not authors:
                 return []
@@ -100,7 +124,8 @@ class Queries:
             kept = authors is None and await self.accounts.timeline_feeds.ready(
                 self.accounts.in_db_thread, viewer, self.accounts.generation, single)
             sql, named = acct.timeline_query(viewer, authors, _REPEATED_REPOST, before, limit,
-                                             single=single, kept=kept)
+                                             single=single, kept=kept,
+                                             also=" AND " + _MUTED_ACCOUNT_ROW if muted else "")
             async with self._conn.execute(sql, named) as cur:
                 return [TimelineItem(entry_of_row(r), int(r[2]), bytes(r[3]))
                         for r in await cur.fetchall()]
@@ -115,6 +140,8 @@ class Queries:
         query = (f"SELECT e.header, e.payload, t.ts FROM timeline t JOIN entries e "
                  f"ON e.author = t.author AND e.seq = t.seq WHERE t.author IN ({source}) "
                  f"AND NOT EXISTS ({_REPEATED_REPOST})")
+        if muted:
+            query += " AND " + MUTED_OUT.format(account="t.author")
         if before is not None:
             query += " AND (t.ts, t.author, t.seq) < (?, ?, ?)"
             params.extend(before)
@@ -346,13 +373,39 @@ class Queries:
         """What other feeds did that concerns `viewer`, newest first: posts mentioning it,
         replies, quotes, reactions and reposts of its entries, and follows of it (those still
         in force). Feeds `viewer` blocks and `viewer`'s own entries are left out; a reply or
-        quote that also mentions `viewer` is listed once, as the reply or quote.
+        quote that also mentions `viewer` is listed once, as the reply or quote. So is what
+        the mutes hide (store/mutes.py).
 
         Args:
             viewer: whose notifications.
             limit: how many.
             before: a cursor from a previous page's last item, to page backwards.
         """
+        if self.mutes.empty:
+            return await self._notification_page(viewer, limit, before)
+        return await self._unmuted(
+            lambda n, cursor: self._notification_page(viewer, n, cursor, muted=True),
+            limit, before)
+
+    async def _unmuted(self, fetch: Callable[[int, tuple[int, bytes, int] | None],
+                                             Awaitable[list[_Item]]],
+                       limit: int, before: tuple[int, bytes, int] | None) -> list[_Item]:
+        """`limit` items of `fetch` (pages newest first) that the mutes do not hide: pages are
+        read on from where the last one stopped until enough are found or none are left."""
+        out: list[_Item] = []
+        while True:
+            page = await fetch(limit, before)
+            hidden = await self.mutes.hidden([i.entry for i in page], self.get,
+                                             self.accounts.accounts_of)
+            out.extend(i for i in page if i.entry.hash not in hidden)
+            if len(out) >= limit or len(page) < limit:
+                return out[:limit]
+            before = page[-1].cursor
+
+    async def _notification_page(self, viewer: bytes, limit: int,
+                                 before: tuple[int, bytes, int] | None, *,
+                                 muted: bool = False) -> list[Notification]:
+        """One page of `notifications`; `muted`: leave out rows of muted accounts."""
         if self.accounts.active:
             query = f"""{acct.notifications_cte(await self.accounts.is_single(viewer))}
                 SELECT n.kind, e.header, e.payload, n.ts, n.target, coalesce(d.account, n.author)
@@ -369,6 +422,10 @@ class Queries:
                 JOIN entries e ON e.author = n.author AND e.seq = n.seq
                 WHERE n.author != :me AND n.author NOT IN
                     (SELECT dst FROM contacts WHERE src = :me AND blocking = 1)"""
+            if muted:
+                query += " AND " + MUTED_OUT.format(account="n.author")
+        if muted and self.accounts.active:
+            query += " AND " + _MUTED_NOTIFICATION
         params: dict[str, Any] = {"me": viewer, "limit": limit}
         if before is not None:
             query += " AND (n.ts, n.author, n.seq) < (:ts, :author, :seq)"

@@ -40,9 +40,11 @@ from p2psocial.core.errors import UsageError
 from p2psocial.core.feed import BatchPlan, FeedState, Placement, plan_batch
 from p2psocial.core.identity import Identity
 from p2psocial.store.accounts import AccountBook
+from p2psocial.store.bookmarks import Bookmarks
 from p2psocial.store.connection import open_database
 from p2psocial.store.errors import translate, translated
 from p2psocial.store.fresh import FreshRows
+from p2psocial.store.mutes import MuteBook
 from p2psocial.store.projections import LATEST_WINS_TYPES, ProjectionRows
 from p2psocial.store.queries import Queries
 from p2psocial.store.records import (
@@ -61,6 +63,7 @@ from p2psocial.store.rows import (
     entry_of_row,
     state_of_row,
 )
+from p2psocial.store.social import SocialGraph
 from p2psocial.store.verify_pool import Decoded, RawEntry, VerifyPool, default_processes
 
 Clock = Callable[[], int]
@@ -81,6 +84,9 @@ class Store(Queries):
         self._fresh = FreshRows()  # the last entries written, served without a read
         self._me: bytes | None = None
         self.accounts = AccountBook(conn, self._write_lock, self._in_db_thread)
+        self.mutes = MuteBook(conn, self._write_lock)
+        self.bookmarks = Bookmarks(conn, self._write_lock)
+        self.social = SocialGraph(conn, self.accounts, self.following)
 
     @classmethod
     async def open(cls, path: Path, *, clock: Clock = now_ms,
@@ -102,6 +108,7 @@ class Store(Queries):
         me = await store.get_meta("me")
         store._me = me
         await store.accounts.load()
+        await store.mutes.load()
         return store
 
     async def close(self) -> None:
