@@ -13,7 +13,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from p2psocial.cli import account_commands, node_commands, passphrase, render
+from p2psocial.cli import account_commands, node_commands, passphrase, render, social_commands
 from p2psocial.core import archive as archive_format
 from p2psocial.core.errors import (
     ArchiveError,
@@ -70,6 +70,8 @@ async def run(args: argparse.Namespace) -> int:
         return result
     if args.verb == "feed" and args.follow:
         return await node_commands.follow_feed(args, home)
+    if args.verb == "notifications" and args.follow:
+        return await social_commands.follow_notifications(args, home)
     async with open_api(home) as api:
         if getattr(args, "force", False):
             await api.confirm_restored()
@@ -386,5 +388,6 @@ async def _invite(args: argparse.Namespace, service: UserAPI) -> int:
     return 0
 
 
+_HANDLERS.update(social_commands.HANDLERS)
 VERBS = frozenset({*_HANDLERS, "init", "id", "import", "export", "run", "peers", "status",
                    "connect", "relay", *account_commands.VERB_NAMES})

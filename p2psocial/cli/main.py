@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import NoReturn
 
 from p2psocial import __version__
-from p2psocial.cli import account_commands, commands
-from p2psocial.core.errors import P2PSocialError
+from p2psocial.cli import account_commands, commands, social_commands
+from p2psocial.core.errors import P2PSocialError, UsageError
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     _reading_verbs(verb)
     _node_verbs(verb)
     account_commands.add_verbs(verb)
+    social_commands.add_verbs(verb)
     return p
 
 
@@ -199,6 +200,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verb is None:
             return _open_tui(args)
         return asyncio.run(commands.run(args))
+    except UsageError as exc:  # the user asked for something impossible: bad input
+        sys.stderr.write(f"p2psocial: {exc}\n")
+        return EXIT_USAGE
     except P2PSocialError as exc:
         sys.stderr.write(f"p2psocial: {exc}\n")
         return EXIT_ERROR

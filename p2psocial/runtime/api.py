@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from p2psocial.runtime.social_views import MuteView
 from p2psocial.runtime.views import (
     EntryView,
     FeedLog,
@@ -90,6 +91,15 @@ _METHODS = [
     Method("address_hints", "service"),
     Method("following", "service"),
     Method("blocking", "service"),
+    # social verbs (runtime/service/social.py)
+    Method("followers", "service", FeedView, many=True),
+    Method("followed", "service", FeedView, many=True),
+    Method("mute", "service", MuteView),
+    Method("unmute", "service", MuteView),
+    Method("mutes", "service", MuteView, many=True),
+    Method("bookmark", "service", EntryView),
+    Method("unbookmark", "service", EntryView),
+    Method("bookmarks", "service", EntryView, many=True),
     Method("peers", "node", PeerView, many=True),
     Method("status", "node", NodeStatus),
     Method("connect", "node", PeerView),
