@@ -218,7 +218,13 @@ async def reconnect_once(tmp: Path, setup: Setup, raw: Raw) -> float:
         elapsed = time.perf_counter() - started
         status = await c.status()
         await c.close()
+        ca = await sync_bench.client(a)
+        matched = sum(p.accounts_matched for p in await ca.peers())
+        await ca.close()
     assert status.entries_received == 0, "B was up to date: nothing should cross"
+    if setup.ops:
+        print(f"    A found {matched} of B's {len(setup.follows)} account summaries equal",
+              flush=True)
     return elapsed * 1000
 
 

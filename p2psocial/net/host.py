@@ -315,8 +315,10 @@ class Host:
         if self._rt.lp is not None and self.running:
             self._rt.lp.remove_stream_handler(TProtocol(protocol))
 
-    async def open_stream(self, peer: str, protocol: str) -> Channel:
-        """A Channel to `peer` on `protocol`, dialling first if not connected.
+    async def open_stream(self, peer: str, protocol: str | Sequence[str]) -> Channel:
+        """A Channel to `peer` on `protocol`, dialling first if not connected. Several
+        protocols: the first the peer serves, in the order given (`Channel.protocol` says
+        which).
 
         Raises:
             DialFailed: not connected and the dial failed.
@@ -325,14 +327,19 @@ class Host:
             StreamOpenFailed: any other failure to open the stream.
         """
         lp = self._require_running()
-        _check_protocol(protocol)
+        protocols = [protocol] if isinstance(protocol, str) else list(protocol)
+        if not protocols:
+            raise AddressError("no protocol id to open a stream on")
+        for one in protocols:
+            _check_protocol(one)
+        protocol = " or ".join(protocols)
         pid = peer_id(peer)
         try:
             with trio.fail_after(self.config.stream_open_timeout):
                 await workarounds.forget_closed_connections(lp, pid)  # else: "no valid conn"
                 if not lp.get_network().get_connections(pid):
                     await self.dial(peer)
-                stream = await lp.new_stream(pid, [TProtocol(protocol)])
+                stream = await lp.new_stream(pid, [TProtocol(p) for p in protocols])
         except trio.TooSlowError as exc:
             raise StreamOpenTimeout(f"no {protocol} stream to {peer} within "
                                     f"{self.config.stream_open_timeout} s") from exc

@@ -16,6 +16,10 @@ Rules:
 - A device of an account (HOME/account.json, runtime.account_home) wants its own account at
   hop 0, so it accepts the account's ops (pairing sends them) and replicates its other
   devices, and the follows made on any of them count as its own (S9).
+- Summaries (spec A1-A5, sync 1.1.0): `account_wants` summarises every wanted account that
+  A2 allows, for a new session's first WANTs; `holdings` gives what this node holds of the
+  accounts a peer summarised, to compare (a blocked account, or one without an init here,
+  is absent: it differs). Both use the hashes of the ops held, kept here with the members.
 - Ops of blocked accounts are not served. Ops stored here by another path than `received`
   must be passed to `ops_stored` (Replicator.ops_stored) to go out live; answers find them
   anyway (the accounts with ops are re-read for each WANT answered).
@@ -25,14 +29,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from p2psocial.core.account.ops import Op
 from p2psocial.core.encoding import digest
 from p2psocial.core.errors import KeyfileError, LocalProtocolError
+from p2psocial.core.feed import FeedState
 from p2psocial.core.replication import OpsReceived
 from p2psocial.core.replication.account_ops import expand_wants, fold_follows
+from p2psocial.core.replication.account_summary import (
+    AccountWant,
+    Holding,
+    account_feeds,
+    summarise,
+)
 from p2psocial.core.replication.op_check import check_ops
 from p2psocial.core.wants import Want
 from p2psocial.runtime.account_home import read_account
@@ -65,9 +76,11 @@ class AccountSync:
         self._with_ops: set[bytes] = set()
         self._members: dict[bytes, frozenset[bytes]] = {}   # accounts with an init
         self._held: dict[bytes, bytes] = {}   # op hash -> account, of ops held (checked)
+        self._op_hashes: dict[bytes, set[bytes]] = {}  # account -> hashes of the ops held
 
     async def start(self) -> None:
         """Learn which accounts have ops and their member feeds (before wants are computed)."""
+        self._op_hashes = await self._store.accounts.op_hashes()
         for account in await self._store.accounts.accounts_with_ops():
             self._with_ops.add(account)
             await self._learn_members(account)
@@ -118,6 +131,39 @@ class AccountSync:
             return None
         return None if local is None or local.account == self._me else local.account
 
+    # --- A1-A5: summaries ---------------------------------------------------------------
+
+    def account_wants(self, wants: Mapping[bytes, Want], states: Mapping[bytes, FeedState]
+                      ) -> list[AccountWant]:
+        """A2: the wanted accounts a new session may summarise (`wants`: every wanted feed,
+        expanded; `states`: what is held of them)."""
+        depths = {f: w.depth for f, w in wants.items()}
+        out: list[AccountWant] = []
+        for account, members in self._members.items():
+            want = wants.get(account)
+            hashes = self._op_hashes.get(account)
+            if want is None or not hashes:
+                continue
+            summed = summarise(account, want.depth, members, hashes, depths=depths,
+                               states=states)
+            if summed is not None:
+                out.append(summed)
+        return out
+
+    async def holdings(self, accounts: Sequence[bytes],
+                       states_to_serve: Callable[[list[bytes]],
+                                                 Awaitable[Mapping[bytes, FeedState]]]
+                       ) -> dict[bytes, Holding]:
+        """A4: what I hold of each of `accounts` a peer summarised, from the states I serve;
+        absent (so the summary differs): blocked, or no init held here."""
+        await self._catch_up()
+        blocked = self._blocked()
+        known = [a for a in accounts
+                 if a in self._members and self._op_hashes.get(a) and a not in blocked]
+        states = await states_to_serve(
+            [f for a in known for f in account_feeds(a, self._members[a])])
+        return {a: Holding.of(a, self._members[a], self._op_hashes[a], states) for a in known}
+
     # --- O1: sending ---------------------------------------------------------------------
 
     async def ops_to_serve(self, feeds: Sequence[bytes]) -> dict[bytes, list[bytes]]:
@@ -140,6 +186,7 @@ class AccountSync:
         by_account: dict[bytes, list[bytes]] = {}
         for op in ops:
             by_account.setdefault(op.account, []).append(op.raw)
+            self._op_hashes.setdefault(op.account, set()).add(op.hash)
         changed = False
         for account, raws in by_account.items():
             self._with_ops.add(account)
@@ -165,6 +212,8 @@ class AccountSync:
             ProtocolError: INVALID_OP or WRONG_ACCOUNT (the valid ops before it are stored).
         """
         fresh = [raw for raw in event.ops if self._held.get(digest(raw)) != event.account]
+        if not fresh:
+            return
         valid, error = await asyncio.to_thread(check_ops, event.account, fresh)
         if valid:
             new = await self._store.accounts.add_ops(valid)
@@ -185,6 +234,7 @@ class AccountSync:
         for account in await self._store.accounts.accounts_with_ops():
             if account not in self._with_ops:
                 self._with_ops.add(account)
+                self._op_hashes.update(await self._store.accounts.op_hashes([account]))
                 changed |= await self._learn_members(account) and account in self._wanted()
         if changed:
             self._wants_changed()

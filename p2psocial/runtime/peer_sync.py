@@ -22,6 +22,9 @@ Rules:
   retry-after is passed to the link, which does not dial that peer again before it.
 - Account ops (spec O1-O2): answers carry the ops `accounts` serves, and received OPS go to
   `accounts` (runtime.account_sync); a bad op ends the session like an invalid entry.
+- Account summaries (spec A1-A5), on a sync 1.1.0 stream (`summaries`): the first WANTs
+  summarise the accounts `link.account_wants` gives; a peer's ACCOUNTS is answered from
+  `accounts.holdings`, its MORE by a WANT of my states, before the next event is read.
 - Stream errors end the session quietly: the replicator reconnects peers it wants to keep.
   Entries of every complete frame that arrived before are still stored (spec L2), so the
   next session resumes from them.
@@ -65,6 +68,7 @@ from p2psocial.core.replication import (
     EntriesReceived,
     OpsReceived,
     Output,
+    PeerAsksMore,
     PeerClosed,
     PeerFailed,
     PeerHas,
@@ -72,6 +76,7 @@ from p2psocial.core.replication import (
     PeerSynced,
     PeerUnwants,
     PeerWants,
+    PeerWantsAccounts,
     RawEntry,
     SendRange,
     State,
@@ -79,6 +84,7 @@ from p2psocial.core.replication import (
     WantNote,
     honoured_retry,
 )
+from p2psocial.core.replication.account_summary import AccountWant
 from p2psocial.runtime.sync_limits import SyncLimits, receive_within
 from p2psocial.store.sqlite import IngestReport, Store
 
@@ -118,6 +124,7 @@ class Link(Protocol):
     store: Store
 
     def want_notes(self) -> list[WantNote]: ...
+    def account_wants(self) -> list[AccountWant]: ...
     async def states_to_serve(self, feeds: Sequence[bytes]) -> Mapping[bytes, FeedState]: ...
     async def states_of(self, feeds: Sequence[bytes]) -> Mapping[bytes, FeedState]: ...
     async def stored(self, sync: PeerSync, report: IngestReport) -> None: ...
@@ -150,16 +157,20 @@ class PeerSync:
 
     def __init__(self, link: Link, pipe: Pipe, peer: str, *, outbound: bool,
                  limits: SyncLimits | None = None, budget: int | None = None,
-                 accounts: AccountSync | None = None) -> None:
+                 accounts: AccountSync | None = None, summaries: bool = False) -> None:
         self.link = link
         self.accounts = accounts
         self.peer = peer
         self.outbound = outbound
         self.limited = budget is not None
         self.budget = budget  # bytes this session may send (spec L3); None: no limit
+        self.summaries = summaries  # the stream speaks sync 1.1.0 (spec A1-A5)
+        summed = link.account_wants() if summaries and accounts is not None else ()
         self.session = (SyncSession(link.want_notes(), agent=AGENT, max_frame=MIN_FRAME,
-                                    send_frame=LIMITED_FRAME) if self.limited
-                        else SyncSession(link.want_notes(), agent=AGENT))
+                                    send_frame=LIMITED_FRAME, summaries=summaries,
+                                    accounts=summed) if self.limited
+                        else SyncSession(link.want_notes(), agent=AGENT, summaries=summaries,
+                                         accounts=summed))
         self._deadline = (limits or SyncLimits()).deadline()  # HELLO, begun frames in time
         self.counters = SyncCounters()
         self.caught_up = False
@@ -287,6 +298,15 @@ class PeerSync:
                 ops = await self.accounts.ops_to_serve(event.feeds) if self.accounts else None
                 if self.open:
                     self._enqueue(self.session.answer(event, states, ops))
+            elif isinstance(event, PeerWantsAccounts):
+                held = (await self.accounts.holdings(event.accounts, self.link.states_to_serve)
+                        if self.accounts is not None else {})
+                if self.open:
+                    self._enqueue(self.session.answer_accounts(event, held))
+            elif isinstance(event, PeerAsksMore):
+                states = await self.link.states_of(list(event.feeds))
+                if self.open:
+                    self._enqueue([self.session.more(event, states)])
             elif isinstance(event, EntriesReceived):
                 await self._start_ingest(event)
             elif isinstance(event, OpsReceived) and self.accounts is not None:

@@ -46,7 +46,8 @@ from p2psocial.core.entry import Entry, decode_entry
 from p2psocial.core.errors import NetError, UsageError, ValidationError
 from p2psocial.core.feed import FeedState
 from p2psocial.core.identity import handle_of, parse_handle
-from p2psocial.core.replication import PROTOCOL_ID, Code, State, WantNote
+from p2psocial.core.replication import PROTOCOL_ID, PROTOCOL_ID_SUMMARIES, Code, State, WantNote
+from p2psocial.core.replication.account_summary import AccountWant
 from p2psocial.core.restore import RestoreGate
 from p2psocial.core.wants import Want, compute_wants, follows_from
 from p2psocial.net import (
@@ -91,6 +92,7 @@ PROVIDE_SECONDS = 600.0
 NEWS_COALESCE_SECONDS = 0.2
 RESTORE_POLL = 0.5  # while restored: how often my held head is compared with the target
 FIND_PROVIDERS = 5
+SYNC_PROTOCOLS = (PROTOCOL_ID_SUMMARIES, PROTOCOL_ID)  # proposed in this order: 1.1.0 first
 
 
 def topic_of(feed: bytes) -> str:
@@ -183,6 +185,7 @@ class Replicator:
             relay_limits=RelayLimits(max_reservations=config.relay_max_reservations,
                                      reservation_ttl=config.relay_reservation_ttl)))
         self = cls(node, bridge, host)
+        host.set_stream_handler(PROTOCOL_ID_SUMMARIES, self._inbound_from_trio)
         host.set_stream_handler(PROTOCOL_ID, self._inbound_from_trio)
         serve_dialback(host)  # answer reachability checks (net/autonat.py)
         await bridge.start_service(host.serve)
@@ -321,6 +324,10 @@ class Replicator:
     def want_notes(self) -> list[WantNote]:
         """What a new session asks its peer for."""
         return [self._note(f) for f in self._wants]
+
+    def account_wants(self) -> list[AccountWant]:
+        """The wanted accounts a new sync 1.1.0 session summarises (spec A2)."""
+        return self.accounts.account_wants(self._wants, self._states)
 
     # --- the Link a PeerSync uses ------------------------------------------------------------
 
@@ -474,7 +481,8 @@ class Replicator:
         budget = None if relay is None else circuit_budget(
             await self._bridge.run_sync(self._host.circuit_data_limit, relay))
         sync = PeerSync(self, pipe, peer, outbound=outbound, limits=self._sync_limits,
-                        budget=budget, accounts=self.accounts)
+                        budget=budget, accounts=self.accounts,
+                        summaries=channel.protocol == PROTOCOL_ID_SUMMARIES)
         self._sessions[peer] = sync
         try:
             await sync.run()
@@ -530,7 +538,7 @@ class Replicator:
         self._opening.add(peer)
         try:  # retried while the peer stays connected (runtime/session_retry.py)
             channel = await open_with_retry(
-                lambda: self._call(self._host.open_stream, peer, PROTOCOL_ID),
+                lambda: self._call(self._host.open_stream, peer, SYNC_PROTOCOLS),
                 lambda: self._session_wanted(peer), what=f"a sync stream to {peer}")
         finally:
             self._opening.discard(peer)
@@ -740,7 +748,9 @@ class Replicator:
             entries_out=0 if sync is None else sync.counters.entries_out,
             duplicates=0 if sync is None else sync.counters.duplicates,
             session="" if sync is None or not sync.open else
-            "relayed" if sync.limited else "direct")
+            "relayed" if sync.limited else "direct",
+            accounts_matched=0 if sync is None else sync.session.stats.summaries_matched,
+            sync_version="" if sync is None else "1.1.0" if sync.summaries else "1.0.0")
 
     async def peers(self) -> list[PeerView]:
         """Connected peers with what we replicate with each."""

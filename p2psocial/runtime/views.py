@@ -178,6 +178,8 @@ class PeerView(_View):
     requested: str | None = None  # from `connect`: the address it was asked to dial
     existing: bool = False  # from `connect`: a connection existed, `requested` not dialled
     session: str = ""  # the connection our sync session runs on: "relayed", "direct" or ""
+    accounts_matched: int = 0  # the peer's account summaries equal to mine (sync 1.1.0, A4)
+    sync_version: str = ""  # the sync protocol of our session: "1.1.0", "1.0.0" or ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -227,6 +227,24 @@ class AccountBook:
             return [bytes(r[0]) for r in await cur.fetchall()]
 
     @translated
+    async def op_hashes(self, accounts: Iterable[bytes] | None = None
+                        ) -> dict[bytes, set[bytes]]:
+        """The hashes of the ops held of each of `accounts` (None: of every account), for
+        account summaries (spec A1); an account with none is absent."""
+        out: dict[bytes, set[bytes]] = {}
+        if accounts is None:
+            parts: Iterable[tuple[list[Any], str]] = [([], "")]
+        else:
+            parts = chunked(accounts)
+        for part, marks in parts:
+            where = f" WHERE account IN ({marks})" if accounts is not None else ""
+            async with self._conn.execute(f"SELECT account, hash FROM account_ops{where}",
+                                          part) as cur:
+                for account, op_hash in await cur.fetchall():
+                    out.setdefault(bytes(account), set()).add(bytes(op_hash))
+        return out
+
+    @translated
     async def counted_feeds(self, account: bytes) -> dict[bytes, int | None]:
         """The feeds whose entries count for `account` (S7), each with its `after` (None: all
         of it). A single-key identity is its own one feed; a key that is only another

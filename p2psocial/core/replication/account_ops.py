@@ -35,6 +35,10 @@ class PeerOps:
         """The peer sent these ops of `account`: it holds them."""
         self._held.setdefault(account, set()).update(digest(op) for op in ops)
 
+    def holds(self, account: bytes, hashes: Iterable[bytes]) -> None:
+        """The peer holds the ops of `account` with these hashes (its summary equals mine)."""
+        self._held.setdefault(account, set()).update(hashes)
+
     def unsent(self, account: bytes, ops: Iterable[bytes]) -> list[bytes]:
         """The ops of `ops` (in order, each once) the peer is not known to hold; they count
         as held from now on (the caller sends them)."""

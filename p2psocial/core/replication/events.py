@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TypeAlias
 
-from p2psocial.core.replication.messages import HaveNote, RawEntry, WantNote
+from p2psocial.core.replication.messages import AccountNote, HaveNote, RawEntry, WantNote
 
 
 class NeedData(Enum):
@@ -73,6 +73,31 @@ class EntriesReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class PeerWantsAccounts:
+    """The peer's ACCOUNTS, WANT message number `index` (spec A3): find what I hold of each
+    account (summary.Holding) and pass this event and those to
+    `SyncSession.answer_accounts`, in index order with the PeerWants."""
+
+    index: int
+    notes: tuple[AccountNote, ...]
+
+    @property
+    def accounts(self) -> tuple[bytes, ...]:
+        """The accounts whose holdings `answer_accounts` needs."""
+        return tuple(n.account for n in self.notes)
+
+
+@dataclass(frozen=True, slots=True)
+class PeerAsksMore:
+    """The peer holds something else of these accounts I summarised (spec A5): read my
+    states of `feeds` and pass this event and them to `SyncSession.more` before handling the
+    next event."""
+
+    accounts: tuple[bytes, ...]
+    feeds: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class OpsReceived:
     """Account ops of `account`, an account I want (spec O1): the ops' bytes, not checked.
 
@@ -123,7 +148,8 @@ class PeerFailed:
 
 
 Event: TypeAlias = (PeerHello | PeerWants | PeerHas | EntriesReceived | PeerUnwants
-                    | PeerSynced | PeerClosed | PeerFailed | OpsReceived)
+                    | PeerSynced | PeerClosed | PeerFailed | OpsReceived | PeerWantsAccounts
+                    | PeerAsksMore)
 
 
 class State(Enum):
@@ -150,3 +176,5 @@ class SessionStats:
     ops_in: int = 0        # account ops received for accounts I want
     ops_out: int = 0       # account ops sent
     unsolicited_ops: int = 0  # account ops received for accounts I do not want, dropped
+    summaries_matched: int = 0  # the peer's account summaries equal to mine (A4)
+    summaries_differed: int = 0  # ... that differed (MORE sent)

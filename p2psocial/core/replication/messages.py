@@ -1,12 +1,13 @@
-"""The nine messages of the sync protocol and their CBOR form (docs/protocol.md §Messages,
-§Account ops in sessions).
+"""The eleven messages of the sync protocol and their CBOR form (docs/protocol.md §Messages,
+§Account ops in sessions, §Account summaries).
 
 Rules:
 - A message is a CBOR array whose first item is its type (a uint). It need not be canonical
   (nothing here is hashed or signed) but must be exactly one well-formed data item of the
   shape below, with exactly the items listed: no trailing bytes, no extra items.
-- A message of an unknown type (a uint above 8) decodes to None and is ignored. (Nodes from
-  before accounts ignore OPS, type 8, the same way: spec O4.)
+- A message of an unknown type (a uint above 10) decodes to None and is ignored. (Nodes from
+  before accounts ignore OPS, type 8, the same way: spec O4. ACCOUNTS and MORE, 9 and 10,
+  belong to sync 1.1.0: on a 1.0.0 session the session ignores them as unknown.)
 - `feed` is a 32-byte key; every uint is at most 2^53 - 1; every text is at most 256
   characters. A range (lo, hi) is (0, 0) for "nothing" or 1 <= lo <= hi.
 - WANT and HAVE hold at most 1,024 notes and UNWANT at most 1,024 feeds, each feed at most
@@ -14,6 +15,8 @@ Rules:
   most 512 bytes and a payload of at most 16,384 (anything larger breaks the entry rules).
 - OPS holds an `account` (32 bytes) and 1 to MAX_OPS ops, each a byte string of at most
   MAX_OP_BYTES (what an op is, K1-K9, is checked by the receiver: core.account.ops).
+- ACCOUNTS holds 1 to 1,024 notes [account, depth, summary] (summary: 32 bytes), MORE 1 to
+  1,024 accounts; each account at most once per message (spec A1-A5).
 - ERROR has an optional 4th item, `retry_after` (a uint, seconds); nothing else is optional.
 - Every malformed input raises ProtocolError (code "malformed"), never anything else: the
   decoder's own exceptions are translated.
@@ -35,6 +38,8 @@ from p2psocial.core.errors import ProtocolError
 from p2psocial.core.replication.codes import Code
 
 PROTOCOL_ID = "/p2psocial/sync/1.0.0"
+PROTOCOL_ID_SUMMARIES = "/p2psocial/sync/1.1.0"  # 1.0.0 + ACCOUNTS and MORE (spec A1-A5)
+SUMMARY_BYTES = 32
 PROTOCOL_VERSION = 1
 MAX_NOTES = 1024
 MAX_ENTRIES = 256
@@ -59,6 +64,8 @@ class MessageType(IntEnum):
     BYE = 6
     ERROR = 7
     OPS = 8
+    ACCOUNTS = 9
+    MORE = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +159,31 @@ class Ops:
     ops: tuple[bytes, ...]
 
 
-Message: TypeAlias = Hello | Want | Have | Entries | Unwant | Synced | Bye | Error | Ops
+@dataclass(frozen=True, slots=True)
+class AccountNote:
+    """I want `account`'s feeds at `depth`; `summary` sums up what I hold of it (spec A1)."""
+
+    account: bytes
+    depth: int
+    summary: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Accounts:
+    """Summaries of accounts I want, instead of WANT notes for their feeds (spec A2)."""
+
+    notes: tuple[AccountNote, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class More:
+    """What I hold of these accounts differs from your summaries: state their feeds (A4)."""
+
+    accounts: tuple[bytes, ...]
+
+
+Message: TypeAlias = (Hello | Want | Have | Entries | Unwant | Synced | Bye | Error | Ops
+                      | Accounts | More)
 
 
 def encode_message(msg: Message) -> bytes:
@@ -182,11 +213,19 @@ def _to_list(msg: Message) -> list[Any]:
             return [int(MessageType.ERROR), code, detail, retry_after]
         case Ops(account, ops):
             return [int(MessageType.OPS), account, list(ops)]
+        case Accounts(notes):
+            return [int(MessageType.ACCOUNTS), [[n.account, n.depth, n.summary] for n in notes]]
+        case More(accounts):
+            return [int(MessageType.MORE), list(accounts)]
     raise TypeError(f"not a message: {msg!r}")  # pragma: no cover - the match is exhaustive
 
 
-def decode_message(data: bytes) -> Message | None:
-    """Decode one message; None if its type is unknown (the caller ignores it).
+SYNC_1_0_TYPES = int(MessageType.OPS)  # the last type a /p2psocial/sync/1.0.0 session knows
+
+
+def decode_message(data: bytes, known: int = max(MessageType)) -> Message | None:
+    """Decode one message; None if its type is unknown (above `known`: the caller ignores it;
+    a 1.0.0 session passes SYNC_1_0_TYPES).
 
     Raises:
         ProtocolError: MALFORMED, for anything that is not exactly one well-formed message.
@@ -195,7 +234,7 @@ def decode_message(data: bytes) -> Message | None:
     if type(items) is not list or not items or type(items[0]) is not int or items[0] < 0:
         raise _malformed("a message is an array starting with its type")
     kind = items[0]
-    if kind > max(MessageType):
+    if kind > known:
         return None
     reader, arity = _READERS[MessageType(kind)]
     if len(items) not in (arity, _OPTIONAL_ITEM.get(MessageType(kind), arity)):
@@ -343,6 +382,28 @@ def _read_ops(items: list[Any]) -> Ops:
     return Ops(account, tuple(raw))
 
 
+def _read_accounts(items: list[Any]) -> Accounts:
+    raw = _array(items[1], MAX_NOTES, "ACCOUNTS notes")
+    if not raw:
+        raise _malformed("ACCOUNTS holds at least one note")
+    notes = []
+    for item in raw:
+        account, depth, summary = _note_items(item, 3)
+        if type(summary) is not bytes or len(summary) != SUMMARY_BYTES:
+            raise _malformed(f"a summary is {SUMMARY_BYTES} bytes")
+        notes.append(AccountNote(_feed(account), _uint(depth, "depth"), summary))
+    _distinct([n.account for n in notes], "ACCOUNTS")
+    return Accounts(tuple(notes))
+
+
+def _read_more(items: list[Any]) -> More:
+    accounts = tuple(_feed(f) for f in _array(items[1], MAX_NOTES, "MORE accounts"))
+    if not accounts:
+        raise _malformed("MORE holds at least one account")
+    _distinct(accounts, "MORE")
+    return More(accounts)
+
+
 _READERS: dict[MessageType, tuple[Callable[[list[Any]], Message], int]] = {
     MessageType.HELLO: (_read_hello, 4),
     MessageType.WANT: (_read_want, 2),
@@ -353,5 +414,7 @@ _READERS: dict[MessageType, tuple[Callable[[list[Any]], Message], int]] = {
     MessageType.BYE: (_read_bye, 2),
     MessageType.ERROR: (_read_error, 3),
     MessageType.OPS: (_read_ops, 3),
+    MessageType.ACCOUNTS: (_read_accounts, 2),
+    MessageType.MORE: (_read_more, 2),
 }
 _OPTIONAL_ITEM: dict[MessageType, int] = {MessageType.ERROR: 4}  # ERROR's retry_after

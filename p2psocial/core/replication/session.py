@@ -28,6 +28,12 @@ Rules:
   OpsReceived, OPS of another is dropped and counted; `answer` sends the ops it is given for
   a noted feed right after that note's entries, and `ops` sends new ops live; each op goes
   to a peer at most once per session.
+- Account summaries (spec A1-A5, sync 1.1.0, rules in account_summary.py): with
+  `summaries`, `initiate` sends the AccountWants given as ACCOUNTS instead of WANT notes for
+  their feeds (those feeds are still mine: their entries are taken); ACCOUNTS counts as a
+  WANT for SYNCED. The peer's ACCOUNTS comes out as PeerWantsAccounts (`answer_accounts`),
+  its MORE as PeerAsksMore (`more`). Without `summaries` (a 1.0.0 session) types 9 and 10
+  are unknown and ignored.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from p2psocial.core import limits
 from p2psocial.core.errors import LocalProtocolError, ProtocolError
 from p2psocial.core.feed import FeedState
 from p2psocial.core.replication import account_ops, outgoing
+from p2psocial.core.replication.account_summary import AccountWant, Holding
 from p2psocial.core.replication.codes import Code
 from p2psocial.core.replication.events import (
     NEED_DATA,
@@ -46,6 +53,7 @@ from p2psocial.core.replication.events import (
     Event,
     NeedData,
     OpsReceived,
+    PeerAsksMore,
     PeerClosed,
     PeerFailed,
     PeerHas,
@@ -53,6 +61,7 @@ from p2psocial.core.replication.events import (
     PeerSynced,
     PeerUnwants,
     PeerWants,
+    PeerWantsAccounts,
     SessionStats,
     State,
 )
@@ -66,7 +75,11 @@ from p2psocial.core.replication.knowledge import Knowledge
 from p2psocial.core.replication.messages import (
     MAX_OP_BYTES,
     MAX_TEXT_CHARS,
+    MAX_UINT,
     PROTOCOL_VERSION,
+    SYNC_1_0_TYPES,
+    AccountNote,
+    Accounts,
     Bye,
     Entries,
     Error,
@@ -74,6 +87,8 @@ from p2psocial.core.replication.messages import (
     HaveNote,
     Hello,
     Message,
+    MessageType,
+    More,
     Ops,
     RawEntry,
     Synced,
@@ -100,9 +115,13 @@ class SyncSession:
     """One side of a sync stream with one peer. See the module docstring for the rules."""
 
     def __init__(self, wants: Iterable[WantNote] = (), *, agent: str = "p2psocial",
-                 max_frame: int = DEFAULT_MAX_FRAME, send_frame: int = MAX_FRAME) -> None:
+                 max_frame: int = DEFAULT_MAX_FRAME, send_frame: int = MAX_FRAME,
+                 summaries: bool = False, accounts: Iterable[AccountWant] = ()) -> None:
         """Args:
             wants: a note for every feed I want: what I hold of it and the depth I want.
+            summaries: the session speaks sync 1.1.0 (ACCOUNTS and MORE, spec A1-A5).
+            accounts: with `summaries`, accounts summarised (A2) in the first WANTs instead
+                of the notes of their feeds (which `wants` must hold too).
             agent: free text naming this implementation, at most 256 characters.
             max_frame: the largest frame I accept, MIN_FRAME..MAX_FRAME.
             send_frame: the largest ENTRIES frame I send (one entry may exceed it), at most
@@ -116,6 +135,10 @@ class SyncSession:
         self._hello = Hello(PROTOCOL_VERSION, agent, max_frame)
         _check_local(self._hello)
         self._known = Knowledge(_checked_note(note) for note in wants)
+        self._known_types = int(MessageType.MORE) if summaries else SYNC_1_0_TYPES
+        self._summarised = {a.account: a for a in accounts} if summaries else {}
+        if any(f not in self._known.mine for a in self._summarised.values() for f in a.feeds):
+            raise LocalProtocolError("a summarised account's feeds must be among the wants")
         self._state = State.START
         self._decoder = FrameDecoder(max_frame)
         self._decoder.limit = MAX_HELLO_FRAME  # until the peer's HELLO
@@ -237,7 +260,7 @@ class SyncSession:
 
     def _on_frame(self, frame: bytes) -> Event | None:
         try:
-            msg = decode_message(frame)
+            msg = decode_message(frame, self._known_types)
         except ProtocolError as exc:
             self._die_with(exc)
         if self._peer_hello is None and not isinstance(msg, Hello):
@@ -274,6 +297,11 @@ class SyncSession:
                 return PeerFailed(code, detail, retry_after)
             case Ops(account, ops):
                 return self._on_ops(account, ops)
+            case Accounts(notes):
+                self._wants_received += 1
+                return PeerWantsAccounts(self._wants_received, notes)
+            case More(accounts):
+                return self._on_more(accounts)
         raise AssertionError(f"unhandled message {msg!r}")  # pragma: no cover
 
     def _on_hello(self, msg: Hello) -> PeerHello:
@@ -318,6 +346,13 @@ class SyncSession:
         self._counts["ops_in"] += len(ops)
         return OpsReceived(account, ops)
 
+    def _on_more(self, accounts: tuple[bytes, ...]) -> PeerAsksMore | None:
+        asked = [self._summarised[a] for a in accounts if a in self._summarised]
+        feeds = [f for a in asked for f in a.feeds if f in self._known.mine]
+        if not feeds:
+            return None
+        return PeerAsksMore(tuple(a.account for a in asked), tuple(dict.fromkeys(feeds)))
+
     def _on_synced(self, count: int) -> PeerSynced:
         if not self._synced <= count <= self._wants_sent:
             self._die(Code.UNEXPECTED, f"SYNCED {count}: {self._synced} were synced, "
@@ -334,7 +369,10 @@ class SyncSession:
             raise LocalProtocolError("initiate() is called once, first")
         self._state = State.AWAIT_HELLO
         hello = self._emit([outgoing.framed(self._hello)])
-        return hello + self._want_frames(list(self._known.mine.values()))
+        covered = {f for a in self._summarised.values() for f in a.feeds}
+        notes = [n for f, n in self._known.mine.items() if f not in covered]
+        summed = [a.note for a in self._summarised.values()]
+        return hello + self._want_frames(notes) + self._want_frames(summed, Accounts)
 
     def want(self, notes: Iterable[WantNote]) -> bytes:
         """WANT these feeds (a note replaces my earlier note for its feed, e.g. a deeper depth).
@@ -381,6 +419,45 @@ class SyncSession:
                 runs.append(sending)
         out: list[Output] = [self._emit(outgoing.note_frames(Have, have))] if have else []
         return [*out, *runs, self._emit([outgoing.framed(Synced(self._answered))])]
+
+    def answer_accounts(self, wants: PeerWantsAccounts, held: Mapping[bytes, Holding]
+                        ) -> list[Output]:
+        """Answer the peer's ACCOUNTS (spec A4): an account whose summary equals mine is
+        wanted from now on as if by WANT notes; the others go back in a MORE. Then SYNCED.
+
+        Args:
+            wants: the PeerWantsAccounts event; answered in index order with the PeerWants.
+            held: what I hold of each account (absent: nothing, so it differs).
+        """
+        self._require(State.OPEN)
+        if wants.index != self._answered + 1:
+            raise LocalProtocolError(f"answer WANT {self._answered + 1} before {wants.index}")
+        self._answered += 1
+        differ: list[bytes] = []
+        for note in wants.notes:
+            holding = held.get(note.account)
+            if holding is None or holding.summary != note.summary or self._too_many(holding):
+                differ.append(note.account)
+                continue
+            for want in holding.peer_notes(note.depth):
+                self._known.peer_wants(want)
+            self._peer_ops.holds(note.account, holding.op_hashes)
+        self._counts["summaries_matched"] += len(wants.notes) - len(differ)
+        self._counts["summaries_differed"] += len(differ)
+        out: list[Output] = [self._emit(outgoing.note_frames(More, differ))] if differ else []
+        return [*out, self._emit([outgoing.framed(Synced(self._answered))])]
+
+    def _too_many(self, holding: Holding) -> bool:
+        wanted = self._known.peer_depth
+        return len(wanted) + sum(1 for f in holding.heads if f not in wanted) > MAX_PEER_WANTS
+
+    def more(self, asked: PeerAsksMore, states: Mapping[bytes, FeedState]) -> bytes:
+        """Answer the peer's MORE (spec A5): a WANT with a note for each feed of the accounts,
+        with what I hold now (`states`; absent: nothing) at the depth they were summarised."""
+        depth = {f: a.note.depth for a in (self._summarised[x] for x in asked.accounts)
+                 for f in a.feeds}
+        return self.want(WantNote(f, *_span(states.get(f)), depth[f])
+                         for f in asked.feeds if f in self._known.mine)
 
     def update(self, states: Mapping[bytes, FeedState]) -> list[Output]:
         """My states of some feeds changed, or may now matter: what to send because of it.
@@ -474,8 +551,9 @@ class SyncSession:
 
     # ---- bookkeeping ------------------------------------------------------------------------
 
-    def _want_frames(self, notes: list[WantNote]) -> bytes:
-        frames = outgoing.note_frames(Want, notes)
+    def _want_frames(self, notes: Sequence[WantNote] | Sequence[AccountNote],
+                     make: type[Want] | type[Accounts] = Want) -> bytes:
+        frames = outgoing.note_frames(make, notes)
         self._wants_sent += len(frames)
         return self._emit(frames)
 
@@ -526,7 +604,13 @@ def _span(state: FeedState | None) -> Span:
 
 
 def _checked_note(note: WantNote) -> WantNote:
-    _check_local(Want((note,)))
+    """A note of mine within the limits a receiver checks (without encoding it: a node may
+    want 100,000 feeds)."""
+    ok = (type(note.feed) is bytes and len(note.feed) == limits.KEY_BYTES
+          and all(type(v) is int and 0 <= v <= MAX_UINT for v in (note.lo, note.hi, note.depth))
+          and (note.lo == 0) == (note.hi == 0) and note.lo <= note.hi)
+    if not ok:
+        raise LocalProtocolError(f"cannot send WANT: the note {note!r} is out of bounds")
     return note
 
 

@@ -130,7 +130,7 @@ def test_malformed_is_a_protocol_error(data: bytes) -> None:
     assert info.value.code == Code.MALFORMED
 
 
-@pytest.mark.parametrize("data", [cbor([9]), cbor([9, "anything", {"x": [1.5]}]),
+@pytest.mark.parametrize("data", [cbor([11]), cbor([11, "anything", {"x": [1.5]}]),
                                   cbor([2**60, None]), cbor([MAX_UINT + 7])])
 def test_unknown_types_decode_to_none(data: bytes) -> None:
     assert decode_message(data) is None

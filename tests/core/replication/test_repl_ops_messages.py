@@ -13,7 +13,13 @@ from p2psocial.core.errors import ProtocolError
 from p2psocial.core.replication import Code, decode_message, encode_message
 from p2psocial.core.replication.account_ops import ops_frames
 from p2psocial.core.replication.framing import MIN_FRAME, FrameDecoder
-from p2psocial.core.replication.messages import MAX_OP_BYTES, MAX_OPS, Ops, check_message
+from p2psocial.core.replication.messages import (
+    MAX_OP_BYTES,
+    MAX_OPS,
+    SYNC_1_0_TYPES,
+    Ops,
+    check_message,
+)
 
 ACCOUNT, OTHER = b"\xa1" * 32, b"\xb2" * 32
 
@@ -69,8 +75,10 @@ def test_the_new_codes_are_the_spec_names() -> None:
     assert (Code.INVALID_OP, Code.WRONG_ACCOUNT) == ("invalid-op", "wrong-account")
 
 
-def test_type_9_is_now_the_first_unknown_type() -> None:
-    assert decode_message(cbor([9, ACCOUNT, [b"op"]])) is None
+def test_types_above_8_are_unknown_to_a_1_0_session() -> None:
+    assert decode_message(cbor([9, ACCOUNT, [b"op"]]), known=SYNC_1_0_TYPES) is None
+    assert decode_message(cbor([10]), known=SYNC_1_0_TYPES) is None
+    assert decode_message(cbor([11, ACCOUNT, [b"op"]])) is None
     assert decode_message(cbor([8, ACCOUNT, [b"op"]])) == Ops(ACCOUNT, (b"op",))
 
 

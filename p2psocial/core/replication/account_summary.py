@@ -1,0 +1,108 @@
+"""Account summaries: one note per followed account instead of one per feed (docs/protocol.md
+§Account summaries, A1-A5; sync 1.1.0).
+
+Rules:
+- A1: a summary is BLAKE2b-256 of canonical CBOR `[ops, heads]`: the hashes of the account's
+  kept ops sorted bytewise, and `[feed, hi]` for the account's id and every member feed,
+  sorted by feed (`hi` 0: nothing held). Equal summaries: the same ops (hence the same
+  members) and the same head of every feed.
+- A2 (`summarise`): a wanter summarises an account only if it knows its members, wants every
+  feed of it at the account's depth, and holds each feed whole from its floor to its head,
+  unforked; otherwise it states the feeds in WANT notes, as before.
+- A4 (`Holding`): the receiver compares its own summary; when equal, the peer holds of each
+  feed what `peer_note` says, as if it had sent that WANT note.
+Pure: the driver gives what it holds (op hashes, feed states); nothing here reads a store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+
+from p2psocial.core.encoding import digest, encode
+from p2psocial.core.feed import FeedState
+from p2psocial.core.replication.messages import AccountNote, WantNote
+
+
+def summary(op_hashes: Iterable[bytes], heads: Mapping[bytes, int]) -> bytes:
+    """A1: the summary of an account from the hashes of its ops and the head of each of its
+    feeds (its id and every member feed)."""
+    return digest(encode([sorted(op_hashes), [[feed, heads[feed]] for feed in sorted(heads)]]))
+
+
+def account_feeds(account: bytes, members: Collection[bytes]) -> tuple[bytes, ...]:
+    """The feeds a summary of `account` covers: its id and its member feeds, sorted."""
+    return tuple(sorted({account, *members}))
+
+
+def floor(hi: int, depth: int) -> int:
+    """The lowest seq a wanter of the newest `depth` entries (0: all) needs, given head `hi`."""
+    return 1 if depth == 0 else max(1, hi - depth + 1)
+
+
+def whole(state: FeedState | None, depth: int) -> bool:
+    """A2: `state` holds every entry from its floor to its head (or nothing), unforked."""
+    if state is None or state.empty:
+        return True
+    return not state.forked and state.lo <= floor(state.hi, depth)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountWant:
+    """An account a wanter summarises (A2): the note to send, and the feeds it covers."""
+
+    note: AccountNote
+    feeds: tuple[bytes, ...]
+
+    @property
+    def account(self) -> bytes:
+        """The account's id."""
+        return self.note.account
+
+
+def summarise(account: bytes, depth: int, members: Collection[bytes],
+              op_hashes: Iterable[bytes], *, depths: Mapping[bytes, int],
+              states: Mapping[bytes, FeedState]) -> AccountWant | None:
+    """A2: the ACCOUNTS note for `account`, or None if it must be stated feed by feed.
+
+    Args:
+        account: the account's id.
+        depth: the depth at which the account is wanted.
+        members: its member feeds (from the ops held, which include an init).
+        op_hashes: the hashes of the ops held of it.
+        depths: the depth at which each wanted feed is wanted (absent: not wanted).
+        states: what is held of each feed (absent: nothing).
+    """
+    feeds = account_feeds(account, members)
+    heads: dict[bytes, int] = {}
+    for feed in feeds:
+        state = states.get(feed)
+        if depths.get(feed) != depth or not whole(state, depth):
+            return None
+        heads[feed] = 0 if state is None else state.hi
+    return AccountWant(AccountNote(account, depth, summary(op_hashes, heads)), feeds)
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """What a receiver holds of an account, for comparing a peer's summary (A4)."""
+
+    summary: bytes
+    heads: Mapping[bytes, int]
+    op_hashes: tuple[bytes, ...]
+
+    @classmethod
+    def of(cls, account: bytes, members: Collection[bytes], op_hashes: Iterable[bytes],
+           states: Mapping[bytes, FeedState]) -> Holding:
+        """The holding from the ops held and the states served (a blocked feed: absent)."""
+        hashes = tuple(sorted(op_hashes))
+        heads = {}
+        for feed in account_feeds(account, members):
+            state = states.get(feed)
+            heads[feed] = 0 if state is None else state.hi
+        return cls(summary(hashes, heads), heads, hashes)
+
+    def peer_notes(self, depth: int) -> list[WantNote]:
+        """A4: what a peer whose summary equals this one holds, as WANT notes at `depth`."""
+        return [WantNote(feed, floor(hi, depth) if hi else 0, hi, depth)
+                for feed, hi in self.heads.items()]
