@@ -10,8 +10,10 @@ Rules:
   ours, any of the three that others may read is narrowed to 0600.
 - A file that cannot be opened is one StoreError; aiosqlite's worker thread is waited for, so
   nothing else is printed.
-- Migrations are the files migrations/NNNN_*.sql, applied in order inside one transaction each;
-  PRAGMA user_version records the last one applied.
+- Migrations are the files migrations/NNNN_*.sql, applied in order inside one transaction each.
+  The table schema_migrations records each one applied, so a number that lands after a
+  higher one (two branches adding one each) is still applied, once; PRAGMA user_version is
+  the highest applied (a database from a newer p2psocial is refused by it).
 """
 
 from __future__ import annotations
@@ -109,25 +111,50 @@ async def _check_owner(conn: aiosqlite.Connection, path: Path) -> None:
     await conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
 
 
-async def _migrate(conn: aiosqlite.Connection) -> None:
+async def _migrate(conn: aiosqlite.Connection,
+                   known: list[tuple[int, str]] | None = None) -> None:
     current = await _pragma_int(conn, "user_version")
-    known = migrations()
+    known = migrations() if known is None else known
     newest = known[-1][0] if known else 0
     if current > newest:
         raise StoreError(f"the database is from a newer p2psocial (schema {current}, this "
                          f"version knows {newest}); upgrade p2psocial")
+    applied = await _applied(conn, current, [v for v, _ in known])
     for version, sql in known:
-        if version <= current:
+        if version in applied:
             continue
         await conn.execute("BEGIN IMMEDIATE")
         try:
             for statement in _statements(sql):
                 await conn.execute(statement)
-            await conn.execute(f"PRAGMA user_version={version}")
+            await conn.execute("INSERT INTO schema_migrations (version) VALUES (?)", (version,))
+            await conn.execute(f"PRAGMA user_version={max(version, current)}")
             await conn.execute("COMMIT")
         except BaseException:
             await conn.execute("ROLLBACK")
             raise
+        current = max(version, current)
+
+
+async def _applied(conn: aiosqlite.Connection, current: int, known: list[int]) -> set[int]:
+    """The migrations this database has had. Recorded one by one in schema_migrations, so a
+    number that ships after a higher one (two branches each adding one) is still applied; a
+    database from before that table has had every known version up to its user_version."""
+    await conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                       "(version INTEGER PRIMARY KEY)")
+    async with conn.execute("SELECT version FROM schema_migrations") as cur:
+        applied = {int(r[0]) for r in await cur.fetchall()}
+    if not applied and current > 0:
+        applied = {v for v in known if v <= current}
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            await conn.executemany("INSERT INTO schema_migrations (version) VALUES (?)",
+                                   [(v,) for v in sorted(applied)])
+            await conn.execute("COMMIT")
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+    return applied
 
 
 def _statements(sql: str) -> list[str]:

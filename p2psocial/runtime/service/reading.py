@@ -34,8 +34,8 @@ class Reading(ServiceCore):
                         lo=state.lo, hi=state.hi, forked=state.forked,
                         following=key in following, blocked=key in blocking,
                         is_me=key == self.public_key,
-                        followers=len(await self.store.followers(key)),
-                        follows=len(await self.store.following(key)),
+                        followers=len(await self.store.social.followers(key)),
+                        follows=len(await self.store.social.following(key)),
                         seen=key == self.public_key or key in following
                         or await self._seen(key),
                         account=handle_of((await self.store.accounts.accounts_of([key]))[key]))
