@@ -140,7 +140,7 @@ class DemoPeer:
         """Create the home the first time (an unencrypted throwaway identity), and make
         `relay` its one relay."""
         if not self.node.home.joinpath("key.json").exists():
-            self.node.cli("init", "--no-passphrase")
+            self.node.cli("init", "--no-passphrase", "--single-key")
             self.node.cli("about", "--name", self.name, "--bio", self.persona.bio)
         for old in json.loads(self.node.cli("relays", "list", "--json").stdout):
             if old["addr"] != relay:
@@ -184,7 +184,7 @@ class DemoNetwork:
         """Start the demo relay on its kept port (a new one if that is taken); its address."""
         node = self.relay = NodeProcess(self.root / "relay")
         if not node.home.joinpath("key.json").exists():
-            node.cli("init", "--no-passphrase")
+            node.cli("init", "--no-passphrase", "--single-key")
             node.cli("about", "--name", "Demo relay")
         port_file = self.root / "relay.port"
         port = int(port_file.read_text()) if port_file.exists() else 0
@@ -352,7 +352,9 @@ def ensure_identity(home: Home) -> str | None:
     here (twice) and returned, for the UI to unlock the key without asking a third time."""
     if home.exists():
         return None
-    command = [sys.executable, "-m", "p2psocial", "--home", str(home.root), "init"]
+    # a single key: an account's recovery phrase, shown once, would scroll away under the UI
+    command = [sys.executable, "-m", "p2psocial", "--home", str(home.root), "init",
+               "--single-key"]
     if not sys.stdin.isatty() or os.environ.get(passphrase.ENV_PASSPHRASE_FILE):
         command.append("--no-passphrase")  # unattended: `init` warns it is unencrypted
         subprocess.run(command, check=True)

@@ -1,9 +1,12 @@
-"""The account verbs: `init --account`, `account upgrade|rotate|show`, `recover`; and the
-argument parsers of those and of the device verbs (cli.device_commands).
+"""The account verbs: `init` (an account unless `--single-key`), `account
+upgrade|rotate|show`, `recover`; and the argument parsers of those and of the device verbs
+(cli.device_commands).
 
 Rules:
-- `init --account` makes an account: an account key (sealed in account-key.json), this
-  device's key (key.json), a recovery phrase shown once; the ops `init` and `add`.
+- `init` makes an account (`--account`, the old opt-in, is accepted and changes nothing): an
+  account key (sealed in account-key.json), this device's key (key.json), a recovery phrase
+  shown once, also with --no-passphrase (with --json it is a member of the JSON); the ops
+  `init` and `add`. `init --single-key` makes a single-key identity (cli.commands).
 - `account upgrade` turns a single-key identity into an account: its key signs an `init`
   naming a new recovery key; the key stays the account key and its first device.
 - `recover` and `account rotate` need the recovery phrase; `recover` on a fresh home makes a
@@ -42,6 +45,7 @@ from p2psocial.runtime.account_home import (
     write_account,
     write_account_key,
 )
+from p2psocial.runtime.devices import device_count
 from p2psocial.store import keyfile
 from p2psocial.store.home import Home
 
@@ -95,11 +99,11 @@ def _out(args: argparse.Namespace, doc: dict[str, Any], lines: list[str]) -> Non
         print("\n".join(lines))
 
 
-# --- init --account -------------------------------------------------------------------------
+# --- init (an account) ---------------------------------------------------------------------
 
 
 async def init_account(args: argparse.Namespace, home: Home) -> int:
-    """`init --account`: a new account with this home as its first device."""
+    """`init`: a new account with this home as its first device."""
     from p2psocial.cli.commands import create_home, open_api
     secret = passphrase.ask_new(args.no_passphrase)
     device, account_key = Identity.generate(), Identity.generate()
@@ -123,7 +127,7 @@ async def init_account(args: argparse.Namespace, home: Home) -> int:
         sys.stderr.write("warning: no passphrase: your device key and account key are stored "
                          f"unencrypted in {home.root} (readable only by you)\n")
     _out(args, {"account": handle_of(account), "device": device.handle, "device_name": name,
-                "recovery_phrase": phrase, "home": str(home.root)},
+                "recovery_phrase": phrase, "home": str(home.root), "single_key": False},
          [f"created account {handle_of(account)}",
           f"this device: {device.handle} ({name})", f"home: {home.root}"])
     if not getattr(args, "json", False):
@@ -217,6 +221,7 @@ async def _show(args: argparse.Namespace, home: Home) -> int:
     account = local.account if local is not None else mine
     async with open_api(home) as api:
         state, ops = await acct.load_state(api, account)
+        count = await device_count(api, state, mine)
     device = state.devices.get(mine)
     status = ("pending (not added yet)" if device is None
               else "current" if device.current else f"revoked after seq {device.after}")
@@ -228,7 +233,7 @@ async def _show(args: argparse.Namespace, home: Home) -> int:
            "device": handle_of(mine), "device_name": local.device_name if local else None,
            "device_status": status.split(" ", 1)[0], "account_key": handle_of(state.account_key),
            "holds_account_key": holds, "has_recovery_key": state.recovery_key is not None,
-           "devices": len(state.current_devices()), "ops": len(ops),
+           "devices": count, "ops": len(ops),
            "log": log}
     kind = "single-key identity" if local is None else "account"
     _out(args, doc, [
@@ -239,7 +244,7 @@ async def _show(args: argparse.Namespace, home: Home) -> int:
         + (" (held here)" if holds else ""),
         "recovery phrase: " + ("set" if state.recovery_key else
                                "none (run `p2psocial account upgrade`)"),
-        f"current devices: {len(state.current_devices())}",
+        f"current devices: {count} (the account key counted only if it posts)",
         *[f"op {row['hash'][:16]} {row['type']} by {row['signer']}" for row in log]])
     return 0
 

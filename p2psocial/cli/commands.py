@@ -13,12 +13,16 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from p2psocial.cli import account_commands, node_commands, passphrase, render, social_commands
-from p2psocial.core import archive as archive_format
+from p2psocial.cli import (
+    account_commands,
+    archive_commands,
+    node_commands,
+    passphrase,
+    render,
+    social_commands,
+)
 from p2psocial.core.errors import (
-    ArchiveError,
     HomeLocked,
-    KeyfileError,
     UsageError,
 )
 from p2psocial.core.identity import Identity, handle_of
@@ -28,7 +32,7 @@ from p2psocial.runtime.local import open_local, require_identity
 from p2psocial.runtime.names import IN_POST
 from p2psocial.runtime.views import EntryView
 from p2psocial.store import keyfile
-from p2psocial.store.home import Home, HomeLock, resolve_home, write_private_file
+from p2psocial.store.home import Home, HomeLock, resolve_home
 from p2psocial.store.sqlite import Store
 
 # The user API: a Service in this process, or a ControlClient to a running node. Both offer
@@ -55,9 +59,9 @@ async def run(args: argparse.Namespace) -> int:
     if args.verb in account_commands.VERB_NAMES:
         return await account_commands.run(args, home)
     if args.verb == "import":
-        return await _import(args, home)
+        return await archive_commands.import_(args, home)
     if args.verb == "export":
-        return await _export(args, home)
+        return await archive_commands.export(args, home)
     if args.verb == "run":
         return await node_commands.run_node(args, home)
     if args.verb == "relay":
@@ -100,18 +104,29 @@ async def open_api(home: Home) -> AsyncIterator[UserAPI]:
 
 
 async def _init(args: argparse.Namespace, home: Home) -> int:
+    """An account by default (`--account` is accepted and changes nothing); `--single-key`:
+    one key that is its own account and device, as before accounts."""
     if home.exists():
-        existing = handle_of(keyfile.public_key_of(keyfile.read_doc(home.key_file)))
+        local = read_account(home)
+        existing = (local.handle if local is not None else
+                    handle_of(keyfile.public_key_of(keyfile.read_doc(home.key_file))))
         raise UsageError(f"{home.root} already holds the identity {existing}; "
                          "use --home for another")
-    if args.account:
+    if not args.single_key:
         return await account_commands.init_account(args, home)
+    if args.name is not None:
+        raise UsageError("--name names a device of an account; a single-key identity has "
+                         "none (set a display name with `p2psocial about --name`)")
     secret = passphrase.ask_new(args.no_passphrase)
     identity = Identity.generate()
     await create_home(home, keyfile.seal(identity, secret), identity.public_key)
     if not secret:
         sys.stderr.write(f"warning: no passphrase: your secret key is stored unencrypted in "
                          f"{home.key_file} (readable only by you)\n")
+    if args.json:
+        render.print_json({"handle": identity.handle, "single_key": True,
+                           "home": str(home.root)})
+        return 0
     print(f"created identity {identity.handle}")
     print(f"home: {home.root}")
     return 0
@@ -313,55 +328,6 @@ async def _verify(args: argparse.Namespace, service: UserAPI) -> int:
     else:
         render.print_verify(report)
     return 0 if report.ok else 1
-
-
-# --- archives -------------------------------------------------------------------------------
-
-
-async def _export(args: argparse.Namespace, home: Home) -> int:
-    doc = require_identity(home)
-    async with open_api(home) as api:
-        pairs = await api.export_entries_hex()
-    entries = [(bytes.fromhex(h), None if p is None else bytes.fromhex(p)) for h, p in pairs]
-    data = archive_format.pack(archive_format.Archive(key_doc=doc, entries=entries))
-    target = Path(args.file)
-    if target.exists():
-        raise UsageError(f"{target} exists: choose another file name")
-    write_private_file(target, data)
-    print(f"exported {len(entries)} entries and your key to {target}")
-    if not keyfile.is_encrypted(doc):
-        sys.stderr.write("warning: your key is unencrypted, so the archive is too: keep it "
-                         "safe\n")
-    return 0
-
-
-async def _import(args: argparse.Namespace, home: Home) -> int:
-    try:
-        data = Path(args.file).read_bytes()
-    except OSError as exc:
-        raise ArchiveError(f"cannot read {args.file}: {exc.strerror or exc}") from None
-    archive = archive_format.unpack(data)
-    try:
-        public_key = keyfile.public_key_of(archive.key_doc)
-    except KeyfileError as exc:
-        raise ArchiveError(f"the archive's key is damaged: {exc}") from None
-    if home.exists():
-        mine = keyfile.public_key_of(keyfile.read_doc(home.key_file))
-        if mine != public_key:
-            raise ArchiveError(f"the archive belongs to {handle_of(public_key)}, this home to "
-                               f"{handle_of(mine)}: use --home for a new directory")
-    else:
-        await create_home(home, archive.key_doc, public_key)
-    try:
-        async with open_local(home, passphrase.unlock_interactively) as service:
-            result = await service.import_archive(archive)
-    except HomeLocked:
-        raise UsageError("a node is running on this home: stop it before importing") from None
-    print(f"imported {result.stored} entries of {result.handle}"
-          + (f" ({result.duplicates} already here)" if result.duplicates else ""))
-    print("before posting, run `p2psocial run` once so your node learns any newer entries "
-          "of yours from the network (or use `post --force` if this backup is current)")
-    return 0
 
 
 @_verb("relays")

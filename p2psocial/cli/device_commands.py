@@ -10,7 +10,9 @@ Rules:
   (cli.account_support.admin_signer) and stores it; when this home's node runs, the op goes
   through it and the node dials the token's addresses so the new device gets it. Offline,
   it is stored and replication carries it later.
-- `device list` shows each device (revoked ones too) with the newest seq of its feed held here.
+- `device list` shows each device (revoked ones too) with the newest seq of its feed held here,
+  then, apart, the account key and any former one (`role`; runtime.devices): the account key
+  is counted as a device only if it posts.
 - `device revoke <device>` takes a name, handle or hex key; `after` defaults to the head this
   node holds of that device's feed.
 - Every refusal is one line and stores nothing. Every verb has --json.
@@ -183,18 +185,40 @@ async def _list(args: argparse.Namespace, home: Home) -> int:
         print(json.dumps([d.to_json() for d in found], indent=2))
         return 0
     for info in found:
-        d = info.device
-        added = format_ms(d.added_at) if d.added_at is not None else "from the start"
-        status = "current" if d.current else f"revoked (entries up to seq {d.after} count)"
-        marks = [m for m, on in (("this device", info.this_device), ("admin", d.admin))
-                 if on]
-        print(f"{info.name}  {info.handle}  added {added}  {status}  "
-              f"{info.held} entries held"
-              + (f"  [{', '.join(marks)}]" if marks else ""))
+        if info.role == devices.ROLE_DEVICE:
+            print(_device_line(info))
+    print(f"current devices: {sum(1 for info in found if info.counted)}")
+    for info in found:
+        if info.role != devices.ROLE_DEVICE:
+            print(_key_line(info))
     if mine not in state.devices:
         print(f"(this device {handle_of(mine)} is not added yet: approve its pairing token "
               "on a device of the account)")
     return 0
+
+
+def _device_line(info: devices.DeviceInfo) -> str:
+    d = info.device
+    added = format_ms(d.added_at) if d.added_at is not None else "from the start"
+    status = "current" if d.current else f"revoked (entries up to seq {d.after} count)"
+    marks = [m for m, on in (("this device", info.this_device), ("admin", d.admin)) if on]
+    return (f"{info.name}  {info.handle}  added {added}  {status}  {info.held} entries held"
+            + (f"  [{', '.join(marks)}]" if marks else ""))
+
+
+def _key_line(info: devices.DeviceInfo) -> str:
+    """An account key, apart from the devices: it signs the account's log; it counts as a
+    device only if it posts (an upgraded single-key identity)."""
+    d = info.device
+    if info.role == devices.ROLE_FORMER_ACCOUNT_KEY:
+        what = (f"replaced; {info.held} entries held, those up to seq {d.after} count"
+                if info.held else "replaced")
+    elif info.counted:
+        what = f"signs the account's log and posts too; {info.held} entries held"
+    else:
+        what = "signs the account's log; not a device (posts nothing)"
+    return (f"role: {info.role}  {info.handle}  {what}"
+            + ("  [this device]" if info.this_device else ""))
 
 
 # --- revoke ---------------------------------------------------------------------------------

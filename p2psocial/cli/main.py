@@ -75,18 +75,26 @@ _VerbAdder = Callable[[str, str], argparse.ArgumentParser]
 
 
 def _identity_verbs(verb: _VerbAdder) -> None:
-    s = verb("init", "create an identity (asks for a passphrase; empty means unencrypted)")
+    s = verb("init", "create an account: an account key, this device's key and a recovery "
+             "phrase shown once; more devices can join it later (asks for a passphrase; "
+             "empty means unencrypted)")
     s.add_argument("--no-passphrase", action="store_true",
-                   help="store the secret key unencrypted (for unattended nodes)")
-    s.add_argument("--account", action="store_true",
-                   help="make an account: an account key, this device's key and a recovery "
-                   "phrase shown once (more devices can join it later)")
-    s.add_argument("--name", help="with --account: this device's name (default: host name)")
-    s.add_argument("--json", action="store_true", help="with --account: print JSON")
+                   help="store the secret keys unencrypted (for unattended nodes)")
+    kind = s.add_mutually_exclusive_group()
+    kind.add_argument("--single-key", action="store_true",
+                      help="make a single-key identity instead: one key, no devices, no "
+                      "recovery phrase (`p2psocial account upgrade` makes it an account later)")
+    kind.add_argument("--account", action="store_true",
+                      help="accepted for older scripts and does nothing: an account is the "
+                      "default")
+    s.add_argument("--name", help="this device's name (default: host name)")
+    s.add_argument("--json", action="store_true", help="print JSON")
     verb("id", "print my public handle (an account's, on a device of one)").add_argument(
         "--device", action="store_true", help="this device's own handle")
     verb("export", "write my key (still encrypted) and my log to a file").add_argument("file")
-    verb("import", "restore an identity and its log from an export file").add_argument("file")
+    verb("import", "restore an identity and its log from an export file (a device of an "
+         "account: only into its own home; into another device of the account it adds the "
+         "posts)").add_argument("file")
 
 
 def _writes(s: argparse.ArgumentParser) -> argparse.ArgumentParser:

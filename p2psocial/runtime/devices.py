@@ -12,6 +12,10 @@ Rules:
   go. The caller unlocks the key document (a terminal prompt, a dialog): nothing here asks.
 - A token is checked (expired, another account, consent, already a device or barred) before
   anything is signed; nothing is stored on a refusal.
+- In a list, each key has a role: "device" (added by an `add`), "account key" (the current
+  one) or "former account key" (the account id or a key a `rotate` replaced). The account key
+  signs the account's log and is counted as a device only if it posts: its own feed has
+  entries here, or it is this home's key (a single-key identity upgraded to an account).
 """
 
 from __future__ import annotations
@@ -91,14 +95,27 @@ def signing_doc(home: Home, state: AccountState) -> dict[str, Any]:
 # --- listing --------------------------------------------------------------------------------
 
 
+ROLE_DEVICE = "device"
+ROLE_ACCOUNT_KEY = "account key"
+ROLE_FORMER_ACCOUNT_KEY = "former account key"
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceInfo:
-    """One device of an account as a person reads it."""
+    """One key of an account's device list as a person reads it."""
 
     device: Device
     held: int  # the newest seq of its feed held here (0: none)
     account_key: bool  # the account key's own device
     this_device: bool
+    role: str = ROLE_DEVICE  # see the module rules
+
+    @property
+    def counted(self) -> bool:
+        """A current device that counts as one: any added device, and an account key only
+        when it posts (see the module rules)."""
+        return self.device.current and (self.role == ROLE_DEVICE or self.this_device
+                                         or self.held > 0)
 
     @property
     def handle(self) -> str:
@@ -106,9 +123,9 @@ class DeviceInfo:
 
     @property
     def name(self) -> str:
-        """Its name; the account key's device and an unnamed one are named for what they
-        are."""
-        return self.device.name or ("account key" if self.account_key else "unnamed")
+        """Its name; an account key (current or former) and an unnamed device are named for
+        what they are."""
+        return self.device.name or (self.role if self.role != ROLE_DEVICE else "unnamed")
 
     @property
     def admin(self) -> bool:
@@ -116,7 +133,7 @@ class DeviceInfo:
 
     def to_json(self) -> dict[str, Any]:
         d = self.device
-        return {"name": d.name, "handle": self.handle, "key": d.key.hex(),
+        return {"name": d.name, "role": self.role, "handle": self.handle, "key": d.key.hex(),
                 "added": d.added_at, "status": "current" if d.current else "revoked",
                 "after": d.after, "admin": self.admin, "account_key": self.account_key,
                 "this_device": self.this_device, "held": self.held}
@@ -126,13 +143,32 @@ async def device_list(api: UserAPI, account: bytes, mine: bytes
                       ) -> tuple[AccountState, list[DeviceInfo]]:
     """The account's state and every device it ever had (revoked ones too), oldest first,
     each with the newest seq of its feed held here; `mine` is this device's key."""
-    state, _ = await load_state(api, account)
+    state, ops = await load_state(api, account)
     devices = sorted(state.devices.values(),
                      key=lambda d: (d.added_at or 0, d.key != state.account_key, d.key))
+    former = _account_keys(state, ops)
     out = [DeviceInfo(device=d, held=(await api.feed(handle_of(d.key))).hi,
-                      account_key=d.key == state.account_key, this_device=d.key == mine)
+                      account_key=d.key == state.account_key, this_device=d.key == mine,
+                      role=(ROLE_ACCOUNT_KEY if d.key == state.account_key else
+                            ROLE_FORMER_ACCOUNT_KEY if d.key in former else ROLE_DEVICE))
            for d in devices]
     return state, out
+
+
+def _account_keys(state: AccountState, ops: Sequence[Op]) -> frozenset[bytes]:
+    """Every key that was the account key: the account id and each applied rotation's key."""
+    applied = set(state.applied)
+    return frozenset({state.account, *(op.key for op in ops
+                                       if op.type is OpType.ROTATE and op.hash in applied)})
+
+
+async def device_count(api: UserAPI, state: AccountState, mine: bytes | None = None) -> int:
+    """How many current devices `state`'s account has, the account key counted only if it
+    posts (its feed has entries here, or it is `mine`, this home's key)."""
+    added = sum(1 for d in state.current_devices() if d.key != state.account_key)
+    key = state.account_key
+    posts = key == mine or (await api.feed(handle_of(key))).hi > 0
+    return added + (1 if posts else 0)
 
 
 def home_account(home: Home) -> bytes:

@@ -40,7 +40,7 @@ class NodeProcess:
                netns: str | None = None) -> NodeProcess:
         """Make a new home with a fresh identity (and a display name)."""
         node = cls(home, netns=netns)
-        node.cli("init", "--no-passphrase")
+        node.cli("init", "--no-passphrase", "--single-key")
         if name:
             node.cli("about", "--name", name)
         return node

@@ -10,6 +10,8 @@ Rules:
 - A refusal (a token expired, used, of another account; no power; a wrong passphrase) is one
   line in the dialog, and nothing is stored.
 - A single-key identity is its own one device: its list says so and how to get more.
+- The account key is shown apart, after the devices, as the account key (not a device unless
+  it posts); a former account key is listed with the devices, named for what it is.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ async def device_text(backend: UiBackend, account: str, me: str) -> tuple[Text, 
         out.append("A single key: its one device is itself.", "dim")
         return out, True
     for info in found:
+        if info.role == devices.ROLE_ACCOUNT_KEY:
+            continue
         d = info.device
         out.append(info.name, "bold" if d.current else "dim strike")
         out.append(f"  {short(info.handle)}", "dim")
@@ -60,6 +64,15 @@ async def device_text(backend: UiBackend, account: str, me: str) -> tuple[Text, 
                   f"revoked: entries up to {d.after:,} count")
         out.append(f"\n  {added} · {status} · {info.held:,} held\n",
                    "dim" if d.current else "red")
+    for info in found:
+        if info.role == devices.ROLE_ACCOUNT_KEY:  # apart: it signs the log, not a device
+            out.append("Account key", "bold")
+            out.append(f"  {short(info.handle)}", "dim")
+            if info.this_device:
+                out.append("  [this device]", "italic")
+            out.append("\n  signs device changes · " + (
+                f"posts too · {info.held:,} held\n" if info.counted else "not a device\n"),
+                "dim")
     out.rstrip()
     return out, False
 

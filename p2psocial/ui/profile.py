@@ -25,7 +25,7 @@ from textual.widgets import Static
 from p2psocial.core.account.state import resolve
 from p2psocial.core.errors import P2PSocialError
 from p2psocial.core.identity import parse_handle
-from p2psocial.runtime.devices import held_ops
+from p2psocial.runtime.devices import device_count, held_ops
 from p2psocial.runtime.views import EntryView, FeedView
 from p2psocial.ui.backend import UiBackend
 from p2psocial.ui.base import ListScreen
@@ -187,10 +187,11 @@ class ProfileScreen(ListScreen):
         self.query_one("#card", Static).update(card)
 
     async def _count_devices(self, backend: UiBackend, feed: FeedView) -> int | None:
-        """How many current devices the account has, or None for a single key."""
+        """How many current devices the account has (its account key only if it posts), or
+        None for a single key."""
         account = parse_handle(feed.author)
         state = resolve(account, await held_ops(backend, account))
-        return None if state.tip is None else len(state.current_devices())
+        return None if state.tip is None else await device_count(backend, state)
 
     @property
     def _mine(self) -> bool:

@@ -63,5 +63,5 @@ def make_cli(tmp_path: Path) -> Callable[..., Cli]:
 @pytest.fixture
 def cli(make_cli: Callable[..., Cli]) -> Cli:
     c = make_cli()
-    c("init")
+    c("init", "--single-key")
     return c

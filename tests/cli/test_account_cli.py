@@ -81,7 +81,7 @@ def test_init_account_makes_private_files_and_shows_the_phrase_once(
 
 def test_upgrade_a_single_key_identity(make_cli: MakeCli) -> None:
     c = make_cli("single")
-    c("init")
+    c("init", "--single-key")
     c("post", "before the upgrade")
     handle = c("id").stdout.strip()
     token = make_cli("second").json("device", "link", "--account", handle)["token"]

@@ -42,7 +42,7 @@ def test_id_needs_no_passphrase(cli: Cli) -> None:
 
 def test_init_without_passphrase_warns_and_stores_plainly(make_cli: Callable[..., Cli]) -> None:
     c = make_cli("plain", passphrase=None)
-    result = c("init", "--no-passphrase")
+    result = c("init", "--no-passphrase", "--single-key")
     assert "warning: no passphrase" in result.stderr
     assert json.loads((c.home / "key.json").read_text())["kdf"] == "none"
     c("post", "unattended post")
@@ -50,13 +50,13 @@ def test_init_without_passphrase_warns_and_stores_plainly(make_cli: Callable[...
 
 def test_empty_passphrase_from_file_means_unencrypted(make_cli: Callable[..., Cli]) -> None:
     c = make_cli("empty", passphrase="")
-    assert "warning" in c("init").stderr
+    assert "warning" in c("init", "--single-key").stderr
     c("post", "no passphrase needed")
 
 
 def test_init_twice_is_refused_and_keeps_the_key(cli: Cli) -> None:
     before = (cli.home / "key.json").read_bytes()
-    line = cli.fails("init")
+    line = cli.fails("init", "--single-key")
     assert "already holds the identity" in line
     assert (cli.home / "key.json").read_bytes() == before
 
@@ -64,7 +64,7 @@ def test_init_twice_is_refused_and_keeps_the_key(cli: Cli) -> None:
 def test_init_without_a_terminal_or_passphrase_file_explains(
         make_cli: Callable[..., Cli]) -> None:
     c = make_cli("nofile", passphrase=None)
-    assert "P2PSOCIAL_PASSPHRASE_FILE" in c.fails("init")
+    assert "P2PSOCIAL_PASSPHRASE_FILE" in c.fails("init", "--single-key")
     assert not (c.home / "key.json").exists()
 
 
@@ -281,7 +281,7 @@ def test_corrupt_archive_is_refused_and_creates_nothing(cli: Cli, make_cli: Call
 def test_archive_of_another_identity_is_refused(cli: Cli, make_cli: Callable[..., Cli],
                                                 tmp_path: Path) -> None:
     other = make_cli("other")
-    other("init")
+    other("init", "--single-key")
     archive = tmp_path / "other.p2psocial"
     other("export", str(archive))
     assert "belongs to" in cli.fails("import", str(archive))
@@ -319,7 +319,7 @@ def test_full_disk_is_one_line_and_loses_nothing(make_cli: Callable[..., Cli],
     try:
         c = make_cli("full")
         c.home = mount / "home"
-        c("init")
+        c("init", "--single-key")
         c("post", "written before the disk filled")
         filler = mount / "filler"
         fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)

@@ -18,7 +18,7 @@ def mode(path: Path) -> int:
 def test_an_unencrypted_key_others_can_read_is_refused_with_the_chmod_to_run(
         make_cli: Callable[..., Cli]) -> None:
     cli = make_cli("open", passphrase=None)
-    cli("init", "--no-passphrase")
+    cli("init", "--no-passphrase", "--single-key")
     key = cli.home / "key.json"
     os.chmod(key, 0o644)
     line = cli.fails("post", "hello")
@@ -50,7 +50,7 @@ def test_init_in_an_existing_open_folder_makes_it_private(make_cli: Callable[...
     cli = make_cli("chosen")
     cli.home.mkdir()
     os.chmod(cli.home, 0o755)
-    cli("init")
+    cli("init", "--single-key")
     assert mode(cli.home) == 0o700
     assert cli("log").stderr == ""
 

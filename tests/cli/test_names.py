@@ -79,7 +79,7 @@ def test_following_a_handle_never_seen_needs_unknown(known: Cli) -> None:
 def test_a_handle_only_mentioned_or_followed_by_others_counts_as_seen(
         make_cli: Callable[..., Cli], tmp_path: Path) -> None:
     cli = make_cli("seen")
-    cli("init")
+    cli("init", "--single-key")
     bruno = FeedBuilder(BRUNO)
     bruno.post(f"hi @{ANA.handle}", mentions=(ANA.public_key,))
     bruno.follow(ANA_TOO.public_key)

@@ -35,9 +35,10 @@ class World:
         self.nodes: list[NodeProcess] = []
 
     def node(self, name: str, *init: str, public: bool) -> NodeProcess:
-        """A home in its own namespace, made by `p2psocial init --no-passphrase *init`."""
+        """A home in its own namespace, made by `p2psocial init --no-passphrase *init`
+        (no `init` options: `--single-key`, the follower's and relay's kind of home)."""
         node = NodeProcess(self.tmp / name, netns=self.ns(name, public=public))
-        node.cli("init", "--no-passphrase", *init)
+        node.cli("init", "--no-passphrase", *(init or ("--single-key",)))
         return self.place(node)
 
     def place(self, node: NodeProcess) -> NodeProcess:

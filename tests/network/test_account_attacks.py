@@ -144,7 +144,7 @@ def test_a_leaked_account_key_is_rotated_away_and_the_thief_undone(
     laptop, thief, follower = loopback
     made = laptop.json("init", "--account", "--no-passphrase", "--name", "laptop")
     account, phrase = made["account"], made["recovery_phrase"]
-    follower.cli("init", "--no-passphrase")
+    follower.cli("init", "--no-passphrase", "--single-key")
     follower.cli("follow", account, "--unknown")
     laptop.cli("post", "owner before the leak")
 

@@ -127,6 +127,10 @@ async def test_me_lists_my_devices(anode: Node) -> None:
         assert "laptop" in text and "this device" in text and short(ME.handle) in text
         assert "phone" in text and short(PHONE.handle) in text and "current" in text
         assert MY_ACCOUNT.handle in static_text(app, "#who")  # the account handle to share
+        # the account key (it never posts) is shown apart, after the devices, as what it is
+        key_at = text.index("Account key")
+        assert key_at > text.index("phone") and short(MY_ACCOUNT.handle) in text[key_at:]
+        assert "not a device" in text[key_at:] and short(MY_ACCOUNT.handle) not in text[:key_at]
 
 
 def token_for(device: str = "desk", account: bytes | None = None,

@@ -263,7 +263,8 @@ def test_a_passphrase_typed_before_the_uis_prompt_is_neither_shown_nor_lost(
     me.mkdir(mode=0o700)
     NodeConfig(listen=["/ip4/127.0.0.1/tcp/0"], mdns=False, dht=False).save(me / "config.json")
     (tmp_path / "pass").write_text("a demo secret\n")
-    subprocess.run([sys.executable, "-m", "p2psocial", "--home", str(me), "init"], check=True,
+    subprocess.run([sys.executable, "-m", "p2psocial", "--home", str(me), "init",
+                    "--single-key"], check=True,
                    capture_output=True,
                    env={**demo_env(), "P2PSOCIAL_PASSPHRASE_FILE": str(tmp_path / "pass")})
     master, slave = os.openpty()

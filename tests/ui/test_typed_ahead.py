@@ -90,7 +90,7 @@ def make_home(home: Path, secret: str | None) -> None:
     NodeConfig(listen=["/ip4/127.0.0.1/tcp/0"], mdns=False, dht=False).save(
         home / "config.json")
     env = {k: v for k, v in os.environ.items() if not k.startswith("P2PSOCIAL_")}
-    command = [sys.executable, "-m", "p2psocial", "--home", str(home), "init"]
+    command = [sys.executable, "-m", "p2psocial", "--home", str(home), "init", "--single-key"]
     if secret is None:
         command.append("--no-passphrase")
     else:
@@ -160,7 +160,7 @@ def test_an_enter_typed_before_the_new_passphrase_prompt_does_not_make_a_bare_ke
     """(An empty new passphrase means "store the key unencrypted": only when typed at its
     prompt, not when an Enter was pressed while the program started.)"""
     me = tmp_path / "me"
-    ui = Terminal(me, "init")
+    ui = Terminal(me, "init", "--single-key")
     terminals.append(ui)
     ui.type("\n")
     ui.wait_for(b"New passphrase")

@@ -1,8 +1,11 @@
 """Verification and archives: re-verifying the store, exporting my log, importing one.
 
 Rules:
-- An imported archive holds my feed only; its entries are verified like any received entry,
-  and the home is then in the restored state (see base).
+- An imported archive holds one feed; its entries are verified like any received entry. Of
+  my own feed, the home is then in the restored state (see base). Of another device of my
+  account (`of_device`, checked by the caller: cli.archive_commands), they are stored as
+  that device's feed and my own key and feed are untouched: a backup never makes a second
+  copy of a device key.
 """
 
 from __future__ import annotations
@@ -72,16 +75,19 @@ class ArchiveService(ServiceCore):
         """My own log as hex pairs (for an export made through a running node)."""
         return [[h.hex(), None if p is None else p.hex()] for h, p in await self.export_entries()]
 
-    async def import_archive(self, archive: Archive) -> ImportResult:
-        """Store the entries of an archive of my own log (verified like any received entry).
+    async def import_archive(self, archive: Archive, *,
+                             of_device: bytes | None = None) -> ImportResult:
+        """Store the entries of an archive of my own log, or with `of_device` of that other
+        device of my account (verified like any received entry).
 
         Raises:
             UsageError: the archive holds entries of another feed, or invalid entries.
         """
+        author = self.public_key if of_device is None else of_device
         entries = sorted(archive.entries, key=lambda hp: _seq_of(hp[0]), reverse=True)
         for header, _ in entries:
             peeked = _peek(header)
-            if peeked is not None and peeked.author != self.public_key:
+            if peeked is not None and peeked.author != author:
                 raise UsageError("the archive holds entries of another feed")
         stored = duplicates = 0
         for i in range(0, len(entries), 1000):
@@ -92,8 +98,9 @@ class ArchiveService(ServiceCore):
                 problem = report.error or "it conflicts with entries already here (a fork)"
                 raise UsageError(f"the archive holds an invalid entry: {problem}; "
                                  f"{stored} entries were stored before it")
-        await self.store.set_meta(RESTORED_KEY, b"1")
-        return ImportResult(handle=self.handle, stored=stored, duplicates=duplicates)
+        if of_device is None:
+            await self.store.set_meta(RESTORED_KEY, b"1")
+        return ImportResult(handle=handle_of(author), stored=stored, duplicates=duplicates)
 
 
 class _FeedChecker:
