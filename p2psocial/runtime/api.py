@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from p2psocial.runtime.search_views import SearchView
 from p2psocial.runtime.social_views import MuteView
 from p2psocial.runtime.views import (
     EntryView,
@@ -100,6 +101,9 @@ _METHODS = [
     Method("bookmark", "service", EntryView),
     Method("unbookmark", "service", EntryView),
     Method("bookmarks", "service", EntryView, many=True),
+    # search (runtime/service/search.py)
+    Method("search", "service", SearchView),
+    Method("tag", "service", EntryView, many=True),
     Method("peers", "node", PeerView, many=True),
     Method("status", "node", NodeStatus),
     Method("connect", "node", PeerView),

@@ -39,6 +39,7 @@ from p2psocial.core.entry import Entry, create_entry, decode_entry
 from p2psocial.core.errors import UsageError
 from p2psocial.core.feed import BatchPlan, FeedState, Placement, plan_batch
 from p2psocial.core.identity import Identity
+from p2psocial.store import search
 from p2psocial.store.accounts import AccountBook
 from p2psocial.store.bookmarks import Bookmarks
 from p2psocial.store.connection import open_database
@@ -86,6 +87,7 @@ class Store(Queries):
         self.accounts = AccountBook(conn, self._write_lock, self._in_db_thread)
         self.mutes = MuteBook(conn, self._write_lock)
         self.bookmarks = Bookmarks(conn, self._write_lock)
+        self.search = search.SearchIndex(conn)
         self.social = SocialGraph(conn, self.accounts, self.following)
 
     @classmethod
@@ -108,6 +110,7 @@ class Store(Queries):
         me = await store.get_meta("me")
         store._me = me
         await store.accounts.load()
+        await store._in_db_thread(search.ensure_built)  # a database from before search
         await store.mutes.load()
         return store
 
@@ -267,10 +270,13 @@ class Store(Queries):
                     for e in accepted]
             else:
                 entry_rows = [(*_ENTRY_COLUMNS(e), e.payload, 0, now) for e in accepted]
+            before = search.last_rowid(db)
             _insert_rows(db, "INSERT INTO entries (author, seq, hash, ts, type, header, "
                          "payload, deleted, received_at)", 9, entry_rows)
             skip = {(e.author, e.seq) for e in accepted if (e.hash, e.author) in deleted}
+            search.index_posts(db, accepted, skip, before)
             _insert_projections(db, rows, skip)
+            search.refresh_profiles(db, (r[0] for r in chain(rows.names, rows.bios)))
             _apply_deletions(db, rows.deletions, {e.hash for e in accepted})
             if plan.forks:
                 _insert_rows(
@@ -346,6 +352,7 @@ class Store(Queries):
                         await self._write_projections(rows, skip=set())
                         count += len(batch)
                 await self.accounts.rebuild()
+                await self._in_db_thread(search.rebuild)
                 await conn.execute("COMMIT")
             except BaseException:
                 await _rollback(conn)
@@ -594,6 +601,7 @@ def _apply_deletions(db: sqlite3.Connection, deletions: list[tuple[bytes, bytes,
         if row is None:
             continue
         seq, etype = int(row[0]), str(row[1])
+        search.unindex_post(db, author, seq)
         db.execute("UPDATE entries SET payload = NULL, deleted = 1 WHERE author = ? AND seq = ?",
                    (author, seq))
         db.execute("DELETE FROM timeline WHERE author = ? AND seq = ?", (author, seq))
@@ -614,6 +622,7 @@ def _reproject_latest(db: sqlite3.Connection, author: bytes) -> None:
             f"AND type IN ({marks})", (author, *sorted(LATEST_WINS_TYPES))).fetchall():
         rows.add(decode_entry(bytes(header), bytes(payload), verify=False), 0)
     _insert_projections(db, rows, skip=set())
+    search.refresh_profiles(db, [author])
 
 
 async def _rollback(conn: aiosqlite.Connection) -> None:

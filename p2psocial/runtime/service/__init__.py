@@ -28,10 +28,12 @@ from p2psocial.runtime.service.graph import Graph
 from p2psocial.runtime.service.posting import Posting
 from p2psocial.runtime.service.reading import Reading
 from p2psocial.runtime.service.relays import RelaysService, relay_token_key
+from p2psocial.runtime.service.search import Searching
 from p2psocial.runtime.service.social import Social
 
 
-class Service(Posting, Graph, RelaysService, Reading, ArchiveService, AccountsService, Social):
+class Service(Posting, Graph, RelaysService, Reading, ArchiveService, AccountsService, Social,
+              Searching):
     """The user's actions and views over one store."""
 
 

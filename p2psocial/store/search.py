@@ -1,0 +1,218 @@
+"""Full-text search: the FTS5 projections `post_search` and `profile_search` (0004_search.sql).
+
+Rules:
+- A projection like the others: written by the write path in the same transaction as the
+  entries (`index_posts`, `refresh_profiles`), rebuilt from the entries by `rebuild`, which
+  `Store.rebuild_projections` calls and `Store.open` runs when the SEARCH_VERSION stored in
+  `projection_versions` differs (a database from before search, or an index whose definition
+  changed).
+- `post_search` holds one row per held post with a payload; its rowid is the entry's rowid
+  in `entries`. It is contentless: a row leaves through FTS5's 'delete' command given exactly
+  the values it was indexed with, which `post_values` derives from the payload again before
+  a delete drops it. (A VACUUM may renumber `entries`; whoever runs one must rebuild.)
+- `profile_search` holds the current name and bio of each feed that has one (the `profiles`
+  projection), keyed by the feed key's first 8 bytes; it is refreshed whenever an about
+  entry of that feed is written or deleted.
+- Reads: posts newest-stored first (rowid order: FTS5 walks its index backwards and stops at
+  the limit, whatever the number of matches), profiles by rank (few rows).
+- Functions taking `db` run in the database thread (plain sqlite3); `SearchIndex` reads
+  through the store's aiosqlite connection.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection, Iterable, Sequence
+from itertools import chain
+from typing import Any
+
+import aiosqlite
+
+from p2psocial.core.content import Post
+from p2psocial.core.entry import Entry, decode_entry
+from p2psocial.core.search_query import tags_column
+from p2psocial.store.errors import translated
+from p2psocial.store.rows import entry_of_row
+
+SEARCH_VERSION = 1
+PROJECTION = "search"  # its name in projection_versions
+_ROWS_PER_INSERT = 200
+_REBUILD_CHUNK = 2000
+
+PostValues = tuple[str, str | None, str | None]  # text, cw, tags as indexed
+
+
+def post_values(entry: Entry) -> PostValues | None:
+    """What `post_search` indexes for `entry` (None: not a post, nothing indexed)."""
+    c = entry.content
+    if not isinstance(c, Post):
+        return None
+    return c.text, c.cw, tags_column(c.tags)
+
+
+def profile_rowid(author: bytes) -> int:
+    """The rowid of a feed's row in `profile_search`."""
+    return int.from_bytes(author[:8], "big", signed=True)
+
+
+# --- the write path (database thread) ------------------------------------------------------
+
+
+def last_rowid(db: sqlite3.Connection) -> int:
+    """The largest rowid in `entries` (0 if none): read before inserting a batch."""
+    row = db.execute("SELECT max(rowid) FROM entries").fetchone()
+    return int(row[0] or 0)
+
+
+def index_posts(db: sqlite3.Connection, written: Sequence[Entry],
+                skip: Collection[tuple[bytes, int]], before: int) -> None:
+    """Index the posts among `written`, just inserted in order into `entries` whose largest
+    rowid was `before`; entries in `skip` (stored without payload) are left out."""
+    if not written:
+        return
+    inserted_last = int(db.execute("SELECT last_insert_rowid()").fetchone()[0])
+    if inserted_last == before + len(written):  # SQLite gave max+1 to each row, in order
+        rowids = {(e.author, e.seq): before + 1 + i for i, e in enumerate(written)}
+    else:
+        rowids = _rowids_of(db, written)
+    rows = []
+    for e in written:
+        values = post_values(e)
+        if values is not None and (e.author, e.seq) not in skip:
+            rows.append((rowids[(e.author, e.seq)], *values))
+    _insert(db, "INSERT INTO post_search (rowid, text, cw, tags)", 4, rows)
+
+
+def unindex_post(db: sqlite3.Connection, author: bytes, seq: int) -> None:
+    """Remove (author, seq) from `post_search`, before its payload is dropped."""
+    row = db.execute("SELECT rowid, header, payload FROM entries WHERE author = ? AND seq = ? "
+                     "AND payload IS NOT NULL AND type = 'post'", (author, seq)).fetchone()
+    if row is None:
+        return
+    values = post_values(decode_entry(bytes(row[1]), bytes(row[2]), verify=False))
+    if values is not None:
+        db.execute("INSERT INTO post_search (post_search, rowid, text, cw, tags) "
+                   "VALUES ('delete', ?, ?, ?, ?)", (int(row[0]), *values))
+
+
+def refresh_profiles(db: sqlite3.Connection, authors: Iterable[bytes]) -> None:
+    """Make `profile_search` hold the current `profiles` row of each of `authors`."""
+    for author in dict.fromkeys(authors):
+        db.execute("DELETE FROM profile_search WHERE rowid = ?", (profile_rowid(author),))
+        row = db.execute("SELECT name, bio FROM profiles WHERE author = ? "
+                         "AND (name IS NOT NULL OR bio IS NOT NULL)", (author,)).fetchone()
+        if row is not None:
+            db.execute("INSERT INTO profile_search (rowid, author, name, bio) "
+                       "VALUES (?, ?, ?, ?)", (profile_rowid(author), author, row[0], row[1]))
+
+
+def rebuild(db: sqlite3.Connection) -> int:
+    """Empty both indexes and fill them from `entries` and `profiles`, inside the caller's
+    transaction; records SEARCH_VERSION. Returns the posts indexed."""
+    db.execute("INSERT INTO post_search (post_search) VALUES ('delete-all')")
+    db.execute("DELETE FROM profile_search")
+    count = 0
+    cur = db.execute("SELECT rowid, header, payload FROM entries "
+                     "WHERE type = 'post' AND payload IS NOT NULL")
+    while batch := cur.fetchmany(_REBUILD_CHUNK):
+        rows = []
+        for rowid, header, payload in batch:
+            values = post_values(decode_entry(bytes(header), bytes(payload), verify=False))
+            if values is not None:
+                rows.append((int(rowid), *values))
+        _insert(db, "INSERT INTO post_search (rowid, text, cw, tags)", 4, rows)
+        count += len(rows)
+    refresh_profiles(db, [bytes(r[0]) for r in db.execute(
+        "SELECT author FROM profiles WHERE name IS NOT NULL OR bio IS NOT NULL")])
+    db.execute("INSERT INTO projection_versions (name, version) VALUES (?, ?) "
+               "ON CONFLICT(name) DO UPDATE SET version = excluded.version",
+               (PROJECTION, SEARCH_VERSION))
+    return count
+
+
+def ensure_built(db: sqlite3.Connection) -> bool:
+    """Rebuild both indexes in one transaction if the stored version is not SEARCH_VERSION
+    (at open). Returns whether it rebuilt."""
+    row = db.execute("SELECT version FROM projection_versions WHERE name = ?",
+                     (PROJECTION,)).fetchone()
+    if row is not None and int(row[0]) == SEARCH_VERSION:
+        return False
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        rebuild(db)
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return True
+
+
+def _rowids_of(db: sqlite3.Connection, entries: Sequence[Entry]) -> dict[tuple[bytes, int], int]:
+    """Rowids of just-written entries, looked up (when they were not numbered max+1)."""
+    out: dict[tuple[bytes, int], int] = {}
+    by_author: dict[bytes, list[int]] = {}
+    for e in entries:
+        by_author.setdefault(e.author, []).append(e.seq)
+    for author, seqs in by_author.items():
+        for seq, rowid in db.execute("SELECT seq, rowid FROM entries WHERE author = ? "
+                                     "AND seq BETWEEN ? AND ?", (author, min(seqs), max(seqs))):
+            out[(author, int(seq))] = int(rowid)
+    return out
+
+
+def _insert(db: sqlite3.Connection, head: str, width: int,
+            rows: Sequence[Sequence[Any]]) -> None:
+    """Multi-row INSERTs (never executemany: see store/sqlite.py)."""
+    one = "(" + ", ".join("?" * width) + ")"
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        part = rows[start:start + _ROWS_PER_INSERT]
+        db.execute(f"{head} VALUES {', '.join([one] * len(part))}",
+                   list(chain.from_iterable(part)))
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+class SearchIndex:
+    """Queries over the search projections (the store's `search` attribute)."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    @translated
+    async def posts(self, match: str, *, limit: int, exclude: Collection[bytes] = (),
+                    author: bytes | None = None, before: int | None = None
+                    ) -> list[tuple[int, Entry]]:
+        """(rowid, entry) of posts matching the FTS5 expression `match`, newest stored
+        first, leaving out authors in `exclude`; only `author`'s if given; only rowids below
+        `before` (the previous page's last) if given. `match` comes from
+        core.search_query (never raw user text: FTS5 syntax errors are StoreErrors).
+        """
+        query = ("SELECT e.rowid, e.header, e.payload FROM post_search s "
+                 "JOIN entries e ON e.rowid = s.rowid "
+                 "WHERE post_search MATCH ? AND e.payload IS NOT NULL")
+        params: list[Any] = [match]
+        if before is not None:
+            query += " AND s.rowid < ?"
+            params.append(before)
+        if author is not None:
+            query += " AND e.author = ?"
+            params.append(author)
+        if exclude:
+            query += f" AND e.author NOT IN ({','.join('?' * len(exclude))})"
+            params.extend(exclude)
+        query += " ORDER BY s.rowid DESC LIMIT ?"
+        params.append(limit)
+        async with self._conn.execute(query, params) as cur:
+            return [(int(r[0]), entry_of_row(r[1:])) for r in await cur.fetchall()]
+
+    @translated
+    async def profiles(self, match: str, *, limit: int, exclude: Collection[bytes] = ()
+                       ) -> list[bytes]:
+        """Keys of feeds whose current name or bio matches `match`, best match first."""
+        async with self._conn.execute(
+                "SELECT author FROM profile_search WHERE profile_search MATCH ? "
+                "ORDER BY rank LIMIT ?", (match, limit + len(exclude))) as cur:
+            found = [bytes(r[0]) for r in await cur.fetchall()]
+        return [a for a in found if a not in exclude][:limit]
