@@ -988,13 +988,6 @@ def _account_vectors() -> dict[str, Any]:
                  [(b, 1, False), (d, 1, False), (a, 2, True), (a, 3, False), (e, 1, True)]),
     ]
     genesis_message = encode([8, account, [genesis.raw]])
-    size = len(genesis_message)
-    prefix = bytearray()
-    while True:
-        byte, size = size & 0x7F, size >> 7
-        prefix.append(byte | (0x80 if size else 0))
-        if not size:
-            break
     return {
         "op_context": account_ops.OP_CONTEXT.hex(),
         "consent_context": account_ops.CONSENT_CONTEXT.hex(),
@@ -1009,8 +1002,47 @@ def _account_vectors() -> dict[str, Any]:
         "ops_frame": {"description": "OPS (message type 8) with the genesis, as a frame: "
                                      "LEB128 length, then canonical [8, account, [op]].",
                       "message_diag": diag(cbor2.loads(genesis_message)),
-                      "frame": (bytes(prefix) + genesis_message).hex()},
+                      "frame": _frame(genesis_message).hex()},
+        "summary": _summary_vector(account, [ops[n] for n in three], names,
+                                   {a: 0, b: 12, c: 5, d: 1}, k),
     }
+
+
+def _frame(message: bytes) -> bytes:
+    """A sync frame: the message's length as LEB128, then the message."""
+    size = len(message)
+    prefix = bytearray()
+    while True:
+        byte, size = size & 0x7F, size >> 7
+        prefix.append(byte | (0x80 if size else 0))
+        if not size:
+            break
+    return bytes(prefix) + message
+
+
+def _summary_vector(account: bytes, held: list[Op], names: dict[bytes, str],
+                    heads: dict[str, int], keys: dict[str, Identity]) -> dict[str, Any]:
+    """A1: the summary of the 3-device account (ops and heads given), and the ACCOUNTS and
+    MORE frames that carry it (sync 1.1.0)."""
+    depth = 100
+    by_key = {keys[name].public_key: hi for name, hi in heads.items()}
+    body = encode([sorted(op.hash for op in held),
+                   [[feed, by_key[feed]] for feed in sorted(by_key)]])
+    value = digest(body)
+    accounts_message = encode([9, [[account, depth, value]]])
+    more_message = encode([10, [account]])
+    return {"description": "The summary (A1) of the three-devices scenario's account by a "
+                           "node holding its 4 ops and these heads (alice, the account id, "
+                           "posts nothing), and the frames of an ACCOUNTS note for it at depth "
+                           f"{depth} and of a MORE naming it.",
+            "ops": [names[op.hash] for op in held],
+            "heads": [{"feed": name, "hi": hi} for name, hi in heads.items()],
+            "depth": depth,
+            "input": body.hex(),
+            "input_diag": diag(cbor2.loads(body)),
+            "summary": value.hex(),
+            "accounts_frame": _frame(accounts_message).hex(),
+            "more_frame": _frame(more_message).hex()}
 
 
 def build() -> dict[str, Any]:
