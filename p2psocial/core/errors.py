@@ -10,7 +10,8 @@
     │   ├── ChainError             the entry does not link to the entries we hold
     │   │   └── ForkError          two valid entries claim the same place in one feed
     │   ├── ProtocolError          a peer broke the sync protocol (carries the ERROR code)
-    │   └── InviteError            an invite token that is not one, corrupt, forged or expired
+    │   ├── InviteError            an invite token that is not one, corrupt, forged or expired
+    │   └── MailError              a private message, wrap or mail request breaks an M rule
     ├── UsageError                 the local user asked for something impossible
     │   ├── HandleError            a handle or key that is not one
     │   ├── AlreadyDone            a reaction or repost given twice (nothing stacks)
@@ -211,3 +212,8 @@ class RecoveryPhraseError(AccountError):
 class PairingError(AccountError):
     """A pairing token that is not one, corrupt, forged, expired, for another account, or whose
     key is already a device (or barred)."""
+
+
+class MailError(ValidationError):
+    """A private message, wrap or mail request breaks an M rule (docs/protocol.md §Private
+    messages); `rule` names it ("M5a" … "M15")."""
