@@ -20,6 +20,7 @@ import argparse
 import base64
 import dataclasses
 import hashlib
+import importlib.util
 import json
 import sys
 import unicodedata
@@ -1143,8 +1144,21 @@ def build() -> dict[str, Any]:
         "archive": _archive_vectors([("first-post", first, False),
                                      ("second-post-without-payload", second, True),
                                      ("about", about, False)]),
-        "accounts": _account_vectors(),
+        "accounts": (accounts := _account_vectors()),
+        "mail": _mail_vectors(accounts),
     }
+
+
+def _mail_vectors(accounts: dict[str, Any]) -> dict[str, Any]:
+    """The `mail` section, built by tests/vectors/mail_vectors.py from the accounts one."""
+    path = Path(__file__).with_name("mail_vectors.py")
+    spec = importlib.util.spec_from_file_location("p2psocial_mail_vectors", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    section: dict[str, Any] = module.build(accounts)
+    return section
 
 
 def render() -> str:
