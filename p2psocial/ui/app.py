@@ -35,6 +35,7 @@ from p2psocial.core.errors import P2PSocialError
 from p2psocial.runtime.views import EntryView
 from p2psocial.ui.backend import UiBackend
 from p2psocial.ui.base import node_call
+from p2psocial.ui.bookmarks import BookmarkMarks, BookmarksScreen, toggle_bookmark
 from p2psocial.ui.compose import ComposeScreen
 from p2psocial.ui.dialogs import AboutDialog, ConfirmDialog, ReactDialog
 from p2psocial.ui.follow import FollowDialog
@@ -44,10 +45,13 @@ from p2psocial.ui.me import MeScreen
 from p2psocial.ui.messages import BackendOpened, EntriesArrived, RelationsChanged, StatusChanged
 from p2psocial.ui.network import NetworkScreen, summary
 from p2psocial.ui.notifications import NotificationsScreen
+from p2psocial.ui.people import PeopleList, PeopleScreen
 from p2psocial.ui.postlist import PostList
 from p2psocial.ui.profile import ProfileScreen
 from p2psocial.ui.render import Row
+from p2psocial.ui.search import SearchScreen
 from p2psocial.ui.state import UiState
+from p2psocial.ui.tag import open_tags
 from p2psocial.ui.thread import ThreadScreen
 from p2psocial.ui.toggle import toggle_reaction, toggle_repost
 
@@ -82,6 +86,11 @@ class SocialApp(App[int]):
         Binding("c", "compose", "Compose", show=False, tooltip="Write a new post"),
         Binding("plus", "follow", "Follow", show=False,
                 tooltip="Follow someone: paste a handle"),
+        Binding("slash", "search", "Search", show=False,
+                tooltip="Search everything stored: posts (words, \"a phrase\", word*, #tag) "
+                        "and people"),
+        Binding("apostrophe", "bookmarks", "Bookmarks", show=False,
+                tooltip="My bookmarks (m on a post bookmarks it)"),
         Binding("question_mark,f1", "help", "Help", tooltip="This list of keys"),
         Binding("colon", "command_palette", "Commands", show=False,
                 tooltip="Command palette: type to find any command"),
@@ -107,6 +116,7 @@ class SocialApp(App[int]):
         self._wake = asyncio.Event()
         self._newest_seen = 0
         self._wandered = False  # another screen was opened: q on home asks before quitting
+        self.marks = BookmarkMarks()  # which posts are bookmarked (read when first needed)
 
     # --- the backend --------------------------------------------------------------------
 
@@ -351,6 +361,15 @@ class SocialApp(App[int]):
     def _row_copy(self, row: Row) -> None:
         self.copy_handle(self.state.owner(row.post))
 
+    def _row_tags(self, row: Row) -> None:
+        open_tags(self, row)
+
+    def _row_bookmark(self, row: Row) -> None:
+        toggle_bookmark(self, self.marks, row)
+
+    def on_people_list_person_chosen(self, message: PeopleList.PersonChosen) -> None:
+        self.push_screen(ProfileScreen(message.handle))
+
     def copy_handle(self, handle: str) -> None:
         """Put a handle on the clipboard (through the terminal)."""
         self.copy_to_clipboard(handle)
@@ -366,6 +385,18 @@ class SocialApp(App[int]):
 
     def action_follow(self) -> None:
         self.push_screen(FollowDialog())
+
+    def action_search(self) -> None:
+        self.push_screen(SearchScreen())
+
+    def action_bookmarks(self) -> None:
+        if not isinstance(self.screen, BookmarksScreen):
+            self.push_screen(BookmarksScreen())
+
+    def action_people(self, kind: str) -> None:
+        """My followers, or whom I follow."""
+        self.push_screen(PeopleScreen(self.state.my_account or self.state.me, kind,
+                                      self.state.my_name))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -416,6 +447,13 @@ class SocialApp(App[int]):
         yield SystemCommand("Follow someone", "Paste a handle or find a name",
                             self.action_follow)
         yield SystemCommand("Edit my profile", "Set my name and bio", self.action_edit_profile)
+        yield SystemCommand("Search", "Posts and people across everything stored (/)",
+                            self.action_search)
+        yield SystemCommand("Bookmarks", "The posts I bookmarked (')", self.action_bookmarks)
+        yield SystemCommand("My followers", "The accounts held here that follow me",
+                            lambda: self.action_people("followers"))
+        yield SystemCommand("Whom I follow", "The accounts I follow",
+                            lambda: self.action_people("following"))
         yield SystemCommand("Help: every key", "Every key of this app and what it does",
                             self.action_help)
         if self.state.q_quits:

@@ -98,10 +98,12 @@ def node_call(owner: Widget | App[Any], host: Host, make: Callable[[UiBackend], 
 
 
 class ListScreen(SocialScreen):
-    """A screen around one PostList: find (/) and live refresh of names."""
+    """A screen around one PostList: find in its rows (ctrl+f) and live refresh of names."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "find", "Find", show=False),
+        Binding("ctrl+f", "find", "Find", show=False,
+                tooltip="Find text in the posts loaded here (n/N: next/previous match); "
+                        "/ searches everything stored"),
     ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -20,6 +20,7 @@ KEY_NAMES = {
     "question_mark": "?", "colon": ":", "slash": "/", "plus": "+", "period": ".",
     "quotation_mark": '"', "escape": "esc", "up": "↑", "down": "↓", "pageup": "PgUp",
     "pagedown": "PgDn", "home": "Home", "end": "End", "space": "space", "enter": "enter",
+    "number_sign": "#", "apostrophe": "'",
 }
 EXTRA_GLOBAL = [("ctrl+q", "Quit"), (": quit", "Quit (from the command palette)")]
 SETTINGS = [("q", "Setting (kept in ui.json): q on the home timeline quits, asking first "

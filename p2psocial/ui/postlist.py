@@ -47,6 +47,9 @@ ROW_ACTIONS: list[tuple[str, str, str, str]] = [
     ("p", "profile", "Profile", "Open the author's profile"),
     ("D", "delete", "Delete", "Delete your own post (every peer drops its text)"),
     ("y", "copy", "Copy handle", "Copy the author's handle"),
+    ("number_sign", "tags", "Tag", "The posts of the post's #tag (a choice if it has several)"),
+    ("m", "bookmark", "Bookmark", "Bookmark the post; again: take the bookmark back "
+                                  "(' lists them)"),
 ]
 
 
@@ -65,8 +68,8 @@ class PostList(ScrollView, can_focus=True):
         Binding("pagedown,space,ctrl+d", "page(1)", "Page down", show=False),
         Binding("pageup,ctrl+u", "page(-1)", "Page up", show=False),
         Binding("z", "fold", "Show/hide a content warning's post", show=False),
-        Binding("n", "find_next(1)", "Next match of /", show=False),
-        Binding("N", "find_next(-1)", "Previous match of /", show=False),
+        Binding("n", "find_next(1)", "Next match of ctrl+f", show=False),
+        Binding("N", "find_next(-1)", "Previous match of ctrl+f", show=False),
         *(Binding(key, f"chosen('{action}')", label, show=action in ("open", "reply"),
                   tooltip=text) for key, action, label, text in ROW_ACTIONS),
     ]

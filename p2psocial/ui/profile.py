@@ -1,6 +1,7 @@
 """Profile: a feed's name, bio and handle, how I relate to it, how much of it we hold, and
 its posts. F follows or unfollows, B blocks or unblocks, M mutes (locally), y copies the
-handle, d shows or hides its account's devices.
+handle, d shows or hides its account's devices, f and o list its followers and whom it
+follows.
 
 A profile is an account's (issue 11): opened on a device's handle, it shows the account that
 device counts for, with the posts of all its devices; the card counts its devices instead of
@@ -31,6 +32,7 @@ from p2psocial.ui.backend import UiBackend
 from p2psocial.ui.base import ListScreen
 from p2psocial.ui.devices import device_text
 from p2psocial.ui.messages import EntriesArrived, RelationsChanged
+from p2psocial.ui.people import PeopleScreen
 from p2psocial.ui.postlist import PostList
 from p2psocial.ui.render import WHO, Row
 from p2psocial.ui.rows import fetch_related, timeline_row
@@ -105,6 +107,9 @@ class ProfileScreen(ListScreen):
         Binding("y", "copy", "Copy handle", show=False, tooltip="Copy this feed's handle"),
         Binding("d", "devices", "Devices", tooltip="Show or hide the devices of this "
                 "account"),
+        Binding("f", "people('followers')", "Followers",
+                tooltip="Who follows this account (of the feeds held here)"),
+        Binding("o", "people('following')", "Following", tooltip="Whom this account follows"),
         Binding("period", "reload", "Reload", show=False),
     ]
 
@@ -253,3 +258,7 @@ class ProfileScreen(ListScreen):
 
     def action_copy(self) -> None:
         self.host.copy_handle(self.handle)
+
+    def action_people(self, kind: str) -> None:
+        name = self.feed.name if self.feed else None
+        self.app.push_screen(PeopleScreen(self.handle, kind, name))

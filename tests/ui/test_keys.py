@@ -83,7 +83,7 @@ async def test_list_keys_move_as_help_says(node: Node, world: World) -> None:
         assert post_list.cursor > 0
         await pilot.press("home")
         assert post_list.cursor == 0
-        await pilot.press("slash", *"filler", "enter")  # / then N goes back to the last
+        await pilot.press("ctrl+f", *"filler", "enter")  # find, then N goes back to the last
         first = post_list.cursor
         await pilot.press("N")
         assert post_list.cursor != first

@@ -302,7 +302,7 @@ async def test_find_moves_to_matching_posts(node: Node, world: World) -> None:
     app = app_for(node)
     async with app.run_test(size=SIZE) as pilot:
         post_list = await rows_of(pilot, app)
-        await pilot.press("slash", *"garden", "enter")
+        await pilot.press("ctrl+f", *"garden", "enter")
         assert post_list.current is not None
         assert "garden" in (post_list.current.post.text or "")
         first = post_list.cursor
