@@ -182,7 +182,7 @@ class SearchScreen(ListScreen):
         status = self.query_one("#search-status", Static)
         status.display = True
         status.set_class(error, "error")
-        status.update(Text(text, no_wrap=True, overflow="ellipsis"))
+        status.update(Text(text))  # a long refusal wraps rather than lose its end
 
     def on_post_list_near_end(self, _: PostList.NearEnd) -> None:
         if self._oldest is not None and self._searched:
