@@ -13,7 +13,8 @@ Rules:
 - Migrations are the files migrations/NNNN_*.sql, applied in order inside one transaction each.
   The table schema_migrations records each one applied, so a number that lands after a
   higher one (two branches adding one each) is still applied, once; PRAGMA user_version is
-  the highest applied (a database from a newer p2psocial is refused by it).
+  the highest applied (a database from a newer p2psocial is refused by it). A database from
+  before that table counts every version up to its user_version but LANDED_LATE (0004).
 """
 
 from __future__ import annotations
@@ -136,16 +137,23 @@ async def _migrate(conn: aiosqlite.Connection,
         current = max(version, current)
 
 
+# Migrations that shipped after a higher number had, before schema_migrations existed: a
+# database from before that table at a user_version above one of them has not had it (the
+# release with 0005 had no 0004). Each is written to apply safely to any older schema.
+LANDED_LATE = frozenset({4})
+
+
 async def _applied(conn: aiosqlite.Connection, current: int, known: list[int]) -> set[int]:
     """The migrations this database has had. Recorded one by one in schema_migrations, so a
     number that ships after a higher one (two branches each adding one) is still applied; a
-    database from before that table has had every known version up to its user_version."""
+    database from before that table has had every known version up to its user_version but
+    those in LANDED_LATE."""
     await conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
                        "(version INTEGER PRIMARY KEY)")
     async with conn.execute("SELECT version FROM schema_migrations") as cur:
         applied = {int(r[0]) for r in await cur.fetchall()}
     if not applied and current > 0:
-        applied = {v for v in known if v <= current}
+        applied = {v for v in known if v <= current and v not in LANDED_LATE}
         await conn.execute("BEGIN IMMEDIATE")
         try:
             await conn.executemany("INSERT INTO schema_migrations (version) VALUES (?)",

@@ -60,3 +60,20 @@ async def test_a_database_of_the_old_runner_counts_every_version_up_to_its_own(
     conn.close()
     await _open(path, [*migrations()[:3], (6, "CREATE TABLE six (x INTEGER);")])
     assert "six" in _tables(path)
+
+
+@pytest.mark.asyncio
+async def test_a_database_of_the_release_with_0005_but_not_0004_gets_0004(
+        tmp_path: Path) -> None:
+    """The release before the applied-set shipped 0001-0003 and 0005, and its runner wrote
+    user_version 5: 0004 (search), which landed later, must still be applied to it."""
+    path = tmp_path / "db"
+    conn = sqlite3.connect(path)
+    for version, sql in migrations():
+        if version != 4:
+            conn.executescript(sql)
+    conn.execute("PRAGMA user_version=5")
+    conn.close()
+    await _open(path, migrations())
+    assert {"post_search", "profile_search", "projection_versions",
+            "muted_words"} <= _tables(path)

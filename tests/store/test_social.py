@@ -253,7 +253,8 @@ async def test_migration_5_applies_on_a_database_of_schema_4_and_again_harmlessl
     await store.close()
     conn = sqlite3.connect(path)
     conn.executescript("DROP TABLE muted_accounts; DROP TABLE muted_words; "
-                       "DROP TABLE bookmarks; PRAGMA user_version=4;")
+                       "DROP TABLE bookmarks; DROP TABLE schema_migrations; "
+                       "PRAGMA user_version=4;")  # as a release before 0005 left it
     conn.close()
     store = await Store.open(path, verify_processes=0)
     try:
