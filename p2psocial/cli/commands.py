@@ -19,6 +19,7 @@ from p2psocial.cli import (
     node_commands,
     passphrase,
     render,
+    search_commands,
     social_commands,
 )
 from p2psocial.core.errors import (
@@ -355,5 +356,6 @@ async def _invite(args: argparse.Namespace, service: UserAPI) -> int:
 
 
 _HANDLERS.update(social_commands.HANDLERS)
+_HANDLERS.update(search_commands.HANDLERS)
 VERBS = frozenset({*_HANDLERS, "init", "id", "import", "export", "run", "peers", "status",
                    "connect", "relay", *account_commands.VERB_NAMES})

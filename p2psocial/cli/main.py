@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from p2psocial import __version__
-from p2psocial.cli import account_commands, commands, social_commands
+from p2psocial.cli import account_commands, commands, search_commands, social_commands
 from p2psocial.core.errors import P2PSocialError, UsageError
 
 EXIT_ERROR = 1
@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     _node_verbs(verb)
     account_commands.add_verbs(verb)
     social_commands.add_verbs(verb)
+    search_commands.add_verbs(verb)
     return p
 
 

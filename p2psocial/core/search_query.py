@@ -8,9 +8,9 @@ Rules (the syntax `p2psocial search` documents):
   and accents aside: the index holds each tag between TAG_MARK words).
 - A word is what FTS5's unicode61 tokenizer reads: letters and digits. Punctuation and emoji
   separate words and are not searchable, so `c++` finds `c`, `don't` the phrase `don t`.
-- Every term becomes an FTS5 string (`"…"`, inner quotes doubled), so no input reaches FTS5
-  as syntax; what cannot be searched (an unclosed quote, nothing but punctuation or emoji,
-  too many terms, too long) raises UsageError with one line saying why.
+- Every term becomes an FTS5 string (`"…"`, inner quotes doubled, a NUL a space), so no
+  input reaches FTS5 as syntax; what cannot be searched (an unclosed quote, nothing but
+  punctuation or emoji, too many terms, too long) raises UsageError with one line saying why.
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ class SearchQuery:
 
 
 def quote(text: str) -> str:
-    """`text` as one FTS5 string: searched as a phrase of its words, never as syntax."""
-    return '"' + text.replace('"', '""') + '"'
+    """`text` as one FTS5 string: searched as a phrase of its words, never as syntax. A NUL
+    (which ends FTS5's reading of the query) separates words, as it does in indexed text."""
+    return '"' + text.replace('"', '""').replace("\x00", " ") + '"'
 
 
 def has_words(text: str) -> bool:

@@ -5,11 +5,17 @@ Rules:
   entries (`index_posts`, `refresh_profiles`), rebuilt from the entries by `rebuild`, which
   `Store.rebuild_projections` calls and `Store.open` runs when the SEARCH_VERSION stored in
   `projection_versions` differs (a database from before search, or an index whose definition
-  changed).
+  changed). The tables' definitions live here (POST_SEARCH, PROFILE_SEARCH), not in a
+  migration: `rebuild` drops and creates them, so a new definition needs only a new
+  SEARCH_VERSION (migration 0004 created version 1's).
 - `post_search` holds one row per held post with a payload; its rowid is the entry's rowid
   in `entries`. It is contentless: a row leaves through FTS5's 'delete' command given exactly
   the values it was indexed with, which `post_values` derives from the payload again before
   a delete drops it. (A VACUUM may renumber `entries`; whoever runs one must rebuild.)
+- Its `author` column holds one token per post, the author key's first 8 bytes in hex, so
+  a search of one author's posts is an intersection inside FTS5 (not a walk over every
+  match, newest first, until enough are that author's). What the user typed is matched in
+  the other columns only (WORD_COLUMNS), so no word or prefix ever matches an author token.
 - `profile_search` holds the current name and bio of each feed that has one (the `profiles`
   projection), keyed by the feed key's first 8 bytes; it is refreshed whenever an about
   entry of that feed is written or deleted.
@@ -34,12 +40,24 @@ from p2psocial.core.search_query import tags_column
 from p2psocial.store.errors import translated
 from p2psocial.store.rows import entry_of_row
 
-SEARCH_VERSION = 1
+SEARCH_VERSION = 2  # 2: post_search gained `author`, lost columnsize (docsize)
 PROJECTION = "search"  # its name in projection_versions
 _ROWS_PER_INSERT = 200
 _REBUILD_CHUNK = 2000
 
-PostValues = tuple[str, str | None, str | None]  # text, cw, tags as indexed
+WORD_COLUMNS = "{text cw tags}"  # the columns a user's words are matched in
+
+# columnsize=0: no per-row sizes (they serve only bm25 ranking, and posts come by rowid)
+POST_SEARCH = ("CREATE VIRTUAL TABLE post_search USING fts5(text, cw, tags, author, "
+               "content = '', columnsize = 0, tokenize = 'unicode61 remove_diacritics 2')")
+# Merge 16 segments of a level at a time, not 4: each posting is rewritten about half as
+# often as the index grows (a fifth less work per post indexed, docs/benchmarks.md "Search"),
+# for more segments to read per query (still well under a millisecond at 1M posts).
+POST_SEARCH_CONFIG = (("automerge", 16), ("crisismerge", 64))
+PROFILE_SEARCH = ("CREATE VIRTUAL TABLE profile_search USING fts5(author UNINDEXED, name, bio, "
+                  "tokenize = 'unicode61 remove_diacritics 2')")
+
+PostValues = tuple[str, str | None, str | None, str]  # text, cw, tags, author as indexed
 
 
 def post_values(entry: Entry) -> PostValues | None:
@@ -47,7 +65,19 @@ def post_values(entry: Entry) -> PostValues | None:
     c = entry.content
     if not isinstance(c, Post):
         return None
-    return c.text, c.cw, tags_column(c.tags)
+    return c.text, c.cw, tags_column(c.tags), author_token(entry.author)
+
+
+def author_token(author: bytes) -> str:
+    """A feed's token in `post_search.author`: its key's first 8 bytes in hex."""
+    return author[:8].hex()
+
+
+def posts_match(match: str, author: bytes | None = None) -> str:
+    """The MATCH expression over `post_search` for a core.search_query `match` (the user's
+    words, in WORD_COLUMNS only), narrowed to `author`'s posts if given."""
+    where = f"{WORD_COLUMNS} : ({match})"
+    return where if author is None else f'{where} AND author : "{author_token(author)}"'
 
 
 def profile_rowid(author: bytes) -> int:
@@ -80,7 +110,7 @@ def index_posts(db: sqlite3.Connection, written: Sequence[Entry],
         values = post_values(e)
         if values is not None and (e.author, e.seq) not in skip:
             rows.append((rowids[(e.author, e.seq)], *values))
-    _insert(db, "INSERT INTO post_search (rowid, text, cw, tags)", 4, rows)
+    _insert(db, "INSERT INTO post_search (rowid, text, cw, tags, author)", 5, rows)
 
 
 def unindex_post(db: sqlite3.Connection, author: bytes, seq: int) -> None:
@@ -91,8 +121,8 @@ def unindex_post(db: sqlite3.Connection, author: bytes, seq: int) -> None:
         return
     values = post_values(decode_entry(bytes(row[1]), bytes(row[2]), verify=False))
     if values is not None:
-        db.execute("INSERT INTO post_search (post_search, rowid, text, cw, tags) "
-                   "VALUES ('delete', ?, ?, ?, ?)", (int(row[0]), *values))
+        db.execute("INSERT INTO post_search (post_search, rowid, text, cw, tags, author) "
+                   "VALUES ('delete', ?, ?, ?, ?, ?)", (int(row[0]), *values))
 
 
 def refresh_profiles(db: sqlite3.Connection, authors: Iterable[bytes]) -> None:
@@ -107,10 +137,14 @@ def refresh_profiles(db: sqlite3.Connection, authors: Iterable[bytes]) -> None:
 
 
 def rebuild(db: sqlite3.Connection) -> int:
-    """Empty both indexes and fill them from `entries` and `profiles`, inside the caller's
-    transaction; records SEARCH_VERSION. Returns the posts indexed."""
-    db.execute("INSERT INTO post_search (post_search) VALUES ('delete-all')")
-    db.execute("DELETE FROM profile_search")
+    """Make both indexes anew (this version's definitions) and fill them from `entries` and
+    `profiles`, inside the caller's transaction; records SEARCH_VERSION. Returns the posts
+    indexed."""
+    for table, definition in (("post_search", POST_SEARCH), ("profile_search", PROFILE_SEARCH)):
+        db.execute(f"DROP TABLE IF EXISTS {table}")
+        db.execute(definition)
+    for option, value in POST_SEARCH_CONFIG:
+        db.execute("INSERT INTO post_search (post_search, rank) VALUES (?, ?)", (option, value))
     count = 0
     cur = db.execute("SELECT rowid, header, payload FROM entries "
                      "WHERE type = 'post' AND payload IS NOT NULL")
@@ -120,7 +154,7 @@ def rebuild(db: sqlite3.Connection) -> int:
             values = post_values(decode_entry(bytes(header), bytes(payload), verify=False))
             if values is not None:
                 rows.append((int(rowid), *values))
-        _insert(db, "INSERT INTO post_search (rowid, text, cw, tags)", 4, rows)
+        _insert(db, "INSERT INTO post_search (rowid, text, cw, tags, author)", 5, rows)
         count += len(rows)
     refresh_profiles(db, [bytes(r[0]) for r in db.execute(
         "SELECT author FROM profiles WHERE name IS NOT NULL OR bio IS NOT NULL")])
@@ -184,15 +218,16 @@ class SearchIndex:
     async def posts(self, match: str, *, limit: int, exclude: Collection[bytes] = (),
                     author: bytes | None = None, before: int | None = None
                     ) -> list[tuple[int, Entry]]:
-        """(rowid, entry) of posts matching the FTS5 expression `match`, newest stored
-        first, leaving out authors in `exclude`; only `author`'s if given; only rowids below
-        `before` (the previous page's last) if given. `match` comes from
-        core.search_query (never raw user text: FTS5 syntax errors are StoreErrors).
+        """(rowid, entry) of posts matching the FTS5 expression `match` in WORD_COLUMNS,
+        newest stored first, leaving out authors in `exclude`; only `author`'s if given
+        (narrowed in FTS5 by its token, then checked exactly); only rowids below `before`
+        (the previous page's last) if given. `match` comes from core.search_query (never
+        raw user text: FTS5 syntax errors are StoreErrors).
         """
         query = ("SELECT e.rowid, e.header, e.payload FROM post_search s "
                  "JOIN entries e ON e.rowid = s.rowid "
                  "WHERE post_search MATCH ? AND e.payload IS NOT NULL")
-        params: list[Any] = [match]
+        params: list[Any] = [posts_match(match, author)]
         if before is not None:
             query += " AND s.rowid < ?"
             params.append(before)

@@ -3,13 +3,17 @@ the entries' transaction, left by deleted payloads, rebuilt, and built for an ol
 
 from __future__ import annotations
 
+import functools
 import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from p2psocial.core.content import Post
+from p2psocial.core.errors import UsageError
 from p2psocial.core.search_query import parse_query, tag_match, tags_column
 from p2psocial.store import search
 from p2psocial.store.sqlite import Store
@@ -221,5 +225,100 @@ async def test_the_index_is_built_once_not_at_every_open(tmp_path: Path) -> None
         await third.close()
 
 
+@pytest.mark.asyncio
+async def test_a_search_of_one_author_is_narrowed_by_its_token_which_no_word_matches(
+        tmp_path: Path) -> None:
+    store = await _open(tmp_path / "db")
+    try:
+        a, b = FeedBuilder(ALICE), FeedBuilder(BOB)
+        for i in range(30):
+            b.post(f"bob on tea, number {i}")
+        a.post("alice on tea")
+        await store.ingest(raw_entries(a.entries + b.entries))
+        assert await _texts(store, "tea", author=ALICE.public_key) == ["alice on tea"]
+        token = search.author_token(ALICE.public_key)
+        assert await _texts(store, token) == []  # the author column is not searched
+        assert await _texts(store, token[:4] + "*") == []
+    finally:
+        await store.close()
+    assert _indexed(tmp_path / "db", f'author : "{token}"') == 1
+
+
+@pytest.mark.asyncio
+async def test_an_index_of_an_older_definition_is_made_again_at_open(tmp_path: Path) -> None:
+    """A database indexed by version 1 (migration 0004's tables, no author column) gets
+    this version's tables, filled, at its next open."""
+    path = tmp_path / "db"
+    store = await _open(path)
+    a = FeedBuilder(ALICE)
+    a.about(name="Ana")
+    a.post("old index, new definition")
+    await store.ingest(raw_entries(a.entries))
+    await store.close()
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "DROP TABLE post_search; DROP TABLE profile_search;"
+        "CREATE VIRTUAL TABLE post_search USING fts5(text, cw, tags, content = '',"
+        " tokenize = 'unicode61 remove_diacritics 2');"
+        "CREATE VIRTUAL TABLE profile_search USING fts5(author UNINDEXED, name, bio,"
+        " tokenize = 'unicode61 remove_diacritics 2');"
+        "UPDATE projection_versions SET version = 1 WHERE name = 'search';")
+    conn.close()
+    again = await Store.open(path, verify_processes=0)
+    try:
+        assert await _texts(again, "definition", author=ALICE.public_key) == [
+            "old index, new definition"]
+        assert await again.search.profiles('"ana"', limit=5) == [ALICE.public_key]
+    finally:
+        await again.close()
+    _integrity(path)
+
+
 def test_tag_match_is_the_tag_between_marks() -> None:
     assert tag_match("#Rust") == f'tags : "{tags_column(("Rust",))}"'
+
+
+# --- what the user types never reaches FTS5 as syntax ----------------------------------------
+
+_FTS_CHARS = st.sampled_from([*'"*#:()^-+{}[],.\'@_ \t\nAaNnDdOoRrTtEeI9', "AND", "OR", "NOT",
+                              "NEAR", "é", "ß", "🎉", "\u0301", "\x00"])
+
+
+@functools.cache
+def _fts_table() -> sqlite3.Connection:
+    """An in-memory database with this version's search tables (one per test process)."""
+    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    conn.execute(search.POST_SEARCH)
+    conn.execute(search.PROFILE_SEARCH)
+    conn.execute("INSERT INTO post_search (rowid, text, cw, tags, author) VALUES "
+                 "(1, 'and or not near', 'x', 'xtagx a xtagx', ?)",
+                 (search.author_token(ALICE.public_key),))
+    return conn
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=60), st.lists(_FTS_CHARS, max_size=30).map("".join)))
+def test_any_text_is_a_valid_fts5_query_or_one_usage_error(text: str) -> None:
+    conn = _fts_table()
+    try:
+        query = parse_query(text)
+    except UsageError as exc:
+        assert "\n" not in str(exc)
+        return
+    conn.execute("SELECT rowid FROM post_search WHERE post_search MATCH ?",
+                 (search.posts_match(query.match, ALICE.public_key),)).fetchall()
+    if query.words is not None:
+        conn.execute("SELECT rowid FROM profile_search WHERE profile_search MATCH ?",
+                     (query.words,)).fetchall()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(st.text(max_size=70), st.lists(_FTS_CHARS, max_size=20).map("".join)))
+def test_any_tag_is_a_valid_fts5_query_or_one_usage_error(tag: str) -> None:
+    try:
+        match = tag_match(tag)
+    except UsageError as exc:
+        assert "\n" not in str(exc)
+        return
+    _fts_table().execute("SELECT rowid FROM post_search WHERE post_search MATCH ?",
+                         (search.posts_match(match),)).fetchall()

@@ -13,12 +13,22 @@ from __future__ import annotations
 
 from p2psocial.core.feed import FeedState
 from p2psocial.core.identity import handle_of
-from p2psocial.core.search_query import parse_query, tag_match
+from p2psocial.core.search_query import SearchQuery, parse_query, tag_match
 from p2psocial.runtime.search_views import SearchView
 from p2psocial.runtime.service.base import ServiceCore, page_size
 from p2psocial.runtime.views import EntryView, FeedView
 
 MAX_FEEDS = 10
+
+
+def _query(words: str, tag: str | None) -> SearchQuery:
+    """`words` (and `tag`) as one query; blank words with a tag: the tag's posts."""
+    if tag is None:
+        return parse_query(words)
+    if not words.strip():
+        return SearchQuery(match=tag_match(tag), words=None)
+    query = parse_query(words)
+    return SearchQuery(match=f"{query.match} AND {tag_match(tag)}", words=query.words)
 
 
 class Searching(ServiceCore):
@@ -27,9 +37,10 @@ class Searching(ServiceCore):
     async def search(self, words: str, *, author: str | None = None, tag: str | None = None,
                      limit: int = 20, before: int | None = None) -> SearchView:
         """Posts (and profiles) matching `words`; only `author`'s posts, or only those
-        tagged `tag`, if given; `before`: the cursor of the previous page's last post."""
-        query = parse_query(words)
-        match = query.match if tag is None else f"{query.match} AND {tag_match(tag)}"
+        tagged `tag`, if given (then `words` may be blank: the tag's posts); `before`: the
+        cursor of the previous page's last post."""
+        query = _query(words, tag)
+        match = query.match
         key = None if author is None else await self.key_of(author)
         posts = await self._matching(match, limit=limit, author=key, before=before)
         feeds: list[FeedView] = []
