@@ -130,6 +130,7 @@ class Replicator:
         self._bridge = bridge
         self._host = host
         self._wants: dict[bytes, Want] = {}
+        self._relay_peers_cache: tuple[object, set[str]] | None = None
         self._states: dict[bytes, FeedState] = {}
         # one WANT note per feed, shared by every session while my range is unchanged (a
         # relay gives each new session a note per member's feed: members squared otherwise)
@@ -758,9 +759,7 @@ class Replicator:
         routes = await self._bridge.run_sync(
             lambda: {c.peer: self.puncher.route(c.peer) for c in connected})
         profiles = await self.store.profiles(parse_handle(c.peer) for c in connected)
-        relays = {addr.rsplit("/p2p/", 1)[-1]  # relays that wanted feeds (mine too) publish
-                  for addrs in (await self.store.relay_lists(self._wants)).values()
-                  for addr in addrs}
+        relays = await self._relay_peers()
         views = []
         for conn in connected:
             view = self._peer_view(conn, routes.get(conn.peer, ""))
@@ -770,6 +769,17 @@ class Replicator:
                 view = dataclasses.replace(view, name=name, relay=conn.peer in relays)
             views.append(view)
         return views
+
+    async def _relay_peers(self) -> set[str]:
+        """The PeerIDs of relays that wanted feeds (mine too) publish; read again only when
+        the store wrote, the ops changed or the wants did (`peers` is polled by the UI)."""
+        key = (self.store.writes, self.store.accounts.generation, frozenset(self._wants))
+        if self._relay_peers_cache is None or self._relay_peers_cache[0] != key:
+            relays = {addr.rsplit("/p2p/", 1)[-1]
+                      for addrs in (await self.store.relay_lists(self._wants)).values()
+                      for addr in addrs}
+            self._relay_peers_cache = (key, relays)
+        return self._relay_peers_cache[1]
 
     async def status(self) -> NodeStatus:
         """Every wanted feed: what we hold, how far behind, from whom."""

@@ -83,6 +83,7 @@ class Store(Queries):
         self._write_lock = asyncio.Lock()
         self._last_turn: _Turn | None = None
         self._fresh = FreshRows()  # the last entries written, served without a read
+        self.writes = 0  # bumped by every committed write of entries or projections
         self._me: bytes | None = None
         self.accounts = AccountBook(conn, self._write_lock, self._in_db_thread)
         self.mutes = MuteBook(conn, self._write_lock)
@@ -301,6 +302,7 @@ class Store(Queries):
         self._fresh.written(accepted, bare=deleted,
                             deleting={author for _, author, _ in rows.deletions})
         self.accounts.written(changed)
+        self.writes += 1
 
     async def _write_projections(self, rows: ProjectionRows,
                                  skip: set[tuple[bytes, int]]) -> None:
@@ -357,6 +359,8 @@ class Store(Queries):
             except BaseException:
                 await _rollback(conn)
                 raise
+            finally:
+                self.writes += 1
             return count
 
     # --- feed state -----------------------------------------------------------------------
