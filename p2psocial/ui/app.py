@@ -87,8 +87,7 @@ class SocialApp(App[int]):
         Binding("plus", "follow", "Follow", show=False,
                 tooltip="Follow someone: paste a handle"),
         Binding("slash", "search", "Search", show=False,
-                tooltip="Search everything stored: posts (words, \"a phrase\", word*, #tag) "
-                        "and people"),
+                tooltip='Search all posts and people held here: words, "a phrase", #tag'),
         Binding("apostrophe", "bookmarks", "Bookmarks", show=False,
                 tooltip="My bookmarks (m on a post bookmarks it)"),
         Binding("question_mark,f1", "help", "Help", tooltip="This list of keys"),

@@ -36,6 +36,8 @@ class HomeScreen(ListScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "app.compose", "Compose"),  # app keys, listed here for the footer
         Binding("plus", "app.follow", "Follow"),
+        Binding("slash", "app.search", "Search"),
+        Binding("apostrophe", "app.bookmarks", "Bookmarks"),
         Binding("period", "reload", "Reload", show=False, tooltip="Reload the newest posts"),
     ]
 

@@ -255,7 +255,7 @@ def describe(view: EntryView, ctx: Context) -> str:
 
 
 def search_text(row: Row, ctx: Context) -> str:
-    """The plain text a find (/) matches against."""
+    """The plain text a find (ctrl+f) matches against."""
     post = row.post
     name = ctx.name_of(owner(post), post.name) or ""
     return (f"{name} {owner(post)} {post.author} {post.text or ''} "

@@ -139,7 +139,7 @@ class FitFooter(Footer):
 
 
 class FindBar(Input):
-    """The `/` prompt: find text in the loaded rows (enter finds, n/N repeat, esc closes)."""
+    """The ctrl+f prompt: find text in the loaded rows (enter finds, n/N repeat, esc closes)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close", show=False)]
 

@@ -262,7 +262,7 @@ async def test_help_lists_the_new_keys(node: Node) -> None:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         keys = {k: what for _, rows in app.screen.sections() for k, what in rows}
-        assert "Search everything stored" in keys["/"]
+        assert "Search all posts and people held here" in keys["/"]
         assert "bookmarks" in keys["'"]
         assert "#tag" in keys["#"]
         assert "Bookmark the post" in keys["m"]

@@ -41,7 +41,7 @@ async def timeline_loaded(pilot: Any) -> None:
 def test_home_timeline(snap_compare: Any, tmp_path: Path) -> None:
     async def with_footer(pilot: Any) -> None:
         await timeline_loaded(pilot)
-        await until(pilot, lambda: len(pilot.app.screen.query("FooterKey")) == 6,
+        await until(pilot, lambda: len(pilot.app.screen.query("FooterKey")) == 8,
                     what="the footer's keys")
     assert snap_compare(app_on(tmp_path), terminal_size=SIZE, run_before=with_footer)
 

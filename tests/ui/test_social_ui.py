@@ -19,6 +19,8 @@ from p2psocial.ui.launch import attach, open_in_process
 from p2psocial.ui.people import PeopleList, PeopleScreen
 from p2psocial.ui.postlist import PostList
 from p2psocial.ui.profile import ProfileScreen
+from p2psocial.ui.search import SearchScreen
+from p2psocial.ui.tag import TagScreen
 
 from .conftest import (
     ALICE,
@@ -33,6 +35,7 @@ from .conftest import (
     fill,
     until,
 )
+from .test_fit import footer_problems, top_bar_problems
 
 
 async def home_loaded(pilot: Any, app: SocialApp) -> PostList:
@@ -191,6 +194,26 @@ async def test_people_and_bookmarks_through_an_attached_node(node: Node,
         await pilot.press("escape", "apostrophe")
         await until(pilot, lambda: texts(app) == [f"hey @{ME.handle} look at this"],
                     what="bookmarks")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("width", [80, 60])
+async def test_the_new_screens_footers_and_tabs_are_never_cut(node: Node, width: int) -> None:
+    app = app_for(node)
+    opened: list[Any] = [SearchScreen("alice"), TagScreen("gardens"),
+                         PeopleScreen(ME.handle, "followers"), BookmarksScreen()]
+    async with app.run_test(size=(width, 24)) as pilot:
+        await home_loaded(pilot, app)
+        problems = footer_problems(app) + top_bar_problems(app)
+        for screen in opened:
+            app.push_screen(screen)
+            await until(pilot, lambda s=screen: app.screen is s and s.query("FooterKey"),
+                        what=type(screen).__name__)
+            await pilot.pause(0.1)
+            problems += [f"{type(screen).__name__}: {p}"
+                         for p in footer_problems(app) + top_bar_problems(app)]
+            await pilot.press("escape")
+    assert problems == []
 
 
 def app_on(tmp_path: Path, world: World, extra: list[Any]) -> SocialApp:
