@@ -131,12 +131,13 @@ class SearchScreen(ListScreen):
         await post_list.prepare(rows)
         if older:
             post_list.append_rows(rows)
+            self._show_status(self._summary(query, len(post_list.rows)))
             return
         self._searched = query
         self._show_people(found)
         post_list.placeholder = "No post matches." if found.feeds else "Nothing matches."
         post_list.set_rows(rows)
-        self._show_status(self._summary(query, found, len(rows)))
+        self._show_status(self._summary(query, len(rows)))
         if self.input.has_focus:
             self.action_to_results()
 
@@ -167,7 +168,8 @@ class SearchScreen(ListScreen):
         self.people.show(people)
         self.people.display = bool(people)
 
-    def _summary(self, query: str, found: SearchView, shown: int) -> str:
+    def _summary(self, query: str, shown: int) -> str:
+        """What the results hold: people, posts shown (+: more to load)."""
         tag = lone_tag(query)
         more = "+" if self.post_list.has_more else ""
         posts = f"{shown}{more} post{'s' if shown != 1 or more else ''}"

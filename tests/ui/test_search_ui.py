@@ -136,6 +136,7 @@ async def test_search_pages_through_the_whole_store(node: Node, world: World) ->
         assert [r.post.text for r in post_list.rows] == [
             f"filler number {i} #many" for i in reversed(range(MANY))]
         assert not post_list.has_more
+        assert f"{MANY} posts, newest first" in status(screen)
 
 
 @pytest.mark.parametrize("query, says", [
