@@ -45,7 +45,10 @@ from p2psocial.store.bookmarks import Bookmarks
 from p2psocial.store.connection import open_database
 from p2psocial.store.errors import translate, translated
 from p2psocial.store.fresh import FreshRows
+from p2psocial.store.inbox import Inbox
+from p2psocial.store.mailbox import Mailboxes
 from p2psocial.store.mutes import MuteBook
+from p2psocial.store.outbox import Outbox
 from p2psocial.store.projections import LATEST_WINS_TYPES, ProjectionRows
 from p2psocial.store.queries import Queries
 from p2psocial.store.records import (
@@ -88,6 +91,9 @@ class Store(Queries):
         self.accounts = AccountBook(conn, self._write_lock, self._in_db_thread)
         self.mutes = MuteBook(conn, self._write_lock)
         self.bookmarks = Bookmarks(conn, self._write_lock)
+        self.mailboxes = Mailboxes(conn, self._write_lock)  # mail: holder side
+        self.inbox = Inbox(conn, self._write_lock)  # mail: reader side
+        self.outbox = Outbox(conn, self._write_lock)  # mail: writer side
         self.search = search.SearchIndex(conn)
         self.social = SocialGraph(conn, self.accounts, self.following)
 
