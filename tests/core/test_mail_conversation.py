@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from p2psocial.core.mail.conversation import Arrived, State, fold
 from p2psocial.core.mail.inner import InnerMessage, Kind, make_inner
 from p2psocial.testing.builders import BASE_TS, identity_for
@@ -100,3 +103,19 @@ def test_m27_a_blocked_writer_goes_and_only_they_in_a_group() -> None:
 def test_messages_of_another_conversation_are_ignored() -> None:
     group_message = _msg(A, 1, to=[B, C])
     assert fold([A, B], [_at(group_message)], me=B).messages == ()
+
+
+_TEXTS = [_msg(A, 1), _msg(B, 2), _msg(A, 3)]
+_CHANGES = [_msg(A, 4, Kind.EDIT, target=bytes([1]) * 16, text="edit a"),
+            _msg(A, 5, Kind.EDIT, target=bytes([1]) * 16, text="edit b"),
+            _msg(B, 6, Kind.DELETE, target=bytes([2]) * 16),
+            _msg(A, 7, Kind.EDIT, target=bytes([9]) * 16, text="waits"),
+            _msg(B, 8, Kind.ACCEPT)]
+
+
+@given(st.permutations([*_TEXTS, *_CHANGES]), st.lists(st.integers(0, 7), max_size=4))
+def test_the_fold_does_not_depend_on_arrival_order_or_copies(
+        order: list[InnerMessage], copies: list[int]) -> None:
+    arrived = [_at(m) for m in order] + [_at(order[i], order[i].ts + 99) for i in copies]
+    assert fold([A, B], arrived, me=B) == fold([A, B], [_at(m) for m in
+                                                        [*_TEXTS, *_CHANGES]], me=B)

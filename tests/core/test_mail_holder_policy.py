@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from p2psocial.core.mail.holder_policy import (
     HOUR_MS,
@@ -139,3 +141,13 @@ def test_day_counters_forget_at_the_day_and_hide_the_sender() -> None:
     assert counters.sent_today(B, S) == 2
     counters.roll(NOW + DAY_MS, b"t" * 16)
     assert (counters.sent_today(B, S), counters.strangers_today(B)) == (0, 0)
+
+
+@given(st.binary(max_size=300), st.booleans(), st.booleans(), st.integers(0, 600))
+def test_any_put_gets_an_answer_never_an_exception(data: bytes, follows: bool, held: bool,
+                                                   sent: int) -> None:
+    put = Put(data)
+    decision = decide_put(put, check_wrap(put), mailbox=MAILBOX,
+                          sender=Sender(S, follows=follows, sent_today=sent), held=held,
+                          now_ms=NOW, config=CONFIG)
+    assert decision.answer.status is Status.BAD  # random bytes are no wrap
