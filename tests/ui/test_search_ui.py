@@ -20,7 +20,7 @@ from p2psocial.ui.help import HelpScreen
 from p2psocial.ui.home import HomeScreen
 from p2psocial.ui.launch import attach, open_in_process
 from p2psocial.ui.people import PeopleList, PeopleScreen
-from p2psocial.ui.postlist import PostList
+from p2psocial.ui.postlist import ROW_ACTIONS, PostList
 from p2psocial.ui.profile import ProfileScreen
 from p2psocial.ui.search import SearchScreen, lone_tag
 from p2psocial.ui.tag import TagPicker, TagScreen
@@ -90,6 +90,11 @@ def test_every_new_binding_names_an_action_that_exists() -> None:
             owner: Any = SocialApp if binding.action.startswith("app.") else cls
             action = binding.action.removeprefix("app.").split("(")[0]
             assert callable(getattr(owner, f"action_{action}", None)), (cls, binding.key)
+
+
+def test_every_row_action_has_a_handler_in_the_app() -> None:
+    for key, action, _, _ in ROW_ACTIONS:
+        assert callable(getattr(SocialApp, f"_row_{action}", None)), key
 
 
 @pytest.mark.asyncio
