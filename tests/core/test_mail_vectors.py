@@ -81,6 +81,7 @@ def test_inner(vec: dict[str, Any]) -> None:
     expected = hashlib.blake2b(b"".join(participants), digest_size=32,
                                person=b"p2ps/mail/conv/1").digest()
     assert bytes.fromhex(vec["conversation"]) == expected == message.conversation
+    assert vec["conversation"] in SPEC  # M2's example
     reader = vec["from"] if vec["kind"] == "accept" else vec["to"][0]
     devices = _alice_devices() if vec["from"] == "alice" else None
     assert admit(message, reader_account=_key(reader), devices=devices, waiting_since_ms=0,
