@@ -168,8 +168,34 @@ def without_index() -> Iterator[None]:
          search.unindex_post) = saved
 
 
-async def ingest(store: Store, raw: list[tuple[bytes, bytes | None]]) -> float:
-    """Seconds to ingest `raw`, IN_FLIGHT batches at a time (as a sync session does)."""
+def tree_cpu() -> float:
+    """CPU seconds used so far by this process and every process under it (the store's
+    verification processes), from /proc (Linux): unlike wall time, not inflated when other
+    work shares the machine."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it ended meanwhile
+        parents[int(entry.name)] = int(fields[1])
+        used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    mine, total = {os.getpid()}, 0.0
+    for _ in range(4):  # children, grandchildren (a forkserver's workers), …
+        mine |= {pid for pid, parent in parents.items() if parent in mine}
+    for pid in mine:
+        total += used.get(pid, 0.0)
+    return total
+
+
+async def ingest(store: Store, raw: list[tuple[bytes, bytes | None]]) -> tuple[float, float]:
+    """Seconds, and CPU seconds of this process tree, to ingest `raw`, IN_FLIGHT batches at
+    a time (as a sync session does)."""
+    cpu = tree_cpu()
     t = time.perf_counter()
     pending: set[asyncio.Future[Any]] = set()
     stored = 0
@@ -181,19 +207,23 @@ async def ingest(store: Store, raw: list[tuple[bytes, bytes | None]]) -> float:
     for task in pending:
         stored += len((await task).accepted)
     assert stored == len(raw), (stored, len(raw))
-    return time.perf_counter() - t
+    return time.perf_counter() - t, tree_cpu() - cpu
+
+
+Chunk = tuple[int, float, float]  # entries, seconds, CPU seconds
 
 
 async def build(paths: dict[str, Path], entries: int, authors: int
-                ) -> dict[str, list[tuple[int, float]]]:
-    """Fill both databases chunk by chunk; (entries, seconds) per chunk and database."""
+                ) -> dict[str, list[Chunk]]:
+    """Fill both databases chunk by chunk; (entries, seconds, CPU seconds) per chunk and
+    database."""
     per = entries // authors
     stores = {k: await Store.open(p) for k, p in paths.items()}
     viewer = identity_for("search-bench-viewer")
     for store in stores.values():
         await store.set_owner(viewer.public_key)
         await store.ingest(make_feed((authors + 1, 300)))  # verification processes up
-    times: dict[str, list[tuple[int, float]]] = {k: [] for k in paths}
+    times: dict[str, list[Chunk]] = {k: [] for k in paths}
     per_chunk = max(1, CHUNK // per)
     with ProcessPoolExecutor(os.cpu_count() or 2) as pool:
         for n, first in enumerate(range(0, authors, per_chunk)):
@@ -202,16 +232,16 @@ async def build(paths: dict[str, Path], entries: int, authors: int
             order = ["with", "without"] if n % 2 == 0 else ["without", "with"]
             for kind in order:
                 if kind == "with":
-                    seconds = await ingest(stores[kind], raw)
+                    seconds, cpu = await ingest(stores[kind], raw)
                 else:
                     with without_index():
-                        seconds = await ingest(stores[kind], raw)
-                times[kind].append((len(raw), seconds))
+                        seconds, cpu = await ingest(stores[kind], raw)
+                times[kind].append((len(raw), seconds, cpu))
             done = first + len(jobs)
-            w = times["with"][-1][0] / times["with"][-1][1]
-            wo = times["without"][-1][0] / times["without"][-1][1]
-            print(f"  {done * per:,} entries: this chunk {w:,.0f}/s with the index, "
-                  f"{wo:,.0f}/s without ({w / wo:.2f})", file=sys.stderr)
+            (size_, w, wc), (_, wo, woc) = times["with"][-1], times["without"][-1]
+            print(f"  {done * per:,} entries: this chunk {size_ / w:,.0f}/s with the index, "
+                  f"{size_ / wo:,.0f}/s without ({wo / w:.2f}); CPU {wc / size_ * 1e6:.0f} / "
+                  f"{woc / size_ * 1e6:.0f} µs per entry ({woc / wc:.2f})", file=sys.stderr)
     for store in stores.values():
         await store.close()
     return times
@@ -284,10 +314,11 @@ async def main(args: argparse.Namespace) -> None:
         paths = {"with": Path(tmp) / "with.db", "without": Path(tmp) / "without.db"}
         t = time.perf_counter()
         times = await build(paths, args.entries, args.authors)
-        total = {k: sum(n for n, _ in v) for k, v in times.items()}
-        rate = {k: total[k] / sum(s for _, s in v) for k, v in times.items()}
-        chunk_ratios = [(a[0] / a[1]) / (b[0] / b[1])
-                        for a, b in zip(times["with"], times["without"], strict=True)]
+        total = {k: sum(c[0] for c in v) for k, v in times.items()}
+        rate = {k: total[k] / sum(c[1] for c in v) for k, v in times.items()}
+        cpu = {k: sum(c[2] for c in v) / total[k] * 1e6 for k, v in times.items()}
+        chunk_ratios = [b[1] / a[1] for a, b in zip(times["with"], times["without"],
+                                                   strict=True)]
         posts = total["with"] - args.authors
         print(f"built {total['with']:,} entries ({args.authors} authors, {posts:,} posts) "
               f"twice in {time.perf_counter() - t:.0f}s")
@@ -297,6 +328,10 @@ async def main(args: argparse.Namespace) -> None:
               f"ratio {ratio:.2f} (chunks: median {statistics.median(chunk_ratios):.2f}, "
               f"{min(chunk_ratios):.2f}-{max(chunk_ratios):.2f}) "
               f"[bar >= 0.90: {'met' if ratio >= 0.9 else 'MISSED'}]")
+        print(f"CPU per entry (this process and its verification processes): "
+              f"{cpu['with']:.0f} µs with the index, {cpu['without']:.0f} µs without: "
+              f"{cpu['without'] / cpu['with']:.2f}, the rate ratio of a machine whose cores "
+              "are all ours")
         sizes = {k: size(p_) for k, p_ in paths.items()}
         print(f"database: {sizes['with'] / 1e6:,.0f} MB with the index, "
               f"{sizes['without'] / 1e6:,.0f} MB without: "

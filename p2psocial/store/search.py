@@ -28,7 +28,7 @@ Rules:
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from itertools import chain
 from typing import Any
 
@@ -73,11 +73,14 @@ def author_token(author: bytes) -> str:
     return author[:8].hex()
 
 
-def posts_match(match: str, author: bytes | None = None) -> str:
+def posts_match(match: str, authors: Iterable[bytes] | None = None) -> str:
     """The MATCH expression over `post_search` for a core.search_query `match` (the user's
-    words, in WORD_COLUMNS only), narrowed to `author`'s posts if given."""
+    words, in WORD_COLUMNS only), narrowed to posts of `authors` if given."""
     where = f"{WORD_COLUMNS} : ({match})"
-    return where if author is None else f'{where} AND author : "{author_token(author)}"'
+    if authors is None:
+        return where
+    tokens = " OR ".join(f'"{author_token(a)}"' for a in sorted(authors))
+    return f"{where} AND author : ({tokens})"
 
 
 def profile_rowid(author: bytes) -> int:
@@ -216,24 +219,31 @@ class SearchIndex:
 
     @translated
     async def posts(self, match: str, *, limit: int, exclude: Collection[bytes] = (),
-                    author: bytes | None = None, before: int | None = None
-                    ) -> list[tuple[int, Entry]]:
+                    authors: Mapping[bytes, int | None] | None = None,
+                    before: int | None = None) -> list[tuple[int, Entry]]:
         """(rowid, entry) of posts matching the FTS5 expression `match` in WORD_COLUMNS,
-        newest stored first, leaving out authors in `exclude`; only `author`'s if given
-        (narrowed in FTS5 by its token, then checked exactly); only rowids below `before`
-        (the previous page's last) if given. `match` comes from core.search_query (never
-        raw user text: FTS5 syntax errors are StoreErrors).
+        newest stored first, leaving out authors in `exclude`; if `authors` is given, only
+        posts of its feeds, each up to its seq (None: all of it; a person's devices, a
+        revoked one counting up to its cut), narrowed in FTS5 by their tokens, then checked
+        exactly; only rowids below `before` (the previous page's last) if given. `match`
+        comes from core.search_query (never raw user text: FTS5 syntax errors are
+        StoreErrors).
         """
+        if authors is not None and not authors:
+            return []
         query = ("SELECT e.rowid, e.header, e.payload FROM post_search s "
                  "JOIN entries e ON e.rowid = s.rowid "
                  "WHERE post_search MATCH ? AND e.payload IS NOT NULL")
-        params: list[Any] = [posts_match(match, author)]
+        params: list[Any] = [posts_match(match, authors)]
         if before is not None:
             query += " AND s.rowid < ?"
             params.append(before)
-        if author is not None:
-            query += " AND e.author = ?"
-            params.append(author)
+        if authors is not None:
+            ors = []
+            for feed, last in authors.items():
+                ors.append("e.author = ?" if last is None else "(e.author = ? AND e.seq <= ?)")
+                params.extend([feed] if last is None else [feed, last])
+            query += f" AND ({' OR '.join(ors)})"
         if exclude:
             query += f" AND e.author NOT IN ({','.join('?' * len(exclude))})"
             params.extend(exclude)

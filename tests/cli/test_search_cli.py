@@ -10,6 +10,7 @@ the real `python -m p2psocial` process as well."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -19,7 +20,11 @@ from typing import Any
 import pytest
 
 from p2psocial.cli.main import main
+from p2psocial.core.account.ops import Op, OpType, consent_for, make_op
+from p2psocial.core.identity import Identity
+from p2psocial.store.sqlite import Store
 from p2psocial.testing import FeedBuilder, identity_for
+from p2psocial.testing.builders import BASE_TS
 from p2psocial.testing.nodes import NodeProcess
 
 from .conftest import Cli
@@ -27,6 +32,10 @@ from .test_social_cli import bad_input, receive
 
 ALICE = identity_for("search-cli-alice")
 BOB = identity_for("search-cli-bob")
+ACCOUNT = identity_for("search-cli-account")
+RECOVERY = identity_for("search-cli-recovery")
+PHONE = identity_for("search-cli-phone")
+LAPTOP = identity_for("search-cli-laptop")
 
 
 @pytest.fixture
@@ -113,6 +122,41 @@ def test_from_takes_a_handle_or_a_name_and_tag_narrows(home: Cli) -> None:
     assert "no one you know is called that" in run.refused("search", "x", "--from", "Nobody")
     home("block", BOB.handle)
     assert texts(run.json("tag", "spring")) == ["my garden in spring"]  # blocked: hidden
+
+
+def account_ops(*devices: Identity) -> list[Op]:
+    """ACCOUNT's init and the add of each of `devices` (as `init` and `device add` make)."""
+    ops = [make_op(ACCOUNT, account=ACCOUNT.public_key, op_type=OpType.INIT,
+                   key=RECOVERY.public_key, timestamp=BASE_TS)]
+    for i, device in enumerate(devices):
+        ops.append(make_op(ACCOUNT, account=ACCOUNT.public_key, op_type=OpType.ADD,
+                           key=device.public_key, timestamp=BASE_TS + 1 + i, prev=ops[-1].hash,
+                           consent=consent_for(device, ACCOUNT.public_key, OpType.ADD),
+                           name=device.handle[-6:]))
+    return ops
+
+
+def test_from_a_person_with_several_devices_finds_the_posts_of_each(home: Cli) -> None:
+    phone, laptop = FeedBuilder(PHONE), FeedBuilder(LAPTOP)
+    phone.about(name="Kim", bio="kayaks on weekends")
+    phone.post("kayak trip from the phone")
+    laptop.about(bio="kayaks on weekends, writes on weekdays")
+    laptop.post("kayak photos from the laptop")
+
+    async def store_account() -> None:
+        store = await Store.open(home.home / "p2psocial.db", verify_processes=0)
+        try:
+            await store.accounts.add_ops(account_ops(PHONE, LAPTOP))
+        finally:
+            await store.close()
+    asyncio.run(store_account())
+    receive(home, phone, laptop)
+    run = Run(home)
+    both = ["kayak photos from the laptop", "kayak trip from the phone"]
+    assert texts(run.json("search", "kayak", "--from", ACCOUNT.handle)["posts"]) == both
+    assert texts(run.json("search", "kayak", "--from", PHONE.handle)["posts"]) == both
+    found = run.json("search", "weekends")  # both devices' abouts match: one person
+    assert [(f["author"], f["name"]) for f in found["feeds"]] == [(ACCOUNT.handle, "Kim")]
 
 
 # Each either searches literally (the texts it finds) or is refused (a part of its line).

@@ -75,7 +75,7 @@ async def test_ingest_and_append_index_text_cw_and_tags_newest_first(tmp_path: P
         assert await _texts(store, "riv*") == ["my own river walk",
                                                "Walking by the river this morning"]
         assert await _texts(store, '"river this"') == ["Walking by the river this morning"]
-        assert await _texts(store, "river", author=ALICE.public_key) == [
+        assert await _texts(store, "river", authors={ALICE.public_key: None}) == [
             "Walking by the river this morning"]
         assert await _texts(store, "river", exclude={ALICE.public_key}) == ["my own river walk"]
     finally:
@@ -235,7 +235,11 @@ async def test_a_search_of_one_author_is_narrowed_by_its_token_which_no_word_mat
             b.post(f"bob on tea, number {i}")
         a.post("alice on tea")
         await store.ingest(raw_entries(a.entries + b.entries))
-        assert await _texts(store, "tea", author=ALICE.public_key) == ["alice on tea"]
+        assert await _texts(store, "tea", authors={ALICE.public_key: None}) == ["alice on tea"]
+        # a person's feeds, each up to the seq it counts to (a revoked device's cut)
+        assert await _texts(store, "tea", authors={BOB.public_key: 2, ALICE.public_key: None}
+                            ) == ["bob on tea, number 1", "bob on tea, number 0", "alice on tea"]
+        assert await _texts(store, "tea", authors={}) == []  # a person with no counted feed
         token = search.author_token(ALICE.public_key)
         assert await _texts(store, token) == []  # the author column is not searched
         assert await _texts(store, token[:4] + "*") == []
@@ -266,7 +270,7 @@ async def test_an_index_of_an_older_definition_is_made_again_at_open(tmp_path: P
     conn.close()
     again = await Store.open(path, verify_processes=0)
     try:
-        assert await _texts(again, "definition", author=ALICE.public_key) == [
+        assert await _texts(again, "definition", authors={ALICE.public_key: None}) == [
             "old index, new definition"]
         assert await again.search.profiles('"ana"', limit=5) == [ALICE.public_key]
     finally:
@@ -306,7 +310,7 @@ def test_any_text_is_a_valid_fts5_query_or_one_usage_error(text: str) -> None:
         assert "\n" not in str(exc)
         return
     conn.execute("SELECT rowid FROM post_search WHERE post_search MATCH ?",
-                 (search.posts_match(query.match, ALICE.public_key),)).fetchall()
+                 (search.posts_match(query.match, [ALICE.public_key, BOB.public_key]),)).fetchall()
     if query.words is not None:
         conn.execute("SELECT rowid FROM profile_search WHERE profile_search MATCH ?",
                      (query.words,)).fetchall()

@@ -7,6 +7,8 @@ Rules:
   (store/search.py says why not by rank); the feeds whose profile matches come with the
   first page of a search that names no author or tag.
 - Feeds I block never show (the store refuses their new entries; older ones are left out).
+- `author` is a person: their account's every counted device feed (S7), whichever of their
+  handles (account or device) or names is given.
 """
 
 from __future__ import annotations
@@ -41,10 +43,10 @@ class Searching(ServiceCore):
         cursor of the previous page's last post."""
         query = _query(words, tag)
         match = query.match
-        key = None if author is None else await self.key_of(author)
-        posts = await self._matching(match, limit=limit, author=key, before=before)
+        authors = None if author is None else await self._feeds_of_person(author)
+        posts = await self._matching(match, limit=limit, authors=authors, before=before)
         feeds: list[FeedView] = []
-        if query.words is not None and key is None and tag is None and before is None:
+        if query.words is not None and author is None and tag is None and before is None:
             feeds = await self._feeds_matching(query.words)
         return SearchView(posts=posts, feeds=feeds)
 
@@ -53,25 +55,41 @@ class Searching(ServiceCore):
         """Posts tagged `name` (with or without its #), newest stored first."""
         return await self._matching(tag_match(name), limit=limit, before=before)
 
-    async def _matching(self, match: str, *, limit: int, author: bytes | None = None,
+    async def _feeds_of_person(self, who: str) -> dict[bytes, int | None]:
+        """The feeds whose posts are `who`'s (a handle or name of a person, or of any of
+        their devices): every device feed that counts for the account, each up to the seq
+        it counts to (None: all), as the social views count people."""
+        key = await self.key_of(who)
+        account = await self.store.accounts.account_of(key) or key
+        return await self.store.accounts.counted_feeds(account)
+
+    async def _matching(self, match: str, *, limit: int,
+                        authors: dict[bytes, int | None] | None = None,
                         before: int | None = None) -> list[EntryView]:
+        page = page_size(limit)
         blocked = await self.store.blocking(self.public_key)
-        found = await self.store.search.posts(match, limit=page_size(limit), exclude=blocked,
-                                              author=author, before=before)
+        found = await self.store.search.posts(match, limit=page, exclude=blocked,
+                                              authors=authors, before=before)
         return await self._views([e for _, e in found], [[rowid] for rowid, _ in found])
 
     async def _feeds_matching(self, words: str) -> list[FeedView]:
+        """The people whose profile matches, best first: each once, as its account (a match
+        in any of its devices' profiles), with the account's profile and my relation."""
         blocked = await self.store.blocking(self.public_key)
         keys = await self.store.search.profiles(words, limit=MAX_FEEDS, exclude=blocked)
-        profiles = await self.store.profiles(keys)
-        following = await self.store.following(self.public_key)
-        states = await self.store.feed_states(keys)
+        followed = await self.store.following(self.public_key)
+        account_of = await self.store.accounts.accounts_of([*keys, self.public_key, *followed])
+        people = list(dict.fromkeys(account_of[k] for k in keys))
+        following = {account_of[k] for k in followed}
+        profiles = await self.store.profiles(people)
+        states = await self.store.feed_states(people)
         out = []
-        for key in keys:
-            p = profiles.get(key)
-            state = states.get(key) or FeedState(key)
-            out.append(FeedView(author=handle_of(key), name=p.name if p else None,
+        for person in people:
+            p = profiles.get(person)
+            state = states.get(person) or FeedState(person)
+            out.append(FeedView(author=handle_of(person), name=p.name if p else None,
                                 bio=p.bio if p else None, lo=state.lo, hi=state.hi,
-                                forked=state.forked, following=key in following,
-                                is_me=key == self.public_key))
+                                forked=state.forked, following=person in following,
+                                is_me=person == account_of[self.public_key],
+                                account=handle_of(person)))
         return out
