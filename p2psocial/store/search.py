@@ -42,7 +42,6 @@ from p2psocial.store.rows import entry_of_row
 
 SEARCH_VERSION = 2  # 2: post_search gained `author`, lost columnsize (docsize)
 PROJECTION = "search"  # its name in projection_versions
-_ROWS_PER_INSERT = 200
 _REBUILD_CHUNK = 2000
 
 WORD_COLUMNS = "{text cw tags}"  # the columns a user's words are matched in
@@ -200,10 +199,13 @@ def _rowids_of(db: sqlite3.Connection, entries: Sequence[Entry]) -> dict[tuple[b
 
 def _insert(db: sqlite3.Connection, head: str, width: int,
             rows: Sequence[Sequence[Any]]) -> None:
-    """Multi-row INSERTs (never executemany: see store/sqlite.py)."""
+    """Multi-row INSERTs (never executemany: see store/sqlite.py), as few as the limit on
+    bound values allows (one for a batch of 2,000): FTS5 writes its pending terms out as a
+    new segment at every statement's savepoint, so each statement adds one to merge."""
     one = "(" + ", ".join("?" * width) + ")"
-    for start in range(0, len(rows), _ROWS_PER_INSERT):
-        part = rows[start:start + _ROWS_PER_INSERT]
+    per = max(1, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width)
+    for start in range(0, len(rows), per):
+        part = rows[start:start + per]
         db.execute(f"{head} VALUES {', '.join([one] * len(part))}",
                    list(chain.from_iterable(part)))
 
