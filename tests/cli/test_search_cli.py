@@ -157,6 +157,9 @@ def test_from_a_person_with_several_devices_finds_the_posts_of_each(home: Cli) -
     assert texts(run.json("search", "kayak", "--from", PHONE.handle)["posts"]) == both
     found = run.json("search", "weekends")  # both devices' abouts match: one person
     assert [(f["author"], f["name"]) for f in found["feeds"]] == [(ACCOUNT.handle, "Kim")]
+    home("block", ACCOUNT.handle)  # the person: none of their devices' posts show
+    assert run.json("search", "kayak") == {"posts": [], "feeds": []}
+    assert run.json("search", "weekends") == {"posts": [], "feeds": []}
 
 
 # Each either searches literally (the texts it finds) or is refused (a part of its line).

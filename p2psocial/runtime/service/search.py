@@ -6,7 +6,8 @@ Rules:
 - Posts come newest stored first, paged by the position cursor of the last one shown
   (store/search.py says why not by rank); the feeds whose profile matches come with the
   first page of a search that names no author or tag.
-- Feeds I block never show (the store refuses their new entries; older ones are left out).
+- Feeds I block never show, nor any device of a person I block (the store refuses their
+  new entries; older ones are left out here).
 - `author` is a person: their account's every counted device feed (S7), whichever of their
   handles (account or device) or names is given.
 """
@@ -63,11 +64,22 @@ class Searching(ServiceCore):
         account = await self.store.accounts.account_of(key) or key
         return await self.store.accounts.counted_feeds(account)
 
+    async def _blocked_feeds(self) -> set[bytes]:
+        """Every feed I block: with accounts, each device feed of a person I block (the
+        store refuses their new entries; these are the ones held from before)."""
+        blocked = await self.store.blocking(self.public_key)
+        if not self.store.accounts.active:
+            return blocked
+        accounts = self.store.accounts
+        feeds: set[bytes] = await accounts.in_db_thread(accounts.blocked_feeds_sync,
+                                                        self.public_key)
+        return blocked | feeds
+
     async def _matching(self, match: str, *, limit: int,
                         authors: dict[bytes, int | None] | None = None,
                         before: int | None = None) -> list[EntryView]:
         page = page_size(limit)
-        blocked = await self.store.blocking(self.public_key)
+        blocked = await self._blocked_feeds()
         found = await self.store.search.posts(match, limit=page, exclude=blocked,
                                               authors=authors, before=before)
         return await self._views([e for _, e in found], [[rowid] for rowid, _ in found])
@@ -75,7 +87,7 @@ class Searching(ServiceCore):
     async def _feeds_matching(self, words: str) -> list[FeedView]:
         """The people whose profile matches, best first: each once, as its account (a match
         in any of its devices' profiles), with the account's profile and my relation."""
-        blocked = await self.store.blocking(self.public_key)
+        blocked = await self._blocked_feeds()
         keys = await self.store.search.profiles(words, limit=MAX_FEEDS, exclude=blocked)
         followed = await self.store.following(self.public_key)
         account_of = await self.store.accounts.accounts_of([*keys, self.public_key, *followed])
