@@ -11,8 +11,9 @@ from p2psocial.runtime.views import EntryView, FeedView, _View
 @dataclass(frozen=True, slots=True)
 class SearchView(_View):
     """What a search found: `posts` newest stored first (each `cursor` is [position]: pass
-    the last one as `before` for the next page), and `feeds` whose name or bio matches, best
-    first (on the first page of a search without --from or --tag only)."""
+    the last one as `before` for the next page), and `feeds`: the people whose name or bio
+    matches, best first, each once as its account (on the first page of a search without
+    --from or --tag only)."""
 
     posts: list[EntryView] = field(default_factory=list)
     feeds: list[FeedView] = field(default_factory=list)
