@@ -41,6 +41,7 @@ from p2psocial.core.replication.account_ops import expand_wants, fold_follows
 from p2psocial.core.replication.account_summary import (
     AccountWant,
     Holding,
+    SummaryCache,
     account_feeds,
     summarise,
 )
@@ -77,6 +78,7 @@ class AccountSync:
         self._members: dict[bytes, frozenset[bytes]] = {}   # accounts with an init
         self._held: dict[bytes, bytes] = {}   # op hash -> account, of ops held (checked)
         self._op_hashes: dict[bytes, set[bytes]] = {}  # account -> hashes of the ops held
+        self._summaries = SummaryCache()  # A1, one per account held: bounded like _op_hashes
 
     async def start(self) -> None:
         """Learn which accounts have ops and their member feeds (before wants are computed)."""
@@ -145,7 +147,7 @@ class AccountSync:
             if want is None or not hashes:
                 continue
             summed = summarise(account, want.depth, members, hashes, depths=depths,
-                               states=states)
+                               states=states, cache=self._summaries)
             if summed is not None:
                 out.append(summed)
         return out
@@ -162,7 +164,8 @@ class AccountSync:
                  if a in self._members and self._op_hashes.get(a) and a not in blocked]
         states = await states_to_serve(
             [f for a in known for f in account_feeds(a, self._members[a])])
-        return {a: Holding.of(a, self._members[a], self._op_hashes[a], states) for a in known}
+        return {a: Holding.of(a, self._members[a], self._op_hashes[a], states, self._summaries)
+                for a in known}
 
     # --- O1: sending ---------------------------------------------------------------------
 
@@ -254,4 +257,5 @@ class AccountSync:
             self._members[account] = members
         else:
             self._members.pop(account, None)
+            self._summaries.forget(account)
         return members != before

@@ -44,6 +44,7 @@ from p2psocial.store.accounts import AccountBook
 from p2psocial.store.bookmarks import Bookmarks
 from p2psocial.store.connection import open_database
 from p2psocial.store.errors import translate, translated
+from p2psocial.store.feed_cache import FeedStateCache
 from p2psocial.store.fresh import FreshRows
 from p2psocial.store.inbox import Inbox
 from p2psocial.store.mailbox import Mailboxes
@@ -87,6 +88,7 @@ class Store(Queries):
         self._last_turn: _Turn | None = None
         self._fresh = FreshRows()  # the last entries written, served without a read
         self.writes = 0  # bumped by every committed write of entries or projections
+        self._states = FeedStateCache()  # what `feeds` holds, for feed_states
         self._me: bytes | None = None
         self.accounts = AccountBook(conn, self._write_lock, self._in_db_thread)
         self.mutes = MuteBook(conn, self._write_lock)
@@ -305,6 +307,7 @@ class Store(Queries):
             if db.in_transaction:  # SQLite rolls back by itself on some errors
                 db.execute("ROLLBACK")
             raise
+        self._states.written({a: s for a, s in plan.states.items() if a in changed})
         self._fresh.written(accepted, bare=deleted,
                             deleting={author for _, author, _ in rows.deletions})
         self.accounts.written(changed)
@@ -386,7 +389,7 @@ class Store(Queries):
         if authors is None:
             async with self._conn.execute(f"SELECT {STATE_COLUMNS} FROM feeds") as cur:
                 return {bytes(r[0]): state_of_row(r) for r in await cur.fetchall()}
-        return await self._feed_states(set(authors))
+        return await self._in_db_thread(self._states.read, set(authors), _select_feed_states)
 
     async def _feed_states(self, authors: set[bytes]) -> dict[bytes, FeedState]:
         return await self._in_db_thread(_select_feed_states, authors)

@@ -11,6 +11,8 @@ Rules:
   unforked; otherwise it states the feeds in WANT notes, as before.
 - A4 (`Holding`): the receiver compares its own summary; when equal, the peer holds of each
   feed what `peer_note` says, as if it had sent that WANT note.
+- `SummaryCache` keeps the last summary per account; both sides pass one so a summary is
+  computed once per change of the account's ops or heads, not once per session.
 Pure: the driver gives what it holds (op hashes, feed states); nothing here reads a store.
 """
 
@@ -28,6 +30,35 @@ def summary(op_hashes: Iterable[bytes], heads: Mapping[bytes, int]) -> bytes:
     """A1: the summary of an account from the hashes of its ops and the head of each of its
     feeds (its id and every member feed)."""
     return digest(encode([sorted(op_hashes), [[feed, heads[feed]] for feed in sorted(heads)]]))
+
+
+class SummaryCache:
+    """The last summary of each account, computed again only when its ops or heads differ
+    (a node answers and asks for the same accounts in every session: the same CBOR and
+    hash each time otherwise). One entry per account summarised; `forget` drops one."""
+
+    def __init__(self) -> None:
+        self._last: dict[bytes, tuple[frozenset[bytes], tuple[tuple[bytes, int], ...],
+                                      bytes]] = {}
+
+    def __len__(self) -> int:
+        return len(self._last)
+
+    def summary(self, account: bytes, op_hashes: Collection[bytes],
+                heads: Mapping[bytes, int]) -> bytes:
+        """`summary(op_hashes, heads)`, from the cache when both are as last time."""
+        hashes = op_hashes if isinstance(op_hashes, frozenset) else frozenset(op_hashes)
+        items = tuple(heads.items())
+        last = self._last.get(account)
+        if last is not None and last[1] == items and last[0] == hashes:
+            return last[2]
+        value = summary(hashes, heads)
+        self._last[account] = (hashes, items, value)
+        return value
+
+    def forget(self, account: bytes) -> None:
+        """`account` is no longer summarised here."""
+        self._last.pop(account, None)
 
 
 def account_feeds(account: bytes, members: Collection[bytes]) -> tuple[bytes, ...]:
@@ -61,8 +92,9 @@ class AccountWant:
 
 
 def summarise(account: bytes, depth: int, members: Collection[bytes],
-              op_hashes: Iterable[bytes], *, depths: Mapping[bytes, int],
-              states: Mapping[bytes, FeedState]) -> AccountWant | None:
+              op_hashes: Collection[bytes], *, depths: Mapping[bytes, int],
+              states: Mapping[bytes, FeedState], cache: SummaryCache | None = None
+              ) -> AccountWant | None:
     """A2: the ACCOUNTS note for `account`, or None if it must be stated feed by feed.
 
     Args:
@@ -80,7 +112,9 @@ def summarise(account: bytes, depth: int, members: Collection[bytes],
         if depths.get(feed) != depth or not whole(state, depth):
             return None
         heads[feed] = 0 if state is None else state.hi
-    return AccountWant(AccountNote(account, depth, summary(op_hashes, heads)), feeds)
+    value = (summary(op_hashes, heads) if cache is None
+             else cache.summary(account, op_hashes, heads))
+    return AccountWant(AccountNote(account, depth, value), feeds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,15 +126,16 @@ class Holding:
     op_hashes: tuple[bytes, ...]
 
     @classmethod
-    def of(cls, account: bytes, members: Collection[bytes], op_hashes: Iterable[bytes],
-           states: Mapping[bytes, FeedState]) -> Holding:
+    def of(cls, account: bytes, members: Collection[bytes], op_hashes: Collection[bytes],
+           states: Mapping[bytes, FeedState], cache: SummaryCache | None = None) -> Holding:
         """The holding from the ops held and the states served (a blocked feed: absent)."""
-        hashes = tuple(sorted(op_hashes))
         heads = {}
         for feed in account_feeds(account, members):
             state = states.get(feed)
             heads[feed] = 0 if state is None else state.hi
-        return cls(summary(hashes, heads), heads, hashes)
+        value = (summary(op_hashes, heads) if cache is None
+                 else cache.summary(account, op_hashes, heads))
+        return cls(value, heads, tuple(sorted(op_hashes)))
 
     def peer_notes(self, depth: int) -> list[WantNote]:
         """A4: what a peer whose summary equals this one holds, as WANT notes at `depth`."""

@@ -25,6 +25,7 @@ from p2psocial.core.replication import (
 from p2psocial.core.replication.account_summary import (
     AccountWant,
     Holding,
+    SummaryCache,
     summarise,
     summary,
     whole,
@@ -221,6 +222,18 @@ def test_the_summary_is_the_spec_hash_and_covers_every_feed_and_op() -> None:
     assert summary(reversed(ops), heads) == expected   # any order in, sorted inside
     assert summary(ops, {**heads, D1: 5}) != expected
     assert summary(ops[:2], heads) != expected
+
+
+def test_the_summary_cache_answers_as_summary_and_follows_every_change() -> None:
+    cache = SummaryCache()
+    heads = {A: 2, D1: 6, D2: 4}
+    ops = [digest(op) for op in OPS]
+    for op_hashes, hs in [(ops, heads), (ops, heads), (ops, {**heads, D1: 7}),
+                          (ops[:2], {**heads, D1: 7}), (ops, heads)]:
+        assert cache.summary(A, set(op_hashes), hs) == summary(op_hashes, hs)
+    assert len(cache) == 1
+    cache.forget(A)
+    assert len(cache) == 0
 
 
 def test_a_1_0_session_sends_no_summary_and_ignores_accounts_and_more() -> None:
