@@ -7,7 +7,9 @@ ingest path (the search index kept in the entries' transaction), one through the
 with the index's calls in the write path replaced by no-ops (`without_index`: the FTS5
 tables exist but stay empty). Each chunk goes into both, the order alternating, so a busy
 spell of the shared machine hits both alike. Prints:
-- ingest rate with the index and without it, and their ratio (bar: >= 0.9);
+- ingest rate with the index and without it, and their ratio (bar: >= 0.9); and the CPU
+  per entry of this process and its verification processes (Linux /proc), the steadier
+  figure on a machine shared with other work;
 - bytes the index adds per post (database files after the WAL checkpoint of close);
 - query latency, p50 and p99 per kind and over the whole mix, of `Service.search` /
   `Service.tag` (first page of 20, with the matching profiles and the views' counts, what
