@@ -128,14 +128,19 @@ def unindex_post(db: sqlite3.Connection, author: bytes, seq: int) -> None:
 
 
 def refresh_profiles(db: sqlite3.Connection, authors: Iterable[bytes]) -> None:
-    """Make `profile_search` hold the current `profiles` row of each of `authors`."""
-    for author in dict.fromkeys(authors):
-        db.execute("DELETE FROM profile_search WHERE rowid = ?", (profile_rowid(author),))
-        row = db.execute("SELECT name, bio FROM profiles WHERE author = ? "
-                         "AND (name IS NOT NULL OR bio IS NOT NULL)", (author,)).fetchone()
-        if row is not None:
-            db.execute("INSERT INTO profile_search (rowid, author, name, bio) "
-                       "VALUES (?, ?, ?, ?)", (profile_rowid(author), author, row[0], row[1]))
+    """Make `profile_search` hold the current `profiles` row of each of `authors`: a few
+    statements for any number of them (FTS5 writes a segment at every statement)."""
+    keys = list(dict.fromkeys(authors))
+    per = max(1, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 4)
+    for start in range(0, len(keys), per):
+        part = keys[start:start + per]
+        marks = ",".join("?" * len(part))
+        db.execute(f"DELETE FROM profile_search WHERE rowid IN ({marks})",
+                   [profile_rowid(a) for a in part])
+        rows = [(profile_rowid(bytes(a)), bytes(a), name, bio) for a, name, bio in db.execute(
+            f"SELECT author, name, bio FROM profiles WHERE author IN ({marks}) "
+            "AND (name IS NOT NULL OR bio IS NOT NULL)", part)]
+        _insert(db, "INSERT INTO profile_search (rowid, author, name, bio)", 4, rows)
 
 
 def rebuild(db: sqlite3.Connection) -> int:
