@@ -165,6 +165,9 @@ def test_from_a_person_with_several_devices_finds_the_posts_of_each(home: Cli) -
 # Each either searches literally (the texts it finds) or is refused (a part of its line).
 LITERAL: list[tuple[str, list[str]]] = [
     ("AND", ["c++ and don't: punctuation NEAR(the) operators AND OR NOT"]),
+    ("OR", ["c++ and don't: punctuation NEAR(the) operators AND OR NOT"]),
+    ("NEAR", ["c++ and don't: punctuation NEAR(the) operators AND OR NOT"]),
+    ("NOT", ["c++ and don't: punctuation NEAR(the) operators AND OR NOT"]),
     ("garden OR", []),  # OR is a word, and every word must match
     ("NOT garden", []),
     ("NEAR(the)", ["c++ and don't: punctuation NEAR(the) operators AND OR NOT"]),
