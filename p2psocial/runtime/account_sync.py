@@ -79,6 +79,7 @@ class AccountSync:
         self._held: dict[bytes, bytes] = {}   # op hash -> account, of ops held (checked)
         self._op_hashes: dict[bytes, set[bytes]] = {}  # account -> hashes of the ops held
         self._summaries = SummaryCache()  # A1, one per account held: bounded like _op_hashes
+        self._caught_up_at = -1  # the store's ops generation _catch_up last saw
 
     async def start(self) -> None:
         """Learn which accounts have ops and their member feeds (before wants are computed)."""
@@ -232,13 +233,19 @@ class AccountSync:
 
     async def _catch_up(self) -> None:
         """Learn accounts whose ops entered the store by another path than this one (e.g.
-        the CLI stored them while the node was running without calling `ops_stored`)."""
+        the CLI stored them while the node was running without calling `ops_stored`). Only
+        when the store's ops changed since the last time (its generation): answering each
+        WANT or ACCOUNTS message read them all again before."""
+        generation = self._store.accounts.generation
+        if generation == self._caught_up_at:
+            return
         changed = False
         for account in await self._store.accounts.accounts_with_ops():
             if account not in self._with_ops:
                 self._with_ops.add(account)
                 self._op_hashes.update(await self._store.accounts.op_hashes([account]))
                 changed |= await self._learn_members(account) and account in self._wanted()
+        self._caught_up_at = generation
         if changed:
             self._wants_changed()
 

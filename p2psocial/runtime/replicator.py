@@ -276,6 +276,7 @@ class Replicator:
         self._wants = wants
         self._notes = {f: n for f, n in self._notes.items() if f in wants}
         self._states = {f: states.get(f) or FeedState(f) for f in wants}
+        self.account_wants()  # summarise now (cached): the next session starts with them
         added = [f for f in wants if f not in old or old[f] != wants[f]]
         removed = [f for f in old if f not in wants]
         for feed in removed:
