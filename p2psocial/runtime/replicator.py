@@ -66,6 +66,7 @@ from p2psocial.net.autonat import ReachabilityWatch, serve_dialback
 from p2psocial.net.holepunch import HolePuncher
 from p2psocial.runtime.account_sync import AccountSync
 from p2psocial.runtime.announcer import Announcer
+from p2psocial.runtime.mail_holder import MailHolder, holder_config
 from p2psocial.runtime.peer_sync import AGENT, READ_BYTES, PeerSync, circuit_budget
 from p2psocial.runtime.redial import Redialer
 from p2psocial.runtime.relay_client import RelayClient
@@ -131,6 +132,8 @@ class Replicator:
         self._host = host
         self._wants: dict[bytes, Want] = {}
         self._relay_peers_cache: tuple[object, set[str]] | None = None
+        # account_wants() as last computed, with the ops generation it saw
+        self._summed: tuple[int, list[AccountWant]] | None = None
         self._states: dict[bytes, FeedState] = {}
         # one WANT note per feed, shared by every session while my range is unchanged (a
         # relay gives each new session a note per member's feed: members squared otherwise)
@@ -163,6 +166,7 @@ class Replicator:
         self.relays = RelayClient(self, bridge, host)
         self.duty: RelayDuty | None = RelayDuty(self, bridge, host) if node.config.relay \
             else None
+        self.mail = MailHolder(self, bridge, host, holder_config(node.config))  # M14
         self.puncher, self.reach = HolePuncher(host), ReachabilityWatch(host)
         self.puncher.on_direct = lambda peer: bridge.call_soon_asyncio(self._went_direct, peer)
         self.announcer = Announcer(  # heads of held feeds on gossip, held feeds on the DHT
@@ -198,6 +202,7 @@ class Replicator:
             if config.dht:
                 self._spawn(self.duty.keep_provided(), "provide members")
         await self.accounts.start()
+        self.mail.start()
         await self._recompute_wants()
         await self.relays.refresh()
         self._spawn(self._reach_authors_loop(), "reach authors")
@@ -276,6 +281,7 @@ class Replicator:
         self._wants = wants
         self._notes = {f: n for f, n in self._notes.items() if f in wants}
         self._states = {f: states.get(f) or FeedState(f) for f in wants}
+        self._summed = None
         self.account_wants()  # summarise now (cached): the next session starts with them
         added = [f for f in wants if f not in old or old[f] != wants[f]]
         removed = [f for f in old if f not in wants]
@@ -328,8 +334,13 @@ class Replicator:
         return [self._note(f) for f in self._wants]
 
     def account_wants(self) -> list[AccountWant]:
-        """The wanted accounts a new sync 1.1.0 session summarises (spec A2)."""
-        return self.accounts.account_wants(self._wants, self._states)
+        """The wanted accounts a new sync 1.1.0 session summarises (spec A2): computed again
+        only after the wants, the states held of them or the ops changed (each change of
+        `_states` drops it), so a burst of sessions (a reconnect to many peers) shares it."""
+        generation = self.store.accounts.generation
+        if self._summed is None or self._summed[0] != generation:
+            self._summed = (generation, self.accounts.account_wants(self._wants, self._states))
+        return self._summed[1]
 
     # --- the Link a PeerSync uses ------------------------------------------------------------
 
@@ -354,6 +365,7 @@ class Replicator:
             sources.add(sync.peer)
         states = await self.store.feed_states(feeds) if feeds else {}
         self._states.update({f: s for f, s in states.items() if f in self._wants})
+        self._summed = None
         if report.accepted:
             self.node.entries_stored(report.accepted)
             self.announcer.stored(report.accepted, states)
@@ -448,6 +460,7 @@ class Replicator:
     async def _after_append(self, newest: Entry) -> None:
         state = await self.store.feed_state(self.me)
         self._states[self.me] = state
+        self._summed = None
         for sync in list(self._sessions.values()):
             sync.update({self.me: state})
         if self.node.config.announce:
@@ -694,6 +707,7 @@ class Replicator:
         if state.hi >= self._best_known.get(feed, 0) or feed not in self._wants:
             return  # the live push got here first
         self._states[feed] = state
+        self._summed = None
         note = self._note(feed)
         for sync in list(self._sessions.values()):
             sync.want([note])
