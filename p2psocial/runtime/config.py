@@ -45,6 +45,11 @@ class NodeConfig:
     relay_reservation_ttl: int = 3600  # seconds a circuit reservation lasts before renewal
     sync_hello_seconds: float = 10.0  # a sync peer's HELLO must arrive within this
     sync_frame_seconds: float = 30.0  # ... and a frame it began must be complete within this
+    # mail holder (docs/protocol.md M24, M25): stamp bits asked of strangers, quotas per day
+    mail_pow_bits: int = 20
+    mail_known_per_day: int = 500
+    mail_stranger_per_day: int = 5
+    mail_strangers_per_day: int = 50
 
     def with_overrides(self, **changes: Any) -> NodeConfig:
         """A copy with the given fields replaced (None values are ignored)."""
@@ -99,4 +104,9 @@ def load_config(path: Path) -> NodeConfig:
                              "address (…/p2p/<relay id>)")
     if min(config.sync_hello_seconds, config.sync_frame_seconds) <= 0:
         raise UsageError(f"{path}: sync_hello_seconds and sync_frame_seconds must be positive")
+    if not 0 <= config.mail_pow_bits <= 28 or min(
+            config.mail_known_per_day, config.mail_stranger_per_day,
+            config.mail_strangers_per_day) < 0:
+        raise UsageError(f"{path}: mail_pow_bits must be 0 to 28 and the mail quotas "
+                         "cannot be negative")
     return config

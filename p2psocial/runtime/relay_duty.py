@@ -101,6 +101,13 @@ class RelayDuty:
     def _named(self) -> dict[bytes, bytes | None]:
         return {m: self._accounts.get(m) for m in self._members}
 
+    def mail_accounts(self) -> set[bytes]:
+        """The accounts whose mail this relay holds (M14): each member's named account, or
+        the member's key; none the owner blocks."""
+        refused = self._refused(self._replicator.blocked)
+        held = {m if a is None else a for m, a in self._named().items() if m not in refused}
+        return held - refused
+
     @property
     def members(self) -> list[str]:
         """Handles of the members."""

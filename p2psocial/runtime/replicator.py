@@ -252,7 +252,7 @@ class Replicator:
     async def _recompute_wants(self) -> None:
         config = self.node.config
         blocked_before = self._blocked
-        self._blocked = await self.store.blocking(self.me)
+        self._blocked = await self.store.blocked_feeds(self.me)  # every device feed (S10)
         graph: dict[bytes, set[bytes]] = {}
         frontier = {self.me}
         for _ in range(config.hops):
@@ -308,7 +308,7 @@ class Replicator:
 
     @property
     def blocked(self) -> set[bytes]:
-        """Feeds my user blocks."""
+        """Feeds my user blocks, with each blocked account and all its device feeds (S10)."""
         return self._blocked
 
     def spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
