@@ -16,6 +16,7 @@ from typing import Any
 from p2psocial.cli import (
     account_commands,
     archive_commands,
+    dm_commands,
     node_commands,
     passphrase,
     render,
@@ -356,6 +357,7 @@ async def _invite(args: argparse.Namespace, service: UserAPI) -> int:
 
 
 _HANDLERS.update(social_commands.HANDLERS)
+_HANDLERS.update(dm_commands.HANDLERS)
 _HANDLERS.update(search_commands.HANDLERS)
 VERBS = frozenset({*_HANDLERS, "init", "id", "import", "export", "run", "peers", "status",
                    "connect", "relay", *account_commands.VERB_NAMES})

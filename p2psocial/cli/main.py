@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import NoReturn
 
 from p2psocial import __version__
-from p2psocial.cli import account_commands, commands, search_commands, social_commands
+from p2psocial.cli import (
+    account_commands,
+    commands,
+    dm_commands,
+    search_commands,
+    social_commands,
+)
 from p2psocial.core.errors import P2PSocialError, UsageError
 
 EXIT_ERROR = 1
@@ -69,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     account_commands.add_verbs(verb)
     social_commands.add_verbs(verb)
     search_commands.add_verbs(verb)
+    dm_commands.add_verbs(verb)
     return p
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from p2psocial.runtime.mail_views import ConversationView
 from p2psocial.runtime.search_views import SearchView
 from p2psocial.runtime.social_views import MuteView
 from p2psocial.runtime.views import (
@@ -69,7 +70,6 @@ _METHODS = [
     Method("repost", "service", EntryView),
     Method("unrepost", "service", EntryView),
     Method("delete", "service", EntryView),
-    Method("send_dm", "service", EntryView),
     Method("confirm_restored", "service"),
     Method("feed", "service", FeedView),
     Method("feeds", "service", FeedView, many=True),
@@ -104,6 +104,13 @@ _METHODS = [
     # search (runtime/service/search.py)
     Method("search", "service", SearchView),
     Method("tag", "service", EntryView, many=True),
+    # private conversations (runtime/service/messages.py)
+    Method("send_message", "service", ConversationView),
+    Method("inbox", "service", ConversationView, many=True),
+    Method("conversation", "service", ConversationView),
+    Method("accept", "service", ConversationView),
+    Method("decline", "service"),
+    Method("mark_read", "service"),
     Method("peers", "node", PeerView, many=True),
     Method("status", "node", NodeStatus),
     Method("connect", "node", PeerView),

@@ -66,6 +66,7 @@ from p2psocial.net.autonat import ReachabilityWatch, serve_dialback
 from p2psocial.net.holepunch import HolePuncher
 from p2psocial.runtime.account_sync import AccountSync
 from p2psocial.runtime.announcer import Announcer
+from p2psocial.runtime.mail_client import MailClient
 from p2psocial.runtime.mail_holder import MailHolder, holder_config
 from p2psocial.runtime.peer_sync import AGENT, READ_BYTES, PeerSync, circuit_budget
 from p2psocial.runtime.redial import Redialer
@@ -167,6 +168,7 @@ class Replicator:
         self.duty: RelayDuty | None = RelayDuty(self, bridge, host) if node.config.relay \
             else None
         self.mail = MailHolder(self, bridge, host, holder_config(node.config))  # M14
+        self.mail_client = MailClient(self, bridge, host, self.mail)  # M16-M20
         self.puncher, self.reach = HolePuncher(host), ReachabilityWatch(host)
         self.puncher.on_direct = lambda peer: bridge.call_soon_asyncio(self._went_direct, peer)
         self.announcer = Announcer(  # heads of held feeds on gossip, held feeds on the DHT
@@ -203,6 +205,8 @@ class Replicator:
                 self._spawn(self.duty.keep_provided(), "provide members")
         await self.accounts.start()
         self.mail.start()
+        self.mail_client.start()
+        node.service.mail_queued = self.mail_client.send_soon
         await self._recompute_wants()
         await self.relays.refresh()
         self._spawn(self._reach_authors_loop(), "reach authors")
@@ -595,6 +599,7 @@ class Replicator:
 
     def _on_connected(self, conn: ConnectedPeer) -> None:
         log.info("connected to %s (%s, %s)", conn.peer, conn.route.value, conn.remote_addr)
+        self.mail_client.connected(conn.peer)
         if self._refusing(conn.peer):
             self._spawn(self._disconnect_soon(conn.peer), "disconnect")
         elif conn.direction is not Direction.INBOUND:

@@ -25,6 +25,7 @@ from p2psocial.runtime.service.base import (
     ServiceCore,
 )
 from p2psocial.runtime.service.graph import Graph
+from p2psocial.runtime.service.messages import Messages
 from p2psocial.runtime.service.posting import Posting
 from p2psocial.runtime.service.reading import Reading
 from p2psocial.runtime.service.relays import RelaysService, relay_token_key
@@ -33,7 +34,7 @@ from p2psocial.runtime.service.social import Social
 
 
 class Service(Posting, Graph, RelaysService, Reading, ArchiveService, AccountsService, Social,
-              Searching):
+              Searching, Messages):
     """The user's actions and views over one store."""
 
 

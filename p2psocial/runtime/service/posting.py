@@ -20,7 +20,7 @@ from p2psocial.core.content import (
     React,
     Repost,
 )
-from p2psocial.core.dm import OpenedMessage, open_message, seal_message
+from p2psocial.core.dm import OpenedMessage, open_message
 from p2psocial.core.entry import Entry
 from p2psocial.core.errors import UsageError
 from p2psocial.core.text import mentions_in, tags_in
@@ -118,11 +118,6 @@ class Posting(ServiceCore):
         if target.payload is None:
             raise UsageError("that entry is already deleted")
         return await self.append(Delete(target=target_hash))
-
-    async def send_dm(self, handles: Sequence[str], text: str) -> EntryView:
-        """Send an encrypted private message readable only by `handles` and me."""
-        readers = [await self._other(h, "message") for h in handles]
-        return await self.append(seal_message(self.identity(), readers, text.strip()))
 
     def open_dm(self, entry: Entry) -> OpenedMessage | None:
         """A private message opened with my key, or None if it is not for me."""
