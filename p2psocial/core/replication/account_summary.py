@@ -10,7 +10,7 @@ Rules:
   feed of it at the account's depth, and holds each feed whole from its floor to its head,
   unforked; otherwise it states the feeds in WANT notes, as before.
 - A4 (`Holding`): the receiver compares its own summary; when equal, the peer holds of each
-  feed what `peer_note` says, as if it had sent that WANT note.
+  feed what `peer_spans` says, as if it had sent that WANT note.
 - `SummaryCache` keeps the last summary per account; both sides pass one so a summary is
   computed once per change of the account's ops or heads, not once per session.
 Pure: the driver gives what it holds (op hashes, feed states); nothing here reads a store.
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from p2psocial.core.encoding import digest, encode
 from p2psocial.core.feed import FeedState
-from p2psocial.core.replication.messages import AccountNote, WantNote
+from p2psocial.core.replication.messages import AccountNote
 
 
 def summary(op_hashes: Iterable[bytes], heads: Mapping[bytes, int]) -> bytes:
@@ -137,7 +137,8 @@ class Holding:
                  else cache.summary(account, op_hashes, heads))
         return cls(value, heads, tuple(sorted(op_hashes)))
 
-    def peer_notes(self, depth: int) -> list[WantNote]:
-        """A4: what a peer whose summary equals this one holds, as WANT notes at `depth`."""
-        return [WantNote(feed, floor(hi, depth) if hi else 0, hi, depth)
+    def peer_spans(self, depth: int) -> list[tuple[bytes, int, int, int]]:
+        """A4: what a peer whose summary equals this one holds, as WANT notes
+        `(feed, lo, hi, depth)` for Knowledge.defer_peer_wants."""
+        return [(feed, floor(hi, depth) if hi else 0, hi, depth)
                 for feed, hi in self.heads.items()]

@@ -16,6 +16,10 @@ Rules (docs/protocol.md, "What the peer holds", "Live", "Asking again"):
   peer's range offers entries that would grow mine, never twice for the same two ranges (a
   peer whose statements overstate cannot make me ask forever). While not caught up the
   check waits, and the feed is remembered for when SYNCED arrives.
+- A peer whose account summary matched (A4) wants a whole account's feeds at once, holding
+  what I hold: those notes are kept as they came (`defer_peer_wants`) and each is applied
+  the first time anything asks about its feed, so a reconnect of thousands of unchanged
+  feeds does no per-feed work beyond a dict entry.
 - Only feeds one side wants are tracked, so a peer cannot grow this state with HAVEs of
   feeds nobody asked about; and a statement of nothing keeps no range (a relay wants every
   member's feed and hears "nothing" of most of them from each member: members squared).
@@ -82,18 +86,44 @@ class Knowledge:
         self._told: dict[bytes, Span] = {}
         self._asked: dict[bytes, tuple[Span, Span]] = {}
         self._recheck: set[bytes] = set()
+        # WANT notes of matched accounts (A4), not applied yet: feed -> (lo, hi, depth)
+        self._deferred: dict[bytes, tuple[int, int, int]] = {}
 
     def tracks(self, feed: bytes) -> bool:
         """True if one side wants `feed`."""
-        return feed in self.mine or feed in self.peer_depth
+        return feed in self.mine or self.wanted_by_peer(feed)
+
+    def wanted_by_peer(self, feed: bytes) -> bool:
+        """True if the peer wants `feed`."""
+        return feed in self.peer_depth or feed in self._deferred
+
+    def peer_want_count(self) -> int:
+        """How many feeds the peer wants."""
+        return len(self.peer_depth) + len(self._deferred)
 
     def holds(self, feed: bytes) -> Span:
         """What I believe the peer holds of `feed`."""
+        self._settle(feed)
         known = self._ranges.get(feed)
         return EMPTY if known is None else known.belief
 
+    def defer_peer_wants(self, notes: Iterable[tuple[bytes, int, int, int]]) -> None:
+        """WANT notes `(feed, lo, hi, depth)` the peer stands for by a matched summary (A4),
+        applied as `peer_wants` when their feed is first asked about."""
+        for feed, lo, hi, depth in notes:
+            if feed in self.peer_depth or feed in self._deferred:
+                self.peer_wants(WantNote(feed, lo, hi, depth))
+            else:
+                self._deferred[feed] = (lo, hi, depth)
+
+    def _settle(self, feed: bytes) -> None:
+        deferred = self._deferred.pop(feed, None) if self._deferred else None
+        if deferred is not None:
+            self.peer_wants(WantNote(feed, *deferred))
+
     def peer_wants(self, note: WantNote) -> None:
         """The peer sent a WANT note: its word, and what is sure, replace my guesses."""
+        self._settle(note.feed)
         self.peer_depth[note.feed] = note.depth
         known = self._range(note.feed)
         known.state(Span(note.lo, note.hi))
@@ -101,6 +131,7 @@ class Knowledge:
 
     def peer_unwants(self, feed: bytes) -> None:
         """The peer sent UNWANT for `feed`."""
+        self._settle(feed)
         self.peer_depth.pop(feed, None)
         self._told.pop(feed, None)
         if feed in self.mine:
@@ -114,6 +145,7 @@ class Knowledge:
 
     def i_unwant(self, feed: bytes) -> None:
         """I sent UNWANT for `feed`."""
+        self._settle(feed)
         self.mine.pop(feed, None)
         self._asked.pop(feed, None)
         self._recheck.discard(feed)
@@ -122,15 +154,18 @@ class Knowledge:
 
     def stated(self, feed: bytes, span: Span) -> None:
         """The peer says it holds `span` (a HAVE note, or entries it sent)."""
+        self._settle(feed)
         if self.tracks(feed) and not span.empty:  # "nothing" states nothing: no range kept
             self._range(feed).state(span)
 
     def sent(self, feed: bytes, span: Span) -> None:
         """Entries covering `span` go to the peer."""
+        self._settle(feed)
         self._range(feed).send(span)
 
     def answer(self, note: WantNote, held: Span) -> list[SendRange]:
         """The runs answering the peer's `note` (my HAVE tells it `held`)."""
+        self._settle(note.feed)
         if note.feed not in self.peer_depth:
             return []
         self._told[note.feed] = held
@@ -138,6 +173,7 @@ class Knowledge:
 
     def push(self, feed: bytes, held: Span) -> tuple[list[SendRange], HaveNote | None]:
         """My range of `feed` is `held`: the runs that extend the peer's, and maybe a HAVE."""
+        self._settle(feed)
         depth = self.peer_depth.get(feed)
         if depth is None:
             return [], None
@@ -151,6 +187,7 @@ class Knowledge:
 
     def ask_again(self, feed: bytes, state: FeedState, caught_up: bool) -> WantNote | None:
         """A fresh WANT note for `feed` if the peer holds what would grow my range."""
+        self._settle(feed)
         mine = self.mine.get(feed)
         if mine is None or state.forked:
             return None
@@ -172,10 +209,12 @@ class Knowledge:
         return due
 
     def ranges_kept(self) -> int:
-        """How many feeds' peer ranges this session keeps (its memory grows with these)."""
-        return len(self._ranges)
+        """How many feeds' peer ranges this session keeps (its memory grows with these),
+        deferred ones included."""
+        return len(self._ranges) + len(self._deferred)
 
     def _range(self, feed: bytes) -> PeerRange:
+        self._settle(feed)
         known = self._ranges.get(feed)
         if known is None:
             known = self._ranges[feed] = PeerRange()

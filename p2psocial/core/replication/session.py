@@ -203,7 +203,7 @@ class SyncSession:
 
     def peer_wants(self, feed: bytes) -> bool:
         """True if the peer wants `feed` (so entries of it are worth reading and sending)."""
-        return feed in self._known.peer_depth
+        return self._known.wanted_by_peer(feed)
 
     def peer_holds(self, feed: bytes) -> Span:
         """The range of `feed` the peer is known to hold; (0, 0) if nothing is known."""
@@ -317,8 +317,9 @@ class SyncSession:
         return PeerHello(msg.version, msg.agent, msg.max_frame)
 
     def _on_want(self, notes: tuple[WantNote, ...]) -> PeerWants:
-        wanted = self._known.peer_depth
-        if len(wanted) + sum(1 for n in notes if n.feed not in wanted) > MAX_PEER_WANTS:
+        known = self._known
+        if known.peer_want_count() + sum(1 for n in notes if not known.wanted_by_peer(n.feed)
+                                         ) > MAX_PEER_WANTS:
             self._die(Code.TOO_MANY_WANTS, f"more than {MAX_PEER_WANTS} feeds wanted at once")
         self._wants_received += 1
         for note in notes:
@@ -439,8 +440,7 @@ class SyncSession:
             if holding is None or holding.summary != note.summary or self._too_many(holding):
                 differ.append(note.account)
                 continue
-            for want in holding.peer_notes(note.depth):
-                self._known.peer_wants(want)
+            self._known.defer_peer_wants(holding.peer_spans(note.depth))
             self._peer_ops.holds(note.account, holding.op_hashes)
         self._counts["summaries_matched"] += len(wants.notes) - len(differ)
         self._counts["summaries_differed"] += len(differ)
@@ -448,8 +448,9 @@ class SyncSession:
         return [*out, self._emit([outgoing.framed(Synced(self._answered))])]
 
     def _too_many(self, holding: Holding) -> bool:
-        wanted = self._known.peer_depth
-        return len(wanted) + sum(1 for f in holding.heads if f not in wanted) > MAX_PEER_WANTS
+        known = self._known
+        return known.peer_want_count() + sum(
+            1 for f in holding.heads if not known.wanted_by_peer(f)) > MAX_PEER_WANTS
 
     def more(self, asked: PeerAsksMore, states: Mapping[bytes, FeedState]) -> bytes:
         """Answer the peer's MORE (spec A5): a WANT with a note for each feed of the accounts,

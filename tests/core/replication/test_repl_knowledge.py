@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from p2psocial.core.feed import FeedState
 from p2psocial.core.replication import SendRange, Span, WantNote
 from p2psocial.core.replication.knowledge import Knowledge, PeerRange
@@ -99,3 +102,50 @@ def test_a_have_of_nothing_keeps_no_range() -> None:
     assert known.ranges_kept() == 0 and known.holds(F) == Span()
     known.stated(F, Span(1, 5))
     assert known.ranges_kept() == 1 and known.holds(F) == Span(1, 5)
+
+
+def _ops_strategy() -> st.SearchStrategy[list[tuple[str, bytes, Span]]]:
+    feeds = st.sampled_from([bytes([i]) * 32 for i in range(1, 4)])
+    span = st.tuples(st.integers(0, 6), st.integers(0, 6)).map(
+        lambda t: Span(min(t), max(t)) if min(t) > 0 else Span(0, 0))
+    return st.lists(st.one_of(
+        st.tuples(st.just("push"), feeds, span),
+        st.tuples(st.just("stated"), feeds, span),
+        st.tuples(st.just("unwant"), feeds, span),
+        st.tuples(st.just("want"), feeds, span),
+        st.tuples(st.just("ask"), feeds, span),
+    ), max_size=12)
+
+
+def test_deferred_peer_wants_behave_as_applied_ones() -> None:
+    """A4: notes kept by defer_peer_wants answer every later question as peer_wants would."""
+    @settings(max_examples=300, deadline=None)
+    @given(ops=_ops_strategy())
+    def check(ops: list[tuple[str, bytes, Span]]) -> None:
+        notes = [(bytes([i]) * 32, 1 if i != 3 else 0, 4 if i != 3 else 0, 2) for i in (1, 2, 3)]
+        mine = [WantNote(bytes([1]) * 32, 1, 4, 0), WantNote(bytes([2]) * 32, 1, 4, 0)]
+        eager, lazy = Knowledge(mine), Knowledge(mine)
+        for feed, lo, hi, depth in notes:
+            eager.peer_wants(WantNote(feed, lo, hi, depth))
+        lazy.defer_peer_wants(notes)
+        for kind, feed, span in ops:
+            assert lazy.tracks(feed) is eager.tracks(feed)
+            if kind == "push":
+                assert eager.push(feed, span) == lazy.push(feed, span)
+            elif kind == "stated":
+                eager.stated(feed, span)
+                lazy.stated(feed, span)
+            elif kind == "unwant":
+                eager.peer_unwants(feed)
+                lazy.peer_unwants(feed)
+            elif kind == "want":
+                note = WantNote(feed, span.lo, span.hi, 0)
+                eager.peer_wants(note)
+                lazy.peer_wants(note)
+            else:
+                state = FeedState(feed, span.lo, span.hi)
+                assert eager.ask_again(feed, state, True) == lazy.ask_again(feed, state, True)
+            assert eager.holds(feed) == lazy.holds(feed)
+            assert eager.wanted_by_peer(feed) is lazy.wanted_by_peer(feed)
+            assert eager.peer_want_count() == lazy.peer_want_count()
+    check()
