@@ -194,7 +194,8 @@ class AccountSync:
         changed = False
         for account, raws in by_account.items():
             self._with_ops.add(account)
-            changed |= await self._learn_members(account) and account in self._wanted()
+            changed |= await self._learn_members(account) and (
+                account in self._wanted() or account in self._blocked())
             if account in self._blocked():
                 continue
             for sync in list(self._sessions()):
@@ -244,7 +245,8 @@ class AccountSync:
             if account not in self._with_ops:
                 self._with_ops.add(account)
                 self._op_hashes.update(await self._store.accounts.op_hashes([account]))
-                changed |= await self._learn_members(account) and account in self._wanted()
+                changed |= await self._learn_members(account) and (
+                    account in self._wanted() or account in self._blocked())
         self._caught_up_at = generation
         if changed:
             self._wants_changed()

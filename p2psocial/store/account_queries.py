@@ -73,11 +73,17 @@ def contacts_cte(single: bool) -> str:
     return f"WITH {_MINE},{_FOLLOWS},{_BLOCKS}"
 
 
-# Every feed :me's account blocks (S9, across its feeds), and every feed of the accounts it
-# blocks: what the store refuses to store.
-BLOCKED_FEEDS = (f"{contacts_cte(False)} SELECT dst FROM blocks WHERE value = 1 UNION "
-                 "SELECT d2.feed FROM blocks b CROSS JOIN account_devices d ON d.feed = b.dst "
-                 "CROSS JOIN account_devices d2 ON d2.account = d.account WHERE b.value = 1")
+# The accounts :me blocks (a blocked device feed stands for its account).
+BLOCKED_ACCOUNTS = ("SELECT coalesce(bd.account, b.dst) FROM blocks b "
+                    "LEFT JOIN account_devices bd ON bd.feed = b.dst WHERE b.value = 1")
+
+# Every feed :me's account blocks (S9, across its feeds), each account it blocks (S10: a
+# blocked device feed blocks its account) and every device feed of those accounts: what the
+# store refuses to store, the replicator to want or serve, the views to show.
+BLOCKED_FEEDS = (f"{contacts_cte(False)}, blocked(a) AS MATERIALIZED ({BLOCKED_ACCOUNTS}) "
+                 "SELECT dst FROM blocks WHERE value = 1 UNION SELECT a FROM blocked UNION "
+                 "SELECT d.feed FROM blocked CROSS JOIN account_devices d "
+                 "ON d.account = blocked.a")
 
 # The feeds of :me's account.
 MINE_FEEDS = f"WITH {_MINE} SELECT f FROM mine"
@@ -88,8 +94,9 @@ def notifications_cte(single: bool) -> str:
     return f"WITH {_MINE},{_OWN_BLOCKS if single else _BLOCKS}"
 
 
-FOLLOWING = ("SELECT dst FROM follows WHERE value = 1 AND dst NOT IN "
-             "(SELECT dst FROM blocks WHERE value = 1)")
+# Followed feeds, but none of an account blocked (S10: through it or any of its devices).
+FOLLOWING = ("SELECT fo.dst FROM follows fo LEFT JOIN account_devices fd ON fd.feed = fo.dst "
+             f"WHERE fo.value = 1 AND coalesce(fd.account, fo.dst) NOT IN ({BLOCKED_ACCOUNTS})")
 BLOCKING = "SELECT dst FROM blocks WHERE value = 1"
 
 # sources(f): every feed of the accounts `accounts(a)` (a feed with no row is its own).
@@ -105,6 +112,10 @@ _FOLLOWED_OWN = f"""WITH
         SELECT coalesce(d.account, c.dst) FROM contacts c
         LEFT JOIN account_devices d ON d.feed = c.dst
         WHERE c.src = :me AND c.following = 1 AND c.blocking = 0
+        AND coalesce(d.account, c.dst) NOT IN (
+            SELECT coalesce(bd.account, b.dst) FROM contacts b
+            LEFT JOIN account_devices bd ON bd.feed = b.dst
+            WHERE b.src = :me AND b.blocking = 1)
         UNION ALL SELECT {_MY_ACCOUNT})"""
 _FOLLOWED_MERGED = contacts_cte(False) + f""",
     followed(a) AS (
@@ -211,7 +222,3 @@ def notification_sources(plain: str) -> str:
         plain = plain.replace(old, new)
     return plain
 
-
-# The accounts :me blocks (a blocked device feed stands for its account).
-BLOCKED_ACCOUNTS = ("SELECT coalesce(bd.account, b.dst) FROM blocks b "
-                    "LEFT JOIN account_devices bd ON bd.feed = b.dst WHERE b.value = 1")

@@ -168,13 +168,8 @@ class Queries:
                 (root,)) as cur:
             out.extend(entry_of_row(r) for r in await cur.fetchall())
         if viewer is not None:
-            blocked = await self.blocking(viewer)
-            if self.accounts.active and blocked:
-                account = await self.accounts.accounts_of(blocked | {e.author for e in out})
-                blocked = {account[b] for b in blocked}
-                out = [e for e in out if account[e.author] not in blocked]
-            else:
-                out = [e for e in out if e.author not in blocked]
+            blocked = await self.blocked_feeds(viewer)
+            out = [e for e in out if e.author not in blocked]
         return out
 
     @translated
@@ -322,6 +317,18 @@ class Queries:
             return await self._account_contact_set(acct.BLOCKING, src)
         return await self._contact_set("SELECT dst FROM contacts WHERE src = ? AND "
                                        "blocking = 1", src)
+
+    @translated
+    async def blocked_feeds(self, src: bytes) -> set[bytes]:
+        """Every feed whose entries `src` must not replicate, serve or show: the feeds it
+        blocks (as `blocking`) and, with accounts, each account blocked through its id or
+        one of its device feeds, with all that account's device feeds (S10). One query; the
+        one answer for every "is this blocked?" outside the block verbs."""
+        if not self.accounts.active:
+            return await self.blocking(src)
+        accounts = self.accounts
+        found: set[bytes] = await accounts.in_db_thread(accounts.blocked_feeds_sync, src)
+        return found
 
     @translated
     async def followers(self, dst: bytes) -> set[bytes]:

@@ -2,6 +2,8 @@
 
 Rules:
 - Following a feed nothing here has seen (most likely a typo) needs `unknown`.
+- A block names one key, but blocks the person (S10): blocking a key whose account is
+  blocked already is refused; unblocking it names the key the block named.
 - An invite also remembers where the inviter can be reached, and if I have no relays yet,
   the inviter's relays become mine (with the invite to present when joining).
 """
@@ -73,14 +75,19 @@ class Graph(ServiceCore):
     async def block(self, handle: str) -> EntryView:
         """Block a feed: it is hidden, and never replicated or served."""
         key = await self._other(handle, "block")
-        if key in await self.store.blocking(self.public_key):
+        if key in await self.store.blocked_feeds(self.public_key):  # or its person (S10)
             raise UsageError(f"you already block {handle_of(key)}")
         return await self.append(Block(feed=key))
 
     async def unblock(self, handle: str) -> EntryView:
         """Lift a block."""
         key = await self._other(handle, "unblock")
-        if key not in await self.store.blocking(self.public_key):
+        blocking = await self.store.blocking(self.public_key)
+        if key not in blocking:
+            if key in await self.store.blocked_feeds(self.public_key):
+                raise UsageError(f"you block {handle_of(key)} as " + ", ".join(
+                    sorted(handle_of(k) for k in await self._same_person(key, blocking)))
+                    + ": unblock that")
             raise UsageError(f"you do not block {handle_of(key)}")
         return await self.append(Unblock(feed=key))
 
@@ -88,6 +95,11 @@ class Graph(ServiceCore):
         """Handles of the feeds a feed follows (default: mine), held or not yet held."""
         key = self.public_key if handle is None else await self.key_of(handle)
         return sorted(handle_of(k) for k in await self.store.following(key))
+
+    async def _same_person(self, key: bytes, among: set[bytes]) -> set[bytes]:
+        """The keys of `among` that are `key`'s account or one of its device feeds."""
+        accounts = await self.store.accounts.accounts_of([key, *among])
+        return {k for k in among if accounts[k] == accounts[key]}
 
     async def blocking(self) -> list[str]:
         """Handles of the feeds I block."""

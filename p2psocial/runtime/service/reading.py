@@ -1,5 +1,9 @@
 """Reading: feeds, logs, the timeline, threads, notifications and finding people; all in
 views (p2psocial.runtime.views), newest first, paged by cursors.
+
+Rules:
+- A feed shows as blocked if I block it, its account or any device of its account (S10:
+  `Store.blocked_feeds`).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ class Reading(ServiceCore):
         state = await self.store.feed_state(key)
         profile = await self.store.profile(key)
         following = await self.store.following(self.public_key)
-        blocking = await self.store.blocking(self.public_key)
+        blocking = await self.store.blocked_feeds(self.public_key)
         return FeedView(author=handle_of(key), name=profile.name, bio=profile.bio,
                         lo=state.lo, hi=state.hi, forked=state.forked,
                         following=key in following, blocked=key in blocking,
@@ -71,7 +75,7 @@ class Reading(ServiceCore):
         """Every feed held, with my relation to it."""
         states = await self.store.feed_states()
         following = await self.store.following(self.public_key)
-        blocking = await self.store.blocking(self.public_key)
+        blocking = await self.store.blocked_feeds(self.public_key)
         profiles = await self.store.profiles(states)
         out = []
         for key, state in sorted(states.items(), key=lambda kv: kv[0] != self.public_key):
@@ -125,7 +129,7 @@ class Reading(ServiceCore):
             return []
         found = await self.store.find_profiles(text, limit=page_size(limit))
         following = await self.store.following(self.public_key)
-        blocking = await self.store.blocking(self.public_key)
+        blocking = await self.store.blocked_feeds(self.public_key)
         states = await self.store.feed_states([p.author for p in found])
         out = []
         for p in found:

@@ -67,13 +67,7 @@ class Searching(ServiceCore):
     async def _blocked_feeds(self) -> set[bytes]:
         """Every feed I block: with accounts, each device feed of a person I block (the
         store refuses their new entries; these are the ones held from before)."""
-        blocked = await self.store.blocking(self.public_key)
-        if not self.store.accounts.active:
-            return blocked
-        accounts = self.store.accounts
-        feeds: set[bytes] = await accounts.in_db_thread(accounts.blocked_feeds_sync,
-                                                        self.public_key)
-        return blocked | feeds
+        return await self.store.blocked_feeds(self.public_key)
 
     async def _matching(self, match: str, *, limit: int,
                         authors: dict[bytes, int | None] | None = None,
