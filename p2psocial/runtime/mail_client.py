@@ -5,7 +5,9 @@ Rules:
 - Sending is the service's (seal per account into store.outbox, runtime/service/messages);
   this module delivers what the outbox holds: each due wrap is PUT to the holders core
   `route.plan_route` gives (the mailbox account's relays from its `relays` entry held, then
-  the relays an invite from it named, then its devices connected here), retried with
+  the relays an invite from it named; if neither names any, my own relays, which hold A's
+  mail if A shares one with me, else `not-here`; then A's devices connected here; the DHT
+  providers source of M16 is not used yet), retried with
   backoff (`route.next_try_ms`). A `pow` answer: the stamp is made off the event loop and
   the PUT sent again. A wrap is done when core `route.delivered` says so, or every holder
   of its route holds it (an account with one relay).
@@ -93,6 +95,12 @@ class MailClient:
         if peer in self._relay_peers and account == self._holder.own_account():
             self.fetch_soon()  # M19: only a hint, only from my relays
 
+    async def drop_blocked(self, accounts: set[bytes]) -> None:
+        """M27: messages held from writers just blocked go at once."""
+        for account in accounts:
+            if await self._store.inbox.drop_from(account):
+                log.info("mail: dropped the messages of a writer I block")
+
     # --- delivering -----------------------------------------------------------------------
 
     async def _deliver_loop(self) -> None:
@@ -117,7 +125,10 @@ class MailClient:
                      and self._replicator.is_connected(handle_of(d))]
         direct = [a for a in hints if a.endswith(f"/p2p/{handle}")]
         invite = [a for a in hints if a not in direct]
-        route = plan_route(relays=relays, invite=invite, devices=[*reachable, *direct])
+        route = plan_route(relays=relays, invite=invite)
+        if not route.addrs:  # no source names A's holders: a relay we may share, then A
+            mine = await self._replicator.relays.my_relays()
+            route = plan_route(relays=mine, devices=[*reachable, *direct])
         return route.addrs, route.to_devices
 
     async def _deliver(self, item: OutboxItem) -> None:

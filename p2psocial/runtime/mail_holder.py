@@ -80,13 +80,18 @@ async def read_all(channel: Channel, limit: int) -> bytes:
 
 
 async def exchange(bridge: Any, host: Host, peer: str, request: bytes) -> bytes:
-    """(asyncio) One mail request to `peer` and its raw answer (M15).
+    """(asyncio) One mail request to `peer` (a handle or a full address) and its raw
+    answer (M15).
 
     Raises:
         NetError: no stream, or the stream broke.
     """
+    handle = peer.rsplit("/p2p/", 1)[-1]
+
     async def in_trio() -> bytes:
-        async with await host.open_stream(peer, MAIL_PROTOCOL) as channel:
+        if handle != peer and not host.is_connected(handle):
+            await host.dial(peer)  # an address: dial it (open_stream dials handles only)
+        async with await host.open_stream(handle, MAIL_PROTOCOL) as channel:
             await channel.send_all(request)
             await channel.send_eof()
             return await read_all(channel, MAX_MAIL_ANSWER_BYTES)

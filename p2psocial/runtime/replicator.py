@@ -257,6 +257,8 @@ class Replicator:
         config = self.node.config
         blocked_before = self._blocked
         self._blocked = await self.store.blocked_feeds(self.me)  # every device feed (S10)
+        if self._blocked - blocked_before:  # M27: their private messages go at once
+            self._spawn(self.mail_client.drop_blocked(self._blocked - blocked_before), "mail")
         graph: dict[bytes, set[bytes]] = {}
         frontier = {self.me}
         for _ in range(config.hops):

@@ -13,7 +13,8 @@ Rules:
 - A conversation is named by a handle (the conversation of me and that person) or by a prefix
   of its id in hex (at least MIN_REF_HEX digits).
 - Views fold the held messages with core `conversation.fold`; blocked writers never show
-  (M27); read state is this device's (M13).
+  (M27): a request whose every message is theirs is not listed. Read state is this
+  device's (M13).
 """
 
 from __future__ import annotations
@@ -144,8 +145,9 @@ class Messages(ServiceCore):
     async def inbox(self) -> list[ConversationView]:
         """Every conversation, the latest first, with its last message and unread count."""
         me = await self._account(self.public_key)
-        return [await self._conv_view(row.conv, me, limit=1, page=False)
-                for row in await self.store.inbox.conversations()]
+        views = [await self._conv_view(row.conv, me, limit=1, page=False)
+                 for row in await self.store.inbox.conversations() if row.messages]
+        return [v for v in views if v.last is not None or v.state == "accepted"]
 
     async def conversation(self, ref: str, limit: int = 50,
                            before: int | None = None) -> ConversationView:
