@@ -108,3 +108,15 @@ async def test_the_holder_answers_puts_and_fetches_by_the_spec(tmp_path: Path) -
     finally:
         await bob.stop()
         alice.stop()
+
+
+def test_the_config_refuses_a_stamp_no_holder_may_ask(tmp_path: Path) -> None:
+    from p2psocial.core.errors import UsageError
+    from p2psocial.runtime.config import load_config
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"mail_pow_bits": 29}))
+    with pytest.raises(UsageError, match="mail_pow_bits"):
+        load_config(path)
+    path.write_text(json.dumps({"mail_pow_bits": 8, "mail_stranger_per_day": 2}))
+    config = load_config(path)
+    assert (config.mail_pow_bits, config.mail_stranger_per_day) == (8, 2)
