@@ -51,6 +51,9 @@ from p2psocial.store.outbox import OutboxItem
 
 log = logging.getLogger(__name__)
 FETCH_SECONDS = 60.0
+MAX_IDLE_SECONDS = 60.0  # the outbox is looked at again at the latest after this
+# answers no later try changes (M18): the reader blocks me, or my wrap is malformed
+FINAL = frozenset({Status.BLOCKED, Status.BAD})
 CURSOR_PREFIX = "mail:cursor:"
 LOCAL = "local"
 
@@ -111,8 +114,11 @@ class MailClient:
                     await self._deliver(item)
                 except P2PSocialError as exc:
                     log.info("mail: a delivery round failed: %s", exc)
+            due = await self._store.outbox.next_due()  # sleep until then, not poll
+            wait = MAX_IDLE_SECONDS if due is None else (due - now_ms()) / 1000
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._send_wake.wait(), 1.0)
+                await asyncio.wait_for(self._send_wake.wait(),
+                                       min(max(wait, 0.05), MAX_IDLE_SECONDS))
 
     async def _route_of(self, account: bytes) -> tuple[tuple[str, ...], bool]:
         feeds = [account, *self._replicator.accounts.members.get(account, ())]
@@ -133,7 +139,7 @@ class MailClient:
 
     async def _deliver(self, item: OutboxItem) -> None:
         addrs, to_devices = await self._route_of(item.account)
-        held = 0
+        held = final = 0
         for addr in addrs:
             answer = await self._put(addr, item.wrap)
             if answer is not None and answer.held:
@@ -142,12 +148,14 @@ class MailClient:
                     break
             elif answer is not None:
                 log.info("mail: a holder answered %s", answer.status.value)
+                final += answer.status in FINAL
         done = delivered(held, to_devices=to_devices) or (bool(addrs) and held == len(addrs))
+        refused = not done and bool(addrs) and final == len(addrs)  # M18: no retry helps
         now = now_ms()
         await self._store.outbox.record(
             item.wrap_hash, held_by=held, delivered=done,
-            next_try=None if done else next_try_ms(item.attempts, written_ms=item.written,
-                                                   now_ms=now))
+            next_try=None if done or refused else next_try_ms(
+                item.attempts, written_ms=item.written, now_ms=now))
 
     async def _put(self, addr: str, wrap: bytes) -> Answer | None:
         try:

@@ -65,6 +65,12 @@ class Outbox(MailTable):
         return [_item(r) for r in rows]
 
     @translated
+    async def next_due(self) -> int | None:
+        """When the earliest pending wrap is due (ms), or None if none is pending."""
+        rows = await self._all("SELECT min(next_try) FROM outbox WHERE next_try IS NOT NULL")
+        return None if not rows or rows[0][0] is None else int(rows[0][0])
+
+    @translated
     async def of_conversation(self, conv: bytes) -> list[OutboxItem]:
         """Every wrap written in a conversation, in the order written."""
         rows = await self._all(f"SELECT {_COLUMNS} FROM outbox WHERE conv = ? "

@@ -9,6 +9,7 @@ the stream unanswered and stores nothing; once alice blocks bob he is told `bloc
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
@@ -104,6 +105,14 @@ async def test_the_holder_answers_puts_and_fetches_by_the_spec(tmp_path: Path) -
         alice.cli("block", bob.handle)
         later = encode_request(Put(wrap_for(BOB, alice_key, "again")))
         assert parse_answer(await ask(later)).status is Status.BLOCKED
+        assert held_wraps(alice.home) == [raw]
+        # bob's own client (M18): a `blocked` answer from every holder tried ends the try at
+        # once, "not delivered", instead of retrying for 7 days
+        await bob.service.send_message([alice.handle], "let me in")
+        deadline = time.monotonic() + 30
+        while await bob.store.outbox.next_due() is not None and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert await bob.store.outbox.next_due() is None
         assert held_wraps(alice.home) == [raw]
     finally:
         await bob.stop()

@@ -116,10 +116,12 @@ async def test_outbox_retries_then_delivers_or_gives_up(store: Store) -> None:
     await store.outbox.add(b"1" * 32, account=A, conv=conv, wrap=b"wrap-1", written_ms=BASE_TS)
     await store.outbox.add(b"2" * 32, account=C, conv=conv, wrap=b"wrap-2", written_ms=BASE_TS)
     assert [i.wrap for i in await store.outbox.due(BASE_TS)] == [b"wrap-1", b"wrap-2"]
+    assert await store.outbox.next_due() == BASE_TS
     later = next_try_ms(0, written_ms=BASE_TS, now_ms=BASE_TS)
     await store.outbox.record(b"1" * 32, held_by=1, delivered=False, next_try=later)
     await store.outbox.record(b"2" * 32, held_by=0, delivered=False, next_try=None)
     assert [i.wrap for i in await store.outbox.due(BASE_TS)] == []
+    assert await store.outbox.next_due() == later  # the client sleeps until then
     [due] = await store.outbox.due(later)
     assert (due.attempts, due.held_by, due.status) == (1, 1, OutboxStatus.PENDING)
     await store.outbox.record(b"1" * 32, held_by=2, delivered=True, next_try=later + 1)
@@ -127,3 +129,4 @@ async def test_outbox_retries_then_delivers_or_gives_up(store: Store) -> None:
               await store.outbox.of_conversation(conv)}
     assert states == {A: (OutboxStatus.DELIVERED, None), C: (OutboxStatus.FAILED, None)}
     assert await store.outbox.due(later * 2) == []
+    assert await store.outbox.next_due() is None
