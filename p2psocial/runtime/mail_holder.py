@@ -58,6 +58,7 @@ from p2psocial.runtime.account_home import read_account
 log = logging.getLogger(__name__)
 EXPIRE_SECONDS = 600.0
 NOTIFY_GAP_SECONDS = 1.0
+MAX_NOTIFIED = 1024  # devices remembered for the NOTIFY gap before old ones go
 
 NotifyHook = Callable[[str, bytes, int], None]
 
@@ -227,6 +228,9 @@ class MailHolder:
         if mailbox.account == self.own_account() and self.on_stored is not None:
             self.on_stored(mailbox.account)
         now = time.monotonic()
+        if len(self._notified) > MAX_NOTIFIED:  # only the last second's matter: bounded
+            self._notified = {d: t for d, t in self._notified.items()
+                              if now - t < NOTIFY_GAP_SECONDS}
         for device in mailbox.devices - {self._me}:
             if (now - self._notified.get(device, -NOTIFY_GAP_SECONDS) >= NOTIFY_GAP_SECONDS
                     and self._replicator.is_connected(handle_of(device))):
