@@ -5,7 +5,7 @@ Rules:
   its result, or one JSON value with `--json`: `search` an object with `posts` and `feeds`
   (the people whose name or bio matches), `tag` a list of posts.
 - Text: the matching people first (name, full handle, relation, and the bio's first line),
-  then the posts as `feed` prints them, newest stored first.
+  then the posts as `feed` prints them, newest first by time.
 - What the user types is searched literally, with the small syntax core.search_query
   documents (`"a phrase"`, `word*`, `#tag`); input that cannot be searched is one line on
   stderr and exit status 2, from the Service's UsageError.

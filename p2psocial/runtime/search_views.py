@@ -10,7 +10,7 @@ from p2psocial.runtime.views import EntryView, FeedView, _View
 
 @dataclass(frozen=True, slots=True)
 class SearchView(_View):
-    """What a search found: `posts` newest stored first (each `cursor` is [position]: pass
+    """What a search found: `posts` newest first by time (each `cursor` is [position]: pass
     the last one as `before` for the next page), and `feeds`: the people whose name or bio
     matches, best first, each once as its account (on the first page of a search without
     --from or --tag only)."""

@@ -8,8 +8,12 @@ Rules:
   changed). The tables' definitions live here (POST_SEARCH, PROFILE_SEARCH), not in a
   migration: `rebuild` drops and creates them, so a new definition needs only a new
   SEARCH_VERSION (migration 0004 created version 1's).
-- `post_search` holds one row per held post with a payload; its rowid is the entry's rowid
-  in `entries`. It is contentless: a row leaves through FTS5's 'delete' command given exactly
+- `post_search` holds one row per held post with a payload; its rowid is the post's key
+  (`post_key`): the post's time in whole seconds (its timestamp, or its arrival if that is
+  earlier, as the timeline's) above the entry's rowid in `entries` (31 bits), so FTS5's own
+  rowid order is time order, whatever order the posts were stored in (a backfilled feed
+  arrives newest first). Times past 2106 are clamped; within one second, later stored
+  first. It is contentless: a row leaves through FTS5's 'delete' command given exactly
   the values it was indexed with, which `post_values` derives from the payload again before
   a delete drops it. (A VACUUM may renumber `entries`; whoever runs one must rebuild.)
 - Its `author` column holds one token per post, the author key's first 8 bytes in hex, so
@@ -19,8 +23,9 @@ Rules:
 - `profile_search` holds the current name and bio of each feed that has one (the `profiles`
   projection), keyed by the feed key's first 8 bytes; it is refreshed whenever an about
   entry of that feed is written or deleted.
-- Reads: posts newest-stored first (rowid order: FTS5 walks its index backwards and stops at
-  the limit, whatever the number of matches), profiles by rank (few rows).
+- Reads: posts newest first by time (key order: FTS5 walks its index backwards and stops at
+  the limit, whatever the number of matches; nothing is sorted), paged by the last key
+  shown (keys are unique: no post twice, none lost); profiles by rank (few rows).
 - Functions taking `db` run in the database thread (plain sqlite3); `SearchIndex` reads
   through the store's aiosqlite connection.
 """
@@ -36,17 +41,21 @@ import aiosqlite
 
 from p2psocial.core.content import Post
 from p2psocial.core.entry import Entry, decode_entry
+from p2psocial.core.errors import StoreError
 from p2psocial.core.search_query import tags_column
 from p2psocial.store.errors import translated
 from p2psocial.store.rows import entry_of_row
 
-SEARCH_VERSION = 2  # 2: post_search gained `author`, lost columnsize (docsize)
+SEARCH_VERSION = 3  # 2: post_search gained `author`, lost columnsize; 3: rowids are post_key
+ROWID_BITS = 31  # the entry's rowid in the low bits of a post's key
+_ROWID_MASK = (1 << ROWID_BITS) - 1
+_MAX_SECONDS = (1 << 32) - 1  # 2106-02-07T06:28:15Z: later times are clamped
 PROJECTION = "search"  # its name in projection_versions
 _REBUILD_CHUNK = 2000
 
 WORD_COLUMNS = "{text cw tags}"  # the columns a user's words are matched in
 
-# columnsize=0: no per-row sizes (they serve only bm25 ranking, and posts come by rowid)
+# columnsize=0: no per-row sizes (they serve only bm25 ranking, and posts come by key)
 POST_SEARCH = ("CREATE VIRTUAL TABLE post_search USING fts5(text, cw, tags, author, "
                "content = '', columnsize = 0, tokenize = 'unicode61 remove_diacritics 2')")
 # Merge 16 segments of a level at a time, not 4: each posting is rewritten about half as
@@ -82,6 +91,19 @@ def posts_match(match: str, authors: Iterable[bytes] | None = None) -> str:
     return f"{where} AND author : ({tokens})"
 
 
+def post_key(rowid: int, ts: int, received_at: int) -> int:
+    """A post's rowid in `post_search`: its time (the earlier of its timestamp and its
+    arrival, in ms) in whole seconds, then the entry's rowid in `entries`.
+
+    Raises:
+        StoreError: the entry's rowid does not fit in ROWID_BITS (two billion entries).
+    """
+    if not 0 < rowid <= _ROWID_MASK:
+        raise StoreError(f"entry number {rowid} is past what the search index can number "
+                         f"({_ROWID_MASK})")
+    return min(min(ts, received_at) // 1000, _MAX_SECONDS) << ROWID_BITS | rowid
+
+
 def profile_rowid(author: bytes) -> int:
     """The rowid of a feed's row in `profile_search`."""
     return int.from_bytes(author[:8], "big", signed=True)
@@ -97,9 +119,10 @@ def last_rowid(db: sqlite3.Connection) -> int:
 
 
 def index_posts(db: sqlite3.Connection, written: Sequence[Entry],
-                skip: Collection[tuple[bytes, int]], before: int) -> None:
-    """Index the posts among `written`, just inserted in order into `entries` whose largest
-    rowid was `before`; entries in `skip` (stored without payload) are left out."""
+                skip: Collection[tuple[bytes, int]], before: int, received_at: int) -> None:
+    """Index the posts among `written`, just inserted in order into `entries` (received at
+    `received_at`) whose largest rowid was `before`; entries in `skip` (stored without
+    payload) are left out."""
     if not written:
         return
     inserted_last = int(db.execute("SELECT last_insert_rowid()").fetchone()[0])
@@ -111,20 +134,24 @@ def index_posts(db: sqlite3.Connection, written: Sequence[Entry],
     for e in written:
         values = post_values(e)
         if values is not None and (e.author, e.seq) not in skip:
-            rows.append((rowids[(e.author, e.seq)], *values))
+            rows.append((post_key(rowids[(e.author, e.seq)], e.timestamp, received_at),
+                         *values))
+    rows.sort(key=lambda r: r[0])  # FTS5 flushes its pending terms at every rowid not above
     _insert(db, "INSERT INTO post_search (rowid, text, cw, tags, author)", 5, rows)
 
 
 def unindex_post(db: sqlite3.Connection, author: bytes, seq: int) -> None:
     """Remove (author, seq) from `post_search`, before its payload is dropped."""
-    row = db.execute("SELECT rowid, header, payload FROM entries WHERE author = ? AND seq = ? "
-                     "AND payload IS NOT NULL AND type = 'post'", (author, seq)).fetchone()
+    row = db.execute("SELECT rowid, header, payload, ts, received_at FROM entries "
+                     "WHERE author = ? AND seq = ? AND payload IS NOT NULL AND type = 'post'",
+                     (author, seq)).fetchone()
     if row is None:
         return
     values = post_values(decode_entry(bytes(row[1]), bytes(row[2]), verify=False))
     if values is not None:
         db.execute("INSERT INTO post_search (post_search, rowid, text, cw, tags, author) "
-                   "VALUES ('delete', ?, ?, ?, ?, ?)", (int(row[0]), *values))
+                   "VALUES ('delete', ?, ?, ?, ?, ?)",
+                   (post_key(int(row[0]), int(row[3]), int(row[4])), *values))
 
 
 def refresh_profiles(db: sqlite3.Connection, authors: Iterable[bytes]) -> None:
@@ -153,14 +180,15 @@ def rebuild(db: sqlite3.Connection) -> int:
     for option, value in POST_SEARCH_CONFIG:
         db.execute("INSERT INTO post_search (post_search, rank) VALUES (?, ?)", (option, value))
     count = 0
-    cur = db.execute("SELECT rowid, header, payload FROM entries "
+    cur = db.execute("SELECT rowid, header, payload, ts, received_at FROM entries "
                      "WHERE type = 'post' AND payload IS NOT NULL")
     while batch := cur.fetchmany(_REBUILD_CHUNK):
         rows = []
-        for rowid, header, payload in batch:
+        for rowid, header, payload, ts, received_at in batch:
             values = post_values(decode_entry(bytes(header), bytes(payload), verify=False))
             if values is not None:
-                rows.append((int(rowid), *values))
+                rows.append((post_key(int(rowid), int(ts), int(received_at)), *values))
+        rows.sort(key=lambda r: r[0])
         _insert(db, "INSERT INTO post_search (rowid, text, cw, tags, author)", 5, rows)
         count += len(rows)
     refresh_profiles(db, [bytes(r[0]) for r in db.execute(
@@ -228,18 +256,18 @@ class SearchIndex:
     async def posts(self, match: str, *, limit: int, exclude: Collection[bytes] = (),
                     authors: Mapping[bytes, int | None] | None = None,
                     before: int | None = None) -> list[tuple[int, Entry]]:
-        """(rowid, entry) of posts matching the FTS5 expression `match` in WORD_COLUMNS,
-        newest stored first, leaving out authors in `exclude`; if `authors` is given, only
-        posts of its feeds, each up to its seq (None: all of it; a person's devices, a
-        revoked one counting up to its cut), narrowed in FTS5 by their tokens, then checked
-        exactly; only rowids below `before` (the previous page's last) if given. `match`
+        """(key, entry) of posts matching the FTS5 expression `match` in WORD_COLUMNS,
+        newest first by time (`post_key`), leaving out authors in `exclude`; if `authors`
+        is given, only posts of its feeds, each up to its seq (None: all of it; a person's
+        devices, a revoked one counting up to its cut), narrowed in FTS5 by their tokens,
+        then checked exactly; only keys below `before` (the previous page's last) if given. `match`
         comes from core.search_query (never raw user text: FTS5 syntax errors are
         StoreErrors).
         """
         if authors is not None and not authors:
             return []
-        query = ("SELECT e.rowid, e.header, e.payload FROM post_search s "
-                 "JOIN entries e ON e.rowid = s.rowid "
+        query = ("SELECT s.rowid, e.header, e.payload FROM post_search s "
+                 f"JOIN entries e ON e.rowid = s.rowid & {_ROWID_MASK} "
                  "WHERE post_search MATCH ? AND e.payload IS NOT NULL")
         params: list[Any] = [posts_match(match, authors)]
         if before is not None:

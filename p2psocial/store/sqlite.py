@@ -283,7 +283,7 @@ class Store(Queries):
             _insert_rows(db, "INSERT INTO entries (author, seq, hash, ts, type, header, "
                          "payload, deleted, received_at)", 9, entry_rows)
             skip = {(e.author, e.seq) for e in accepted if (e.hash, e.author) in deleted}
-            search.index_posts(db, accepted, skip, before)
+            search.index_posts(db, accepted, skip, before, now)
             _insert_projections(db, rows, skip)
             search.refresh_profiles(db, (r[0] for r in chain(rows.names, rows.bios)))
             _apply_deletions(db, rows.deletions, {e.hash for e in accepted})

@@ -5,7 +5,7 @@ Rules:
   phrase", word*, #tag); enter searches. A query the node refuses (UsageError: an unclosed
   quote, nothing searchable) is one line under the input, and the input keeps the focus.
 - Results: the people whose name or bio matches first (a search naming no #tag), then the
-  posts, newest stored first, more pages as the cursor nears the end. A query that is one
+  posts, newest first by time, more pages as the cursor nears the end. A query that is one
   #tag alone shows that tag's posts (the node's `tag`).
 - Enter on a person opens their profile, on a post its thread. tab moves between the input,
   the people and the posts; `/` goes back to the input; `.` searches again.

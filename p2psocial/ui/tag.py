@@ -1,4 +1,4 @@
-"""A tag's posts: every held post tagged #name, newest stored first, paged as you scroll.
+"""A tag's posts: every held post tagged #name, newest first by time, paged as you scroll.
 
 Rules:
 - Opened with `#` on a post (a picker first if the post has several tags) or from a search

@@ -83,7 +83,7 @@ async def test_ingest_and_append_index_text_cw_and_tags_newest_first(tmp_path: P
 
 
 @pytest.mark.asyncio
-async def test_pages_go_backwards_by_rowid(tmp_path: Path) -> None:
+async def test_pages_go_backwards_by_key(tmp_path: Path) -> None:
     store = await _open(tmp_path / "db")
     try:
         a = FeedBuilder(ALICE)
@@ -179,8 +179,9 @@ async def test_a_release_2026_12_database_is_indexed_at_its_first_open(tmp_path:
     shutil.copyfile(FIXTURE, path)
     store = await Store.open(path, verify_processes=0)
     try:
-        assert await _texts(store, "release") == ["alice's first post, tagged",
-                                                  "hello from the old release"]
+        # newest first by time: alice's post was stored later, but written earlier
+        assert await _texts(store, "release") == ["hello from the old release",
+                                                  "alice's first post, tagged"]
         assert await _texts(store, "#release") == ["alice's first post, tagged"]
         assert await _texts(store, "deletes") == []  # bob deleted it before the upgrade
         me = store.owner
@@ -326,3 +327,30 @@ def test_any_tag_is_a_valid_fts5_query_or_one_usage_error(tag: str) -> None:
         return
     _fts_table().execute("SELECT rowid FROM post_search WHERE post_search MATCH ?",
                          (search.posts_match(match),)).fetchall()
+
+
+@pytest.mark.asyncio
+async def test_a_feed_received_newest_first_is_found_newest_first_and_pages_once(
+        tmp_path: Path) -> None:
+    """Backfill stores a feed's newest pages first (so its rowids run downwards): results
+    still come newest first by the posts' time, and paging returns every post once."""
+    store = await _open(tmp_path / "db")
+    try:
+        a = FeedBuilder(ALICE)
+        for i in range(10):
+            a.post(f"tea number {i}")
+        for top in range(10, 0, -2):  # pages of 2, newest page first: 9-10, 7-8, ...
+            assert (await store.ingest(raw_entries(a.entries[top - 2:top][::-1]))).ok
+        await store.append(ME, Post(text="tea of my own, just now"))
+        match = parse_query("tea").match
+        assert [e.seq for _, e in (await store.search.posts(match, limit=20))
+                if e.author == ALICE.public_key] == list(range(10, 0, -1))
+        assert (await store.search.posts(match, limit=1))[0][1].author == ME.public_key
+        seen: list[tuple[bytes, int]] = []
+        page = await store.search.posts(match, limit=3)
+        while page:
+            seen.extend((e.author, e.seq) for _, e in page)
+            page = await store.search.posts(match, limit=3, before=page[-1][0])
+        assert seen == [(ME.public_key, 1)] + [(ALICE.public_key, s) for s in range(10, 0, -1)]
+    finally:
+        await store.close()

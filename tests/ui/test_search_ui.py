@@ -243,7 +243,8 @@ async def test_a_tag_view_shows_a_new_tagged_post_live(node: Node, world: World)
         app.push_screen(TagScreen("#gardens"))
         await until(pilot, lambda: texts(app.screen) == ["tulips and roses #gardens #spring"],
                     what="the tag's post")
-        later = FeedBuilder(BOB, after=world.builders["bob"].last)
+        later = FeedBuilder(BOB, after=world.builders["bob"].last,  # newer than the tulips
+                            start_ts=entries[-1].timestamp)
         later.post("my #Gardens too", tags=("Gardens",))
         await deliver(node, later.entries)
         await until(pilot, lambda: texts(app.screen)[0] == "my #Gardens too", what="live")

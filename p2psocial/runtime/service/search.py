@@ -3,7 +3,7 @@
 Rules:
 - What the user typed goes through core.search_query (a literal search with a small
   documented syntax), never to FTS5 as syntax: bad input is one UsageError line.
-- Posts come newest stored first, paged by the position cursor of the last one shown
+- Posts come newest first by time, paged by the position cursor of the last one shown
   (store/search.py says why not by rank); the feeds whose profile matches come with the
   first page of a search that names no author or tag.
 - Feeds I block never show, nor any device of a person I block (the store refuses their
@@ -53,7 +53,7 @@ class Searching(ServiceCore):
 
     async def tag(self, name: str, *, limit: int = 20, before: int | None = None
                   ) -> list[EntryView]:
-        """Posts tagged `name` (with or without its #), newest stored first."""
+        """Posts tagged `name` (with or without its #), newest first by time."""
         return await self._matching(tag_match(name), limit=limit, before=before)
 
     async def _feeds_of_person(self, who: str) -> dict[bytes, int | None]:
