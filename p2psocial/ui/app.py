@@ -41,8 +41,15 @@ from p2psocial.ui.dialogs import AboutDialog, ConfirmDialog, ReactDialog
 from p2psocial.ui.follow import FollowDialog
 from p2psocial.ui.help import HelpScreen
 from p2psocial.ui.home import HomeScreen
+from p2psocial.ui.mail import MessagesScreen
 from p2psocial.ui.me import MeScreen
-from p2psocial.ui.messages import BackendOpened, EntriesArrived, RelationsChanged, StatusChanged
+from p2psocial.ui.messages import (
+    BackendOpened,
+    EntriesArrived,
+    MailArrived,
+    RelationsChanged,
+    StatusChanged,
+)
 from p2psocial.ui.network import NetworkScreen, summary
 from p2psocial.ui.notifications import NotificationsScreen
 from p2psocial.ui.people import PeopleList, PeopleScreen
@@ -73,7 +80,7 @@ class SocialApp(App[int]):
     TITLE = "p2psocial"
     MODES: ClassVar[dict[str, Any]] = {
         "home": HomeScreen, "notifications": NotificationsScreen, "me": MeScreen,
-        "network": NetworkScreen}
+        "network": NetworkScreen, "messages": MessagesScreen}
     DEFAULT_MODE = "home"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "section('home')", "Home", show=False, tooltip="Home timeline"),
@@ -83,6 +90,8 @@ class SocialApp(App[int]):
                 tooltip="Me: my handle, its QR code, my relays"),
         Binding("4", "section('network')", "Network", show=False,
                 tooltip="Network: peers, sync progress, problems"),
+        Binding("5", "section('messages')", "Messages", show=False,
+                tooltip="Messages: private conversations and message requests"),
         Binding("c", "compose", "Compose", show=False, tooltip="Write a new post"),
         Binding("plus", "follow", "Follow", show=False,
                 tooltip="Follow someone: paste a handle"),
@@ -168,6 +177,7 @@ class SocialApp(App[int]):
             self.names_changed()
             items = await backend.notifications(limit=1)
             self._newest_seen = items[0].cursor[0] if items and items[0].cursor else 0
+        self.count_mail()
 
     @work(exclusive=True, group="status")
     async def poll_status(self) -> None:
@@ -188,6 +198,8 @@ class SocialApp(App[int]):
                 if kind == "entry" and isinstance(data, EntryView):
                     self._pending.append(data)
                     self._wake.set()
+                elif kind == "mail" and isinstance(data, dict):
+                    self.mail_arrived(str(data.get("conversation", "")))
         except (P2PSocialError, OSError, ValueError):
             pass
         self.state.network = "disconnected from the node"
@@ -239,6 +251,23 @@ class SocialApp(App[int]):
         self.broadcast(EntriesArrived(views))
         if concerns_me:
             self.check_notifications()
+
+    def mail_arrived(self, conversation: str) -> None:
+        """A private message arrived: screens showing mail reload, the badge recounts."""
+        self.broadcast(MailArrived(conversation))
+        self.count_mail()
+
+    @work(exclusive=True, group="mail-unread")
+    async def count_mail(self) -> None:
+        """Recount the unread private messages for the tab bar."""
+        backend = await self.ready()
+        try:
+            unread = sum(view.unread for view in await backend.inbox())
+        except P2PSocialError:
+            return  # the next arrival counts again
+        if unread != self.state.mail_unread:
+            self.state.mail_unread = unread
+            self.broadcast(StatusChanged())
 
     @work(exclusive=True, group="unread")
     async def check_notifications(self) -> None:
@@ -439,7 +468,8 @@ class SocialApp(App[int]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         for name, text in (("home", "Home timeline"), ("notifications", "Notifications"),
                            ("me", "Me: my handle and QR code"),
-                           ("network", "Network: peers and sync")):
+                           ("network", "Network: peers and sync"),
+                           ("messages", "Messages: private conversations")):
             yield SystemCommand(text, f"Go to {text.split(':')[0].lower()}",
                                 lambda n=name: self.switch_mode(n))
         yield SystemCommand("Compose a post", "Write a new post", self.action_compose)

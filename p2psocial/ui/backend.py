@@ -35,13 +35,14 @@ from p2psocial.runtime.views import (
 )
 from p2psocial.store import keyfile
 from p2psocial.store.home import Home
+from p2psocial.ui.backend_mail import MailBackend, MailCalls
 from p2psocial.ui.backend_social import SocialBackend, SocialCalls
 
 Cursor = Sequence[Any] | None
 CLOSE_WAIT = 2.0  # seconds to let node calls in flight finish when the app closes
 
 
-class UiBackend(SocialBackend, Protocol):
+class UiBackend(SocialBackend, MailBackend, Protocol):
     """The node as the UI sees it. Errors are p2psocial.core.errors types (UsageError, …)."""
 
     mode: str  # "in-process" or "attached": shown in the header
@@ -92,7 +93,7 @@ class UiBackend(SocialBackend, Protocol):
 RELATION_VERBS = ("follow", "unfollow", "block", "unblock")
 
 
-class _Calls(SocialCalls):
+class _Calls(SocialCalls, MailCalls):
     """Typed methods over one `_call(name, ...)`, shared by both adapters."""
 
     mode = "?"

@@ -30,3 +30,10 @@ class RelationsChanged(Message, bubble=False):
 @dataclass
 class StatusChanged(Message, bubble=False):
     """The node's network summary or my profile changed (top bars redraw)."""
+
+
+@dataclass
+class MailArrived(Message, bubble=False):
+    """A private message arrived in the conversation `conversation` (its id in hex)."""
+
+    conversation: str

@@ -50,6 +50,7 @@ class UiState:
     drafts: dict[str, str] = field(default_factory=dict)
     network: str = "starting…"  # a short summary for the top bar
     unread: int = 0  # notifications not seen yet
+    mail_unread: int = 0  # private messages not read yet (every conversation)
     invite: str | None = None  # my invite token, kept in HOME/ui.json
     q_quits: bool = True  # the "q" setting: does q on the home timeline quit?
     settings_path: Path | None = None

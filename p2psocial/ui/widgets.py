@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from p2psocial.ui.state import UiState
 
 TABS = (("home", "1", "Home"), ("notifications", "2", "Notifications"), ("me", "3", "Me"),
-        ("network", "4", "Network"))
-SHORT = {"Notifications": "Notifs", "Network": "Net"}
+        ("network", "4", "Network"), ("messages", "5", "Messages"))
+SHORT = {"Notifications": "Notifs", "Network": "Net", "Messages": "Msgs"}
 
 
 class TopBar(Widget):
@@ -71,6 +71,8 @@ class TopBar(Widget):
                        else None)
             if name == "notifications" and state is not None and state.unread:
                 out.append(f"•{state.unread}", style("top-bar--badge"))
+            if name == "messages" and state is not None and state.mail_unread:
+                out.append(f"•{state.mail_unread}", style("top-bar--badge"))
         if self.title:
             out.append(" │ ", style("top-bar--key"))
             out.append(self.title, style("top-bar--title"))
