@@ -273,6 +273,10 @@ class MailClient:
             return 0
         if not ready:
             await inbox.wait(message, account, since)
+            if state.tip is None:  # M5d: ask my peers for the writer's ops meanwhile
+                self._replicator.spawn(
+                    self._replicator.look_up_accounts([message.from_account], wait=False),
+                    "look up")
             return 0
         if not await inbox.add(message, arrival):
             return 0

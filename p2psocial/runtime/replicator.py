@@ -92,6 +92,8 @@ STRIKE_MEMORY_SECONDS = 3600.0  # strikes are forgotten this long after a ban en
 MAX_SOURCES = 32                # peers remembered per feed as its sources (status)
 PROVIDE_SECONDS = 600.0
 NEWS_COALESCE_SECONDS = 0.2
+LOOKUP_SECONDS = 300.0  # how long an account looked up stays wanted for its ops
+LOOKUP_WAIT_SECONDS = 5.0  # how long a sender waits for a looked-up account's ops
 RESTORE_POLL = 0.5  # while restored: how often my held head is compared with the target
 FIND_PROVIDERS = 5
 SYNC_PROTOCOLS = (PROTOCOL_ID_SUMMARIES, PROTOCOL_ID)  # proposed in this order: 1.1.0 first
@@ -133,6 +135,9 @@ class Replicator:
         self._host = host
         self._wants: dict[bytes, Want] = {}
         self._relay_peers_cache: tuple[object, set[str]] | None = None
+        # accounts wanted for a while only for their ops (look_up_accounts):
+        # id -> (asked at, wanted until), monotonic
+        self._lookups: dict[bytes, tuple[float, float]] = {}
         # account_wants() as last computed, with the ops generation it saw
         self._summed: tuple[int, list[AccountWant]] | None = None
         self._states: dict[bytes, FeedState] = {}
@@ -207,6 +212,7 @@ class Replicator:
         self.mail.start()
         self.mail_client.start()
         node.service.mail_queued = self.mail_client.send_soon
+        node.service.ops_wanted = self.look_up_accounts
         await self._recompute_wants()
         await self.relays.refresh()
         self._spawn(self._reach_authors_loop(), "reach authors")
@@ -278,6 +284,11 @@ class Replicator:
                     wants[feed] = want
             if self._blocked - blocked_before:
                 await self.duty.enforce_blocks(self._blocked)
+        now = time.monotonic()
+        self._lookups = {a: t for a, t in self._lookups.items() if t[1] > now}
+        for account in self._lookups.keys() - wants.keys() - self._blocked:
+            kept_for_members.add(account)  # no gossip topic: only its ops are wanted (O1)
+            wants[account] = Want(hop=config.hops + 1, depth=1)
         states = await self.store.feed_states(list(wants))
         # a forked feed I follow (or of my account) stays wanted: its entries are refused,
         # but the WANT brings its account's ops (O1), how a repaired author comes back
@@ -306,6 +317,37 @@ class Replicator:
                               and self._states[f].empty]
             if newly_followed and self.node.config.dht:
                 self._spawn(self._look_up(newly_followed), "lookup")
+
+    async def look_up_accounts(self, accounts: Sequence[bytes], *, wait: bool = True
+                               ) -> None:
+        """Want `accounts`' ids for a while (LOOKUP_SECONDS) so that sessions bring their ops
+        (O1), and wait up to LOOKUP_WAIT_SECONDS for an init of each: a private message to
+        someone nothing here follows is sealed to its devices only once their ops are known
+        (M16); past the wait it is sealed as to a single key. The wait is counted from when
+        each account was first asked for, so a single key (which never has ops) costs it
+        once per LOOKUP_SECONDS.
+        `wait=False`: only ask. Blocked accounts are never wanted."""
+        now = time.monotonic()
+        new = [a for a in accounts if a not in self._wants and a not in self._lookups]
+        for account in new:
+            self._lookups[account] = (now, now + LOOKUP_SECONDS)
+        if new:
+            await self._recompute_wants()
+            self._spawn(self._end_lookups(), "lookups")
+        if not wait:
+            return
+        # wait out each lookup's first seconds only: a single key never has ops
+        asked = [a for a in accounts if a in self._lookups]
+        deadline = max((self._lookups[a][0] for a in asked), default=now) + LOOKUP_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            states = [await self.store.accounts.state_of(a) for a in asked]
+            if all(state.tip is not None for state in states):
+                return
+            await asyncio.sleep(0.1)
+
+    async def _end_lookups(self) -> None:
+        await asyncio.sleep(LOOKUP_SECONDS)
+        self.wants_changed()  # drops the lookups that expired
 
     def wants_changed(self) -> None:
         """My follows or blocks changed: recompute the wanted feeds."""

@@ -73,7 +73,10 @@ def test_a_message_reaches_a_stranger_through_her_relay_and_the_reply_comes_back
     with world_in("ml", tmp_path) as world:
         relay = world.node("relay", public=True)
         r_addr = start(world, relay, relay=True)
-        erin, alice = world.node("erin", public=False), world.node("alice", public=False)
+        # accounts, as `init` makes them: each side's first message waits for the other's
+        # ops (its devices), which only the relay holds (M16, Replicator.look_up_accounts)
+        erin = world.node("erin", "--name", "erin-laptop", public=False)
+        alice = world.node("alice", "--name", "alice-laptop", public=False)
         mallory = world.node("mallory", public=False)
         for member in (erin, alice):
             member.cli("relays", "add", r_addr)
@@ -93,7 +96,8 @@ def test_a_message_reaches_a_stranger_through_her_relay_and_the_reply_comes_back
             m["text"] for m in alice.json("dm", "show", erin_h)["messages"]] == [
                 "hello erin", "hi alice"])
 
-        until("erin's relays entry at mallory", lambda: held_relays(mallory, erin_h))
+        erin_device = erin.cli("id", "--device").stdout.strip()  # her relays entry's author
+        until("erin's relays entry at mallory", lambda: held_relays(mallory, erin_device))
         mallory.cli("dm", erin_h, "mallory says hi")
         until("mallory's request at erin", lambda: mallory_h in [
             c["participants"][0] for c in conversations(erin)])

@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from p2psocial.core import limits
 from p2psocial.core.errors import HandleError, UsageError
@@ -45,6 +45,8 @@ class Messages(ServiceCore):
     """Private conversations over the inbox and outbox."""
 
     mail_queued: Callable[[], None] | None = None  # a running node delivers the outbox
+    # a running node fetches accounts' ops from its peers (Replicator.look_up_accounts)
+    ops_wanted: Callable[[Sequence[bytes]], Awaitable[None]] | None = None
 
     # --- accounts -------------------------------------------------------------------------
 
@@ -113,6 +115,11 @@ class Messages(ServiceCore):
     async def _seal_and_queue(self, message: InnerMessage) -> None:
         accounts = [message.from_account] if message.kind is Kind.ACCEPT else \
             list(message.participants)
+        me = message.from_account
+        unknown = [a for a in accounts
+                   if a != me and (await self.store.accounts.state_of(a)).tip is None]
+        if unknown and self.ops_wanted is not None:  # M16: learn their devices first
+            await self.ops_wanted(unknown)
         devices = {a: await self._devices(a) for a in accounts}
         wraps = delivery.seal_all(message, devices)
         now = _now()
