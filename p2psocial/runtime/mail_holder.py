@@ -12,8 +12,9 @@ Rules:
 - A bad request (not a mail request, not a p2psocial peer) gets one log line and the stream
   is closed unanswered; nothing is stored. Logs never name a sender with a mailbox (M21).
 - After a wrap is stored, each current device of the mailbox connected here gets a NOTIFY,
-  at most once a second per device (M19). A NOTIFY received is handed to `on_notify` (the
-  client decides whether it trusts the sender).
+  at most once a second per device (M19): one stored inside that second is told at its end
+  (core.mail.notify_pace folds them into one trailing NOTIFY). A NOTIFY received is handed
+  to `on_notify` (the client decides whether it trusts the sender).
 - Wraps every current device ACKed, or past retention, are dropped every EXPIRE_SECONDS.
 """
 
@@ -40,6 +41,7 @@ from p2psocial.core.mail.holder_policy import (
     decide_put,
     hour_of,
 )
+from p2psocial.core.mail.notify_pace import NotifyPacer
 from p2psocial.core.mail.stamp import day_of
 from p2psocial.core.mail.wire import (
     MAIL_PROTOCOL,
@@ -123,7 +125,7 @@ class MailHolder:
         self.config = config
         self._counters = DayCounters(day_of(now_ms()), os.urandom(16))
         self._put_lock = asyncio.Lock()
-        self._notified: dict[bytes, float] = {}
+        self._pacer = NotifyPacer(gap=NOTIFY_GAP_SECONDS, remember=MAX_NOTIFIED)
         self.on_notify: NotifyHook | None = None
         self.on_stored: Callable[[bytes], None] | None = None  # my own mailbox got a wrap
 
@@ -228,14 +230,22 @@ class MailHolder:
         if mailbox.account == self.own_account() and self.on_stored is not None:
             self.on_stored(mailbox.account)
         now = time.monotonic()
-        if len(self._notified) > MAX_NOTIFIED:  # only the last second's matter: bounded
-            self._notified = {d: t for d, t in self._notified.items()
-                              if now - t < NOTIFY_GAP_SECONDS}
         for device in mailbox.devices - {self._me}:
-            if (now - self._notified.get(device, -NOTIFY_GAP_SECONDS) >= NOTIFY_GAP_SECONDS
-                    and self._replicator.is_connected(handle_of(device))):
-                self._notified[device] = now
+            if not self._replicator.is_connected(handle_of(device)):
+                continue
+            delay = self._pacer.offer(device, mailbox.account, cursor, now=now)
+            if delay == 0.0:
                 self._replicator.spawn(self._notify(device, mailbox.account, cursor), "notify")
+            elif delay is not None:
+                self._replicator.spawn(self._notify_later(device, mailbox.account, delay),
+                                       "notify")
+
+    async def _notify_later(self, device: bytes, account: bytes, delay: float) -> None:
+        """The trailing NOTIFY of a gap (M19), with the newest cursor stored meanwhile."""
+        await asyncio.sleep(delay)
+        cursor = self._pacer.take(device, account, now=time.monotonic())
+        if cursor is not None and self._replicator.is_connected(handle_of(device)):
+            await self._notify(device, account, cursor)
 
     async def _notify(self, device: bytes, account: bytes, cursor: int) -> None:
         request = encode_request(MailboxRequest(Op.NOTIFY, account, cursor))
