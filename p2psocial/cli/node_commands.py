@@ -185,23 +185,27 @@ async def follow_feed(args: argparse.Namespace, home: Home) -> int:
     until the node stops (which ends it with one line and a failure status)."""
     client = await require_node(home)
     lookups: ControlClient | None = None
+    stopped = NodeNotRunning("the node stopped: no more posts arrive here (start it again "
+                             "with `p2psocial run`)")
     try:
         items: list[EntryView] = await client.timeline(limit=max(1, args.limit))
         for view in reversed(items):
             _print_live(view, args.json)
-        live = LiveTimeline((await client.feed()).author, await client.following(),
-                            await client.blocking(), shown={e.hash for e in items})
-        # a connection streaming events answers no calls: names are asked on another one
-        lookups = await require_node(home)
-        names = LiveNames(lookups, {e.author: e.name for e in items if e.name})
-        async for kind, data in client.events():
-            if kind != "entry":
-                continue
-            view = names.heard(EntryView.from_json(data))
-            if live.admits(view):
-                _print_live(await names.named(view), args.json)
-        raise NodeNotRunning("the node stopped: no more posts arrive here (start it again "
-                             "with `p2psocial run`)")
+        try:
+            live = LiveTimeline((await client.feed()).author, await client.following(),
+                                await client.blocking(), shown={e.hash for e in items})
+            # a connection streaming events answers no calls: names are asked on another one
+            lookups = await ControlClient.open(home.control_socket)
+            names = LiveNames(lookups, {e.author: e.name for e in items if e.name})
+            async for kind, data in client.events():
+                if kind != "entry":
+                    continue
+                view = names.heard(EntryView.from_json(data))
+                if live.admits(view):
+                    _print_live(await names.named(view), args.json)
+        except NodeNotRunning as exc:  # a call cut short as it stopped: the same news
+            raise stopped from exc
+        raise stopped
     finally:
         if lookups is not None:
             await lookups.close()

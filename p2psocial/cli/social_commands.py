@@ -150,26 +150,36 @@ async def follow_notifications(args: argparse.Namespace, home: Home) -> int:
     watcher: asyncio.Task[None] | None = None
     try:
         # a connection streaming events answers no calls: ask on another one
-        lookups = await node_commands.require_node(home)
+        try:
+            lookups = await ControlClient.open(home.control_socket)
+        except NodeNotRunning as exc:
+            raise NodeNotRunning("the node stopped: no more notifications arrive here "
+                                 "(start it again with `p2psocial run`)") from exc
         wake = asyncio.Event()
         watcher = asyncio.create_task(_watch(client, wake))
         shown: set[tuple[str, str]] = set()
-        first = True
-        while True:
-            items: list[NotificationView] = await lookups.notifications(
-                limit=max(1, args.limit) if first else PEEK)
-            for n in reversed(items):
-                if (n.kind, n.entry.hash) not in shown:
-                    shown.add((n.kind, n.entry.hash))
-                    _print_notification(n, args.json)
-            first = False
-            if watcher.done():
-                watcher.result()  # its error, if it failed
-                raise NodeNotRunning("the node stopped: no more notifications arrive here "
-                                     "(start it again with `p2psocial run`)")
-            await wake.wait()
-            wake.clear()
-            await asyncio.sleep(COALESCE_S)
+        stopped = NodeNotRunning("the node stopped: no more notifications arrive here "
+                                 "(start it again with `p2psocial run`)")
+        try:
+            first = True
+            while True:
+                items: list[NotificationView] = await lookups.notifications(
+                    limit=max(1, args.limit) if first else PEEK)
+                for n in reversed(items):
+                    if (n.kind, n.entry.hash) not in shown:
+                        shown.add((n.kind, n.entry.hash))
+                        _print_notification(n, args.json)
+                first = False
+                if watcher.done():
+                    watcher.result()  # its error, if it failed
+                    raise stopped
+                await wake.wait()
+                wake.clear()
+                await asyncio.sleep(COALESCE_S)
+        except NodeNotRunning as exc:  # a call cut short as it stopped: the same news
+            if exc is stopped:
+                raise
+            raise stopped from exc
     finally:
         if watcher is not None:
             watcher.cancel()
