@@ -801,10 +801,7 @@ class Replicator:
 
     def _peer_view(self, conn: ConnectedPeer, route: str = "") -> PeerView:
         sync = self._sessions.get(conn.peer)
-        feeds = 0
-        if sync is not None:
-            feeds = sum(1 for f in self._wants if sync.session.peer_wants(f)
-                        or not sync.session.peer_holds(f).empty)
+        feeds = 0 if sync is None else sync.session.feeds_in_common(self._wants)
         return PeerView(
             handle=conn.peer, addr=conn.remote_addr, kind=route or conn.route.value,
             connected_at=0 if sync is None else sync.counters.started_at,

@@ -101,6 +101,18 @@ class Knowledge:
         """How many feeds the peer wants."""
         return len(self.peer_depth) + len(self._deferred)
 
+    def in_common(self, feeds: Iterable[bytes]) -> int:
+        """How many of `feeds` the peer wants or is believed to hold, for display: unlike
+        `holds`, it applies no deferred note (a poll must not undo A4's deferral)."""
+        count = 0
+        for feed in feeds:
+            if feed in self.peer_depth or feed in self._deferred:
+                count += 1
+            else:
+                known = self._ranges.get(feed)
+                count += known is not None and not known.belief.empty
+        return count
+
     def holds(self, feed: bytes) -> Span:
         """What I believe the peer holds of `feed`."""
         self._settle(feed)

@@ -205,6 +205,11 @@ class SyncSession:
         """True if the peer wants `feed` (so entries of it are worth reading and sending)."""
         return self._known.wanted_by_peer(feed)
 
+    def feeds_in_common(self, feeds: Iterable[bytes]) -> int:
+        """How many of `feeds` the peer wants or holds (what `peers` shows; it changes no
+        state, where `peer_holds` applies a note deferred by a matched summary)."""
+        return self._known.in_common(feeds)
+
     def peer_holds(self, feed: bytes) -> Span:
         """The range of `feed` the peer is known to hold; (0, 0) if nothing is known."""
         return self._known.holds(feed)

@@ -145,7 +145,22 @@ def test_deferred_peer_wants_behave_as_applied_ones() -> None:
             else:
                 state = FeedState(feed, span.lo, span.hi)
                 assert eager.ask_again(feed, state, True) == lazy.ask_again(feed, state, True)
+            feeds = [bytes([i]) * 32 for i in range(1, 4)]
+            assert lazy.in_common(feeds) == eager.in_common(feeds) == sum(
+                1 for f in feeds if eager.wanted_by_peer(f) or not eager.holds(f).empty)
             assert eager.holds(feed) == lazy.holds(feed)
             assert eager.wanted_by_peer(feed) is lazy.wanted_by_peer(feed)
             assert eager.peer_want_count() == lazy.peer_want_count()
     check()
+
+
+def test_counting_feeds_in_common_applies_no_deferred_note() -> None:
+    """`peers` polls the count: it must not undo A4's deferral (it did, through `holds`,
+    settling every deferred note at each poll and slowing a reconnect being watched)."""
+    feeds = [bytes([i]) * 32 for i in range(1, 101)]
+    known = Knowledge([WantNote(f, 1, 4, 0) for f in feeds])
+    known.defer_peer_wants([(f, 1, 4, 2) for f in feeds])
+    assert known.in_common(feeds) == 100
+    assert len(known._deferred) == 100  # white-box: nothing applied (the deferral is internal)
+    known.holds(feeds[0])
+    assert len(known._deferred) == 99 and known.in_common(feeds) == 100
