@@ -74,6 +74,7 @@ class AccountSync:
         self._wanted = wanted
         self._blocked = blocked
         self._wants_changed = wants_changed
+        self.on_new_ops: Callable[[], None] | None = None  # mail seals again what went blind
         self._with_ops: set[bytes] = set()
         self._members: dict[bytes, frozenset[bytes]] = {}   # accounts with an init
         self._held: dict[bytes, bytes] = {}   # op hash -> account, of ops held (checked)
@@ -207,6 +208,8 @@ class AccountSync:
                     log.debug("ops to %s: %s", sync.peer, exc)
         if changed:
             self._wants_changed()
+        if by_account and self.on_new_ops is not None:
+            self.on_new_ops()
 
     # --- O2: receiving -------------------------------------------------------------------
 

@@ -19,6 +19,8 @@ Rules:
   the ops, re-checked each round, M5d). A message whose writer or device I block is dropped
   (M27). A message that breaks a rule is dropped with one log line naming the rule.
 - Whatever arrives is published on the hub as `mail`.
+- When account ops arrive, and each fetch round, the service seals again what was sent
+  blind to an account whose ops have come since (M16, `Messages.reseal_blind`).
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class MailClient:
         self._store = node.store
         self._me: bytes = node.identity.public_key
         self._send_wake = asyncio.Event()
+        self._reseal_lock = asyncio.Lock()
         self._fetch_wake = asyncio.Event()
         self._relay_peers: set[str] = set()
 
@@ -78,6 +81,7 @@ class MailClient:
         """Deliver and fetch from now on."""
         self._holder.on_notify = self._notified
         self._holder.on_stored = lambda _account: self.fetch_soon()
+        self._replicator.accounts.on_new_ops = self._reseal_soon
         self._replicator.spawn(self._deliver_loop(), "mail delivery")
         self._replicator.spawn(self._fetch_loop(), "mail fetch")
 
@@ -197,7 +201,19 @@ class MailClient:
             except (NetError, MailError) as exc:
                 log.debug("mail: FETCH from %s: %s", addr, exc)
         taken += await self._retry_waiting()
+        await self._reseal()
         return taken
+
+    def _reseal_soon(self) -> None:
+        """Account ops came: seal again what went blind to that account (M16)."""
+        self._replicator.spawn(self._reseal(), "mail reseal")
+
+    async def _reseal(self) -> None:
+        async with self._reseal_lock:  # one at a time: no message sealed again twice
+            try:
+                await self._node.service.reseal_blind()
+            except P2PSocialError as exc:
+                log.info("mail: sealing again what went blind failed: %s", exc)
 
     async def _fetch_local(self, account: bytes) -> int:
         key = CURSOR_PREFIX + LOCAL

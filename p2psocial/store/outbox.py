@@ -7,6 +7,9 @@ Rules:
 - `record` counts a round: delivered (the caller says so, core `route.delivered`) clears the
   next try; no next try and not delivered is `failed` ("not delivered", M18).
 - Wraps are kept after delivery, so a conversation can show each message's state.
+- A message sealed blind (to an account whose ops were not held, migration 0007) is noted
+  with `note_blind` until the account's ops come (`drop_blind` once sealed again) or its
+  delivery window passes (`drop_blind_before`).
 """
 
 from __future__ import annotations
@@ -40,6 +43,16 @@ class OutboxItem:
     held_by: int
     next_try: int | None
     status: OutboxStatus
+
+
+@dataclass(frozen=True, slots=True)
+class BlindSend:
+    """A message of mine sealed to an account's own key only: its ops were not held."""
+
+    account: bytes
+    conv: bytes
+    msg_id: bytes
+    since: int
 
 
 _COLUMNS = "wrap_hash, account, conv, wrap, written, attempts, held_by, next_try, status"
@@ -88,6 +101,35 @@ class Outbox(MailTable):
                                "held_by, ?), next_try = ?, status = ? WHERE wrap_hash = ?",
                                (held_by, None if delivered else next_try, status.value,
                                 wrap_hash))
+
+    @translated
+    async def note_blind(self, account: bytes, *, conv: bytes, msg_id: bytes,
+                         since_ms: int) -> None:
+        """`msg_id` went to `account` sealed blind (M16): seal it again when its ops come."""
+        async with self._write() as conn:
+            await conn.execute("INSERT OR IGNORE INTO mail_blind (account, conv, msg_id, since) "
+                               "VALUES (?, ?, ?, ?)", (account, conv, msg_id, since_ms))
+
+    @translated
+    async def blind(self) -> list[BlindSend]:
+        """Every message sealed blind and not sealed again yet, the oldest first."""
+        rows = await self._all("SELECT account, conv, msg_id, since FROM mail_blind "
+                               "ORDER BY since")
+        return [BlindSend(bytes(a), bytes(c), bytes(m), int(t)) for a, c, m, t in rows]
+
+    @translated
+    async def drop_blind(self, account: bytes, msg_id: bytes) -> None:
+        """The message was sealed again to the account's devices (or cannot be)."""
+        async with self._write() as conn:
+            await conn.execute("DELETE FROM mail_blind WHERE account = ? AND msg_id = ?",
+                               (account, msg_id))
+
+    @translated
+    async def drop_blind_before(self, before_ms: int) -> int:
+        """Forget blind sends older than `before_ms`; how many went."""
+        async with self._write() as conn:
+            cur = await conn.execute("DELETE FROM mail_blind WHERE since < ?", (before_ms,))
+            return int(cur.rowcount)
 
 
 def _item(row: tuple[Any, ...]) -> OutboxItem:

@@ -114,3 +114,24 @@ def test_a_message_reaches_a_stranger_through_her_relay_and_the_reply_comes_back
         held, log = relay_bytes(relay), relay.log_path.read_bytes()
         for text in (b"hello erin", b"hi alice", b"mallory says hi", b"still here"):
             assert text not in held and text not in log  # D1
+
+
+@pytest.mark.timeout(120)
+def test_a_message_sent_before_the_recipients_devices_are_known_reaches_them_later(
+        tmp_path: Path) -> None:
+    """M16: alice writes to erin's account before anyone holds erin's ops (erin has never
+    been online), so it is sealed to erin's account id alone, which no device of hers can
+    open. When erin joins the relay, her ops reach alice (who asked for them), alice seals
+    the message again to erin's devices, and erin reads it."""
+    with world_in("mb", tmp_path) as world:
+        relay = world.node("relay", public=True)
+        r_addr = start(world, relay, relay=True)
+        erin = world.node("erin", "--name", "erin-laptop", public=False)
+        alice = world.node("alice", "--name", "alice-laptop", public=False)
+        erin.cli("relays", "add", r_addr)
+        alice.cli("relays", "add", r_addr)
+        start(world, alice)
+        assert alice.cli("dm", erin.handle, "written while you were away").returncode == 0
+        start(world, erin)
+        [conv] = until("the message at erin", lambda: conversations(erin), timeout=45)
+        assert conv["last"]["text"] == "written while you were away"

@@ -4,7 +4,9 @@
 Rules:
 - Sending builds a signed inner message (core `make_inner`), seals it per account (core
   `delivery.seal_all`, to each account's current devices by the ops held; an account whose
-  ops are not held is a single-key identity, M16), keeps my own message in my inbox (so the
+  ops are not held is a single-key identity, M16: sealed to its key "blind", and noted, so
+  that `reseal_blind` seals it again to the devices if that account's ops come within the
+  delivery window), keeps my own message in my inbox (so the
   conversation shows it) and queues the wraps in the outbox; `mail_queued` (set by a running
   node) then delivers them. Writing adds no entry to my feed (D2).
 - Bad input is one UsageError line: no recipient, only myself, a recipient I block, more
@@ -31,6 +33,8 @@ from p2psocial.core.mail import delivery
 from p2psocial.core.mail.conversation import Arrived, Shown, fold
 from p2psocial.core.mail.conversation import ConversationView as Folded
 from p2psocial.core.mail.inner import InnerMessage, Kind, conversation_id, make_inner
+from p2psocial.core.mail.route import DELIVERY_WINDOW_MS
+from p2psocial.core.mail.wrap import seal
 from p2psocial.runtime.mail_views import ConversationView, MessageView
 from p2psocial.runtime.service.base import MIN_REF_HEX, ServiceCore, page_size
 
@@ -127,8 +131,35 @@ class Messages(ServiceCore):
         for wrap in wraps:
             await self.store.outbox.add(wrap.hash, account=wrap.to, conv=message.conversation,
                                         wrap=wrap.raw, written_ms=now)
+        for account in unknown:
+            if (await self.store.accounts.state_of(account)).tip is None:  # still: blind
+                await self.store.outbox.note_blind(account, conv=message.conversation,
+                                                   msg_id=message.id, since_ms=now)
         if wraps and self.mail_queued is not None:
             self.mail_queued()
+
+    async def reseal_blind(self, now_ms: int | None = None) -> int:
+        """Seal again, to its devices, each message sent blind to an account whose ops have
+        come since (M16); forget those past the delivery window. How many were sealed."""
+        now = _now() if now_ms is None else now_ms
+        outbox = self.store.outbox
+        await outbox.drop_blind_before(now - DELIVERY_WINDOW_MS)
+        sealed = 0
+        for blind in await outbox.blind():
+            devices = await self._devices(blind.account)
+            if (await self.store.accounts.state_of(blind.account)).tip is None:
+                continue  # still unknown (or a single-key identity: the first wrap serves)
+            message = next((a.message for a in await self.store.inbox.messages(blind.conv)
+                            if a.message.id == blind.msg_id), None)
+            if message is not None and devices:
+                wrap = seal(message.raw, mailbox=blind.account, devices=devices)
+                await outbox.add(wrap.hash, account=blind.account, conv=blind.conv,
+                                 wrap=wrap.raw, written_ms=now)
+                sealed += 1
+            await outbox.drop_blind(blind.account, blind.msg_id)
+        if sealed and self.mail_queued is not None:
+            self.mail_queued()
+        return sealed
 
     async def _my_message(self, ref: str, me: bytes) -> InnerMessage:
         prefix = _hex_ref(ref, "message id")
