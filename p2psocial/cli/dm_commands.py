@@ -20,6 +20,7 @@ from typing import Any
 
 from p2psocial.cli import render
 from p2psocial.core.errors import UsageError
+from p2psocial.runtime.control import ControlClient
 from p2psocial.runtime.mail_views import ConversationView, MessageView
 
 Handler = Callable[[argparse.Namespace, Any], Awaitable[int]]
@@ -71,7 +72,9 @@ async def _dm(args: argparse.Namespace, api: Any) -> int:
     if args.json:
         render.print_json(view)
     else:
-        print(f"queued for {_who(view)} (sent when your node runs)")
+        running = isinstance(api, ControlClient)  # else no node runs on this home
+        print(f"sending to {_who(view)}: your node delivers it now" if running else
+              f"queued for {_who(view)}: sent when your node runs (`p2psocial run`)")
     return 0
 
 

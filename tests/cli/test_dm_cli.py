@@ -98,6 +98,9 @@ def test_a_message_is_queued_shown_and_edited_and_adds_no_entry(run: Run) -> Non
         view["conv"], "hello there", 0)
     code, out, _ = run("inbox")
     assert code == 0 and "conversations" in out and "Alice" in out and "requests" not in out
+    code, out, _ = run("dm", "@alice", "and once more")  # no node runs on this home
+    assert code == 0 and out.strip() == (
+        "queued for Alice: sent when your node runs (`p2psocial run`)")
 
 
 def test_bad_input_is_one_line_and_exit_2(run: Run, cli: Cli) -> None:

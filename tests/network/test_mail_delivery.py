@@ -84,7 +84,8 @@ def test_a_message_reaches_a_stranger_through_her_relay_and_the_reply_comes_back
         erin_h, alice_h, mallory_h = erin.handle, alice.handle, mallory.handle
         mallory.cli("follow", erin_h, "--unknown")
         start(world, mallory, peers=(r_addr,))
-        assert alice.cli("dm", erin_h, "hello erin", check=False).returncode == 0
+        sent = alice.cli("dm", erin_h, "hello erin", check=False)
+        assert sent.returncode == 0 and "your node delivers it now" in sent.stdout  # it runs
 
         [conv] = until("alice's message at erin", lambda: conversations(erin))
         assert conv["state"] == "request" and conv["participants"] == [alice_h]
