@@ -106,6 +106,7 @@ _METHODS = [
     Method("tag", "service", EntryView, many=True),
     # private conversations (runtime/service/messages.py)
     Method("send_message", "service", ConversationView),
+    Method("recipients", "service"),
     Method("inbox", "service", ConversationView, many=True),
     Method("conversation", "service", ConversationView),
     Method("accept", "service", ConversationView),

@@ -18,6 +18,7 @@ class MailBackend(Protocol):
     """Private conversations, as the UI sees them."""
 
     async def send_message(self, handles: Sequence[str], text: str) -> ConversationView: ...
+    async def recipients(self, handles: Sequence[str]) -> list[str]: ...
     async def inbox(self) -> list[ConversationView]: ...
     async def conversation(self, ref: str, *, limit: int = 50) -> ConversationView: ...
     async def accept(self, ref: str) -> ConversationView: ...
@@ -34,6 +35,11 @@ class MailCalls:
     async def send_message(self, handles: Sequence[str], text: str) -> ConversationView:
         """Write `text` to `handles` (several: a group); the conversation after it."""
         result: ConversationView = await self._call("send_message", list(handles), text)
+        return result
+
+    async def recipients(self, handles: Sequence[str]) -> list[str]:
+        """The accounts `handles` name (UsageError as sending would refuse them)."""
+        result: list[str] = await self._call("recipients", list(handles))
         return result
 
     async def inbox(self) -> list[ConversationView]:

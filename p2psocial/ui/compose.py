@@ -61,8 +61,10 @@ class ComposeScreen(SocialScreen):
         yield Static(context, id="context")
         yield TextArea(self.state.drafts.get(self._draft_key, ""), id="text",
                        soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
+        # no max_length: a paste past it was cut silently (or dropped); posting refuses it
+        # in one line and keeps it here
         yield Input(placeholder="content warning (optional), shown instead of the text "
-                    "· ctrl+t: back to the text", id="cw", max_length=limits.MAX_CW_CHARS)
+                    "· ctrl+t: back to the text", id="cw")
         yield Static("", id="count")
         yield FitFooter()
 

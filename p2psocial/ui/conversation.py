@@ -88,8 +88,9 @@ class ConversationScreen(SocialScreen):
         yield TopBar("messages", self.title_text)
         with VerticalScroll(id="messages"):
             yield Static("Loading…", id="message-text")
+        # no max_length: a paste past the limit would be cut silently; sending refuses it
         yield Input(placeholder="write a message · enter sends · esc goes back",
-                    id="compose-message", max_length=limits.MAX_POST_CHARS)
+                    id="compose-message")
         yield FitFooter()
 
     def on_mount(self) -> None:
@@ -153,6 +154,11 @@ class ConversationScreen(SocialScreen):
         if not text.strip():
             self.notify("the message is empty: write something first", severity="warning",
                         timeout=4)
+            return
+        if len(text.strip()) > limits.MAX_POST_CHARS:  # kept in the line, to shorten
+            self.notify(f"the message has {len(text.strip()):,} characters; at most "
+                        f"{limits.MAX_POST_CHARS:,} fit: shorten it", severity="warning",
+                        timeout=6)
             return
         handles = list(self.handles)
 

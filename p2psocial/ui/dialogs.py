@@ -84,10 +84,10 @@ class AboutDialog(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("My profile", classes="dialog-title")
-            yield Input(self._name, placeholder="display name", id="name",
-                        max_length=limits.MAX_NAME_CHARS)
-            yield Input(self._bio, placeholder="bio (one line)", id="bio",
-                        max_length=limits.MAX_BIO_CHARS)
+            # no max_length: a paste past it was cut silently; saving refuses it in one
+            # line and the dialog stays open with the text
+            yield Input(self._name, placeholder="display name", id="name")
+            yield Input(self._bio, placeholder="bio (one line)", id="bio")
             yield Static("tab / shift+tab: next / previous field · enter or ctrl+s saves · "
                          "esc cancels", classes="dialog-help")
 

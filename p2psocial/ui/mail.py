@@ -178,8 +178,10 @@ class MessagesScreen(SocialScreen):
 
     def action_write(self) -> None:
         def chosen(handles: list[str] | None) -> None:
-            if handles:
-                self.app.push_screen(ConversationScreen(None, handles=handles))
+            if handles:  # refused here (one line), not after the message is written
+                self.call_node(lambda b: b.recipients(handles),
+                               done=lambda _: self.app.push_screen(
+                                   ConversationScreen(None, handles=handles)))
         self.app.push_screen(WriteDialog(), chosen)
 
 

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual import events
 from textual.widgets import Input, Static
 
 from p2psocial.core.identity import Identity
+from p2psocial.core.limits import MAX_POST_CHARS
 from p2psocial.core.mail.inner import InnerMessage, Kind, make_inner
 from p2psocial.runtime.node import Node
 from p2psocial.store.home import Home
@@ -121,16 +123,42 @@ async def test_open_marks_read_and_enter_sends(node: Node) -> None:
 
 
 @pytest.mark.asyncio
-async def test_a_refused_message_is_one_line_and_the_text_stays(node: Node) -> None:
+async def test_whom_to_write_to_is_checked_before_the_message_is_written(node: Node) -> None:
+    """The dialog took anything, and the refusal came only after a message was typed."""
     app = app_for(node)
     async with app.run_test(size=SIZE) as pilot:
         await messages_open(pilot, app, 0)
         await write_to(pilot, app, ME.handle)
-        await until(pilot, lambda: isinstance(app.screen, ConversationScreen), what="opened")
-        await pilot.press(*"note to self", "enter")
         await until(pilot, lambda: app._notifications, what="the refusal")
         assert [n.message for n in app._notifications] == ["you cannot write only to yourself"]
-        assert app.screen.query_one("#compose-message", Input).value == "note to self"
+        assert isinstance(app.screen, MessagesScreen)  # no conversation opened
+        app.clear_notifications()
+        await write_to(pilot, app, "Nobody")
+        await until(pilot, lambda: app._notifications, what="the second refusal")
+        [line] = [n.message for n in app._notifications]
+        assert "'Nobody' is not a handle" in line and isinstance(app.screen, MessagesScreen)
+
+
+@pytest.mark.asyncio
+async def test_a_refused_message_is_one_line_and_the_text_stays(node: Node) -> None:
+    """A paste past the limit was cut to it by the input and sent: now it is refused and
+    stays whole in the line, to be shortened."""
+    app = app_for(node)
+    too_long = "x" * (MAX_POST_CHARS + 1)
+    async with app.run_test(size=SIZE) as pilot:
+        await messages_open(pilot, app, 0)
+        await write_to(pilot, app, ALICE.handle)
+        await until(pilot, lambda: isinstance(app.screen, ConversationScreen), what="opened")
+        field = app.screen.query_one("#compose-message", Input)
+        field.post_message(events.Paste(too_long))  # a paste, as a terminal sends it
+        await pilot.pause()
+        await pilot.press("enter")
+        await until(pilot, lambda: app._notifications, what="the refusal")
+        assert [n.message for n in app._notifications] == [
+            f"the message has {MAX_POST_CHARS + 1:,} characters; at most "
+            f"{MAX_POST_CHARS:,} fit: shorten it"]
+        assert app.screen.query_one("#compose-message", Input).value == too_long
+        assert await node.service.inbox() == []  # nothing sent
 
 
 @pytest.mark.asyncio

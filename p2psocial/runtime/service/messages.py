@@ -97,6 +97,12 @@ class Messages(ServiceCore):
         await self._seal_and_queue(inner)
         return await self._conv_view(inner.conversation, me, limit=50)
 
+    async def recipients(self, handles: Sequence[str]) -> list[str]:
+        """The accounts `handles` name, as a message to them would go (the UI checks whom
+        to write to before the message is written); the same refusals as sending."""
+        me = await self._account(self.public_key)
+        return [handle_of(a) for a in await self._recipients(handles, me)]
+
     async def _recipients(self, handles: Sequence[str], me: bytes) -> list[bytes]:
         if not handles:
             raise UsageError("name at least one person to write to")
