@@ -71,8 +71,10 @@ class TopBar(Widget):
                        else None)
             if name == "notifications" and state is not None and state.unread:
                 out.append(f"•{state.unread}", style("top-bar--badge"))
+                out.append(" ")  # the count is this tab's, not the next key's
             if name == "messages" and state is not None and state.mail_unread:
                 out.append(f"•{state.mail_unread}", style("top-bar--badge"))
+                out.append(" ")
         if self.title:
             out.append(" │ ", style("top-bar--key"))
             out.append(self.title, style("top-bar--title"))

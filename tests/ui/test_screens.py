@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from p2psocial.ui.notifications import NotificationsScreen
 from p2psocial.ui.postlist import ROW_ACTIONS, PostList
 from p2psocial.ui.profile import ProfileScreen
 from p2psocial.ui.thread import ThreadScreen
+from p2psocial.ui.widgets import TopBar
 
 from .conftest import ALICE, BOB, ME, SIZE, World, app_for, until
 
@@ -78,6 +80,9 @@ async def test_a_reply_to_me_becomes_an_unread_notification(node: Node,
         live.reply(world.my_post, "replying to you, me")
         await deliver(node, live.entries)
         await until(pilot, lambda: app.state.unread == 1, what="an unread notification")
+        bar = str(app.screen.query_one(TopBar).render())
+        # the count is its tab's: "•1 3 Me" read as the next tab's (helper walk, 80x24)
+        assert re.search(r"•1  3 ", bar), bar
         await pilot.press("2")
         post_list = await rows_of(pilot, app)
         assert post_list.rows[0].kind == "reply"
