@@ -52,6 +52,10 @@ ROW_ACTIONS: list[tuple[str, str, str, str]] = [
                                   "(' lists them)"),
 ]
 
+# actions that only a post takes, with how the refusal names them (a follower's row is not)
+POST_ONLY = {"reply": "replied to", "quote": "quoted", "repost": "reposted", "like": "liked",
+             "react": "reacted to", "tags": "opened by tag", "bookmark": "bookmarked"}
+
 
 class PostList(ScrollView, can_focus=True):
     """Rows of entries; j/k move the cursor, actions apply to the selected row."""
@@ -394,8 +398,13 @@ class PostList(ScrollView, can_focus=True):
 
     def action_chosen(self, action: str) -> None:
         row = self.current
-        if row is not None:
-            self.post_message(self.ActionChosen(self, action, row))
+        if row is None:
+            return
+        if action in POST_ONLY and row.post.type != "post":  # e.g. "followed you"
+            self.app.notify(f"only a post can be {POST_ONLY[action]}: this is a "
+                            f"{row.post.type}", severity="warning", timeout=4)
+            return
+        self.post_message(self.ActionChosen(self, action, row))
 
     def find(self, text: str, direction: int = 1) -> bool:
         """Move to the next row (after the cursor, wrapping) whose text contains `text`."""

@@ -58,6 +58,11 @@ async def test_notifications_list_mentions_reactions_and_followers(node: Node) -
         assert kinds == {"mention", "react", "follow"}
         follow = next(i for i, r in enumerate(post_list.rows) if r.kind == "follow")
         post_list.select(follow)
+        await pilot.press("r")  # it opened a reply to the follow entry
+        await until(pilot, lambda: app._notifications, what="the refusal")
+        assert [n.message for n in app._notifications] == [
+            "only a post can be replied to: this is a follow"]
+        assert isinstance(app.screen, NotificationsScreen)
         await pilot.press("enter")  # a follower opens as their profile
         assert isinstance(app.screen, ProfileScreen) and app.screen.handle == BOB.handle
         await pilot.press("1")
