@@ -406,6 +406,11 @@ class SocialApp(App[int]):
     # --- navigation ---------------------------------------------------------------------
 
     def action_section(self, name: str) -> None:
+        """Go to a section (its screens as left); its own key again goes to its first screen."""
+        if self.current_mode == name:
+            while len(self.screen_stack) > 1:
+                self.pop_screen()
+            return
         self.switch_mode(name)
 
     def action_compose(self) -> None:

@@ -69,6 +69,8 @@ async def test_notifications_list_mentions_reactions_and_followers(node: Node) -
         assert isinstance(app.screen, HomeScreen)
         await pilot.press("2")  # the notifications section kept its stack
         assert isinstance(app.screen, ProfileScreen)
+        await pilot.press("2")  # its own key again: back to its first screen (it did nothing)
+        assert isinstance(app.screen, NotificationsScreen)
 
 
 @pytest.mark.asyncio
