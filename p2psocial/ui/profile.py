@@ -150,6 +150,7 @@ class ProfileScreen(ListScreen):
                 self.state.learn([self.feed])
                 self._devices = await self._count_devices(backend, self.feed)
                 self._show_card()
+                self.refresh_bindings()  # mine or not: which keys the footer offers
             views = await backend.posts(self.handle, limit=PAGE,
                                         before=self._oldest if older else None)
             rows = await profile_rows(backend, self.state, self.handle, views)
@@ -197,6 +198,10 @@ class ProfileScreen(ListScreen):
         account = parse_handle(feed.author)
         state = resolve(account, await held_ops(backend, account))
         return None if state.tip is None else await device_count(backend, state)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Follow, block and mute are not offered on my own profile (they did nothing)."""
+        return not (action in ("toggle_follow", "toggle_block", "toggle_mute") and self._mine)
 
     @property
     def _mine(self) -> bool:

@@ -82,3 +82,27 @@ async def test_footers_and_tabs_are_never_cut(node: Node, world: World, width: i
             app.switch_mode("home")
             await pilot.pause()
     assert problems == []
+
+
+def footer_labels(app: SocialApp) -> list[str]:
+    return [str(key.description) for footer in app.screen.query(Footer)
+            for key in footer.query(FooterKey) if key.display]
+
+
+@pytest.mark.asyncio
+async def test_my_own_profile_offers_no_follow_block_or_mute(node: Node, world: World) -> None:
+    """They did nothing there, silently; at 80 columns they pushed Following and Back out."""
+    app = app_for(node)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.screen.query(PostList), what="timeline")
+        app.push_screen(ProfileScreen(ALICE.handle))
+        await until(pilot, lambda: "Follow/unfollow" in footer_labels(app)
+                    or "Follow" in footer_labels(app), what="alice's profile keys")
+        app.pop_screen()
+        app.push_screen(ProfileScreen(app.state.me))
+        screen = app.screen
+        await until(pilot, lambda: isinstance(screen, ProfileScreen) and screen.feed is not None
+                    and "Following" in footer_labels(app), what="my profile's keys")
+        labels = footer_labels(app)
+        assert not {"Follow/unfollow", "Follow", "Block/unblock", "Block", "Mute"} & set(labels)
+        assert footer_problems(app) == []
