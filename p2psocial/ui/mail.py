@@ -130,11 +130,18 @@ class MessagesScreen(SocialScreen):
         empty.update(EMPTY)
         empty.display = not views
         listing.display = bool(views)
+        self.refresh_bindings()  # accept and decline only while a request is listed
         ids = [o.id for o in options]
         if chosen in ids:
             listing.highlighted = ids.index(chosen)
         elif views:
             listing.highlighted = next(i for i, o in enumerate(options) if not o.disabled)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Accept and decline are offered only while a request is listed."""
+        if action in ("accept", "decline"):
+            return any(v.state == "request" for v in self.views.values())
+        return True
 
     def selected(self) -> ConversationView | None:
         option = self.query_one(ConversationList).highlighted_option

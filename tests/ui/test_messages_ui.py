@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 from textual import events
-from textual.widgets import Input, Static
+from textual.widgets import Footer, Input, Static
+from textual.widgets._footer import FooterKey
 
 from p2psocial.core.identity import Identity
 from p2psocial.core.limits import MAX_POST_CHARS
@@ -78,6 +79,11 @@ async def write_to(pilot: Any, app: SocialApp, handle: str) -> None:
     await until(pilot, lambda: app.screen.query("#write-to"), what="the dialog")
     app.screen.query_one("#write-to", Input).value = handle
     await pilot.press("enter")
+
+
+def footer_labels(app: SocialApp) -> list[str]:
+    return [str(key.description) for footer in app.screen.query(Footer)
+            for key in footer.query(FooterKey) if key.display]
 
 
 def pick(app: SocialApp, starts: str) -> None:
@@ -180,10 +186,14 @@ async def test_a_accepts_a_request(node: Node) -> None:
     app = app_for(node)
     async with app.run_test(size=SIZE) as pilot:
         await messages_open(pilot, app, 2)
+        assert {"Accept", "Decline"} <= set(footer_labels(app))
         pick(app, "Carol")
         await pilot.press("a")
         await until(pilot, lambda: listed(app) == ["Carol  •1"], what="accepted")
         assert [v.state for v in await node.service.inbox()] == ["accepted"]
+        # no request left: the footer offered Accept and Decline still (helper walk)
+        await until(pilot, lambda: not {"Accept", "Decline"} & set(footer_labels(app)),
+                    what="accept and decline gone")
 
 
 @pytest.mark.asyncio
