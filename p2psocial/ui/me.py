@@ -42,6 +42,11 @@ class MeScreen(SocialScreen):
         Binding("i", "copy_invite", "Copy invite", tooltip="Copy my invite token"),
         Binding("a", "add_device", "Add device", tooltip="Add a device to my account: paste "
                 "the pairing token `p2psocial device link` printed on it"),
+        # as on any profile (they did nothing here, where my counts are shown)
+        Binding("f", "app.people('followers')", "Followers", show=False,
+                tooltip="The accounts held here that follow me"),
+        Binding("o", "app.people('following')", "Following", show=False,
+                tooltip="Whom I follow"),
     ]
 
     def __init__(self) -> None:

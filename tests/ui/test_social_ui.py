@@ -253,3 +253,18 @@ def test_bookmarks_snapshot(snap_compare: Any, tmp_path: Path) -> None:
         app.clear_notifications()
         await pilot.pause(0.1)
     assert snap_compare(app, terminal_size=SIZE, run_before=bookmarked)
+
+
+@pytest.mark.asyncio
+async def test_f_and_o_on_me_list_my_followers_and_whom_i_follow(node: Node) -> None:
+    """Me shows my counts; f and o did nothing there (helper walk at 80x24)."""
+    app = app_for(node)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.screen.query("PostList"), what="home")
+        await pilot.press("3", "f")
+        await until(pilot, lambda: people_of(app) == [BOB.handle], what="my followers")
+        await pilot.press("escape", "o")
+        await until(pilot, lambda: people_of(app) == [ALICE.handle, BOB.handle],
+                    what="whom I follow")
+        screen = app.screen
+        assert isinstance(screen, PeopleScreen) and screen.kind == "following"
