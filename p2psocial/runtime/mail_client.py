@@ -74,6 +74,7 @@ class MailClient:
         self._me: bytes = node.identity.public_key
         self._send_wake = asyncio.Event()
         self._reseal_lock = asyncio.Lock()
+        self._reseal_pending = False
         self._fetch_wake = asyncio.Event()
         self._relay_peers: set[str] = set()
 
@@ -205,11 +206,16 @@ class MailClient:
         return taken
 
     def _reseal_soon(self) -> None:
-        """Account ops came: seal again what went blind to that account (M16)."""
-        self._replicator.spawn(self._reseal(), "mail reseal")
+        """Account ops came: seal again what went blind to that account (M16). A burst of
+        ops (a reconnect brings thousands) costs one pass, plus one if more came meanwhile:
+        never a task per batch."""
+        if not self._reseal_pending:
+            self._reseal_pending = True
+            self._replicator.spawn(self._reseal(), "mail reseal")
 
     async def _reseal(self) -> None:
         async with self._reseal_lock:  # one at a time: no message sealed again twice
+            self._reseal_pending = False  # ops that come from here on ask for another pass
             try:
                 await self._node.service.reseal_blind()
             except P2PSocialError as exc:

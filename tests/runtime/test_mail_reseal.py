@@ -5,6 +5,7 @@ devices; past the window the note is forgotten. Real SQLite store, the real serv
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,35 @@ async def test_a_blind_message_is_sealed_again_when_the_ops_come(tmp_path: Path)
         assert await store.outbox.blind() == []  # forgotten past the window
     finally:
         await store.close()
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_a_burst_of_ops_costs_one_pass_not_a_task_each(tmp_path: Path) -> None:
+    """A reconnect brings ops in thousands of batches; each asked for a pass of its own."""
+    from p2psocial.runtime.config import NodeConfig
+    from p2psocial.runtime.node import Node
+    from p2psocial.store import keyfile
+    from p2psocial.store.home import Home
+
+    home = Home(tmp_path / "me")
+    home.create()
+    keyfile.write_doc(home.key_file, keyfile.seal(ME, ""))
+    node = Node(home, ME, NodeConfig(listen=["/ip4/127.0.0.1/tcp/0"], mdns=False, dht=False,
+                                     announce=False, look_seconds=3600.0), offline=False)
+    await node.start()
+    try:
+        from p2psocial.runtime.replicator import Replicator
+        network = node._network
+        assert isinstance(network, Replicator)
+        accounts = network.accounts
+        assert accounts.on_new_ops is not None  # the mail client listens
+        for _ in range(1000):
+            accounts.on_new_ops()
+        passes = [t for t in asyncio.all_tasks() if t.get_name() == "mail reseal"]
+        assert len(passes) == 1
+        await asyncio.wait(passes, timeout=10)
+        accounts.on_new_ops()  # after a pass, a new batch asks for one more
+        assert len([t for t in asyncio.all_tasks() if t.get_name() == "mail reseal"]) == 1
+    finally:
+        await node.stop()
