@@ -24,6 +24,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from itertools import chain
@@ -72,6 +73,7 @@ from p2psocial.store.social import SocialGraph
 from p2psocial.store.verify_pool import Decoded, RawEntry, VerifyPool, default_processes
 
 Clock = Callable[[], int]
+log = logging.getLogger(__name__)
 _R = TypeVar("_R")
 
 
@@ -124,10 +126,16 @@ class Store(Queries):
         return store
 
     async def close(self) -> None:
-        """Finish writes, checkpoint the WAL and close."""
+        """Finish writes, checkpoint the WAL and close. The checkpoint is best effort: a
+        statement left open (a read cancelled at the wrong moment) makes it fail with
+        "locked"; the WAL then stays, whole, and is checkpointed at the next open."""
         async with self._write_lock:
-            try:
+            try:  # no waiting for readers: a stop has seconds, and the WAL keeps
+                await self._conn.execute("PRAGMA busy_timeout = 0")
                 await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.OperationalError as exc:
+                log.info("store: WAL not checkpointed at close (%s): done at the next open",
+                         exc)
             finally:
                 await self._conn.close()
                 self._pool.close()
