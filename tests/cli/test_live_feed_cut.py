@@ -52,13 +52,13 @@ class StandIn:
             method = request["method"]
             if method == self.cut_at:
                 break
+            if method == "blocking" and self.cut_at == "second connection":
+                assert self.server is not None  # gone before the reply: the client's next
+                self.server.close()             # step, a second connection, cannot race it
+                self.path.unlink()
             result = ANSWERS.get(method)
             writer.write((json.dumps({"id": request["id"], "result": result}) + "\n").encode())
             await writer.drain()
-            if method == "blocking" and self.cut_at == "second connection":
-                assert self.server is not None  # the next step opens a second connection
-                self.server.close()
-                self.path.unlink()
         writer.close()
 
 
