@@ -125,7 +125,7 @@ async def test_d1_the_holder_database_holds_no_text_sender_or_other_participant(
 
 
 @pytest.mark.asyncio
-async def test_migration_0006_applies_on_the_previous_release(tmp_path: Path) -> None:
+async def test_migrations_0006_and_0007_apply_on_the_previous_release(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     shutil.copyfile(FIXTURE, path)
     store = await Store.open(path, verify_processes=0)
@@ -133,12 +133,15 @@ async def test_migration_0006_applies_on_the_previous_release(tmp_path: Path) ->
         assert await store.mailboxes.put(B, *_wrap(1), hour_of(BASE_TS)) == 1
         assert await store.inbox.conversations() == []
         assert await store.outbox.due(BASE_TS) == []
+        assert await store.outbox.blind() == []  # 0007 on a database of that release
+        await store.outbox.note_blind(B, conv=b"c" * 32, msg_id=b"m" * 16, since_ms=BASE_TS)
+        assert [b.account for b in await store.outbox.blind()] == [B]
     finally:
         await store.close()
     conn = sqlite3.connect(path)
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert 6 in {v for (v,) in conn.execute("SELECT version FROM schema_migrations")}
+        assert {6, 7} <= {v for (v,) in conn.execute("SELECT version FROM schema_migrations")}
     finally:
         conn.close()
 
