@@ -87,6 +87,12 @@ class Inbox(MailTable):
         return [Arrived(parse_inner(bytes(raw)), int(arrival)) for raw, arrival in rows]
 
     @translated
+    async def message(self, conv: bytes, msg_id: bytes) -> InnerMessage | None:
+        """The message `msg_id` of the conversation, if held."""
+        row = await self._one("SELECT inner FROM inbox WHERE conv = ? AND id = ?", conv, msg_id)
+        return None if row is None else parse_inner(bytes(row[0]))
+
+    @translated
     async def conversations(self) -> list[ConversationRow]:
         """Every conversation held, the latest activity first."""
         rows = await self._all(

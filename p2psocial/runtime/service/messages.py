@@ -27,6 +27,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from p2psocial.core import limits
+from p2psocial.core.account.state import AccountState
 from p2psocial.core.errors import HandleError, UsageError
 from p2psocial.core.identity import handle_of
 from p2psocial.core.mail import delivery
@@ -45,6 +46,11 @@ def _now() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _device_keys(state: AccountState) -> list[bytes]:
+    """An account's current devices by the ops held (a single key: itself)."""
+    return [d.key for d in state.current_devices()]
+
+
 class Messages(ServiceCore):
     """Private conversations over the inbox and outbox."""
 
@@ -57,9 +63,6 @@ class Messages(ServiceCore):
     async def _account(self, key: bytes) -> bytes:
         return await self.store.accounts.account_of(key) or key
 
-    async def _devices(self, account: bytes) -> list[bytes]:
-        state = await self.store.accounts.state_of(account)
-        return [d.key for d in state.current_devices()]
 
     async def _blocked_accounts(self) -> set[bytes]:
         blocked = await self.store.blocking(self.public_key)
@@ -126,19 +129,19 @@ class Messages(ServiceCore):
         accounts = [message.from_account] if message.kind is Kind.ACCEPT else \
             list(message.participants)
         me = message.from_account
-        unknown = [a for a in accounts
-                   if a != me and (await self.store.accounts.state_of(a)).tip is None]
+        book = self.store.accounts
+        unknown = [a for a in accounts if a != me and (await book.state_of(a)).tip is None]
         if unknown and self.ops_wanted is not None:  # M16: learn their devices first
             await self.ops_wanted(unknown)
-        devices = {a: await self._devices(a) for a in accounts}
-        wraps = delivery.seal_all(message, devices)
+        states = {a: await book.state_of(a) for a in accounts}
+        wraps = delivery.seal_all(message, {a: _device_keys(st) for a, st in states.items()})
         now = _now()
         await self.store.inbox.add(message, now)
         for wrap in wraps:
             await self.store.outbox.add(wrap.hash, account=wrap.to, conv=message.conversation,
                                         wrap=wrap.raw, written_ms=now)
         for account in unknown:
-            if (await self.store.accounts.state_of(account)).tip is None:  # still: blind
+            if states[account].tip is None:  # still unknown: sealed blind
                 await self.store.outbox.note_blind(account, conv=message.conversation,
                                                    msg_id=message.id, since_ms=now)
         if wraps and self.mail_queued is not None:
@@ -152,11 +155,11 @@ class Messages(ServiceCore):
         await outbox.drop_blind_before(now - DELIVERY_WINDOW_MS)
         sealed = 0
         for blind in await outbox.blind():
-            devices = await self._devices(blind.account)
-            if (await self.store.accounts.state_of(blind.account)).tip is None:
+            state = await self.store.accounts.state_of(blind.account)
+            if state.tip is None:
                 continue  # still unknown (or a single-key identity: the first wrap serves)
-            message = next((a.message for a in await self.store.inbox.messages(blind.conv)
-                            if a.message.id == blind.msg_id), None)
+            devices = _device_keys(state)
+            message = await self.store.inbox.message(blind.conv, blind.msg_id)
             if message is not None and devices:
                 wrap = seal(message.raw, mailbox=blind.account, devices=devices)
                 await outbox.add(wrap.hash, account=blind.account, conv=blind.conv,
