@@ -180,13 +180,19 @@ async def connect(args: argparse.Namespace, home: Home) -> int:
     return 0
 
 
+def node_stopped(what: str) -> NodeNotRunning:
+    """How a live command (`feed --follow`, `notifications --follow`) ends when the node
+    stops, at whatever step it stops."""
+    return NodeNotRunning(f"the node stopped: no more {what} arrive here (start it again "
+                          "with `p2psocial run`)")
+
+
 async def follow_feed(args: argparse.Namespace, home: Home) -> int:
     """`p2psocial feed --follow`: print the timeline, then every new post as it arrives,
     until the node stops (which ends it with one line and a failure status)."""
     client = await require_node(home)
     lookups: ControlClient | None = None
-    stopped = NodeNotRunning("the node stopped: no more posts arrive here (start it again "
-                             "with `p2psocial run`)")
+    stopped = node_stopped("posts")
     try:
         items: list[EntryView] = await client.timeline(limit=max(1, args.limit))
         for view in reversed(items):

@@ -150,16 +150,14 @@ async def follow_notifications(args: argparse.Namespace, home: Home) -> int:
     watcher: asyncio.Task[None] | None = None
     try:
         # a connection streaming events answers no calls: ask on another one
+        stopped = node_commands.node_stopped("notifications")
         try:
             lookups = await ControlClient.open(home.control_socket)
         except NodeNotRunning as exc:
-            raise NodeNotRunning("the node stopped: no more notifications arrive here "
-                                 "(start it again with `p2psocial run`)") from exc
+            raise stopped from exc
         wake = asyncio.Event()
         watcher = asyncio.create_task(_watch(client, wake))
         shown: set[tuple[str, str]] = set()
-        stopped = NodeNotRunning("the node stopped: no more notifications arrive here "
-                                 "(start it again with `p2psocial run`)")
         try:
             first = True
             while True:
