@@ -12,6 +12,7 @@ Rules:
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -23,9 +24,54 @@ from p2psocial.core.encoding import DECODE_ERRORS, decode_canonical, encode
 from p2psocial.core.errors import SchemaError
 
 
+_MEDIA_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A picture or file in a post: a blob by id, its size and media type (§Blobs)."""
+
+    blob: bytes
+    size: int
+    type: str
+    alt: str | None = None
+    name: str | None = None
+
+    @property
+    def is_image(self) -> bool:
+        return self.type.startswith("image/")
+
+    def to_map(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"blob": self.blob, "size": self.size, "type": self.type}
+        _put(out, "alt", self.alt)
+        _put(out, "name", self.name)
+        return out
+
+    @classmethod
+    def from_map(cls, m: dict[str, Any]) -> Attachment:
+        blob = _hash(m, "blob", required=True)
+        size = m.get("size")
+        if size is None:
+            raise _missing("size")
+        if type(size) is not int or not 0 < size <= limits.MAX_BLOB_BYTES:
+            raise SchemaError("P4", "an attachment's size is 1 byte to 5 MiB",
+                              expected=f"1..{limits.MAX_BLOB_BYTES}", found=size)
+        media = _text(m, "type", limits.MAX_MEDIA_TYPE_CHARS, required=True)
+        assert blob is not None and media is not None
+        if len(media) < 3 or not _MEDIA_TYPE.fullmatch(media):
+            raise SchemaError("P4", "an attachment's type is a lowercase media type",
+                              expected="type/subtype", found=media)
+        name = _text(m, "name", limits.MAX_FILE_NAME_CHARS)
+        if name is not None and (not name or any(c in "/\\" or ord(c) < 0x20 or c == "\x7f"
+                                                 for c in name)):
+            raise SchemaError("P4", "an attachment's name is a file name without / \\ or "
+                              "control characters", expected="file name", found=name)
+        return cls(blob, size, media, _text(m, "alt", limits.MAX_ALT_CHARS), name)
+
+
 @dataclass(frozen=True, slots=True)
 class Post:
-    """A public post, optionally a reply (root and parent) or a quote."""
+    """A public post, optionally a reply (root and parent) or a quote, with attachments."""
 
     TYPE: ClassVar[str] = "post"
     text: str
@@ -35,6 +81,7 @@ class Post:
     tags: tuple[str, ...] = ()
     cw: str | None = None
     quote: bytes | None = None
+    attachments: tuple[Attachment, ...] = ()
 
     def to_map(self) -> dict[str, Any]:
         out: dict[str, Any] = {"text": self.text}
@@ -44,6 +91,7 @@ class Post:
         _put(out, "tags", list(self.tags) or None)
         _put(out, "cw", self.cw)
         _put(out, "quote", self.quote)
+        _put(out, "attachments", [a.to_map() for a in self.attachments] or None)
         return out
 
     @classmethod
@@ -65,7 +113,9 @@ class Post:
         return cls(text=text, root=root, parent=parent,
                    mentions=tuple(_list(m, "mentions", limits.MAX_MENTIONS, _key_item)),
                    tags=tuple(_list(m, "tags", limits.MAX_TAGS, _tag_item)),
-                   cw=cw, quote=_hash(m, "quote"))
+                   cw=cw, quote=_hash(m, "quote"),
+                   attachments=tuple(_list(m, "attachments", limits.MAX_ATTACHMENTS,
+                                           _attachment_item)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,6 +458,13 @@ def _tag_item(name: str, value: Any) -> str:
         raise SchemaError("P4", f"each of {name} must be 1 to {limits.MAX_TAG_CHARS} characters "
                           "with no '#' prefix and no spaces", expected="tag", found=value)
     return value
+
+
+def _attachment_item(name: str, value: Any) -> Attachment:
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise SchemaError("P4", f"each of {name} must be a map with text keys", expected="map",
+                          found=type(value).__name__)
+    return Attachment.from_map(value)
 
 
 def _addr_item(name: str, value: Any) -> str:

@@ -11,7 +11,8 @@
     │   │   └── ForkError          two valid entries claim the same place in one feed
     │   ├── ProtocolError          a peer broke the sync protocol (carries the ERROR code)
     │   ├── InviteError            an invite token that is not one, corrupt, forged or expired
-    │   └── MailError              a private message, wrap or mail request breaks an M rule
+    │   ├── MailError              a private message, wrap or mail request breaks an M rule
+│   └── BlobError              a blob, a blob request or a blob answer breaks a B rule
     ├── UsageError                 the local user asked for something impossible
     │   ├── HandleError            a handle or key that is not one
     │   ├── AlreadyDone            a reaction or repost given twice (nothing stacks)
@@ -217,3 +218,8 @@ class PairingError(AccountError):
 class MailError(ValidationError):
     """A private message, wrap or mail request breaks an M rule (docs/protocol.md §Private
     messages); `rule` names it ("M5a" … "M15")."""
+
+
+class BlobError(ValidationError):
+    """A blob, a blob request or a blob answer breaks a B rule (docs/protocol.md §Blobs);
+    `rule` names it ("B1" … "B5")."""

@@ -29,6 +29,18 @@ MAX_RELAY_ADDRS = 8
 MAX_RELAY_ADDR_CHARS = 256
 MAX_DM_RECIPIENTS = 16
 
+# Attachments and blobs (docs/protocol.md §Blobs).
+MAX_ATTACHMENTS = 4
+MAX_BLOB_BYTES = 5 * 1024 * 1024
+MAX_MEDIA_TYPE_CHARS = 100
+MAX_ALT_CHARS = 1500
+MAX_FILE_NAME_CHARS = 255
+BLOB_CHUNK_BYTES = 65_536
+MAX_BLOB_REQUEST_BYTES = 64  # B3
+MAX_BLOB_HEAD_BYTES = 4_096  # B4
+MAX_BLOB_UPLOADS = 8  # B7: streams served at once
+MAX_BLOB_UPLOADS_PER_PEER = 2  # B7
+
 # Private messages (docs/protocol.md §Private messages); the M-rule each serves.
 MAX_INNER_BYTES = 16_382  # M7: an inner message, before padding
 MAIL_SLOT_BYTES = 56  # M8: slot id (8) + sealed message key (32 + 16)

@@ -580,6 +580,17 @@ def _invalid_vectors(first: Entry) -> list[dict[str, Any]]:
                 {"text": "hello", "tags": ["#p2p"]})
     schema_case("post-mention-31-bytes", "A mention of 31 bytes.", "post",
                 {"text": "hello", "mentions": [BOB.public_key[:31]]})
+    picture = {"blob": bytes(32), "size": 1000, "type": "image/png"}
+    schema_case("post-five-attachments", "A post with 5 attachments (at most 4).", "post",
+                {"text": "five", "attachments": [picture] * 5})
+    schema_case("post-attachment-too-big", "An attachment of 5 MiB + 1 byte.", "post",
+                {"text": "big", "attachments": [{**picture, "size": limits.MAX_BLOB_BYTES + 1}]})
+    schema_case("post-attachment-type-uppercase", 'An attachment of type "Image/PNG".', "post",
+                {"text": "type", "attachments": [{**picture, "type": "Image/PNG"}]})
+    schema_case("post-attachment-name-with-slash", 'An attachment named "../x".', "post",
+                {"text": "name", "attachments": [{**picture, "name": "../x"}]})
+    schema_case("post-attachment-without-blob", "An attachment without its blob id.", "post",
+                {"text": "no blob", "attachments": [{"size": 1000, "type": "image/png"}]})
     schema_case("about-empty", "An about with neither name nor bio.", "about", {})
     schema_case("follow-feed-31-bytes", "A follow of a 31-byte key.", "follow",
                 {"feed": BOB.public_key[:31]})
@@ -1084,6 +1095,9 @@ def build() -> dict[str, Any]:
     quote = append(Post("Worth reading.", quote=b1.hash))
     deep = _entry(DAVE, 1, None, T0 + 300, entry_type="post", payload=encode(
         {"text": "Nested 16 deep.", "x": _nested(15)}))
+    c2 = _entry(c, 2, c1, T0 + 800, Post("Golden hour over the river. #photography",
+                                         tags=("photography",),
+                                         attachments=_blob_module().attachments()))
     message, dm_info = _dm(a, [b, c], "Meet at 10?", order=["carol", "alice", "bob"])
     dm = append(message)
 
@@ -1093,6 +1107,8 @@ def build() -> dict[str, Any]:
         _valid_vector("bob-first-post", "bob's first entry.", b1),
         _valid_vector("carol-reply", "carol replies to first-post: root = parent = its hash.",
                       c1),
+        _valid_vector("post-with-attachments", "carol's second post with a picture and a "
+                      "file (the blobs of the blobs section).", c2),
         _valid_vector("bob-reply", "bob replies to carol-reply in the thread of first-post, "
                       "with mentions, tags (as typed in the text, without '#') and a content "
                       "warning. The text is not ASCII.", b2),
@@ -1146,7 +1162,21 @@ def build() -> dict[str, Any]:
                                      ("about", about, False)]),
         "accounts": (accounts := _account_vectors()),
         "mail": _mail_vectors(accounts),
+        "blobs": _blob_module().build(),
     }
+
+
+def _blob_module() -> Any:
+    """tests/vectors/blob_vectors.py, which builds the `blobs` section."""
+    name = "p2psocial_blob_vectors"
+    if name not in sys.modules:
+        path = Path(__file__).with_name("blob_vectors.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def _mail_vectors(accounts: dict[str, Any]) -> dict[str, Any]:
