@@ -23,7 +23,6 @@ from p2psocial.core import limits
 from p2psocial.core.encoding import DECODE_ERRORS, decode_canonical, encode
 from p2psocial.core.errors import SchemaError
 
-
 _MEDIA_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
 
 

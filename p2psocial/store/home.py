@@ -73,6 +73,11 @@ class Home:
     def ui_settings(self) -> Path:
         return self.root / "ui.json"
 
+    @property
+    def blobs(self) -> Path:
+        """Pictures and files (store/blobs.py), each a file named by its id."""
+        return self.root / "blobs"
+
     def private_files(self) -> list[Path]:
         """Every file the program writes in this home."""
         db = self.database
@@ -93,7 +98,7 @@ class Home:
             if open_to_others(self.root):
                 os.chmod(self.root, 0o700)
         except OSError as exc:
-            raise _os_error(exc, f"cannot create {self.root}") from exc
+            raise os_error(exc, f"cannot create {self.root}") from exc
 
     def make_private(self) -> list[str]:
         """Narrow to 0600 every file of the home that others may read; one warning line per
@@ -139,7 +144,7 @@ class HomeLock:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
-            raise _os_error(exc, f"cannot open {path}") from exc
+            raise os_error(exc, f"cannot open {path}") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -209,10 +214,10 @@ def create_private_file(path: Path) -> None:
             try:
                 os.chmod(path, 0o600)
             except OSError as exc:
-                raise _os_error(exc, f"cannot make {path} private") from exc
+                raise os_error(exc, f"cannot make {path} private") from exc
         return
     except OSError as exc:
-        raise _os_error(exc, f"cannot create {path}") from exc
+        raise os_error(exc, f"cannot create {path}") from exc
     os.close(fd)
 
 
@@ -230,10 +235,11 @@ def write_private_file(path: Path, data: bytes) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        raise _os_error(exc, f"cannot write {path}") from exc
+        raise os_error(exc, f"cannot write {path}") from exc
 
 
-def _os_error(exc: OSError, what: str) -> StoreError:
+def os_error(exc: OSError, what: str) -> StoreError:
+    """A StoreError (StorageFull for a full disk) for an OSError while doing `what`."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return StorageFull(f"{what}: the disk is full")
     return StoreError(f"{what}: {exc.strerror or exc}")
