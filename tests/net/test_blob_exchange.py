@@ -72,7 +72,7 @@ async def test_a_blob_is_fetched_whole_and_checked(tmp_path: Path) -> None:
 async def test_a_cut_fetch_resumes_from_the_verified_chunks(tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch
                                                           ) -> None:
-    async with hosts(tmp_path, "server", "client") as (bridge, (server, client)):
+    async with hosts(tmp_path, "server", "client") as (_bridge, (server, client)):
         server.store.add_bytes(DATA)
         # the server sends two chunks per stream, as over a limited relay circuit (B6)
         monkeypatch.setattr(blobs_module, "circuit_budget", lambda _limit: 2 * CHUNK)
