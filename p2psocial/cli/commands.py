@@ -16,6 +16,7 @@ from typing import Any
 from p2psocial.cli import (
     account_commands,
     archive_commands,
+    blob_commands,
     dm_commands,
     node_commands,
     passphrase,
@@ -182,9 +183,14 @@ async def _post(args: argparse.Namespace, service: UserAPI) -> int:
         if sys.stdin.isatty():
             raise UsageError("give the post text, or --edit to write it in $EDITOR")
         text = sys.stdin.read()
+    if len(args.alt) > len(args.attach):
+        raise UsageError("each --alt describes the --attach before it: there are more --alt "
+                         "than --attach")
+    attach = [[blob_commands.absolute(path), alt] for path, alt in
+              zip(args.attach, [*args.alt, *[None] * len(args.attach)], strict=False)]
     try:
         view = await service.post(text, reply_to=args.reply, quote=args.quote, cw=args.cw,
-                                  tags=args.tag, plain=args.plain)
+                                  tags=args.tag, plain=args.plain, attach=attach)
     except UsageError as exc:
         if str(exc).startswith(IN_POST):  # an @name: say how to post it as typed
             raise UsageError(f"{exc}; or --plain to post @words as typed") from None
@@ -358,6 +364,7 @@ async def _invite(args: argparse.Namespace, service: UserAPI) -> int:
 
 _HANDLERS.update(social_commands.HANDLERS)
 _HANDLERS.update(dm_commands.HANDLERS)
+_HANDLERS.update(blob_commands.HANDLERS)
 _HANDLERS.update(search_commands.HANDLERS)
 VERBS = frozenset({*_HANDLERS, "init", "id", "import", "export", "run", "peers", "status",
                    "connect", "relay", *account_commands.VERB_NAMES})

@@ -23,6 +23,7 @@ from typing import NoReturn
 from p2psocial import __version__
 from p2psocial.cli import (
     account_commands,
+    blob_commands,
     commands,
     dm_commands,
     search_commands,
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     social_commands.add_verbs(verb)
     search_commands.add_verbs(verb)
     dm_commands.add_verbs(verb)
+    blob_commands.add_verbs(verb)
     return p
 
 
@@ -120,6 +122,11 @@ def _writing_verbs(verb: _VerbAdder) -> None:
     s.add_argument("--cw", metavar="TEXT", help="a content warning shown before the text")
     s.add_argument("--tag", action="append", default=[], metavar="TAG", help="add a tag")
     s.add_argument("--edit", action="store_true", help="write the post in $EDITOR")
+    s.add_argument("--attach", action="append", default=[], metavar="FILE",
+                   help="a picture or file (at most 4, each at most 5 MiB)")
+    s.add_argument("--alt", action="append", default=[], metavar="TEXT",
+                   help="describe the picture for those who cannot see it (one --alt per "
+                   "--attach, in order)")
     s.add_argument("--plain", action="store_true",
                    help="leave @words that are not handles as typed (default: an @name of "
                    "someone you know becomes a mention; any other is refused)")

@@ -69,7 +69,19 @@ def entry_lines(e: EntryView, *, now_ms: int | None = None) -> list[str]:
             body.append(f"[CW: {c['cw']}]")
         if e.text:
             body.extend(e.text.splitlines() or [""])
+        body.extend(attachment_line(a) for a in c.get("attachments") or ())
     return [head, *("    " + line for line in body)]
+
+
+def attachment_line(a: dict[str, Any]) -> str:
+    """A picture or file of a post: kind, description or name, type, size, id."""
+    kind = "picture" if str(a.get("type", "")).startswith("image/") else "file"
+    label = a.get("alt") or a.get("name") or "(no description)"
+    size = int(a.get("size") or 0)
+    shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.1f} kB" \
+        if size >= 1e3 else f"{size} B"
+    return f"[{kind}: {label}] {a.get('type')} {shown}  blob {str(a.get('blob'))[:16]}"
+
 
 
 def print_entries(entries: Iterable[EntryView]) -> None:

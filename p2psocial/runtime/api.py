@@ -20,12 +20,14 @@ from p2psocial.runtime.mail_views import ConversationView
 from p2psocial.runtime.search_views import SearchView
 from p2psocial.runtime.social_views import MuteView
 from p2psocial.runtime.views import (
+    BlobView,
     EntryView,
     FeedLog,
     FeedView,
     NodeStatus,
     NotificationView,
     PeerView,
+    StorageView,
     VerifyReport,
     _View,
 )
@@ -112,6 +114,10 @@ _METHODS = [
     Method("accept", "service", ConversationView),
     Method("decline", "service"),
     Method("mark_read", "service"),
+    # pictures and files (runtime/service/attachments.py)
+    Method("blob_get", "service", BlobView),
+    Method("blob_hash", "service"),
+    Method("storage", "service", StorageView),
     Method("peers", "node", PeerView, many=True),
     Method("status", "node", NodeStatus),
     Method("connect", "node", PeerView),

@@ -50,6 +50,9 @@ class NodeConfig:
     mail_known_per_day: int = 500
     mail_stranger_per_day: int = 5
     mail_strangers_per_day: int = 50
+    # pictures and files (docs/protocol.md B8): fetched at once for feeds up to this hop
+    # (0: only mine; a relay also fetches its members'), others when someone looks
+    blobs_eager_hops: int = 1
 
     def with_overrides(self, **changes: Any) -> NodeConfig:
         """A copy with the given fields replaced (None values are ignored)."""
@@ -92,8 +95,8 @@ def load_config(path: Path) -> NodeConfig:
             raise UsageError(f"{path}: {f.name!r} must be a {expected.__name__}")
         values[f.name] = value
     config = NodeConfig(**values)
-    if config.hops < 0 or any(d < 0 for d in config.depths):
-        raise UsageError(f"{path}: hops and depths cannot be negative")
+    if config.hops < 0 or any(d < 0 for d in config.depths) or config.blobs_eager_hops < 0:
+        raise UsageError(f"{path}: hops, depths and blobs_eager_hops cannot be negative")
     if min(config.look_seconds, config.relay_quota, config.relay_max_reservations,
            config.relay_reservation_ttl) <= 0:
         raise UsageError(f"{path}: look_seconds, relay_quota, relay_max_reservations and "

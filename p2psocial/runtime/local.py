@@ -24,6 +24,7 @@ from p2psocial.core.errors import KeyfileError, StoreError
 from p2psocial.core.identity import Identity, handle_of
 from p2psocial.runtime.service import LOST_DATABASE, RESTORED_KEY, Service
 from p2psocial.store import keyfile
+from p2psocial.store.blobs import BlobStore
 from p2psocial.store.home import Home, HomeLock, mode_text, open_to_others
 from p2psocial.store.sqlite import Store
 
@@ -71,6 +72,7 @@ async def open_local(home: Home, unlock: Unlocker) -> AsyncIterator[Service]:
             await guard_history(home, store, public_key)
             await _check_owner(store, public_key)
             service = Service(store, public_key, lambda: unlock(doc))
+            service.blob_store = BlobStore(home.blobs)
             service.on_appended.append(history_marker(home))
             yield service
         finally:

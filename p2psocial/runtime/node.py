@@ -28,6 +28,7 @@ from p2psocial.runtime.control import ControlServer, EventHub
 from p2psocial.runtime.local import guard_history, history_marker
 from p2psocial.runtime.service import Service
 from p2psocial.runtime.views import NodeStatus, PeerView, entry_view
+from p2psocial.store.blobs import BlobStore
 from p2psocial.store.home import Home, HomeLock
 from p2psocial.store.sqlite import Store
 
@@ -91,6 +92,7 @@ class Node:
             self._service = Service(self._store, self.identity.public_key,
                                     lambda: self.identity)
             self._service.on_appended.append(self._on_appended)
+            self._service.blob_store = BlobStore(self.home.blobs)
             self._service.peers = self.peers  # follow's check for feeds never seen
             self._service.on_appended.append(history_marker(self.home))
             self._service.on_ops_stored.append(self._on_ops_stored)

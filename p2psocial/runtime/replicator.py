@@ -42,6 +42,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from p2psocial.core.content import Post
 from p2psocial.core.entry import Entry, decode_entry
 from p2psocial.core.errors import NetError, UsageError, ValidationError
 from p2psocial.core.feed import FeedState
@@ -66,6 +67,7 @@ from p2psocial.net.autonat import ReachabilityWatch, serve_dialback
 from p2psocial.net.holepunch import HolePuncher
 from p2psocial.runtime.account_sync import AccountSync
 from p2psocial.runtime.announcer import Announcer
+from p2psocial.runtime.blobs import BlobExchange
 from p2psocial.runtime.mail_client import MailClient
 from p2psocial.runtime.mail_holder import MailHolder, holder_config
 from p2psocial.runtime.peer_sync import AGENT, READ_BYTES, PeerSync, circuit_budget
@@ -82,6 +84,7 @@ from p2psocial.runtime.sync_limits import (
     seconds_left,
 )
 from p2psocial.runtime.views import FeedStatus, NodeStatus, PeerView
+from p2psocial.store.blobs import BlobStore
 from p2psocial.store.sqlite import IngestReport, Store
 
 log = logging.getLogger(__name__)
@@ -134,6 +137,7 @@ class Replicator:
         self._bridge = bridge
         self._host = host
         self._wants: dict[bytes, Want] = {}
+        self._eager_blobs: set[bytes] = set()  # feeds whose attachments are fetched at once
         self._relay_peers_cache: tuple[object, set[str]] | None = None
         # accounts wanted for a while only for their ops (look_up_accounts):
         # id -> (asked at, wanted until), monotonic
@@ -173,6 +177,7 @@ class Replicator:
         self.duty: RelayDuty | None = RelayDuty(self, bridge, host) if node.config.relay \
             else None
         self.mail = MailHolder(self, bridge, host, holder_config(node.config))  # M14
+        self.blobs = BlobExchange(bridge, host, BlobStore(node.home.blobs))  # B3-B8
         self.mail_client = MailClient(self, bridge, host, self.mail)  # M16-M20
         self.puncher, self.reach = HolePuncher(host), ReachabilityWatch(host)
         self.puncher.on_direct = lambda peer: bridge.call_soon_asyncio(self._went_direct, peer)
@@ -211,6 +216,8 @@ class Replicator:
         await self.accounts.start()
         self.mail.start()
         self.mail_client.start()
+        self.blobs.start()
+        node.service.blobs = self.blobs
         node.service.mail_queued = self.mail_client.send_soon
         node.service.ops_wanted = self.look_up_accounts
         await self._recompute_wants()
@@ -237,6 +244,7 @@ class Replicator:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.blobs.stop()
         with contextlib.suppress(NetError):
             await self._bridge.run(self._host.aclose)
 
@@ -276,8 +284,10 @@ class Replicator:
             self.me, follows_from(self.accounts.fold(graph)), blocked=self._blocked,
             hops=config.hops, depths=config.depths), self._blocked)
         kept_for_members: set[bytes] = set()
+        eager = {f for f, w in wants.items() if w.hop <= config.blobs_eager_hops}
         if self.duty is not None:
             extra = self.accounts.expand(self.duty.extra_wants(self._blocked), self._blocked)
+            eager |= extra.keys()
             for feed, want in extra.items():
                 if feed not in wants:
                     kept_for_members.add(feed)
@@ -296,6 +306,7 @@ class Replicator:
                  if w.hop <= 1 or not (states.get(f) and states[f].forked)}
         old = self._wants
         self._wants = wants
+        self._eager_blobs = eager & wants.keys()
         self._notes = {f: n for f, n in self._notes.items() if f in wants}
         self._states = {f: states.get(f) or FeedState(f) for f in wants}
         self._summed = None
@@ -417,10 +428,21 @@ class Replicator:
         if report.accepted:
             self.node.entries_stored(report.accepted)
             self.announcer.stored(report.accepted, states)
+            self._want_blobs(report.accepted, sync.peer)
         for other in list(self._sessions.values()):
             other.update(states)
         if report.forks:
             self.wants_changed()
+
+    def _want_blobs(self, entries: Sequence[Entry], peer: str) -> None:
+        """Fetch at once the attachments of posts by the feeds within blobs_eager_hops (or
+        kept for members), asking first the peer that gave the posts (B8)."""
+        for entry in entries:
+            content = entry.content
+            if isinstance(content, Post) and content.attachments and \
+                    entry.author in self._eager_blobs:
+                for attachment in content.attachments:
+                    self.blobs.want(attachment.blob, attachment.size, (peer,))
 
     def peer_has(self, sync: PeerSync, feed: bytes, lo: int, hi: int) -> None:
         """The peer told us its range of a feed (kept only for feeds I want: a peer may name

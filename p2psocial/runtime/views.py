@@ -87,6 +87,28 @@ class EntryView(_View):
 
 
 @dataclass(frozen=True, slots=True)
+class BlobView(_View):
+    """A picture or file held here: where it is and what the posts naming it say."""
+
+    id: str
+    size: int
+    type: str
+    path: str
+    alt: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StorageView(_View):
+    """What a home takes on disk."""
+
+    database_bytes: int
+    blobs: int
+    blob_bytes: int
+    total_bytes: int
+    wanted_blobs: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class FeedView(_View):
     """What we hold of one feed and how we relate to it."""
 
@@ -252,6 +274,8 @@ def content_json(content: Content | None) -> dict[str, Any] | None:
 def _show(key: str, value: Any) -> Any:
     if isinstance(value, list):
         return [_show(key, v) for v in value]
+    if isinstance(value, dict):  # an attachment
+        return {k: _show(k, v) for k, v in value.items()}
     if isinstance(value, bytes):
         if key in ("feed", "mentions", "to"):
             return handle_of(value)

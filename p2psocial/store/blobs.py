@@ -119,7 +119,8 @@ class BlobStore:
         if not data:
             raise UsageError(f"{source} is empty")
         if len(data) > MAX_BLOB_BYTES:
-            raise UsageError(f"{source} is over the 5 MiB a picture or file may be")
+            raise UsageError(f"{source} is over the 5 MiB a picture or file may be: nothing "
+                             "was posted")
         return self.add_bytes(data)
 
     def add_bytes(self, data: bytes) -> Manifest:

@@ -5,6 +5,8 @@ Rules:
 - Latest-wins projections (contacts, profiles, relay lists) carry the entry's seq; the SQL
   upsert keeps a row only if its seq is higher, so entries may arrive in any order.
 - An entry without a payload (deleted, or not received) projects nothing.
+- A post's attachments are links with rel "attach" from the blob id, `extra` its media
+  type: which posts name a blob (runtime.service.attachments, the storage budget).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ class ProjectionRows:
         for entry in entries:
             c = entry.content
             if (type(c) is Post and c.root is None and c.quote is None
-                    and not c.mentions):
+                    and not c.mentions and not c.attachments):
                 ts = entry.timestamp
                 timeline((ts if ts < received_at else received_at, entry.author, entry.seq))
             else:
@@ -68,6 +70,8 @@ class ProjectionRows:
                     self.links.append((target, rel, a, s, ts, None))
             for feed in dict.fromkeys(c.mentions):
                 self.links.append((feed, "mention", a, s, ts, None))
+            for blob, media in {x.blob: x.type for x in c.attachments}.items():
+                self.links.append((blob, "attach", a, s, ts, media))  # by blob id
         elif isinstance(c, Repost):
             self.timeline.append((ts, a, s))
             self.links.append((c.target, "repost", a, s, ts, None))

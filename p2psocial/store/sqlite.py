@@ -84,6 +84,7 @@ class Store(Queries):
                  directory: Path | None = None) -> None:
         self._conn = conn
         self.directory = directory
+        self.path = (directory or Path(".")) / "p2psocial.db"  # the database file (set by `open`)
         self._clock = clock
         self._pool = pool
         self._write_lock = asyncio.Lock()
@@ -118,6 +119,7 @@ class Store(Queries):
             verify_processes = default_processes()
         pool = VerifyPool(verify_threads, processes=verify_processes)
         store = cls(conn, clock=clock, pool=pool, directory=path.parent)
+        store.path = path
         me = await store.get_meta("me")
         store._me = me
         await store.accounts.load()

@@ -25,6 +25,7 @@ from p2psocial.core.errors import UsageError, ValidationError
 from p2psocial.core.identity import Identity, handle_of, parse_handle
 from p2psocial.runtime import names, toggles
 from p2psocial.runtime.views import EntryView, PeerView, entry_view
+from p2psocial.store.blobs import BlobStore
 from p2psocial.store.sqlite import Store, TimelineItem
 
 RESTORED_KEY = "restored"  # meta: b"1" after an import, LOST_DATABASE for a lost database
@@ -65,6 +66,10 @@ class ServiceCore:
         self.on_ops_stored: list[Callable[[list[Op]], Any]] = []
         # the node's connected peers, when a node runs (for `follow`'s check of unknown feeds)
         self.peers: Callable[[], Awaitable[list[PeerView]]] | None = None
+        # pictures and files: the home's blob files, and the network's fetcher when a node
+        # runs (runtime.blobs.BlobExchange); set by whoever opens the home
+        self.blob_store: BlobStore | None = None
+        self.blobs: Any = None
 
     @property
     def handle(self) -> str:

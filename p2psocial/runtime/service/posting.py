@@ -25,18 +25,19 @@ from p2psocial.core.entry import Entry
 from p2psocial.core.errors import UsageError
 from p2psocial.core.text import mentions_in, tags_in
 from p2psocial.runtime import names, toggles
-from p2psocial.runtime.service.base import ServiceCore
+from p2psocial.runtime.service.attachments import Attachments
 from p2psocial.runtime.views import EntryView
 
 
-class Posting(ServiceCore):
+class Posting(Attachments):
     """Writing to my log."""
 
     async def post(self, text: str, *, reply_to: str | None = None, quote: str | None = None,
-                   cw: str | None = None, tags: Sequence[str] = (), plain: bool = False
-                   ) -> EntryView:
+                   cw: str | None = None, tags: Sequence[str] = (), plain: bool = False,
+                   attach: Sequence[Sequence[str | None]] = ()) -> EntryView:
         """Post `text`; @handles and @names of people I know become mentions (an @name
-        that names nobody known, or several, is refused unless `plain`), #words tags."""
+        that names nobody known, or several, is refused unless `plain`), #words tags;
+        `attach`: pictures and files, each [path, alt text or None]."""
         text = text.strip()
         if not text:
             raise UsageError("the post is empty: nothing was posted")
@@ -56,9 +57,11 @@ class Posting(ServiceCore):
             if target is not None and isinstance(target.content, Post) and target.content.root:
                 root = target.content.root
         all_tags = list(dict.fromkeys([*tags_in(text), *(t.lstrip("#") for t in tags)]))
+        quoted = await self.resolve(quote) if quote else None
+        attachments = await self.attachments_of(attach) if attach else ()
         content = Post(text=text, root=root, parent=parent, mentions=tuple(mentions_in(text)),
                        tags=tuple(all_tags[:limits.MAX_TAGS]), cw=cw or None,
-                       quote=await self.resolve(quote) if quote else None)
+                       quote=quoted, attachments=attachments)
         return await self.append(content)
 
     async def set_about(self, name: str | None = None, bio: str | None = None) -> EntryView:

@@ -1,0 +1,189 @@
+"""Pictures and files: attaching them to posts, getting them, and what they take on disk
+(docs/protocol.md §Blobs).
+
+Rules:
+- A file is attached by copying it into the home's blob files (store.blobs) before the post
+  is signed; the post names it by id, size and media type. The media type comes from the
+  file's name; a file named as an image must open as one (Pillow reads it whole), or it is
+  refused with one line and nothing is posted. The alt text is the user's; the name is the
+  file's base name.
+- `blob_get` gives a held blob at once; one not held is fetched by the running node's
+  BlobExchange (B8: on demand), from the peers it names or any connected peer. Offline,
+  a blob not held is one clear line.
+- `storage` reports what the home takes on disk: the database (with its WAL) and the blobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from p2psocial.core import limits
+from p2psocial.core.content import Attachment, Post
+from p2psocial.core.errors import StoreError, UsageError
+from p2psocial.runtime.service.base import ServiceCore
+from p2psocial.runtime.views import BlobView, StorageView
+from p2psocial.store.blobs import BlobStore
+
+FALLBACK_TYPE = "application/octet-stream"
+IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp"}
+
+
+def media_type_of(path: Path) -> str:
+    """The media type a file's name says, lowercase (application/octet-stream if none)."""
+    guessed, _ = mimetypes.guess_type(path.name, strict=False)
+    media = (guessed or FALLBACK_TYPE).lower()
+    return media if len(media) <= limits.MAX_MEDIA_TYPE_CHARS else FALLBACK_TYPE
+
+
+def check_image(path: Path) -> None:
+    """Raises UsageError unless Pillow can read the image at `path` whole."""
+    from PIL import Image, UnidentifiedImageError  # imported when an image is attached
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise UsageError(f"{path.name} is not an image that can be read ({exc}): nothing "
+                         "was posted") from None
+    except Image.DecompressionBombError:
+        raise UsageError(f"{path.name} has too many pixels: nothing was posted") from None
+
+
+def file_name_of(path: Path) -> str | None:
+    name = "".join(c for c in path.name if ord(c) >= 0x20 and c not in "/\\\x7f")
+    return name[:limits.MAX_FILE_NAME_CHARS] or None
+
+
+class Attachments(ServiceCore):
+    """Pictures and files."""
+
+    def _blob_files(self) -> BlobStore:
+        if self.blob_store is None:
+            raise UsageError("this home has no place for pictures and files")
+        return self.blob_store
+
+    async def attach(self, path: str, alt: str | None = None) -> Attachment:
+        """Copy the file at `path` into the blob files; the attachment naming it."""
+        source = Path(path).expanduser()
+        if alt is not None and len(alt) > limits.MAX_ALT_CHARS:
+            raise UsageError(f"the description of {source.name} is {len(alt)} characters "
+                             f"long; the limit is {limits.MAX_ALT_CHARS}")
+        if source.is_dir():
+            raise UsageError(f"{source} is a directory, not a file")
+        if not source.exists():
+            raise UsageError(f"{source} does not exist: nothing was posted")
+        media = media_type_of(source)
+        store = self._blob_files()
+
+        def copy() -> Attachment:
+            if media in IMAGE_TYPES:
+                check_image(source)
+            manifest = store.add_file(source)
+            return Attachment(manifest.id, manifest.size, media, alt=alt or None,
+                              name=file_name_of(source))
+        return await asyncio.to_thread(copy)
+
+    async def attachments_of(self, files: Sequence[Sequence[str | None]]) -> tuple[
+            Attachment, ...]:
+        """The attachments for `files`: each [path, alt or None]."""
+        if len(files) > limits.MAX_ATTACHMENTS:
+            raise UsageError(f"a post holds at most {limits.MAX_ATTACHMENTS} pictures or "
+                             "files")
+        out = []
+        for item in files:
+            path, alt = [*item, None][:2]
+            if not path:
+                raise UsageError("an attachment needs a file")
+            out.append(await self.attach(path, alt))
+        return tuple(out)
+
+    async def blob_get(self, ref: str, out: str | None = None, *,
+                       sources: Sequence[str] = ()) -> BlobView:
+        """The blob `ref` (its id in hex), fetched first if it is not held; written to the
+        file `out` if given."""
+        blob = self._blob_id(ref)
+        store = self._blob_files()
+        if not store.has(blob):
+            if self.blobs is None:
+                raise UsageError(f"{ref[:16]} is not held here; run the node (`p2psocial "
+                                 "run`) to fetch it from peers")
+            size, media, _alt = await self._attachment_info(blob)
+            if not await self.blobs.fetch(blob, size=size, sources=list(sources)):
+                raise UsageError(f"no connected peer has {ref[:16]}; try again when the "
+                                 "author or one of their relays is reachable")
+        size, media, alt = await self._attachment_info(blob)
+        path = store.path(blob)
+        if out is not None:
+            target = Path(out).expanduser()
+            data = store.read(blob)
+            if data is None:
+                raise StoreError(f"{ref[:16]} went away while it was read")
+            try:
+                await asyncio.to_thread(_write_file, target, data)
+            except OSError as exc:
+                raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
+            path = target
+        return BlobView(id=blob.hex(), size=store.size_of(blob) or size, type=media, alt=alt,
+                        path=str(path))
+
+    async def blob_hash(self, path: str) -> str:
+        """The id a file would have as a blob (B1), without storing it."""
+        from p2psocial.core.blobs import manifest_of
+        source = Path(path).expanduser()
+        try:
+            data = await asyncio.to_thread(source.read_bytes)
+        except OSError as exc:
+            raise UsageError(f"cannot read {source}: {exc.strerror or exc}") from None
+        if not 0 < len(data) <= limits.MAX_BLOB_BYTES:
+            raise UsageError(f"{source} is empty or over 5 MiB: it cannot be a blob")
+        return manifest_of(data).id.hex()
+
+    async def storage(self) -> StorageView:
+        """What this home takes on disk."""
+        store = self._blob_files()
+        count, blob_bytes = await asyncio.to_thread(store.usage)
+        db = self.store.path
+        database = sum(_size(Path(str(db) + suffix)) for suffix in ("", "-wal", "-shm"))
+        return StorageView(database_bytes=database, blobs=count, blob_bytes=blob_bytes,
+                           total_bytes=database + blob_bytes,
+                           wanted_blobs=0 if self.blobs is None else self.blobs.wanted)
+
+    def _blob_id(self, ref: str) -> bytes:
+        try:
+            blob = bytes.fromhex(ref)
+        except ValueError:
+            blob = b""
+        if len(blob) != 32:
+            raise UsageError(f"{ref!r} is not a blob id (64 hex digits)")
+        return blob
+
+    async def _attachment_info(self, blob: bytes) -> tuple[int, str, str | None]:
+        """The size, type and alt text the posts held give `blob` (0, octet-stream, None
+        if none names it)."""
+        for entry in await self.store.linked(blob, "attach", limit=10):
+            content = entry.content
+            if isinstance(content, Post):
+                for attachment in content.attachments:
+                    if attachment.blob == blob:
+                        return attachment.size, attachment.type, attachment.alt
+        return 0, FALLBACK_TYPE, None
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _write_file(target: Path, data: bytes) -> None:
+    temp = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        temp.write_bytes(data)
+        os.replace(temp, target)
+    finally:
+        temp.unlink(missing_ok=True)
