@@ -31,12 +31,16 @@ class NotifyPacer:
             self._pending[slot] = max(self._pending[slot], cursor)
             return None
         last = self._sent.get(slot)
-        if last is None or now - last >= self._gap:
+        # one expression decides both: the gap's end, compared with now and subtracted from
+        # it (`now - last >= gap` and `last + gap - now` can disagree by rounding, and a
+        # pending NOTIFY with a delay of 0.0 was sent now and then never taken)
+        end = None if last is None else last + self._gap
+        if end is None or end <= now:
             self._forget(now)
             self._sent[slot] = now
             return 0.0
         self._pending[slot] = cursor
-        return last + self._gap - now
+        return end - now
 
     def take(self, device: bytes, account: bytes, *, now: float) -> int | None:
         """The cursor a due trailing NOTIFY carries (None: nothing pending)."""
