@@ -118,6 +118,8 @@ _METHODS = [
     Method("blob_get", "service", BlobView),
     Method("blob_hash", "service"),
     Method("storage", "service", StorageView),
+    Method("prune", "service"),
+    Method("set_storage_budget", "service"),
     Method("peers", "node", PeerView, many=True),
     Method("status", "node", NodeStatus),
     Method("connect", "node", PeerView),

@@ -53,6 +53,11 @@ class NodeConfig:
     # pictures and files (docs/protocol.md B8): fetched at once for feeds up to this hop
     # (0: only mine; a relay also fetches its members'), others when someone looks
     blobs_eager_hops: int = 1
+    # the disk this home may take, in bytes (0: no limit): `p2psocial storage budget 2GB`;
+    # over it, far hops' pictures and old post contents go first (runtime/storage_keeper.py)
+    storage_budget: int = 0
+    # a feed no longer wanted (unfollowed, out of every hop) leaves the store after this
+    unfollowed_grace_days: float = 7.0
 
     def with_overrides(self, **changes: Any) -> NodeConfig:
         """A copy with the given fields replaced (None values are ignored)."""
@@ -95,8 +100,10 @@ def load_config(path: Path) -> NodeConfig:
             raise UsageError(f"{path}: {f.name!r} must be a {expected.__name__}")
         values[f.name] = value
     config = NodeConfig(**values)
-    if config.hops < 0 or any(d < 0 for d in config.depths) or config.blobs_eager_hops < 0:
-        raise UsageError(f"{path}: hops, depths and blobs_eager_hops cannot be negative")
+    if config.hops < 0 or any(d < 0 for d in config.depths) or min(
+            config.blobs_eager_hops, config.storage_budget, config.unfollowed_grace_days) < 0:
+        raise UsageError(f"{path}: hops, depths, blobs_eager_hops, storage_budget and "
+                         "unfollowed_grace_days cannot be negative")
     if min(config.look_seconds, config.relay_quota, config.relay_max_reservations,
            config.relay_reservation_ttl) <= 0:
         raise UsageError(f"{path}: look_seconds, relay_quota, relay_max_reservations and "

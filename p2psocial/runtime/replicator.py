@@ -76,6 +76,7 @@ from p2psocial.runtime.relay_client import RelayClient
 from p2psocial.runtime.relay_duty import RelayDuty
 from p2psocial.runtime.service import RESTORED_KEY
 from p2psocial.runtime.session_retry import open_with_retry
+from p2psocial.runtime.storage_keeper import StorageKeeper
 from p2psocial.runtime.sync_limits import (
     BUSY_RETRY_SECONDS,
     MAX_AWAITING_HELLO,
@@ -178,6 +179,10 @@ class Replicator:
             else None
         self.mail = MailHolder(self, bridge, host, holder_config(node.config))  # M14
         self.blobs = BlobExchange(bridge, host, BlobStore(node.home.blobs))  # B3-B8
+        self.keeper = StorageKeeper(  # the storage budget and feeds that left
+            self.store, self.blobs.store, budget=node.config.storage_budget,
+            grace_ms=int(node.config.unfollowed_grace_days * 86_400_000),
+            wants=lambda: self._wants, mine=lambda: self.accounts.with_members({self.me}))
         self.mail_client = MailClient(self, bridge, host, self.mail)  # M16-M20
         self.puncher, self.reach = HolePuncher(host), ReachabilityWatch(host)
         self.puncher.on_direct = lambda peer: bridge.call_soon_asyncio(self._went_direct, peer)
@@ -218,6 +223,8 @@ class Replicator:
         self.mail_client.start()
         self.blobs.start()
         node.service.blobs = self.blobs
+        node.service.keeper = self.keeper
+        self._spawn(self.keeper.keep(), "storage")
         node.service.mail_queued = self.mail_client.send_soon
         node.service.ops_wanted = self.look_up_accounts
         await self._recompute_wants()

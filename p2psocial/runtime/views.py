@@ -106,6 +106,9 @@ class StorageView(_View):
     blob_bytes: int
     total_bytes: int
     wanted_blobs: int = 0
+    top_feeds: list[list[Any]] = field(default_factory=list)  # [handle, name, bytes]
+    budget: int = 0  # the running node's budget (0: none, or no node)
+    would_drop: dict[str, Any] | None = None  # what the budget would drop now (with a node)
 
 
 @dataclass(frozen=True, slots=True)

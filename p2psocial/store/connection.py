@@ -109,6 +109,9 @@ async def _check_owner(conn: aiosqlite.Connection, path: Path) -> None:
         row = await cur.fetchone()
     if app_id != 0 or (row is not None and row[0] > 0):
         raise NotOurDatabase(f"{path} is not a p2psocial database; it was left untouched")
+    # a new database: pages freed by pruning can go back to the file system without a VACUUM
+    # (which may renumber `entries`): store/pruning.py `compact`
+    await conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
     await conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
 
 

@@ -48,6 +48,11 @@ class FeedStateCache:
             found.update(read)
         return found
 
+    def forget(self, authors: Iterable[bytes]) -> None:
+        """`authors` left `feeds` (in the db thread, after the commit)."""
+        for author in authors:
+            self._states.pop(author, None)
+
     def written(self, states: Mapping[bytes, FeedState]) -> None:
         """`states` were committed to `feeds` (in the db thread)."""
         self._put(states)

@@ -52,6 +52,7 @@ from p2psocial.store.mailbox import Mailboxes
 from p2psocial.store.mutes import MuteBook
 from p2psocial.store.outbox import Outbox
 from p2psocial.store.projections import LATEST_WINS_TYPES, ProjectionRows
+from p2psocial.store.pruning import Pruner
 from p2psocial.store.queries import Queries
 from p2psocial.store.records import (
     Counts,
@@ -96,6 +97,7 @@ class Store(Queries):
         self.accounts = AccountBook(conn, self._write_lock, self._in_db_thread)
         self.mutes = MuteBook(conn, self._write_lock)
         self.bookmarks = Bookmarks(conn, self._write_lock)
+        self.pruning = Pruner(self._in_db_thread, self._write_lock, self._fresh, self._states)
         self.mailboxes = Mailboxes(conn, self._write_lock)  # mail: holder side
         self.inbox = Inbox(conn, self._write_lock)  # mail: reader side
         self.outbox = Outbox(conn, self._write_lock)  # mail: writer side

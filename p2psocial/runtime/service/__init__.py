@@ -31,10 +31,11 @@ from p2psocial.runtime.service.reading import Reading
 from p2psocial.runtime.service.relays import RelaysService, relay_token_key
 from p2psocial.runtime.service.search import Searching
 from p2psocial.runtime.service.social import Social
+from p2psocial.runtime.service.storage import Storage
 
 
 class Service(Posting, Graph, RelaysService, Reading, ArchiveService, AccountsService, Social,
-              Searching, Messages):
+              Searching, Messages, Storage):
     """The user's actions and views over one store."""
 
 

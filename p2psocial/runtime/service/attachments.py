@@ -10,7 +10,6 @@ Rules:
 - `blob_get` gives a held blob at once; one not held is fetched by the running node's
   BlobExchange (B8: on demand), from the peers it names or any connected peer. Offline,
   a blob not held is one clear line.
-- `storage` reports what the home takes on disk: the database (with its WAL) and the blobs.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from p2psocial.core import limits
 from p2psocial.core.content import Attachment, Post
 from p2psocial.core.errors import StoreError, UsageError
 from p2psocial.runtime.service.base import ServiceCore
-from p2psocial.runtime.views import BlobView, StorageView
+from p2psocial.runtime.views import BlobView
 from p2psocial.store.blobs import BlobStore
 
 FALLBACK_TYPE = "application/octet-stream"
@@ -142,16 +141,6 @@ class Attachments(ServiceCore):
             raise UsageError(f"{source} is empty or over 5 MiB: it cannot be a blob")
         return manifest_of(data).id.hex()
 
-    async def storage(self) -> StorageView:
-        """What this home takes on disk."""
-        store = self._blob_files()
-        count, blob_bytes = await asyncio.to_thread(store.usage)
-        db = self.store.path
-        database = sum(_size(Path(str(db) + suffix)) for suffix in ("", "-wal", "-shm"))
-        return StorageView(database_bytes=database, blobs=count, blob_bytes=blob_bytes,
-                           total_bytes=database + blob_bytes,
-                           wanted_blobs=0 if self.blobs is None else self.blobs.wanted)
-
     def _blob_id(self, ref: str) -> bytes:
         try:
             blob = bytes.fromhex(ref)
@@ -171,13 +160,6 @@ class Attachments(ServiceCore):
                     if attachment.blob == blob:
                         return attachment.size, attachment.type, attachment.alt
         return 0, FALLBACK_TYPE, None
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 def _write_file(target: Path, data: bytes) -> None:

@@ -70,6 +70,7 @@ class ServiceCore:
         # runs (runtime.blobs.BlobExchange); set by whoever opens the home
         self.blob_store: BlobStore | None = None
         self.blobs: Any = None
+        self.keeper: Any = None  # runtime.storage_keeper.StorageKeeper, when a node runs
 
     @property
     def handle(self) -> str:

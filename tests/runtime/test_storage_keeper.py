@@ -1,0 +1,152 @@
+"""The storage budget on a real store and real blob files (runtime/storage_keeper.py): a
+home filled past its budget ends within it, and what survives is what the documented order
+keeps: mine, my bookmarks, near hops before far, new before old; every feed still verifies.
+A feed no longer wanted leaves after its grace period, unless I bookmarked something of it."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from p2psocial.core.blobs import manifest_of
+from p2psocial.core.content import Attachment, Post
+from p2psocial.core.wants import Want
+from p2psocial.runtime.service import Service
+from p2psocial.runtime.storage_keeper import StorageKeeper, disk_usage
+from p2psocial.store.blobs import BlobStore
+from p2psocial.store.search import author_token
+from p2psocial.store.sqlite import Store
+from p2psocial.testing import identity_for
+from p2psocial.testing.builders import FeedBuilder, prose, raw_entries
+
+ME = identity_for("keeper-me")
+NEAR = identity_for("keeper-near")  # hop 1
+FAR = identity_for("keeper-far")  # hop 2
+GONE = identity_for("keeper-gone")  # held, no longer wanted
+DAY = 86_400_000
+pytestmark = pytest.mark.asyncio
+
+
+def feed_with_pictures(who: object, blobs: BlobStore, posts: int, pictures: int,
+                       start: int) -> list:
+    builder = FeedBuilder(who, start_ts=start)  # type: ignore[arg-type]
+    for i in range(posts):
+        attachments: tuple[Attachment, ...] = ()
+        if i < pictures:
+            manifest = blobs.add_bytes(os.urandom(100_000))
+            attachments = (Attachment(manifest.id, manifest.size, "image/png", alt=f"p{i}"),)
+        builder.add(Post(text=prose(200, f"{i}"), attachments=attachments))
+    return builder.entries
+
+
+async def home(tmp_path: Path) -> tuple[Store, BlobStore, Service, dict]:
+    store = await Store.open(tmp_path / "db", verify_processes=0)
+    await store.set_owner(ME.public_key)
+    blobs = BlobStore(tmp_path / "blobs")
+    service = Service(store, ME.public_key, lambda: ME)
+    service.blob_store = blobs
+    feeds = {}
+    for who, posts, pictures, start in ((NEAR, 300, 6, 2_000_000_000_000),
+                                        (FAR, 300, 6, 1_900_000_000_000),
+                                        (GONE, 50, 1, 1_800_000_000_000)):
+        entries = feed_with_pictures(who, blobs, posts, pictures, start)
+        await store.ingest(raw_entries(entries))
+        feeds[who.public_key] = entries
+    return store, blobs, service, feeds
+
+
+def wants() -> dict[bytes, Want]:
+    return {ME.public_key: Want(0, 0), NEAR.public_key: Want(1, 0),
+            FAR.public_key: Want(2, 0)}
+
+
+async def test_a_home_over_its_budget_ends_within_it_keeping_the_right_things(
+        tmp_path: Path) -> None:
+    store, blobs, service, feeds = await home(tmp_path)
+    try:
+        picture = tmp_path / "mine.bin"
+        picture.write_bytes(os.urandom(150_000))
+        await service.post("my own picture", attach=[[str(picture), None]])
+        for i in range(20):
+            await service.post(prose(200, f"mine {i}"))
+        kept_far = feeds[FAR.public_key][3]  # a far post with a picture, bookmarked
+        await store.bookmarks.add(kept_far.hash)
+        before = disk_usage(store, blobs)
+        keeper = StorageKeeper(store, blobs, budget=before - 1_200_000, grace_ms=7 * DAY,
+                               wants=wants, mine=lambda: {ME.public_key})
+        plan = await keeper.plan()
+        assert plan.blobs and disk_usage(store, blobs) == before  # a plan changes nothing
+
+        report = await keeper.prune()
+        assert report.after <= keeper.budget, report
+        assert report.compacted
+        mine = await store.raw_range(ME.public_key, 1, 21)
+        assert all(payload is not None for _s, _h, payload in mine)
+        assert blobs.has(manifest_of(picture.read_bytes()).id)
+        assert blobs.has(kept_far.content.attachments[0].blob)  # bookmarked: kept
+        assert (await store.get(kept_far.hash)).payload is not None
+        near_pictures = [e.content.attachments[0].blob for e in feeds[NEAR.public_key][:6]]
+        far_pictures = [e.content.attachments[0].blob for e in feeds[FAR.public_key][:6]]
+        # far before near: far pictures (but the bookmarked one) went first
+        assert sum(blobs.has(b) for b in far_pictures) == 1
+        assert sum(blobs.has(b) for b in near_pictures) >= \
+            sum(blobs.has(b) for b in far_pictures)
+        for feed in (ME, NEAR, FAR):
+            report_v = await service.verify(feed.handle)
+            assert report_v.ok, report_v
+    finally:
+        await store.close()
+
+
+async def test_far_payloads_go_oldest_first_before_any_near_one(tmp_path: Path) -> None:
+    store, blobs, service, _feeds = await home(tmp_path)
+    try:
+        for blob, _size in list(blobs.whole()):
+            blobs.remove(blob)  # payloads only
+        before = disk_usage(store, blobs)
+        keeper = StorageKeeper(store, blobs, budget=before - 20_000, grace_ms=7 * DAY,
+                               wants=wants, mine=lambda: {ME.public_key})
+        report = await keeper.prune()
+        assert report.payloads > 0 and report.by_hop.keys() <= {"hop 2", "not wanted"}
+        far = await store.raw_range(FAR.public_key, 1, 300)
+        dropped = [i for i, (_s, _h, p) in enumerate(far) if p is None]
+        assert dropped == list(range(len(dropped)))  # the oldest, in order
+        assert all(p is not None for _s, _h, p in await store.raw_range(NEAR.public_key, 1, 300))
+        assert (await service.verify(FAR.handle)).ok
+    finally:
+        await store.close()
+
+
+async def test_a_feed_no_longer_wanted_leaves_after_its_grace(tmp_path: Path) -> None:
+    store, blobs, _service, feeds = await home(tmp_path)
+    try:
+        keeper = StorageKeeper(store, blobs, budget=0, grace_ms=7 * DAY, wants=wants,
+                               mine=lambda: {ME.public_key})
+        now = 1_900_000_000_000
+        assert (await keeper.prune(now)).feeds_purged == 0  # noted, not gone
+        assert (await keeper.prune(now + 7 * DAY - 1)).feeds_purged == 0
+        report = await keeper.prune(now + 7 * DAY)
+        assert report.feeds_purged == 1 and report.entries_purged == 50
+        assert await store.raw_range(GONE.public_key, 1, 50) == []
+        assert GONE.public_key not in await store.pruning.held_feeds()
+        with sqlite3.connect(tmp_path / "db") as db:
+            token = author_token(GONE.public_key)
+            [(left,)] = db.execute("SELECT count(*) FROM post_search WHERE post_search MATCH ?",
+                                   (f'author : "{token}"',)).fetchall()
+            [(near,)] = db.execute("SELECT count(*) FROM post_search WHERE post_search MATCH ?",
+                                   (f'author : "{author_token(NEAR.public_key)}"',)).fetchall()
+        assert left == 0 and near == 300
+        # wanted again before the grace ran out: the clock starts again when it leaves
+        bookmarked = feeds[FAR.public_key][10]
+        await store.bookmarks.add(bookmarked.hash)
+        only_near = {ME.public_key: Want(0, 0), NEAR.public_key: Want(1, 0)}
+        keeper = StorageKeeper(store, blobs, budget=0, grace_ms=7 * DAY,
+                               wants=lambda: only_near, mine=lambda: {ME.public_key})
+        await keeper.prune(now)
+        assert (await keeper.prune(now + 8 * DAY)).feeds_purged == 0  # a bookmark holds it
+        assert (await store.get(bookmarked.hash)) is not None
+    finally:
+        await store.close()
