@@ -33,6 +33,7 @@ from textual.worker import Worker
 
 from p2psocial.core.errors import P2PSocialError
 from p2psocial.runtime.views import EntryView
+from p2psocial.ui.attachments import attachments_of
 from p2psocial.ui.backend import UiBackend
 from p2psocial.ui.base import node_call
 from p2psocial.ui.bookmarks import BookmarkMarks, BookmarksScreen, toggle_bookmark
@@ -41,6 +42,7 @@ from p2psocial.ui.dialogs import AboutDialog, ConfirmDialog, ReactDialog
 from p2psocial.ui.follow import FollowDialog
 from p2psocial.ui.help import HelpScreen
 from p2psocial.ui.home import HomeScreen
+from p2psocial.ui.image_view import PictureScreen, open_in_viewer
 from p2psocial.ui.mail import MessagesScreen
 from p2psocial.ui.me import MeScreen
 from p2psocial.ui.messages import (
@@ -394,6 +396,12 @@ class SocialApp(App[int]):
 
     def _row_bookmark(self, row: Row) -> None:
         toggle_bookmark(self, self.marks, row)
+
+    def _row_picture(self, row: Row) -> None:
+        self.push_screen(PictureScreen(row.post))
+
+    def _row_open_file(self, row: Row) -> None:
+        open_in_viewer(self, self, attachments_of(row.post)[0])
 
     def on_people_list_person_chosen(self, message: PeopleList.PersonChosen) -> None:
         self.push_screen(ProfileScreen(message.handle))

@@ -35,6 +35,7 @@ from p2psocial.runtime.views import (
 )
 from p2psocial.store import keyfile
 from p2psocial.store.home import Home
+from p2psocial.ui.backend_blobs import BlobBackend, BlobCalls
 from p2psocial.ui.backend_mail import MailBackend, MailCalls
 from p2psocial.ui.backend_social import SocialBackend, SocialCalls
 
@@ -42,7 +43,7 @@ Cursor = Sequence[Any] | None
 CLOSE_WAIT = 2.0  # seconds to let node calls in flight finish when the app closes
 
 
-class UiBackend(SocialBackend, MailBackend, Protocol):
+class UiBackend(SocialBackend, MailBackend, BlobBackend, Protocol):
     """The node as the UI sees it. Errors are p2psocial.core.errors types (UsageError, …)."""
 
     mode: str  # "in-process" or "attached": shown in the header
@@ -93,7 +94,7 @@ class UiBackend(SocialBackend, MailBackend, Protocol):
 RELATION_VERBS = ("follow", "unfollow", "block", "unblock")
 
 
-class _Calls(SocialCalls, MailCalls):
+class _Calls(SocialCalls, MailCalls, BlobCalls):
     """Typed methods over one `_call(name, ...)`, shared by both adapters."""
 
     mode = "?"

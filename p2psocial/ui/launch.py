@@ -29,6 +29,7 @@ from p2psocial.runtime.config import load_config
 from p2psocial.runtime.local import require_identity
 from p2psocial.runtime.node import Node
 from p2psocial.store.home import create_private_file
+from p2psocial.ui import graphics
 from p2psocial.ui.backend import AttachedBackend, InProcessBackend, UiBackend
 
 Unlock = Callable[[dict[str, Any]], Identity]
@@ -111,6 +112,7 @@ def run_tui(home: Any, unlock: Unlock) -> int:
         start_process_helpers()
         opener = open_in_process(home, identity)
     app = SocialApp(opener, settings_path=Path(home.root) / "ui.json")
+    graphics.detect()  # asks the terminal what it can draw: after any prompt, before the app
     drop_typed_ahead()
     app.run()
     if app.failure:

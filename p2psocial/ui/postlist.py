@@ -27,6 +27,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from p2psocial.ui.attachments import attachments_of
 from p2psocial.ui.render import ROLES, Context, Row, row_text, search_text
 
 GUTTER = 2
@@ -50,7 +51,11 @@ ROW_ACTIONS: list[tuple[str, str, str, str]] = [
     ("number_sign", "tags", "Tag", "The posts of the post's #tag (a choice if it has several)"),
     ("m", "bookmark", "Bookmark", "Bookmark the post; again: take the bookmark back "
                                   "(' lists them)"),
+    ("v", "picture", "Picture", "View the post's picture (or file) with its description"),
+    ("o", "open_file", "Viewer", "Open the post's first picture or file in the system viewer"),
 ]
+# actions on a post's pictures and files: live (and in the footer) only on a row showing some
+ATTACHMENT_ACTIONS = ("picture", "open_file")
 
 # actions that only a post takes, with how the refusal names them (a follower's row is not)
 POST_ONLY = {"reply": "replied to", "quote": "quoted", "repost": "reposted", "like": "liked",
@@ -74,8 +79,9 @@ class PostList(ScrollView, can_focus=True):
         Binding("z", "fold", "Show/hide a content warning's post", show=False),
         Binding("n", "find_next(1)", "Next match of ctrl+f", show=False),
         Binding("N", "find_next(-1)", "Previous match of ctrl+f", show=False),
-        *(Binding(key, f"chosen('{action}')", label, show=action in ("open", "reply"),
-                  tooltip=text) for key, action, label, text in ROW_ACTIONS),
+        *(Binding(key, f"chosen('{action}')", label,
+                  show=action in ("open", "reply", *ATTACHMENT_ACTIONS), tooltip=text)
+          for key, action, label, text in ROW_ACTIONS),
     ]
 
     @dataclass
@@ -114,6 +120,7 @@ class PostList(ScrollView, can_focus=True):
         self._asked_more = False
         self._styles_ready = False
         self._had_rows = False
+        self._showed_attachments = False
 
     # --- rows ---------------------------------------------------------------------------
 
@@ -146,6 +153,7 @@ class PostList(ScrollView, can_focus=True):
                 self.cursor = i
                 target = max(0, self._tops[i] - offset)
                 break
+        self._follow_row_keys()
         self.scroll_to(y=target, animate=False, immediate=True)
         self.refresh()
 
@@ -177,6 +185,7 @@ class PostList(ScrollView, can_focus=True):
         self.refresh()
         if at_top or anchor is None:
             self.cursor = 0
+            self._follow_row_keys()
             self.scroll_to(y=0, animate=False, immediate=True)
             return 0
         index = self._index_of(anchor)
@@ -245,6 +254,7 @@ class PostList(ScrollView, can_focus=True):
         if bool(self.rows) != self._had_rows:  # row actions came or went: the footer shows
             self._had_rows = bool(self.rows)
             self.refresh_bindings()
+        self._follow_row_keys()
         self._width = self._content_width()
         tops = [0]
         for row in self.rows:
@@ -333,6 +343,7 @@ class PostList(ScrollView, can_focus=True):
         if not self.rows:
             return
         self.cursor = max(0, min(len(self.rows) - 1, index))
+        self._follow_row_keys()
         self._scroll_to_cursor()
         self.refresh()
         self._check_near_end()
@@ -375,6 +386,7 @@ class PostList(ScrollView, can_focus=True):
             if self._tops[index] < target and index + 1 < len(self.rows):
                 index += 1
             self.cursor = 0 if target == 0 else index
+            self._follow_row_keys()
         self.refresh()
         self.post_message(self.Moved(self, self.scroll_y == 0))
         self._check_near_end()
@@ -390,11 +402,31 @@ class PostList(ScrollView, can_focus=True):
         row = self.current
         if row is not None and (row.post.content or {}).get("cw"):
             row.opened = not row.opened
-            self.update_row(row)
+            self.update_row(row)  # and v and o come or go with its pictures
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Row actions need a row: without one the key goes on to the screen's bindings."""
-        return bool(self.rows) or action != "chosen"
+        """Row actions need a row: without one the key goes on to the screen's bindings
+        (as v and o do on a row that shows no picture or file: o lists whom a profile
+        follows)."""
+        if action != "chosen":
+            return True
+        if parameters and parameters[0] in ATTACHMENT_ACTIONS:
+            return self._shows_attachments()
+        return bool(self.rows)
+
+    def _shows_attachments(self) -> bool:
+        """True if the selected row shows pictures or files (not folded under a warning)."""
+        row = self.current
+        if row is None or ((row.post.content or {}).get("cw") and not row.opened):
+            return False
+        return bool(attachments_of(row.post))
+
+    def _follow_row_keys(self) -> None:
+        """Offer v and o (in the footer too) while the selected row shows attachments."""
+        shows = self._shows_attachments()
+        if shows != self._showed_attachments:
+            self._showed_attachments = shows
+            self.refresh_bindings()
 
     def action_chosen(self, action: str) -> None:
         row = self.current

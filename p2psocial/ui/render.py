@@ -7,7 +7,8 @@ Rules:
   highlighted, mentions of me more strongly.
 - An entry is shown under the account it counts for (its `account`: name and handle), not
   under the device that wrote it; a single-key identity is its own account.
-- A content warning folds the text until the row is opened.
+- A content warning folds the text until the row is opened (its pictures and files too).
+- Each picture or file of a post is one item under its text (p2psocial.ui.attachments).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from rich.text import Text
 
 from p2psocial.core.text import MENTION_RE, TAG_RE
 from p2psocial.runtime.views import EntryView
+from p2psocial.ui.attachments import attachment_text, attachments_of
 
 ROLES = ("author", "handle", "time", "mention", "mention-me", "tag", "counts", "cw", "note",
          "quote", "deleted", "dim")
@@ -230,6 +232,8 @@ def _body(row: Row, post: EntryView, ctx: Context) -> list[Text]:
     if cw:
         out.append(Text(f"⚠ {cw}", ctx.style("cw")))
     out.append(body_text(post.text or "", ctx))
+    out.extend(attachment_text(item, facts_style=ctx.style("dim"))
+               for item in attachments_of(post))
     quote = quote_block(post, ctx)
     if quote is not None:
         out.append(quote)
@@ -258,5 +262,6 @@ def search_text(row: Row, ctx: Context) -> str:
     """The plain text a find (ctrl+f) matches against."""
     post = row.post
     name = ctx.name_of(owner(post), post.name) or ""
+    described = " ".join(item.label for item in attachments_of(post))
     return (f"{name} {owner(post)} {post.author} {post.text or ''} "
-            f"{note_text(row, ctx)}").casefold()
+            f"{note_text(row, ctx)} {described}").casefold()
