@@ -42,7 +42,7 @@ from p2psocial.ui.dialogs import AboutDialog, ConfirmDialog, ReactDialog
 from p2psocial.ui.follow import FollowDialog
 from p2psocial.ui.help import HelpScreen
 from p2psocial.ui.home import HomeScreen
-from p2psocial.ui.image_view import PictureScreen, open_in_viewer
+from p2psocial.ui.image_view import PictureScreen, open_externally
 from p2psocial.ui.mail import MessagesScreen
 from p2psocial.ui.me import MeScreen
 from p2psocial.ui.messages import (
@@ -401,7 +401,9 @@ class SocialApp(App[int]):
         self.push_screen(PictureScreen(row.post))
 
     def _row_open_file(self, row: Row) -> None:
-        open_in_viewer(self, self, attachments_of(row.post)[0])
+        items = attachments_of(row.post)
+        if items:
+            open_externally(self, self, items[0])
 
     def on_people_list_person_chosen(self, message: PeopleList.PersonChosen) -> None:
         self.push_screen(ProfileScreen(message.handle))

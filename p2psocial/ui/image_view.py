@@ -63,7 +63,7 @@ def _reason(exc: BaseException) -> str:
     return (text[:77] + "…" if len(text) > 78 else text) or type(exc).__name__
 
 
-def open_in_viewer(owner: Widget | App[Any], host: Host, item: AttachmentItem) -> None:
+def open_externally(owner: Widget | App[Any], host: Host, item: AttachmentItem) -> None:
     """Open `item` in the system viewer, in a worker of `owner` (a widget or the app); how it
     went is a notification."""
     def opened(problem: str | None) -> None:
@@ -81,8 +81,8 @@ class PictureScreen(SocialScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("o", "open_file", "Viewer",
                 tooltip="Open it in the system viewer (the command in P2PSOCIAL_OPEN if set)"),
-        Binding("right,l", "step(1)", "Next", show=False,
-                tooltip="The post's next picture or file"),
+        Binding("right,l", "step(1)", "Next",
+                tooltip="The post's next picture or file (offered when it has several)"),
         Binding("left,h", "step(-1)", "Previous", show=False,
                 tooltip="The post's previous picture or file"),
         Binding("escape", "close", "Close"),
@@ -160,7 +160,11 @@ class PictureScreen(SocialScreen):
 
     def action_open_file(self) -> None:
         if self.item is not None:
-            open_in_viewer(self, self.host, self.item)
+            open_externally(self, self.host, self.item)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """← and → only where there is another attachment to go to."""
+        return action != "step" or len(self.items) > 1
 
     def action_step(self, delta: int) -> None:
         if len(self.items) > 1:

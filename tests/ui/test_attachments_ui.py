@@ -92,6 +92,8 @@ async def pictures(tmp_path: Path) -> AsyncIterator[tuple[Node, Files]]:
     await fill(home, world.raw())
     node = Node(home, ME, NodeConfig(), offline=True)
     await node.start()
+    await node.service.post("two things", attach=[[str(files.picture), None],
+                                                  [str(files.notes), "my notes"]])
     await node.service.post("Golden hour", attach=[[str(files.picture), ALT]])
     yield node, files
     await node.stop()
@@ -246,6 +248,26 @@ async def test_v_draws_the_picture_in_half_blocks_with_its_alt_text(
         assert "o" in footer_keys(app) and "escape" in footer_keys(app)
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, PictureScreen), what="closed")
+
+
+@pytest.mark.asyncio
+async def test_left_and_right_go_through_a_posts_attachments(
+        pictures: tuple[Node, Files]) -> None:
+    node, _ = pictures
+    app = app_on(node)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await picture_screen(pilot, "two things")
+        await until(pilot, lambda: screen.query(".picture"), what="the picture")
+        assert "Picture 1/2" in str(screen.query_one("TopBar").render())
+        assert "no description given" in str(screen.query_one("#picture-alt").render())
+        assert "right" in footer_keys(app)
+        await pilot.press("right")
+        await until(pilot, lambda: "File 2/2" in str(screen.query_one("TopBar").render()),
+                    what="the second")
+        assert not screen.query(".picture") and "o opens it" in screen.status
+        assert "my notes" in str(screen.query_one("#picture-alt").render())
+        await pilot.press("right")
+        await until(pilot, lambda: screen.query(".picture"), what="the first again")
 
 
 class HeldBack(InProcessBackend):
