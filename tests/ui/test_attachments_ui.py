@@ -20,15 +20,17 @@ import pytest_asyncio
 from PIL import Image
 
 from p2psocial.core.content import Attachment
+from p2psocial.core.errors import UsageError
 from p2psocial.runtime.config import NodeConfig
 from p2psocial.runtime.node import Node
 from p2psocial.runtime.views import BlobView, EntryView
 from p2psocial.store.blobs import BlobStore
 from p2psocial.ui.app import SocialApp
-from p2psocial.ui.backend import InProcessBackend
+from p2psocial.ui.attachments import attachments_of
+from p2psocial.ui.backend import AttachedBackend, InProcessBackend
 from p2psocial.ui.graphics import IMAGES_ENV
 from p2psocial.ui.image_view import PictureScreen
-from p2psocial.ui.launch import open_in_process
+from p2psocial.ui.launch import attach, open_in_process
 from p2psocial.ui.postlist import PostList
 from p2psocial.ui.profile import ProfileScreen
 from p2psocial.ui.viewer import VIEWER_ENV
@@ -270,6 +272,27 @@ async def test_left_and_right_go_through_a_posts_attachments(
         await until(pilot, lambda: screen.query(".picture"), what="the first again")
 
 
+@pytest.mark.asyncio
+async def test_attached_to_a_running_node_the_picture_comes_over_its_socket(
+        pictures: tuple[Node, Files]) -> None:
+    node, _ = pictures
+    app = SocialApp(attach(node.home.control_socket))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await picture_screen(pilot, "Golden hour")
+        await until(pilot, lambda: screen.query(".picture"), what="the picture")
+        assert app.state.mode == "attached"
+    remote = await AttachedBackend.open(node.home.control_socket)
+    local = InProcessBackend(node, owns_node=False)
+    try:
+        held = attachments_of(next(v for v in await local.timeline()
+                                   if v.text == "Golden hour"))[0].blob
+        assert await remote.blob_get(held) == await local.blob_get(held)
+        with pytest.raises(UsageError, match="not held here"):
+            await remote.blob_get(NOT_HELD)
+    finally:
+        await remote.close()
+
+
 class HeldBack(InProcessBackend):
     """The node's own blob_get, answered only once `release` is set: the fetch from peers
     takes a while."""
@@ -404,8 +427,7 @@ async def test_o_on_a_picture_not_held_offline_says_so(
         assert not record.exists()
 
 
-def test_views_of_posts_without_attachments_offer_no_picture_keys() -> None:
-    from p2psocial.ui.attachments import attachments_of
+def test_malformed_attachments_are_left_out() -> None:
     view = EntryView(hash="00" * 32, author=ALICE.handle, seq=1, timestamp=0, type="post",
                      text="hi", content={"text": "hi", "attachments": [{"blob": "x"}, 5]})
     assert attachments_of(view) == []
