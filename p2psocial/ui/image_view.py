@@ -59,6 +59,8 @@ def decode(path: str) -> PILImage.Image | str:
 
 
 def _reason(exc: BaseException) -> str:
+    if isinstance(exc, UnidentifiedImageError):  # its message names the blob's file
+        return "not in an image format that can be read"
     text = " ".join(str(exc).split())
     return (text[:77] + "…" if len(text) > 78 else text) or type(exc).__name__
 

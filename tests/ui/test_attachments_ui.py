@@ -343,6 +343,7 @@ async def test_a_picture_that_does_not_decode_is_one_line_and_its_alt_text_stays
     async with app.run_test(size=SIZE) as pilot:
         screen = await picture_screen(pilot, "this one came out wrong")
         await until(pilot, lambda: "cannot be shown" in screen.status, what="the error")
+        assert "/" not in screen.status  # no file path of the home
         assert "\n" not in screen.status and not screen.query(".picture")
         assert "a broken picture" in str(screen.query_one("#picture-alt").render())
 
