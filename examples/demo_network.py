@@ -122,6 +122,32 @@ def reply_to(text: str, deck: list[str]) -> str:
     return deck.pop()
 
 
+def golden_hour(path: Path) -> Path:
+    """Draw Chioma's picture: a sunset over a river (made here, so the demo ships no image)."""
+    from PIL import Image, ImageDraw
+
+    width, height = 480, 320
+    image = Image.new("RGB", (width, height))
+    draw = ImageDraw.Draw(image)
+    horizon = height * 3 // 5
+    for y in range(horizon):  # the sky: deep blue above, orange at the horizon
+        t = y / horizon
+        draw.line([(0, y), (width, y)], fill=(int(40 + 215 * t), int(40 + 120 * t),
+                                              int(110 - 60 * t)))
+    draw.ellipse([width // 2 - 40, horizon - 60, width // 2 + 40, horizon + 20],
+                 fill=(255, 214, 120))
+    for y in range(horizon, height):  # the river, darker with depth, the sun's path in gold
+        t = (y - horizon) / (height - horizon)
+        draw.line([(0, y), (width, y)], fill=(int(180 - 120 * t), int(100 - 50 * t),
+                                              int(70 - 20 * t)))
+        if y % 6 < 3:
+            half = int(50 * (1 - t) + 10)
+            draw.line([(width // 2 - half, y), (width // 2 + half, y)], fill=(255, 200, 90))
+    draw.rectangle([0, horizon - 14, width, horizon], fill=(30, 40, 25))  # the far bank
+    image.save(path)
+    return path
+
+
 class DemoPeer:
     """A demo peer: its home, its `p2psocial run` process, and a control-socket client."""
 
@@ -240,7 +266,13 @@ class DemoNetwork:
         posts: dict[str, str] = {}
         for peer in self.peers:
             for i, text in enumerate(peer.persona.posts):
-                posts[f"{peer.name}{i}"] = (await peer.call("post", text)).hash
+                attach = []
+                if text.startswith("Golden hour"):  # Chioma's picture
+                    attach = [[str(golden_hour(self.root / "golden-hour.png")),
+                               "The sun low over a wide river, the water gold and rippled, "
+                               "dark trees on the far bank."]]
+                posts[f"{peer.name}{i}"] = (await peer.call("post", text,
+                                                            attach=attach)).hash
         await ben.call("post", SPOILER[0], cw=SPOILER[1])
         await chioma.call("post", f"Welcome to the network, @{newcomer}! Press c to write "
                                   "your first post, ? for every key.")

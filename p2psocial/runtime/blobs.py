@@ -95,7 +95,7 @@ class BlobExchange:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.fetched = 0  # blobs fetched whole since start (for status and tests)
         self.served_chunks = 0
-        self.on_fetched: Callable[[bytes], None] | None = None
+        self.on_fetched: Callable[[bytes, int], None] | None = None  # a blob and its size
 
     def start(self) -> None:
         self._host.set_stream_handler(BLOB_PROTOCOL, self._serve)
@@ -239,7 +239,7 @@ class BlobExchange:
         if ok:
             self.fetched += 1
             if self.on_fetched is not None:
-                self.on_fetched(blob)
+                self.on_fetched(blob, self.store.size_of(blob) or 0)
         return ok
 
     async def _fetch(self, blob: bytes, size: int, sources: Sequence[str]) -> bool:

@@ -222,6 +222,7 @@ class Replicator:
         self.mail.start()
         self.mail_client.start()
         self.blobs.start()
+        self.blobs.on_fetched = self._blob_fetched
         node.service.blobs = self.blobs
         node.service.keeper = self.keeper
         self._spawn(self.keeper.keep(), "storage")
@@ -436,10 +437,16 @@ class Replicator:
             self.node.entries_stored(report.accepted)
             self.announcer.stored(report.accepted, states)
             self._want_blobs(report.accepted, sync.peer)
+            if self.keeper.grown(sum(len(e.header) + e.payload_size for e in report.accepted)):
+                self._spawn(self.keeper.prune(), "storage")
         for other in list(self._sessions.values()):
             other.update(states)
         if report.forks:
             self.wants_changed()
+
+    def _blob_fetched(self, _blob: bytes, size: int) -> None:
+        if self.keeper.grown(size) and not self._stopping:
+            self._spawn(self.keeper.prune(), "storage")
 
     def _want_blobs(self, entries: Sequence[Entry], peer: str) -> None:
         """Fetch at once the attachments of posts by the feeds within blobs_eager_hops (or

@@ -12,7 +12,9 @@ Rules:
 - Mine (my feed, my account's feeds) and my bookmarks are never dropped; blobs named by them
   neither.
 - `plan` is the same choice without doing it (what `storage` says would go).
-- The keeper runs a pass every PASS_SECONDS while the node runs, and on demand (`prune`).
+- The keeper runs a pass every PASS_SECONDS while the node runs, on demand (`prune`), and
+  with a budget set, as soon as what was stored since the last pass reaches GROWTH_SHARE of
+  the budget (`grown`): the home stays within about budget × (1 + GROWTH_SHARE).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ PASS_SECONDS = 300.0
 FIRST_PASS_SECONDS = 60.0
 COMPACT_BYTES = 8 << 20
 MAX_ROUNDS = 200  # pages of candidates in one pass
+GROWTH_SHARE = 0.04  # a pass once this share of the budget was stored since the last
 # what dropping a payload frees besides its bytes (its search postings, timeline and link
 # rows), an estimate: the pass measures the disk again at its end
 PAYLOAD_OVERHEAD = 100
@@ -90,6 +93,18 @@ class StorageKeeper:
         self._mine = mine
         self._lock = asyncio.Lock()
         self.last: PruneReport | None = None
+        self._grown = 0
+
+    def grown(self, nbytes: int) -> bool:
+        """`nbytes` were just stored (entries, blobs): True when a pass is due now (the
+        caller runs `prune`, unless one is running)."""
+        if not self.budget:
+            return False
+        self._grown += nbytes
+        if self._grown < self.budget * GROWTH_SHARE or self._lock.locked():
+            return False
+        self._grown = 0
+        return True
 
     async def keep(self) -> None:
         """Pass after pass while the node runs."""
