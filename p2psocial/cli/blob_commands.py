@@ -90,10 +90,17 @@ async def _storage(args: argparse.Namespace, api: Any) -> int:
         render.print_json(view)
         return 0
     budget = f" of {size_text(view.budget)}" if view.budget else ""
+    if view.would_drop is None:  # no node: the budget it will apply when it starts
+        configured = load_config(resolve_home(args.home).config_file).storage_budget
+        budget = f" (budget {size_text(configured)}, applied by the node)" if configured else ""
     print(f"database            {size_text(view.database_bytes):>10}")
     print(f"pictures and files  {size_text(view.blob_bytes):>10}  ({view.blobs} held"
           + (f", {view.wanted_blobs} wanted" if view.wanted_blobs else "") + ")")
     print(f"total               {size_text(view.total_bytes):>10}{budget}")
+    if view.by_hop:
+        print("\nby hop (0: mine, 1: whom I follow, …):")
+        for hop, n in view.by_hop.items():
+            print(f"  {size_text(n):>10}  {hop}")
     if view.top_feeds:
         print("\nmost room, by feed:")
         for handle, name, n in view.top_feeds:

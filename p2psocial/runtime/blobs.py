@@ -265,11 +265,20 @@ class BlobExchange:
         return self.store.has(blob)
 
     async def _sources(self, first: Sequence[str]) -> list[str]:
+        """`first` (handles or full addresses), then every connected peer; each peer once (by
+        its address if one was given), and never myself."""
         connected: list[str] = []
         with contextlib.suppress(NetError):
             peers = await self._bridge.run_sync(self._host.connected_peers)
             connected = [p.peer for p in peers]
-        return list(dict.fromkeys([*first, *connected]))
+        out: dict[str, str] = {}
+        for source in [*first, *connected]:
+            handle = source.rsplit("/p2p/", 1)[-1]
+            if handle == self._host.handle:
+                continue
+            if handle not in out or ("/p2p/" in source and "/p2p/" not in out[handle]):
+                out[handle] = source
+        return list(out.values())
 
     def _said_not_here(self, peer: str, blob: bytes) -> bool:
         until = self._not_here.get((peer, blob))
@@ -281,16 +290,18 @@ class BlobExchange:
         return False
 
     async def _fetch_from(self, peer: str, blob: bytes, size: int) -> Outcome:
-        """(trio) One stream to `peer` for `blob`, from the first chunk not held."""
+        """(trio) One stream to `peer` (a handle, or a full address to dial) for `blob`,
+        from the first chunk not held."""
         part = self.store.partial / f"{blob.hex()}.part"
         try:
             first = part.stat().st_size // BLOB_CHUNK_BYTES
         except OSError:
             first = 0
+        handle = peer.rsplit("/p2p/", 1)[-1]
         try:
-            if not self._host.is_connected(peer):
+            if not self._host.is_connected(handle):
                 await self._host.dial(peer)
-            async with await self._host.open_stream(peer, BLOB_PROTOCOL) as channel:
+            async with await self._host.open_stream(handle, BLOB_PROTOCOL) as channel:
                 await channel.send_all(encode_request(BlobRequest(blob, first, size)))
                 await channel.send_eof()
                 return await self._receive(channel, blob, size, first)

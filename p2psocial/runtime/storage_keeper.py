@@ -150,6 +150,24 @@ class StorageKeeper:
             await self._meet_budget(report, apply=False)
         return report
 
+    async def by_hop(self) -> dict[str, int]:
+        """Bytes held per hop: entries (headers and payloads) and the blobs their posts name
+        (a blob named at several hops counts at the nearest; unnamed ones apart)."""
+        wanted, mine = self._wants(), set(self._mine())
+
+        def hop_of(feed: bytes) -> int:
+            want = wanted.get(feed)
+            return 0 if feed in mine else NO_HOP if want is None else want.hop
+
+        out: dict[str, int] = {}
+        for feed, n in await self.store.pruning.bytes_by_feed():
+            name = _hop_name(hop_of(feed))
+            out[name] = out.get(name, 0) + n
+        for item in await self._blob_items(hop_of, mine):
+            name = _hop_name(item.hop)
+            out[name] = out.get(name, 0) + item.size
+        return dict(sorted(out.items()))
+
     async def _purge_departed(self, now: int, report: PruneReport) -> None:
         wanted, mine = self._wants(), set(self._mine())
         held = await self.store.pruning.held_feeds()

@@ -109,6 +109,7 @@ class StorageView(_View):
     top_feeds: list[list[Any]] = field(default_factory=list)  # [handle, name, bytes]
     budget: int = 0  # the running node's budget (0: none, or no node)
     would_drop: dict[str, Any] | None = None  # what the budget would drop now (with a node)
+    by_hop: dict[str, int] | None = None  # bytes per hop: "hop 0" (mine) … (with a node)
 
 
 @dataclass(frozen=True, slots=True)

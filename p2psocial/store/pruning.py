@@ -217,8 +217,9 @@ class Pruner:
         return count
 
     @translated
-    async def bytes_by_feed(self, limit: int) -> list[tuple[bytes, int]]:
-        """The feeds taking most room in `entries` (headers and payloads), most first."""
+    async def bytes_by_feed(self, limit: int = -1) -> list[tuple[bytes, int]]:
+        """The feeds taking most room in `entries` (headers and payloads), most first (all
+        of them with limit -1)."""
         def read(db: sqlite3.Connection) -> list[tuple[bytes, int]]:
             return [(bytes(a), int(n)) for a, n in db.execute(
                 "SELECT author, sum(length(header) + coalesce(length(payload), 0)) AS n "

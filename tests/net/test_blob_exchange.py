@@ -138,3 +138,13 @@ async def test_busy_when_a_peer_asks_for_too_much_at_once(tmp_path: Path,
         assert not client.store.has(M.id)
         reader = HeadReader()
         assert reader.feed(encode_head(blobs_module.Busy(5))) is not None
+
+
+async def test_a_source_not_connected_is_dialled_by_its_address(tmp_path: Path) -> None:
+    async with hosts(tmp_path, "hub", "client", "holder") as (bridge, (_hub, client, holder)):
+        holder.store.add_bytes(DATA)
+        assert not await bridge.run_sync(client._host.is_connected, handle(holder))
+        address = f"{holder._host.listen_addrs()[0]}/p2p/{handle(holder)}"
+        # by handle alone it cannot be reached (no address known): then by its address
+        assert await client.fetch(M.id, sources=[handle(holder), address])
+        assert client.store.read(M.id) == DATA

@@ -74,3 +74,5 @@ def test_followers_fetch_pictures_at_once_and_others_on_demand(nodes: Make,
     assert out.read_bytes() == photo.read_bytes() and held(carol, blob)
     storage = carol.json("storage")
     assert storage["blobs"] == 1 and storage["blob_bytes"] == photo.stat().st_size
+    assert storage["by_hop"]["hop 2"] >= photo.stat().st_size  # alice's post and picture
+    assert storage["by_hop"]["hop 1"] > 0 and storage["would_drop"]["blobs"] == 0

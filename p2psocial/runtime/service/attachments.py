@@ -8,8 +8,9 @@ Rules:
   refused with one line and nothing is posted. The alt text is the user's; the name is the
   file's base name.
 - `blob_get` gives a held blob at once; one not held is fetched by the running node's
-  BlobExchange (B8: on demand), from the peers it names or any connected peer. Offline,
-  a blob not held is one clear line.
+  BlobExchange (B8: on demand): from the peers the caller names, the authors of the posts
+  naming it and their relays, then any connected peer. Offline, a blob not held is one
+  clear line.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from p2psocial.core import limits
 from p2psocial.core.content import Attachment, Post
 from p2psocial.core.errors import StoreError, UsageError
+from p2psocial.core.identity import handle_of
 from p2psocial.runtime.service.base import ServiceCore
 from p2psocial.runtime.views import BlobView
 from p2psocial.store.blobs import BlobStore
@@ -111,7 +113,8 @@ class Attachments(ServiceCore):
                 raise UsageError(f"{ref[:16]} is not held here; run the node (`p2psocial "
                                  "run`) to fetch it from peers")
             size, media, _alt = await self._attachment_info(blob)
-            if not await self.blobs.fetch(blob, size=size, sources=list(sources)):
+            found = [*sources, *await self._blob_sources(blob)]
+            if not await self.blobs.fetch(blob, size=size, sources=found):
                 raise UsageError(f"no connected peer has {ref[:16]}; try again when the "
                                  "author or one of their relays is reachable")
         size, media, alt = await self._attachment_info(blob)
@@ -128,6 +131,17 @@ class Attachments(ServiceCore):
             path = target
         return BlobView(id=blob.hex(), size=store.size_of(blob) or size, type=media, alt=alt,
                         path=str(path))
+
+    async def _blob_sources(self, blob: bytes) -> list[str]:
+        """Where else to ask for `blob` (B8): the authors of the posts naming it, then their
+        relays (the relay's own address, from each author's relays entry)."""
+        authors = list(dict.fromkeys(e.author for e in await self.store.linked(
+            blob, "attach", limit=10)))
+        relays = await self.store.relay_lists(authors) if authors else {}
+        out = [handle_of(a) for a in authors]
+        for author in authors:
+            out.extend(addr.removesuffix("/p2p-circuit") for addr in relays.get(author, ()))
+        return out
 
     async def blob_hash(self, path: str) -> str:
         """The id a file would have as a blob (B1), without storing it."""

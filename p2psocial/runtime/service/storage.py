@@ -42,7 +42,8 @@ class Storage(ServiceCore):
             return view
         plan = await self.keeper.plan()
         return StorageView(**{**view.to_json(), "budget": self.keeper.budget,
-                              "would_drop": plan.to_json()})
+                              "would_drop": plan.to_json(),
+                              "by_hop": await self.keeper.by_hop()})
 
     async def prune(self) -> dict[str, object]:
         """Run the budget and the grace period now (a running node's keeper)."""
