@@ -3,7 +3,8 @@
 
 Rules:
 - Serving (trio): any whole blob held, to any peer (B7); at most MAX_BLOB_UPLOADS streams at
-  once and MAX_BLOB_UPLOADS_PER_PEER per peer, others get busy. Over a relayed connection a
+  once and MAX_BLOB_UPLOADS_PER_PEER per peer, others get busy. A request must come whole
+  (with the client's half-close) within REQUEST_SECONDS. Over a relayed connection a
   stream carries at most the circuit's budget of chunks, and always one (B6). A bad request
   gets one log line and a reset stream; nothing else happens.
 - Fetching: one fetch per blob at a time (callers asking for a blob already coming wait for
@@ -61,6 +62,7 @@ from p2psocial.store.blobs import BlobStore
 
 log = logging.getLogger(__name__)
 BUSY_RETRY_SECONDS = 5
+REQUEST_SECONDS = 10.0  # a client's whole request (and its half-close) must come within this
 NOT_HERE_SECONDS = 600.0
 MAX_NOT_HERE = 4096  # (source, blob) pairs remembered as not-here
 FETCH_WORKERS = 2
@@ -115,9 +117,10 @@ class BlobExchange:
 
     async def _serve(self, channel: Channel) -> None:
         peer = channel.peer
+        channel.read_timeout = REQUEST_SECONDS  # a request is 64 bytes: no slow ones
         try:
             request = parse_request(await read_all(channel, MAX_BLOB_REQUEST_BYTES))
-        except BlobError as exc:
+        except (BlobError, NetError) as exc:
             log.info("blobs: bad request from %s: %s", peer, exc)
             await channel.reset()
             return

@@ -11,7 +11,7 @@ Rules:
 - A full disk raises StorageFull, and the file being written is removed: no half-written
   blob or part is left behind.
 - Manifests of whole blobs (for serving) are computed from the file when first asked for and
-  kept for at most MANIFEST_CACHE blobs.
+  kept for at most MANIFEST_CACHE blobs (behind a lock: serving asks from worker threads).
 - Plain file I/O, no event loop: callers in an event loop run the slow calls (`add_file`,
   `Download.finish`) in a thread.
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -42,6 +43,7 @@ class BlobStore:
         self.root = root
         self.partial = root / "partial"
         self._manifests: OrderedDict[bytes, Manifest] = OrderedDict()
+        self._cache_lock = threading.Lock()  # serving computes manifests in worker threads
 
     def path(self, blob: bytes) -> Path:
         """Where the whole blob `blob` is (or would be)."""
@@ -59,10 +61,11 @@ class BlobStore:
 
     def manifest(self, blob: bytes) -> Manifest | None:
         """The manifest of a whole blob held here (None if it is not)."""
-        known = self._manifests.get(blob)
-        if known is not None:
-            self._manifests.move_to_end(blob)
-            return known
+        with self._cache_lock:
+            known = self._manifests.get(blob)
+            if known is not None:
+                self._manifests.move_to_end(blob)
+                return known
         try:
             with open(self.path(blob), "rb") as f:
                 builder = ManifestBuilder()
@@ -76,9 +79,10 @@ class BlobStore:
             return None
         if manifest.id != blob:  # changed under us on disk: not ours to serve
             return None
-        self._manifests[blob] = manifest
-        if len(self._manifests) > MANIFEST_CACHE:
-            self._manifests.popitem(last=False)
+        with self._cache_lock:
+            self._manifests[blob] = manifest
+            if len(self._manifests) > MANIFEST_CACHE:
+                self._manifests.popitem(last=False)
         return manifest
 
     def read_chunk(self, manifest: Manifest, index: int) -> bytes:
@@ -141,7 +145,8 @@ class BlobStore:
 
     def remove(self, blob: bytes) -> int:
         """Delete a whole blob; the bytes freed (0 if it was not here)."""
-        self._manifests.pop(blob, None)
+        with self._cache_lock:
+            self._manifests.pop(blob, None)
         path = self.path(blob)
         try:
             size = path.stat().st_size
