@@ -60,6 +60,7 @@ from p2psocial.ui.profile import ProfileScreen
 from p2psocial.ui.render import Row
 from p2psocial.ui.search import SearchScreen
 from p2psocial.ui.state import UiState
+from p2psocial.ui.storage import StorageScreen
 from p2psocial.ui.tag import open_tags
 from p2psocial.ui.thread import ThreadScreen
 from p2psocial.ui.toggle import toggle_reaction, toggle_repost
@@ -441,6 +442,10 @@ class SocialApp(App[int]):
         self.push_screen(PeopleScreen(self.state.my_account or self.state.me, kind,
                                       self.state.my_name))
 
+    def action_storage(self) -> None:
+        if not isinstance(self.screen, StorageScreen):
+            self.push_screen(StorageScreen())
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
@@ -498,6 +503,8 @@ class SocialApp(App[int]):
                             lambda: self.action_people("followers"))
         yield SystemCommand("Whom I follow", "The accounts I follow",
                             lambda: self.action_people("following"))
+        yield SystemCommand("Storage", "What this home takes on disk; prune now; the budget",
+                            self.action_storage)
         yield SystemCommand("Help: every key", "Every key of this app and what it does",
                             self.action_help)
         if self.state.q_quits:

@@ -75,7 +75,10 @@ def _optional(item: Mapping[str, Any], key: str) -> str | None:
 
 
 def size_text(size: int) -> str:
-    """A size as people read it: 95 B, 12.3 kB, 4.8 MB."""
+    """A size as people read it: 95 B, 12.3 kB, 4.8 MB, 2.0 GB (powers of 1000, as the
+    CLI's cli/blob_commands.size_text, which the UI cannot import)."""
+    if size >= 1_000_000_000:
+        return f"{size / 1e9:.1f} GB"
     if size >= 1_000_000:
         return f"{size / 1e6:.1f} MB"
     if size >= 1_000:

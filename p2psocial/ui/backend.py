@@ -38,12 +38,13 @@ from p2psocial.store.home import Home
 from p2psocial.ui.backend_blobs import BlobBackend, BlobCalls
 from p2psocial.ui.backend_mail import MailBackend, MailCalls
 from p2psocial.ui.backend_social import SocialBackend, SocialCalls
+from p2psocial.ui.backend_storage import StorageBackend, StorageCalls
 
 Cursor = Sequence[Any] | None
 CLOSE_WAIT = 2.0  # seconds to let node calls in flight finish when the app closes
 
 
-class UiBackend(SocialBackend, MailBackend, BlobBackend, Protocol):
+class UiBackend(SocialBackend, MailBackend, BlobBackend, StorageBackend, Protocol):
     """The node as the UI sees it. Errors are p2psocial.core.errors types (UsageError, …)."""
 
     mode: str  # "in-process" or "attached": shown in the header
@@ -94,7 +95,7 @@ class UiBackend(SocialBackend, MailBackend, BlobBackend, Protocol):
 RELATION_VERBS = ("follow", "unfollow", "block", "unblock")
 
 
-class _Calls(SocialCalls, MailCalls, BlobCalls):
+class _Calls(SocialCalls, MailCalls, BlobCalls, StorageCalls):
     """Typed methods over one `_call(name, ...)`, shared by both adapters."""
 
     mode = "?"

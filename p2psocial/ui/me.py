@@ -1,6 +1,7 @@
 """Me: my name, my handle in full, an invite token (once the node can make them) and its QR
 code to scan (else the handle's), my account's devices and how to pair one, my relays and
-addresses. e edits my profile, y copies my handle, a adds a device by its pairing token.
+addresses. e edits my profile, y copies my handle, a adds a device by its pairing token, s opens
+the Storage screen.
 
 On a device of an account, "my handle" is the account's (what followers follow); a single-key
 identity's is its key's, as before."""
@@ -25,6 +26,7 @@ from p2psocial.ui.dialogs import AboutDialog
 from p2psocial.ui.follow import handle_from_invite
 from p2psocial.ui.messages import EntriesArrived, StatusChanged
 from p2psocial.ui.qr import qr_text
+from p2psocial.ui.storage import StorageScreen
 from p2psocial.ui.widgets import FitFooter, TopBar
 
 MIN_TEXT_COLUMNS = 40  # beside the QR code
@@ -42,6 +44,8 @@ class MeScreen(SocialScreen):
         Binding("i", "copy_invite", "Copy invite", tooltip="Copy my invite token"),
         Binding("a", "add_device", "Add device", tooltip="Add a device to my account: paste "
                 "the pairing token `p2psocial device link` printed on it"),
+        Binding("s", "storage", "Storage", tooltip="Storage: what this home takes on disk, "
+                "by hop and by feed; prune now, set the budget"),
         # as on any profile (they did nothing here, where my counts are shown)
         Binding("f", "app.people('followers')", "Followers", show=False,
                 tooltip="The accounts held here that follow me"),
@@ -190,6 +194,9 @@ class MeScreen(SocialScreen):
             self.notify(f"added {name} ({handle}){note}", timeout=8)
             self.load()
         self.app.push_screen(DeviceDialog(), added)
+
+    def action_storage(self) -> None:
+        self.app.push_screen(StorageScreen())
 
     def action_edit(self) -> None:
         self.app.push_screen(AboutDialog(self.state.my_name or "", self._bio))
