@@ -182,7 +182,11 @@ async def _post(args: argparse.Namespace, service: UserAPI) -> int:
     elif text is None:
         if sys.stdin.isatty():
             raise UsageError("give the post text, or --edit to write it in $EDITOR")
-        text = sys.stdin.read()
+        try:
+            text = sys.stdin.buffer.read().decode("utf-8")
+        except UnicodeDecodeError:
+            raise UsageError("the text on standard input is not UTF-8: nothing was "
+                             "posted") from None
     if len(args.alt) > len(args.attach):
         raise UsageError("each --alt describes the --attach before it: there are more --alt "
                          "than --attach")
@@ -213,7 +217,11 @@ def edit_text(initial: str) -> str:
         if result.returncode != 0:
             raise UsageError(f"the editor exited with status {result.returncode}: "
                              "nothing was posted")
-        return path.read_text()
+        try:
+            return path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise UsageError("the editor saved text that is not UTF-8: nothing was "
+                             "posted") from None
     finally:
         path.unlink(missing_ok=True)
 

@@ -215,10 +215,36 @@ def _node_verbs(verb: _VerbAdder) -> None:
     verb("connect", "dial a peer by multiaddr").add_argument("addr", metavar="MULTIADDR")
 
 
+# arguments naming files: any bytes the file system allows (non-UTF-8 names arrive as
+# surrogate escapes and are opened as they are)
+PATH_ARGUMENTS = frozenset({"home", "file", "attach", "output", "target"})
+
+
+def not_text(args: argparse.Namespace) -> str | None:
+    """The first argument (other than a file name) that is not valid UTF-8 text: bytes a
+    terminal in another encoding sent, which Python keeps as lone surrogates."""
+    for name, value in vars(args).items():
+        if name in PATH_ARGUMENTS:
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return item
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `p2psocial` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    bad = not_text(args)
+    if bad is not None:
+        shown = os.fsencode(bad).decode("utf-8", "backslashreplace")
+        sys.stderr.write(f"p2psocial: the argument \"{shown[:60]}\" is not UTF-8 text; set "
+                         "the terminal to UTF-8 (nothing was done)\n")
+        return EXIT_USAGE
     try:
         if args.verb is None:
             return _open_tui(args)

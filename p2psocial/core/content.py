@@ -366,8 +366,18 @@ _POST_DEFAULTS = tuple((Post.__dict__[f.name].__set__, f.default)
 
 
 def content_payload(content: Content) -> bytes:
-    """The canonical payload bytes for `content`, checked against its own schema."""
-    payload = encode(content.to_map())
+    """The canonical payload bytes for `content`, checked against its own schema.
+
+    Raises:
+        SchemaError: a field breaks P4, or holds text that is not Unicode (a lone surrogate,
+            as Python keeps bytes that were not UTF-8): it has no UTF-8 form.
+    """
+    try:
+        payload = encode(content.to_map())
+    except UnicodeEncodeError as exc:
+        raise SchemaError("P4", "text must be valid Unicode (it holds bytes that were not "
+                          "UTF-8)", expected="UTF-8 text", found=exc.object[exc.start:exc.end]
+                          ) from None
     parse_content(content.TYPE, payload)
     return payload
 

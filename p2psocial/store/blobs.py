@@ -36,6 +36,11 @@ MANIFEST_CACHE = 256
 _READ = 1 << 20
 
 
+def _shown(path: Path, most: int = 80) -> str:
+    text = str(path)
+    return text if len(text) <= most else f"{text[:most // 2]}…{text[-most // 2:]}"
+
+
 class BlobStore:
     """The blob files of one home."""
 
@@ -118,13 +123,14 @@ class BlobStore:
         try:
             with open(source, "rb") as f:
                 data = f.read(MAX_BLOB_BYTES + 1)
-        except OSError as exc:
-            raise UsageError(f"cannot read {source}: {exc.strerror or exc}") from exc
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+            raise UsageError(f"cannot read {_shown(source)}: "
+                             f"{getattr(exc, 'strerror', None) or exc}") from exc
         if not data:
-            raise UsageError(f"{source} is empty")
+            raise UsageError(f"{_shown(source)} is empty")
         if len(data) > MAX_BLOB_BYTES:
-            raise UsageError(f"{source} is over the 5 MiB a picture or file may be: nothing "
-                             "was posted")
+            raise UsageError(f"{_shown(source)} is over the 5 MiB a picture or file may be: "
+                             "nothing was posted")
         return self.add_bytes(data)
 
     def add_bytes(self, data: bytes) -> Manifest:

@@ -67,3 +67,20 @@ def test_bad_attachments_are_one_line_and_post_nothing(cli: Cli, tmp_path: Path)
     assert "needs the running node" in cli.fails("storage", "prune")
     assert "budget 2.0 GB" in cli("storage", "budget", "2GB").stdout.replace("at most ", "budget ")
     assert "applied by the node" in cli("storage").stdout
+
+
+def test_arguments_that_are_not_utf8_are_one_line(cli: Cli, tmp_path: Path) -> None:
+    """Bytes a terminal in another encoding sends reach Python as lone surrogates: every
+    verb refuses them in one line (they crashed several with an internal error), except in
+    file names, which may hold any bytes."""
+    bad = "bad \udcff byte"
+    for args in (("post", bad), ("post", "--cw", bad, "text"), ("mute", bad),
+                 ("about", "--name", bad), ("follow", bad), ("search", bad),
+                 ("dm", bad, "hi")):
+        line = cli.fails(*args)
+        assert "is not UTF-8 text" in line and "bad \\xff byte" in line, (args, line)
+    latin1 = tmp_path / "riv\udce9r.png"  # a file name in Latin-1 on disk
+    _png(latin1)
+    out = cli("post", "--attach", str(latin1), "a picture with a Latin-1 file name").stdout
+    assert "[picture: riv\ufffdr.png]" in out
+    assert json.loads(cli("feed", "--json").stdout)[0]["text"].startswith("a picture")

@@ -33,6 +33,12 @@ FALLBACK_TYPE = "application/octet-stream"
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp"}
 
 
+def shown(path: Path | str, most: int = 80) -> str:
+    """A path as a message names it: cut in the middle past `most` characters."""
+    text = str(path)
+    return text if len(text) <= most else f"{text[:most // 2]}…{text[-most // 2:]}"
+
+
 def media_type_of(path: Path) -> str:
     """The media type a file's name says, lowercase (application/octet-stream if none)."""
     guessed, _ = mimetypes.guess_type(path.name, strict=False)
@@ -48,14 +54,19 @@ def check_image(path: Path) -> None:
         with Image.open(path) as image:
             image.load()
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise UsageError(f"{path.name} is not an image that can be read ({exc}): nothing "
+        why = shown(str(exc).replace(str(path), path.name))
+        raise UsageError(f"{shown(path.name)} is not an image that can be read ({why}): nothing "
                          "was posted") from None
     except Image.DecompressionBombError:
-        raise UsageError(f"{path.name} has too many pixels: nothing was posted") from None
+        raise UsageError(f"{shown(path.name)} has too many pixels: nothing was posted"
+                         ) from None
 
 
 def file_name_of(path: Path) -> str | None:
-    name = "".join(c for c in path.name if ord(c) >= 0x20 and c not in "/\\\x7f")
+    """The name an attachment carries: the file's base name as UTF-8 text (bytes that are
+    not UTF-8 replaced), without control characters or separators."""
+    name = os.fsencode(path.name).decode("utf-8", "replace")
+    name = "".join(c for c in name if ord(c) >= 0x20 and c not in "/\\\x7f")
     return name[:limits.MAX_FILE_NAME_CHARS] or None
 
 
@@ -71,12 +82,14 @@ class Attachments(ServiceCore):
         """Copy the file at `path` into the blob files; the attachment naming it."""
         source = Path(path).expanduser()
         if alt is not None and len(alt) > limits.MAX_ALT_CHARS:
-            raise UsageError(f"the description of {source.name} is {len(alt)} characters "
+            raise UsageError(f"the description of {shown(source.name)} is {len(alt)} characters "
                              f"long; the limit is {limits.MAX_ALT_CHARS}")
+        if "\0" in path:
+            raise UsageError("a file name cannot hold a NUL character")
         if source.is_dir():
-            raise UsageError(f"{source} is a directory, not a file")
+            raise UsageError(f"{shown(source)} is a directory, not a file")
         if not source.exists():
-            raise UsageError(f"{source} does not exist: nothing was posted")
+            raise UsageError(f"{shown(source)} does not exist: nothing was posted")
         media = media_type_of(source)
         store = self._blob_files()
 
@@ -126,8 +139,9 @@ class Attachments(ServiceCore):
                 raise StoreError(f"{ref[:16]} went away while it was read")
             try:
                 await asyncio.to_thread(_write_file, target, data)
-            except OSError as exc:
-                raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
+            except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+                raise UsageError(f"cannot write {shown(target)}: "
+                                 f"{getattr(exc, 'strerror', None) or exc}") from None
             path = target
         return BlobView(id=blob.hex(), size=store.size_of(blob) or size, type=media, alt=alt,
                         path=str(path))
@@ -149,10 +163,11 @@ class Attachments(ServiceCore):
         source = Path(path).expanduser()
         try:
             data = await asyncio.to_thread(source.read_bytes)
-        except OSError as exc:
-            raise UsageError(f"cannot read {source}: {exc.strerror or exc}") from None
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+            raise UsageError(f"cannot read {shown(source)}: "
+                             f"{getattr(exc, 'strerror', None) or exc}") from None
         if not 0 < len(data) <= limits.MAX_BLOB_BYTES:
-            raise UsageError(f"{source} is empty or over 5 MiB: it cannot be a blob")
+            raise UsageError(f"{shown(source)} is empty or over 5 MiB: it cannot be a blob")
         return manifest_of(data).id.hex()
 
     def _blob_id(self, ref: str) -> bytes:
@@ -161,7 +176,8 @@ class Attachments(ServiceCore):
         except ValueError:
             blob = b""
         if len(blob) != 32:
-            raise UsageError(f"{ref!r} is not a blob id (64 hex digits)")
+            shown = ref if len(ref) <= 70 else ref[:64] + "…"
+            raise UsageError(f"{shown!r} is not a blob id (64 hex digits)")
         return blob
 
     async def _attachment_info(self, blob: bytes) -> tuple[int, str, str | None]:
