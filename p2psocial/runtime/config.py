@@ -41,6 +41,9 @@ class NodeConfig:
     relay_policy: str = "open"  # open | invite | allowlist
     relay_allow: list[str] = field(default_factory=list)  # handles, for the allowlist policy
     relay_quota: int = 10000  # entries kept per member feed (newest first)
+    # pictures and files kept per member feed, in bytes, newest first (0: no limit besides
+    # storage_budget): one member's files cannot push out everyone else's
+    relay_member_blob_bytes: int = 200_000_000
     relay_max_reservations: int = 1024
     relay_reservation_ttl: int = 3600  # seconds a circuit reservation lasts before renewal
     sync_hello_seconds: float = 10.0  # a sync peer's HELLO must arrive within this
@@ -101,9 +104,10 @@ def load_config(path: Path) -> NodeConfig:
         values[f.name] = value
     config = NodeConfig(**values)
     if config.hops < 0 or any(d < 0 for d in config.depths) or min(
-            config.blobs_eager_hops, config.storage_budget, config.unfollowed_grace_days) < 0:
-        raise UsageError(f"{path}: hops, depths, blobs_eager_hops, storage_budget and "
-                         "unfollowed_grace_days cannot be negative")
+            config.blobs_eager_hops, config.storage_budget, config.unfollowed_grace_days,
+            config.relay_member_blob_bytes) < 0:
+        raise UsageError(f"{path}: hops, depths, blobs_eager_hops, storage_budget, "
+                         "unfollowed_grace_days and relay_member_blob_bytes cannot be negative")
     if min(config.look_seconds, config.relay_quota, config.relay_max_reservations,
            config.relay_reservation_ttl) <= 0:
         raise UsageError(f"{path}: look_seconds, relay_quota, relay_max_reservations and "

@@ -139,6 +139,7 @@ class Replicator:
         self._host = host
         self._wants: dict[bytes, Want] = {}
         self._eager_blobs: set[bytes] = set()  # feeds whose attachments are fetched at once
+        self._member_feeds: set[bytes] = set()  # as a relay: the feeds kept for members
         self._relay_peers_cache: tuple[object, set[str]] | None = None
         # accounts wanted for a while only for their ops (look_up_accounts):
         # id -> (asked at, wanted until), monotonic
@@ -182,7 +183,9 @@ class Replicator:
         self.keeper = StorageKeeper(  # the storage budget and feeds that left
             self.store, self.blobs.store, budget=node.config.storage_budget,
             grace_ms=int(node.config.unfollowed_grace_days * 86_400_000),
-            wants=lambda: self._wants, mine=lambda: self.accounts.with_members({self.me}))
+            wants=lambda: self._wants, mine=lambda: self.accounts.with_members({self.me}),
+            member_feeds=lambda: self._member_feeds,
+            member_blob_bytes=node.config.relay_member_blob_bytes)
         self.mail_client = MailClient(self, bridge, host, self.mail)  # M16-M20
         self.puncher, self.reach = HolePuncher(host), ReachabilityWatch(host)
         self.puncher.on_direct = lambda peer: bridge.call_soon_asyncio(self._went_direct, peer)
@@ -296,6 +299,7 @@ class Replicator:
         if self.duty is not None:
             extra = self.accounts.expand(self.duty.extra_wants(self._blocked), self._blocked)
             eager |= extra.keys()
+            self._member_feeds = set(extra)
             for feed, want in extra.items():
                 if feed not in wants:
                     kept_for_members.add(feed)

@@ -11,6 +11,9 @@ Rules:
   system (store.pruning.compact) when at least COMPACT_BYTES or a tenth of the file is free.
 - Mine (my feed, my account's feeds) and my bookmarks are never dropped; blobs named by them
   neither.
+- As a relay, each member feed keeps at most `member_blob_bytes` of pictures and files, the
+  newest (by the post naming them); older ones go in every pass, budget or not, so one
+  member's files cannot push everyone else's out.
 - `plan` is the same choice without doing it (what `storage` says would go).
 - The keeper runs a pass every PASS_SECONDS while the node runs, on demand (`prune`), and
   with a budget set, as soon as what was stored since the last pass reaches GROWTH_SHARE of
@@ -84,13 +87,17 @@ class StorageKeeper:
 
     def __init__(self, store: Store, blobs: BlobStore, *, budget: int, grace_ms: int,
                  wants: Callable[[], Mapping[bytes, Want]],
-                 mine: Callable[[], Collection[bytes]]) -> None:
+                 mine: Callable[[], Collection[bytes]],
+                 member_feeds: Callable[[], Collection[bytes]] = lambda: (),
+                 member_blob_bytes: int = 0) -> None:
         self.store = store
         self.blobs = blobs
         self.budget = budget
         self.grace_ms = grace_ms
         self._wants = wants
         self._mine = mine
+        self._member_feeds = member_feeds
+        self.member_blob_bytes = member_blob_bytes
         self._lock = asyncio.Lock()
         self.last: PruneReport | None = None
         self._grown = 0
@@ -123,6 +130,8 @@ class StorageKeeper:
             report = PruneReport(budget=self.budget)
             report.before = await asyncio.to_thread(disk_usage, self.store, self.blobs)
             await self._purge_departed(now, report)
+            if self.member_blob_bytes:
+                await self._member_quotas(report)
             report.after = report.before
             for _attempt in range(3):  # the bytes a drop frees are estimates: measure again
                 if not self.budget or report.after <= self.budget:
@@ -177,6 +186,37 @@ class StorageKeeper:
                 gone = await self.store.pruning.purge_feed(feed)  # 0: a bookmark holds it
                 report.entries_purged += gone
                 report.feeds_purged += gone > 0
+
+    async def _member_quotas(self, report: PruneReport) -> None:
+        """As a relay: each member feed's pictures and files, newest first, up to
+        member_blob_bytes; older ones go (unless something protected names them too)."""
+        members = set(self._member_feeds())
+        if not members:
+            return
+        mine = set(self._mine())
+        named: dict[bytes, list[tuple[bytes, int]]] = defaultdict(list)  # feed: (blob, ts)
+        protected: set[bytes] = set()
+        for blob, author, ts, bookmarked in await self.store.pruning.attachment_links():
+            if author in mine or bookmarked:
+                protected.add(blob)
+            elif author in members:
+                named[author].append((blob, ts))
+        sizes = dict(await asyncio.to_thread(lambda: list(self.blobs.whole())))
+        gone: set[bytes] = set()
+        for _feed, blobs in named.items():
+            kept = 0
+            for blob, _ts in sorted(blobs, key=lambda b: -b[1]):  # newest first
+                size = sizes.get(blob)
+                if size is None or blob in gone:
+                    continue
+                kept += size
+                if kept > self.member_blob_bytes and blob not in protected:
+                    gone.add(blob)
+                    report.blobs += 1
+                    report.blob_bytes += size
+                    report.by_hop["over a member's quota"] = \
+                        report.by_hop.get("over a member's quota", 0) + size
+                    await asyncio.to_thread(self.blobs.remove, blob)
 
     async def _meet_budget(self, report: PruneReport, *, apply: bool) -> None:
         over = report.after - self.budget

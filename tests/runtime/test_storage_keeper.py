@@ -49,9 +49,9 @@ async def home(tmp_path: Path) -> tuple[Store, BlobStore, Service, dict]:
     service = Service(store, ME.public_key, lambda: ME)
     service.blob_store = blobs
     feeds = {}
-    for who, posts, pictures, start in ((NEAR, 300, 6, 2_000_000_000_000),
-                                        (FAR, 300, 6, 1_900_000_000_000),
-                                        (GONE, 50, 1, 1_800_000_000_000)):
+    for who, posts, pictures, start in ((NEAR, 300, 6, 1_760_000_000_000),
+                                        (FAR, 300, 6, 1_750_000_000_000),
+                                        (GONE, 50, 1, 1_740_000_000_000)):
         entries = feed_with_pictures(who, blobs, posts, pictures, start)
         await store.ingest(raw_entries(entries))
         feeds[who.public_key] = entries
@@ -148,5 +148,30 @@ async def test_a_feed_no_longer_wanted_leaves_after_its_grace(tmp_path: Path) ->
         await keeper.prune(now)
         assert (await keeper.prune(now + 8 * DAY)).feeds_purged == 0  # a bookmark holds it
         assert (await store.get(bookmarked.hash)) is not None
+    finally:
+        await store.close()
+
+
+async def test_a_relay_keeps_each_members_newest_files_within_its_quota(tmp_path: Path
+                                                                        ) -> None:
+    store, blobs, _service, feeds = await home(tmp_path)
+    try:
+        keeper = StorageKeeper(store, blobs, budget=0, grace_ms=7 * DAY, wants=wants,
+                               mine=lambda: {ME.public_key},
+                               member_feeds=lambda: {NEAR.public_key, FAR.public_key},
+                               member_blob_bytes=350_000)
+        marked = feeds[FAR.public_key][0]  # FAR's oldest picture, bookmarked by the owner
+        await store.bookmarks.add(marked.hash)
+        report = await keeper.prune()
+        for who in (NEAR, FAR):
+            pictures = [e.content.attachments[0].blob for e in feeds[who.public_key][:6]]
+            held = [blobs.has(b) for b in pictures]  # oldest first
+            if who is NEAR:
+                assert held == [False, False, False, True, True, True]
+            else:
+                assert held == [True, False, False, True, True, True]
+        assert report.blobs == 5 and report.by_hop == {"over a member's quota": 500_000}
+        gone = feeds[GONE.public_key][0].content.attachments[0].blob
+        assert blobs.has(gone)  # not a member: no member quota
     finally:
         await store.close()
