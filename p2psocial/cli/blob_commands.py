@@ -111,6 +111,9 @@ async def _storage(args: argparse.Namespace, api: Any) -> int:
               f"({size_text(drop['blob_bytes'])}) and {drop['payloads']} post contents "
               f"({size_text(drop['payload_bytes'])}), farthest hops and oldest first: "
               + ", ".join(f"{hop} {size_text(n)}" for hop, n in drop["by_hop"].items()))
+    elif view.budget and view.total_bytes > view.budget:
+        print(f"over the budget by {size_text(view.total_bytes - view.budget)}, but nothing "
+              "here may go (your own posts, your bookmarks, profiles and follows stay)")
     elif view.budget:
         print("within the budget: nothing would be pruned")
     return 0
