@@ -72,7 +72,8 @@ class UiBackend(SocialBackend, MailBackend, BlobBackend, StorageBackend, Protoco
     async def add_account_ops(self, ops: list[str]) -> list[str]: ...
     def unlocked(self, doc: dict[str, Any]) -> Identity | None: ...
     async def post(self, text: str, *, reply_to: str | None = None, quote: str | None = None,
-                   cw: str | None = None) -> EntryView: ...
+                   cw: str | None = None, attach: Sequence[Sequence[str | None]] = ()
+                   ) -> EntryView: ...
     async def set_about(self, name: str | None = None, bio: str | None = None
                         ) -> EntryView: ...
     async def react(self, ref: str, reaction: str = "❤") -> EntryView: ...
@@ -188,9 +189,11 @@ class _Calls(SocialCalls, MailCalls, BlobCalls, StorageCalls):
         return None
 
     async def post(self, text: str, *, reply_to: str | None = None, quote: str | None = None,
-                   cw: str | None = None) -> EntryView:
+                   cw: str | None = None, attach: Sequence[Sequence[str | None]] = ()
+                   ) -> EntryView:
+        # attach: each [absolute path, alt text or None] (lists: they cross the control socket)
         result: EntryView = await self._call("post", text, reply_to=reply_to, quote=quote,
-                                             cw=cw)
+                                             cw=cw, attach=[list(a) for a in attach])
         return result
 
     async def set_about(self, name: str | None = None, bio: str | None = None

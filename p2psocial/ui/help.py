@@ -14,6 +14,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from p2psocial.ui.compose import FileList
 from p2psocial.ui.postlist import PostList
 
 KEY_NAMES = {
@@ -86,6 +87,8 @@ class HelpScreen(ModalScreen[None]):
                ("Settings", SETTINGS)]
         if self.of.query(PostList):
             out.append(("In a list of posts", binding_rows(PostList.BINDINGS)))
+        if self.of.query(FileList):
+            out.append(("In the list of files attached", binding_rows(FileList.BINDINGS)))
         own = binding_rows(screen_bindings(self.of))
         if own:
             name = type(self.of).__name__.removesuffix("Screen").removesuffix("Dialog")

@@ -48,6 +48,7 @@ class UiState:
     name_seq: dict[str, int] = field(default_factory=dict)  # how new each name is (a seq)
     related: dict[str, EntryView] = field(default_factory=dict)
     drafts: dict[str, str] = field(default_factory=dict)
+    draft_files: dict[str, list[object]] = field(default_factory=dict)  # compose's files
     network: str = "starting…"  # a short summary for the top bar
     unread: int = 0  # notifications not seen yet
     mail_unread: int = 0  # private messages not read yet (every conversation)
