@@ -1,8 +1,9 @@
 """Attaching pictures and files in compose (issue 13): ctrl+f's dialog adds them (a PNG made
 with Pillow and a file), ctrl+r removes one, the dialog refuses in one line what cannot be
-attached, a post sent with attachments is stored with them (in process, as a reply, and
-attached to a node process over its control socket), a picture that does not decode is the
-service's one line in compose with the draft and the files kept. A snapshot at 80×24."""
+attached, a post sent with attachments is stored with them (in process, as a reply and a
+quote, and attached to a node process over its control socket), a picture that does not
+decode is the service's one line in compose with the draft and the files kept. A snapshot
+at 80×24."""
 
 from __future__ import annotations
 
@@ -114,7 +115,9 @@ async def test_add_a_picture_and_a_file_then_remove_one(node: Node,
         assert [f.alt for f in screen.files] == [ALT, None]
         assert screen.query_one("#text", TextArea).has_focus
         # the list: Tab moves to it, ↑ selects the picture, ctrl+r removes it
-        screen.query_one("#files", FileList).focus()
+        await pilot.press("tab")
+        await until(pilot, lambda: screen.query_one("#files", FileList).has_focus,
+                    what="the list focused")
         await pilot.press("up", "ctrl+r")
         await pilot.pause()
         assert [f.name for f in screen.files] == ["notes.txt"]
@@ -202,6 +205,18 @@ async def test_a_post_with_attachments_is_stored_with_them(node: Node, world: Wo
         sent = await my_last_post(node)
         assert sent.content["parent"] == world.alice_post.hash.hex()
         assert [a["alt"] for a in sent.content["attachments"]] == ["again"]
+        # a quote too
+        quote = ComposeScreen(quote=parent)
+        app.push_screen(quote)
+        await until(pilot, lambda: app.screen is quote and quote.is_mounted, what="quote")
+        await add_file(pilot, app, str(files["notes"]))
+        await until(pilot, lambda: app.screen is quote, what="quote")
+        await type_text(pilot, quote, "see this")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: quote.sent is not None, timeout=10, what="the quote sent")
+        sent = await my_last_post(node)
+        assert sent.content["quote"] == world.alice_post.hash.hex()
+        assert [a["name"] for a in sent.content["attachments"]] == ["notes.txt"]
 
 
 @pytest.mark.asyncio
