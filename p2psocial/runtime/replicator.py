@@ -42,7 +42,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from p2psocial.core.content import Post
 from p2psocial.core.entry import Entry, decode_entry
 from p2psocial.core.errors import NetError, UsageError, ValidationError
 from p2psocial.core.feed import FeedState
@@ -67,7 +66,7 @@ from p2psocial.net.autonat import ReachabilityWatch, serve_dialback
 from p2psocial.net.holepunch import HolePuncher
 from p2psocial.runtime.account_sync import AccountSync
 from p2psocial.runtime.announcer import Announcer
-from p2psocial.runtime.blobs import BlobExchange
+from p2psocial.runtime.disk_duty import DiskDuty
 from p2psocial.runtime.mail_client import MailClient
 from p2psocial.runtime.mail_holder import MailHolder, holder_config
 from p2psocial.runtime.peer_sync import AGENT, READ_BYTES, PeerSync, circuit_budget
@@ -76,7 +75,6 @@ from p2psocial.runtime.relay_client import RelayClient
 from p2psocial.runtime.relay_duty import RelayDuty
 from p2psocial.runtime.service import RESTORED_KEY
 from p2psocial.runtime.session_retry import open_with_retry
-from p2psocial.runtime.storage_keeper import StorageKeeper
 from p2psocial.runtime.sync_limits import (
     BUSY_RETRY_SECONDS,
     MAX_AWAITING_HELLO,
@@ -85,7 +83,6 @@ from p2psocial.runtime.sync_limits import (
     seconds_left,
 )
 from p2psocial.runtime.views import FeedStatus, NodeStatus, PeerView
-from p2psocial.store.blobs import BlobStore
 from p2psocial.store.sqlite import IngestReport, Store
 
 log = logging.getLogger(__name__)
@@ -138,8 +135,6 @@ class Replicator:
         self._bridge = bridge
         self._host = host
         self._wants: dict[bytes, Want] = {}
-        self._eager_blobs: set[bytes] = set()  # feeds whose attachments are fetched at once
-        self._member_feeds: set[bytes] = set()  # as a relay: the feeds kept for members
         self._relay_peers_cache: tuple[object, set[str]] | None = None
         # accounts wanted for a while only for their ops (look_up_accounts):
         # id -> (asked at, wanted until), monotonic
@@ -179,13 +174,9 @@ class Replicator:
         self.duty: RelayDuty | None = RelayDuty(self, bridge, host) if node.config.relay \
             else None
         self.mail = MailHolder(self, bridge, host, holder_config(node.config))  # M14
-        self.blobs = BlobExchange(bridge, host, BlobStore(node.home.blobs))  # B3-B8
-        self.keeper = StorageKeeper(  # the storage budget and feeds that left
-            self.store, self.blobs.store, budget=node.config.storage_budget,
-            grace_ms=int(node.config.unfollowed_grace_days * 86_400_000),
-            wants=lambda: self._wants, mine=lambda: self.accounts.with_members({self.me}),
-            member_feeds=lambda: self._member_feeds,
-            member_blob_bytes=node.config.relay_member_blob_bytes)
+        self.disk = DiskDuty(  # pictures and files, the storage budget (B3-B8)
+            node, bridge, host, wants=lambda: self._wants,
+            mine=lambda: self.accounts.with_members({self.me}))
         self.mail_client = MailClient(self, bridge, host, self.mail)  # M16-M20
         self.puncher, self.reach = HolePuncher(host), ReachabilityWatch(host)
         self.puncher.on_direct = lambda peer: bridge.call_soon_asyncio(self._went_direct, peer)
@@ -224,11 +215,7 @@ class Replicator:
         await self.accounts.start()
         self.mail.start()
         self.mail_client.start()
-        self.blobs.start()
-        self.blobs.on_fetched = self._blob_fetched
-        node.service.blobs = self.blobs
-        node.service.keeper = self.keeper
-        self._spawn(self.keeper.keep(), "storage")
+        self.disk.start(self._spawn)
         node.service.mail_queued = self.mail_client.send_soon
         node.service.ops_wanted = self.look_up_accounts
         await self._recompute_wants()
@@ -255,7 +242,7 @@ class Replicator:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.blobs.stop()
+        await self.disk.stop()
         with contextlib.suppress(NetError):
             await self._bridge.run(self._host.aclose)
 
@@ -299,7 +286,7 @@ class Replicator:
         if self.duty is not None:
             extra = self.accounts.expand(self.duty.extra_wants(self._blocked), self._blocked)
             eager |= extra.keys()
-            self._member_feeds = set(extra)
+            self.disk.member_feeds = set(extra)
             for feed, want in extra.items():
                 if feed not in wants:
                     kept_for_members.add(feed)
@@ -318,7 +305,7 @@ class Replicator:
                  if w.hop <= 1 or not (states.get(f) and states[f].forked)}
         old = self._wants
         self._wants = wants
-        self._eager_blobs = eager & wants.keys()
+        self.disk.eager = eager & wants.keys()
         self._notes = {f: n for f, n in self._notes.items() if f in wants}
         self._states = {f: states.get(f) or FeedState(f) for f in wants}
         self._summed = None
@@ -440,27 +427,11 @@ class Replicator:
         if report.accepted:
             self.node.entries_stored(report.accepted)
             self.announcer.stored(report.accepted, states)
-            self._want_blobs(report.accepted, sync.peer)
-            if self.keeper.grown(sum(len(e.header) + e.payload_size for e in report.accepted)):
-                self._spawn(self.keeper.prune(), "storage")
+            self.disk.entries_stored(report.accepted, sync.peer)
         for other in list(self._sessions.values()):
             other.update(states)
         if report.forks:
             self.wants_changed()
-
-    def _blob_fetched(self, _blob: bytes, size: int) -> None:
-        if self.keeper.grown(size) and not self._stopping:
-            self._spawn(self.keeper.prune(), "storage")
-
-    def _want_blobs(self, entries: Sequence[Entry], peer: str) -> None:
-        """Fetch at once the attachments of posts by the feeds within blobs_eager_hops (or
-        kept for members), asking first the peer that gave the posts (B8)."""
-        for entry in entries:
-            content = entry.content
-            if isinstance(content, Post) and content.attachments and \
-                    entry.author in self._eager_blobs:
-                for attachment in content.attachments:
-                    self.blobs.want(attachment.blob, attachment.size, (peer,))
 
     def peer_has(self, sync: PeerSync, feed: bytes, lo: int, hi: int) -> None:
         """The peer told us its range of a feed (kept only for feeds I want: a peer may name
