@@ -25,12 +25,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from p2psocial.core.identity import Identity  # noqa: E402
-from p2psocial.core.limits import MAX_BLOB_BYTES  # noqa: E402
-from p2psocial.net import Channel, DhtMode, Host, HostConfig  # noqa: E402
-from p2psocial.runtime.blobs import BlobExchange  # noqa: E402
-from p2psocial.runtime.bridge import TrioBridge  # noqa: E402
-from p2psocial.store.blobs import BlobStore  # noqa: E402
+from p2psocial.core.identity import Identity
+from p2psocial.core.limits import MAX_BLOB_BYTES
+from p2psocial.net import Channel, DhtMode, Host, HostConfig
+from p2psocial.runtime.blobs import BlobExchange
+from p2psocial.runtime.bridge import TrioBridge
+from p2psocial.store.blobs import BlobStore
 
 SINK = "/p2psocial-bench/sink/1.0.0"
 CONFIG = HostConfig(listen_addrs=("/ip4/127.0.0.1/tcp/0",), dht_mode=DhtMode.OFF,

@@ -29,14 +29,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from p2psocial.core.budget import parse_size  # noqa: E402
-from p2psocial.core.content import Attachment, Post  # noqa: E402
-from p2psocial.core.wants import Want  # noqa: E402
-from p2psocial.runtime.service import Service  # noqa: E402
-from p2psocial.runtime.storage_keeper import StorageKeeper, disk_usage  # noqa: E402
-from p2psocial.store.blobs import BlobStore  # noqa: E402
-from p2psocial.store.sqlite import Store  # noqa: E402
-from p2psocial.testing.builders import FeedBuilder, identity_for, prose, raw_entries  # noqa: E402
+from p2psocial.core.budget import parse_size
+from p2psocial.core.content import Attachment, Post
+from p2psocial.core.wants import Want
+from p2psocial.runtime.service import Service
+from p2psocial.runtime.storage_keeper import StorageKeeper, disk_usage
+from p2psocial.store.blobs import BlobStore
+from p2psocial.store.sqlite import Store
+from p2psocial.testing.builders import FeedBuilder, identity_for, prose, raw_entries
 
 MB = 1e6
 
