@@ -3,10 +3,12 @@
 
 Rules:
 - Serving (trio): any whole blob held, to any peer (B7); at most MAX_BLOB_UPLOADS streams at
-  once and MAX_BLOB_UPLOADS_PER_PEER per peer, others get busy. A request must come whole
-  (with the client's half-close) within REQUEST_SECONDS. Over a relayed connection a
-  stream carries at most the circuit's budget of chunks, and always one (B6). A bad request
-  gets one log line and a reset stream; nothing else happens.
+  once and MAX_BLOB_UPLOADS_PER_PEER per peer, counted from the moment a stream opens (a
+  peer holding silent streams uses up its own share, no one else's); others get busy at
+  once. A request must come whole (with the client's half-close) within REQUEST_SECONDS.
+  Over a relayed connection a stream carries at most the circuit's budget of chunks, and
+  always one (B6). A bad request gets one log line and a reset stream; nothing else
+  happens.
 - Fetching: one fetch per blob at a time (callers asking for a blob already coming wait for
   that fetch). Sources in order: the peers named by the caller, then every connected peer
   (B8). A source that answered not-here is skipped for NOT_HERE_SECONDS; one that broke
@@ -117,20 +119,21 @@ class BlobExchange:
 
     async def _serve(self, channel: Channel) -> None:
         peer = channel.peer
-        channel.read_timeout = REQUEST_SECONDS  # a request is 64 bytes: no slow ones
-        try:
-            request = parse_request(await read_all(channel, MAX_BLOB_REQUEST_BYTES))
-        except (BlobError, NetError) as exc:
-            log.info("blobs: bad request from %s: %s", peer, exc)
-            await channel.reset()
-            return
         if sum(self._uploads.values()) >= MAX_BLOB_UPLOADS or \
                 self._uploads.get(peer, 0) >= MAX_BLOB_UPLOADS_PER_PEER:
-            await channel.send_all(encode_head(Busy(BUSY_RETRY_SECONDS)))
+            with contextlib.suppress(NetError):  # busy at once: not even a request is read
+                await channel.send_all(encode_head(Busy(BUSY_RETRY_SECONDS)))
             await channel.aclose()
             return
-        self._uploads[peer] = self._uploads.get(peer, 0) + 1
+        self._uploads[peer] = self._uploads.get(peer, 0) + 1  # counted from the stream's open
         try:
+            channel.read_timeout = REQUEST_SECONDS  # a request is 64 bytes: no slow ones
+            try:
+                request = parse_request(await read_all(channel, MAX_BLOB_REQUEST_BYTES))
+            except (BlobError, NetError) as exc:
+                log.info("blobs: bad request from %s: %s", peer, exc)
+                await channel.reset()
+                return
             await self._send(channel, request)
         finally:
             left = self._uploads[peer] - 1

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+import trio
 
 from p2psocial.core import limits
 from p2psocial.core.blobs import BLOB_PROTOCOL, HeadReader, Ok, encode_head, manifest_of
@@ -148,3 +149,28 @@ async def test_a_source_not_connected_is_dialled_by_its_address(tmp_path: Path) 
         # by handle alone it cannot be reached (no address known): then by its address
         assert await client.fetch(M.id, sources=[handle(holder), address])
         assert client.store.read(M.id) == DATA
+
+
+async def test_silent_streams_use_up_only_their_peers_share(tmp_path: Path) -> None:
+    async with hosts(tmp_path, "server", "client", "other") as (bridge, (server, client,
+                                                                         other)):
+        server.store.add_bytes(DATA)
+
+        async def hold_two_then_ask() -> bytes:
+            held = [await client._host.open_stream(handle(server), BLOB_PROTOCOL)
+                    for _ in range(2)]
+            for channel in held:  # the streams open on the server once something is sent
+                await channel.send_all(b"\x84")
+            await trio.sleep(0.5)
+            try:
+                async with await client._host.open_stream(handle(server),
+                                                          BLOB_PROTOCOL) as third:
+                    await third.send_all(b"\x84")
+                    return await third.receive_some()
+            finally:
+                for channel in held:
+                    await channel.reset()
+        assert await bridge.run(hold_two_then_ask) == encode_head(blobs_module.Busy(5))
+        # another peer is served meanwhile, and the client again once its streams went
+        assert await other.fetch(M.id, sources=[handle(server)])
+        assert await client.fetch(M.id, sources=[handle(server)])
