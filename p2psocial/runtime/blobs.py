@@ -4,8 +4,8 @@
 Rules:
 - Serving (trio): any whole blob held, to any peer (B7); at most MAX_BLOB_UPLOADS streams at
   once and MAX_BLOB_UPLOADS_PER_PEER per peer, counted from the moment a stream opens (a
-  peer holding silent streams uses up its own share, no one else's); others get busy at
-  once. A request must come whole (with the client's half-close) within REQUEST_SECONDS.
+  peer holding silent streams uses up its own share, for at most REQUEST_SECONDS); others
+  get busy at once. A request must come whole (with the client's half-close) within REQUEST_SECONDS.
   Over a relayed connection a stream carries at most the circuit's budget of chunks, and
   always one (B6). A bad request gets one log line and a reset stream; nothing else
   happens.
