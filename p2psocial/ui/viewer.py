@@ -11,6 +11,8 @@ Rules:
   the extension its type calls for) in a private directory made once per process: a blob's
   own file has no extension, and `open` on macOS cannot tell what to do with it. The node
   writes the copy (`blob_get` with `out`), fetching the blob first if it is not held.
+  Directories of earlier runs are swept when a run makes its own, once a day old: copies do
+  not pile up.
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ import mimetypes
 import os
 import re
 import shlex
+import shutil
+import stat
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from p2psocial.ui.attachments import AttachmentItem
@@ -32,6 +37,8 @@ from p2psocial.ui.backend import UiBackend
 
 VIEWER_WAIT = 3.0  # seconds a viewer has to fail in before it is taken to be showing the file
 VIEWER_ENV = "P2PSOCIAL_OPEN"
+COPIES_PREFIX = "p2psocial-open-"
+COPIES_MAX_AGE = 86_400.0  # a day
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ +-]+")
 
 
@@ -54,8 +61,29 @@ def copy_name(item: AttachmentItem) -> str:
 
 @functools.cache
 def copies_dir() -> Path:
-    """This process's private directory (0700) for the copies handed to the viewer."""
-    return Path(tempfile.mkdtemp(prefix="p2psocial-open-"))
+    """This process's private directory (0700) for the copies handed to the viewer; made
+    after sweeping away the ones earlier runs left (see `sweep_copies`)."""
+    sweep_copies()
+    return Path(tempfile.mkdtemp(prefix=COPIES_PREFIX))
+
+
+def sweep_copies(now: float | None = None, max_age: float = COPIES_MAX_AGE) -> int:
+    """Remove the copy directories of earlier runs (mine, untouched for `max_age` seconds):
+    a viewer has long read its file by then, and copies must not pile up in the temporary
+    directory run after run. How many went."""
+    now = time.time() if now is None else now
+    gone = 0
+    for folder in Path(tempfile.gettempdir()).glob(COPIES_PREFIX + "*"):
+        try:
+            info = folder.lstat()
+            if (info.st_uid != os.getuid() or not stat.S_ISDIR(info.st_mode)
+                    or now - info.st_mtime < max_age):
+                continue
+            shutil.rmtree(folder)
+            gone += 1
+        except OSError:
+            continue
+    return gone
 
 
 def copy_path(item: AttachmentItem) -> Path:
