@@ -209,8 +209,9 @@ class StorageKeeper:
                 size = sizes.get(blob)
                 if size is None or blob in gone:
                     continue
-                kept += size
-                if kept > self.member_blob_bytes and blob not in protected:
+                if kept + size <= self.member_blob_bytes or blob in protected:
+                    kept += size
+                else:  # an older, smaller one may still fit after it
                     gone.add(blob)
                     report.blobs += 1
                     report.blob_bytes += size

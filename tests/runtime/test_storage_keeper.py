@@ -175,3 +175,28 @@ async def test_a_relay_keeps_each_members_newest_files_within_its_quota(tmp_path
         assert blobs.has(gone)  # not a member: no member quota
     finally:
         await store.close()
+
+
+async def test_a_smaller_older_file_still_fits_a_members_quota(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "db", verify_processes=0)
+    try:
+        blobs = BlobStore(tmp_path / "blobs")
+        member = identity_for("keeper-member")
+        builder = FeedBuilder(member, start_ts=1_700_000_000_000)
+        files = []
+        for size in (50_000, 100_000, 200_000):  # oldest first
+            manifest = blobs.add_bytes(os.urandom(size))
+            files.append(manifest.id)
+            builder.add(Post(text=f"{size} bytes", attachments=(
+                Attachment(manifest.id, size, "application/octet-stream"),)))
+        await store.ingest(raw_entries(builder.entries))
+        keeper = StorageKeeper(store, blobs, budget=0, grace_ms=7 * DAY,
+                               wants=lambda: {member.public_key: Want(1, 0)},
+                               mine=lambda: {ME.public_key},
+                               member_feeds=lambda: {member.public_key},
+                               member_blob_bytes=260_000)
+        await keeper.prune()
+        # newest first: 200 kB kept; 100 kB would pass 260 kB and goes; 50 kB still fits
+        assert [blobs.has(b) for b in files] == [True, False, True]
+    finally:
+        await store.close()
