@@ -39,7 +39,9 @@ PAYLOAD_PAGE = 5_000
 def post_payloads(db: sqlite3.Connection, feeds: Collection[bytes], limit: int = PAYLOAD_PAGE
                   ) -> list[tuple[bytes, bytes, int, int, int]]:
     """(hash, author, seq, time, payload bytes) of the posts of `feeds` that hold a payload
-    and are not bookmarked, oldest first (by the post's timestamp), at most `limit`."""
+    and are not bookmarked, oldest first, at most `limit`. A post's time is the earlier of
+    its timestamp and its arrival (as the timeline's): a post dated in the future is not
+    kept longer."""
     if not feeds:
         return []
     db.execute("CREATE TEMP TABLE IF NOT EXISTS prune_feeds (author BLOB PRIMARY KEY)")
@@ -47,10 +49,12 @@ def post_payloads(db: sqlite3.Connection, feeds: Collection[bytes], limit: int =
     db.executemany("INSERT OR IGNORE INTO prune_feeds (author) VALUES (?)",
                    [(f,) for f in feeds])
     rows = db.execute(
-        "SELECT e.hash, e.author, e.seq, e.ts, length(e.payload) FROM prune_feeds p "
+        "SELECT e.hash, e.author, e.seq, min(e.ts, e.received_at), length(e.payload) "
+        "FROM prune_feeds p "
         "JOIN entries e ON e.author = p.author WHERE e.type = 'post' "
         "AND e.payload IS NOT NULL AND NOT EXISTS (SELECT 1 FROM bookmarks b "
-        "WHERE b.hash = e.hash) ORDER BY e.ts LIMIT ?", (limit,)).fetchall()
+        "WHERE b.hash = e.hash) ORDER BY min(e.ts, e.received_at) LIMIT ?",
+        (limit,)).fetchall()
     db.execute("DELETE FROM prune_feeds")
     return [(bytes(h), bytes(a), int(s), int(t), int(n)) for h, a, s, t, n in rows]
 
