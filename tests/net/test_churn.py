@@ -113,11 +113,14 @@ def test_a_node_accepts_connections_after_many_came_and_went() -> None:
             await wait_until(lambda: not limiter.borrowed_tokens, timeout=10)
             gc.collect()
             await wait_until(lambda: live_tasks() <= tasks_before + 5, timeout=10)
+            # the last churned connections may still be closing (seen under a loaded CI run,
+            # where it was asserted at once): the end state is what counts, within a deadline
+            await wait_until(lambda: not lp.get_network().connections, timeout=10)
             assert open_fds() <= fds_before + 5
-            assert not lp.get_network().connections
             # libp2p's resource manager budgets come back as well
             manager = lp.get_network()._resource_manager  # type: ignore[attr-defined]
-            assert (manager._current_connections, manager._current_streams) == (0, 0)
+            await wait_until(lambda: (manager._current_connections,
+                                      manager._current_streams) == (0, 0), timeout=10)
             async with open_host(identity("honest"), config()) as honest:
                 assert await echoes(server, honest) == b"still here"
 
