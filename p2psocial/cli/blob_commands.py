@@ -20,7 +20,7 @@ from p2psocial.cli import render
 from p2psocial.core.budget import parse_size
 from p2psocial.core.errors import UsageError
 from p2psocial.runtime.config import load_config
-from p2psocial.runtime.views import BlobView, StorageView
+from p2psocial.runtime.views import BlobView, StorageView, size_text
 from p2psocial.store.home import resolve_home
 
 Handler = Callable[[argparse.Namespace, Any], Awaitable[int]]
@@ -44,14 +44,6 @@ def add_verbs(verb: VerbAdder) -> None:
 
 def absolute(path: str) -> str:
     return str(Path(path).expanduser().absolute())
-
-
-def size_text(n: int) -> str:
-    """Bytes for people: 512 B, 3.4 KB, 1.2 MB, 2.0 GB (powers of 1000)."""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} B"
 
 
 async def _blob(args: argparse.Namespace, api: Any) -> int:

@@ -15,6 +15,7 @@ from p2psocial.runtime.views import (
     NodeStatus,
     PeerView,
     VerifyReport,
+    size_text,
 )
 
 
@@ -77,10 +78,8 @@ def attachment_line(a: dict[str, Any]) -> str:
     """A picture or file of a post: kind, description or name, type, size, id."""
     kind = "picture" if str(a.get("type", "")).startswith("image/") else "file"
     label = a.get("alt") or a.get("name") or "(no description)"
-    size = int(a.get("size") or 0)
-    shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.1f} kB" \
-        if size >= 1e3 else f"{size} B"
-    return f"[{kind}: {label}] {a.get('type')} {shown}  blob {str(a.get('blob'))[:16]}"
+    return (f"[{kind}: {label}] {a.get('type')} {size_text(int(a.get('size') or 0))}  "
+            f"blob {str(a.get('blob'))[:16]}")
 
 
 

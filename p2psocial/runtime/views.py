@@ -86,6 +86,15 @@ class EntryView(_View):
         return self.hash[:12]
 
 
+def size_text(size: int) -> str:
+    """A size as people read it: 95 B, 12.3 kB, 4.8 MB, 2.0 GB (powers of 1000); the CLI
+    and the UI both show sizes so."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"
+
+
 @dataclass(frozen=True, slots=True)
 class BlobView(_View):
     """A picture or file held here: where it is and what the posts naming it say."""

@@ -36,7 +36,8 @@ MANIFEST_CACHE = 256
 _READ = 1 << 20
 
 
-def _shown(path: Path, most: int = 80) -> str:
+def shown(path: Path | str, most: int = 80) -> str:
+    """A path as a message names it: cut in the middle past `most` characters."""
     text = str(path)
     return text if len(text) <= most else f"{text[:most // 2]}…{text[-most // 2:]}"
 
@@ -124,12 +125,12 @@ class BlobStore:
             with open(source, "rb") as f:
                 data = f.read(MAX_BLOB_BYTES + 1)
         except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
-            raise UsageError(f"cannot read {_shown(source)}: "
+            raise UsageError(f"cannot read {shown(source)}: "
                              f"{getattr(exc, 'strerror', None) or exc}") from exc
         if not data:
-            raise UsageError(f"{_shown(source)} is empty")
+            raise UsageError(f"{shown(source)} is empty")
         if len(data) > MAX_BLOB_BYTES:
-            raise UsageError(f"{_shown(source)} is over the 5 MiB a picture or file may be: "
+            raise UsageError(f"{shown(source)} is over the 5 MiB a picture or file may be: "
                              "nothing was posted")
         return self.add_bytes(data)
 

@@ -59,16 +59,23 @@ def post_payloads(db: sqlite3.Connection, feeds: Collection[bytes], limit: int =
     return [(bytes(h), bytes(a), int(s), int(t), int(n)) for h, a, s, t, n in rows]
 
 
+def drop_payload(db: sqlite3.Connection, author: bytes, seq: int, *, deleted: bool) -> None:
+    """Drop the payload of (author, seq) with its search, timeline and link rows, inside the
+    caller's transaction; the header stays. `deleted`: its author asked (a delete, for
+    good); else pruned here (the entry may be fetched whole again)."""
+    search.unindex_post(db, author, seq)
+    db.execute("UPDATE entries SET payload = NULL, deleted = max(deleted, ?) "
+               "WHERE author = ? AND seq = ?", (int(deleted), author, seq))
+    db.execute("DELETE FROM timeline WHERE author = ? AND seq = ?", (author, seq))
+    db.execute("DELETE FROM links WHERE author = ? AND seq = ?", (author, seq))
+
+
 def drop_payloads(db: sqlite3.Connection, keys: Sequence[tuple[bytes, int]]) -> set[bytes]:
     """Drop the payloads of these posts (author, seq) in one transaction; the authors."""
     db.execute("BEGIN IMMEDIATE")
     try:
         for author, seq in keys:
-            search.unindex_post(db, author, seq)
-            db.execute("UPDATE entries SET payload = NULL WHERE author = ? AND seq = ? "
-                       "AND type = 'post'", (author, seq))
-            db.execute("DELETE FROM timeline WHERE author = ? AND seq = ?", (author, seq))
-            db.execute("DELETE FROM links WHERE author = ? AND seq = ?", (author, seq))
+            drop_payload(db, author, seq, deleted=False)
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")

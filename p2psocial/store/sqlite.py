@@ -52,7 +52,7 @@ from p2psocial.store.mailbox import Mailboxes
 from p2psocial.store.mutes import MuteBook
 from p2psocial.store.outbox import Outbox
 from p2psocial.store.projections import LATEST_WINS_TYPES, ProjectionRows
-from p2psocial.store.pruning import Pruner
+from p2psocial.store.pruning import Pruner, drop_payload
 from p2psocial.store.queries import Queries
 from p2psocial.store.records import (
     Counts,
@@ -626,11 +626,7 @@ def _apply_deletions(db: sqlite3.Connection, deletions: list[tuple[bytes, bytes,
         if row is None:
             continue
         seq, etype = int(row[0]), str(row[1])
-        search.unindex_post(db, author, seq)
-        db.execute("UPDATE entries SET payload = NULL, deleted = 1 WHERE author = ? AND seq = ?",
-                   (author, seq))
-        db.execute("DELETE FROM timeline WHERE author = ? AND seq = ?", (author, seq))
-        db.execute("DELETE FROM links WHERE author = ? AND seq = ?", (author, seq))
+        drop_payload(db, author, seq, deleted=True)
         if etype in LATEST_WINS_TYPES:
             _reproject_latest(db, author)
 

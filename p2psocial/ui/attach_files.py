@@ -24,8 +24,10 @@ from rich.text import Text
 
 from p2psocial.core import limits
 from p2psocial.core.errors import UsageError
-from p2psocial.runtime.service.attachments import file_name_of, media_type_of, shown
-from p2psocial.ui.attachments import one_line, size_text
+from p2psocial.runtime.service.attachments import file_name_of, media_type_of
+from p2psocial.runtime.views import size_text
+from p2psocial.store.blobs import shown
+from p2psocial.ui.attachments import one_line
 
 MAX_CHOICES = 200  # entries read from one directory when completing
 LIST_ALT_CHARS = 60

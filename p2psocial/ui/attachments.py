@@ -17,7 +17,7 @@ from typing import Any
 from rich.style import StyleType
 from rich.text import Text
 
-from p2psocial.runtime.views import EntryView
+from p2psocial.runtime.views import EntryView, size_text
 
 ROW_ALT_CHARS = 300
 
@@ -72,18 +72,6 @@ def _item(item: object) -> AttachmentItem | None:
 def _optional(item: Mapping[str, Any], key: str) -> str | None:
     value = item.get(key)
     return value if isinstance(value, str) and value.strip() else None
-
-
-def size_text(size: int) -> str:
-    """A size as people read it: 95 B, 12.3 kB, 4.8 MB, 2.0 GB (powers of 1000, as the
-    CLI's cli/blob_commands.size_text, which the UI cannot import)."""
-    if size >= 1_000_000_000:
-        return f"{size / 1e9:.1f} GB"
-    if size >= 1_000_000:
-        return f"{size / 1e6:.1f} MB"
-    if size >= 1_000:
-        return f"{size / 1e3:.1f} kB"
-    return f"{size} B"
 
 
 def one_line(text: str, limit: int) -> str:

@@ -26,7 +26,7 @@ from textual.widgets import Input, Label, Static
 from p2psocial.core.budget import parse_size
 from p2psocial.core.errors import P2PSocialError
 from p2psocial.runtime.config import load_config
-from p2psocial.ui.attachments import size_text
+from p2psocial.runtime.views import size_text
 from p2psocial.ui.base import Host
 
 ABOUT = ("The most this home may take on disk: over it, the node drops far hops' pictures "

@@ -2,7 +2,7 @@
 prune report to what the screen shows.
 
 Rules:
-- Sizes in B / kB / MB / GB (powers of 1000, ui.attachments.size_text, as the CLI's).
+- Sizes in B / kB / MB / GB (powers of 1000, runtime.views.size_text, as the CLI's).
 - Offline (no running node) the view has no per-hop figures and no plan (`by_hop`,
   `would_drop` None): the screen says the running node knows them, and shows the budget
   config.json holds as "applied by the node", or "no budget".
@@ -17,8 +17,7 @@ from typing import Any
 
 from rich.text import Text
 
-from p2psocial.runtime.views import StorageView
-from p2psocial.ui.attachments import size_text
+from p2psocial.runtime.views import StorageView, size_text
 from p2psocial.ui.render import short
 
 HOP_NOTES = {"hop 0": "mine", "hop 1": "I follow"}

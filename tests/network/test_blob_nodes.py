@@ -4,7 +4,6 @@ not, and gets it on demand with `blob get`; offline, a blob not held is one clea
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,23 +11,10 @@ from PIL import Image
 
 from p2psocial.store.blobs import BlobStore
 from p2psocial.testing.nodes import NodeProcess
+from tests.network.test_nodes import Make, nodes
 
 pytestmark = pytest.mark.slow
-Make = Callable[[str], NodeProcess]
-
-
-@pytest.fixture
-def nodes(tmp_path: Path) -> Iterator[Make]:
-    made: list[NodeProcess] = []
-
-    def make(name: str) -> NodeProcess:
-        node = NodeProcess.create(tmp_path / name.lower(), name=name)
-        made.append(node)
-        return node
-
-    yield make
-    for node in made:
-        node.stop()
+__all__ = ["nodes"]  # the fixture, from test_nodes
 
 
 def picture(path: Path) -> Path:

@@ -18,25 +18,21 @@ from __future__ import annotations
 import asyncio
 import mimetypes
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 from p2psocial.core import limits
 from p2psocial.core.content import Attachment, Post
+from p2psocial.core.entry import Entry
 from p2psocial.core.errors import StoreError, UsageError
 from p2psocial.core.identity import handle_of
 from p2psocial.runtime.service.base import ServiceCore
 from p2psocial.runtime.views import BlobView
-from p2psocial.store.blobs import BlobStore
+from p2psocial.store.blobs import BlobStore, shown
 
 FALLBACK_TYPE = "application/octet-stream"
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp"}
-
-
-def shown(path: Path | str, most: int = 80) -> str:
-    """A path as a message names it: cut in the middle past `most` characters."""
-    text = str(path)
-    return text if len(text) <= most else f"{text[:most // 2]}…{text[-most // 2:]}"
 
 
 def media_type_of(path: Path) -> str:
@@ -121,24 +117,25 @@ class Attachments(ServiceCore):
         file `out` if given."""
         blob = self._blob_id(ref)
         store = self._blob_files()
+        naming = await self.store.linked(blob, "attach", limit=10)  # the posts naming it
+        size, media, alt = _attachment_info(blob, naming)
         if not store.has(blob):
             if self.blobs is None:
                 raise UsageError(f"{ref[:16]} is not held here; run the node (`p2psocial "
                                  "run`) to fetch it from peers")
-            size, media, _alt = await self._attachment_info(blob)
-            found = [*sources, *await self._blob_sources(blob)]
+            found = [*sources, *await self._blob_sources(naming)]
             if not await self.blobs.fetch(blob, size=size, sources=found):
                 raise UsageError(f"no connected peer has {ref[:16]}; try again when the "
                                  "author or one of their relays is reachable")
-        size, media, alt = await self._attachment_info(blob)
         path = store.path(blob)
         if out is not None:
             target = Path(out).expanduser()
-            data = store.read(blob)
-            if data is None:
-                raise StoreError(f"{ref[:16]} went away while it was read")
             try:
-                await asyncio.to_thread(_write_file, target, data)
+                await asyncio.to_thread(_copy_file, path, target)
+            except FileNotFoundError as exc:
+                if exc.filename == str(path):
+                    raise StoreError(f"{ref[:16]} went away while it was read") from None
+                raise UsageError(f"cannot write {shown(target)}: {exc.strerror}") from None
             except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
                 raise UsageError(f"cannot write {shown(target)}: "
                                  f"{getattr(exc, 'strerror', None) or exc}") from None
@@ -146,11 +143,10 @@ class Attachments(ServiceCore):
         return BlobView(id=blob.hex(), size=store.size_of(blob) or size, type=media, alt=alt,
                         path=str(path))
 
-    async def _blob_sources(self, blob: bytes) -> list[str]:
-        """Where else to ask for `blob` (B8): the authors of the posts naming it, then their
-        relays (the relay's own address, from each author's relays entry)."""
-        authors = list(dict.fromkeys(e.author for e in await self.store.linked(
-            blob, "attach", limit=10)))
+    async def _blob_sources(self, naming: Sequence[Entry]) -> list[str]:
+        """Where else to ask for a blob (B8): the authors of the posts `naming` it, then
+        their relays (the relay's own address, from each author's relays entry)."""
+        authors = list(dict.fromkeys(e.author for e in naming))
         relays = await self.store.relay_lists(authors) if authors else {}
         out = [handle_of(a) for a in authors]
         for author in authors:
@@ -180,22 +176,24 @@ class Attachments(ServiceCore):
             raise UsageError(f"{shown!r} is not a blob id (64 hex digits)")
         return blob
 
-    async def _attachment_info(self, blob: bytes) -> tuple[int, str, str | None]:
-        """The size, type and alt text the posts held give `blob` (0, octet-stream, None
-        if none names it)."""
-        for entry in await self.store.linked(blob, "attach", limit=10):
-            content = entry.content
-            if isinstance(content, Post):
-                for attachment in content.attachments:
-                    if attachment.blob == blob:
-                        return attachment.size, attachment.type, attachment.alt
-        return 0, FALLBACK_TYPE, None
+
+def _attachment_info(blob: bytes, naming: Sequence[Entry]) -> tuple[int, str, str | None]:
+    """The size, type and alt text the posts `naming` a blob give it (0, octet-stream, None
+    if none does)."""
+    for entry in naming:
+        content = entry.content
+        if isinstance(content, Post):
+            for attachment in content.attachments:
+                if attachment.blob == blob:
+                    return attachment.size, attachment.type, attachment.alt
+    return 0, FALLBACK_TYPE, None
 
 
-def _write_file(target: Path, data: bytes) -> None:
+def _copy_file(source: Path, target: Path) -> None:
+    """Copy `source` to `target` whole or not at all (a temporary file renamed)."""
     temp = target.with_name(f".{target.name}.{os.getpid()}.part")
     try:
-        temp.write_bytes(data)
+        shutil.copyfile(source, temp)
         os.replace(temp, target)
     finally:
         temp.unlink(missing_ok=True)
