@@ -33,6 +33,10 @@ from p2psocial.store.errors import translate
 from p2psocial.store.home import create_private_file, open_to_others
 
 APPLICATION_ID = 0x70327073  # "p2ps"
+# A new database's page size. An entry row is ~400 bytes (a 200-character post): a 4 KiB page
+# holds 9 of them and leaves ~8% empty, an 8 KiB page ~3% (docs/benchmarks.md, "Storage").
+# A database made before keeps its size (a page size cannot change in WAL mode).
+PAGE_SIZE = 8192
 _MIGRATION_RE = re.compile(r"(\d{4})_[a-z0-9_]+\.sql\Z")
 
 
@@ -111,6 +115,7 @@ async def _check_owner(conn: aiosqlite.Connection, path: Path) -> None:
         raise NotOurDatabase(f"{path} is not a p2psocial database; it was left untouched")
     # a new database: pages freed by pruning can go back to the file system without a VACUUM
     # (which may renumber `entries`): store/pruning.py `compact`
+    await conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
     await conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
     await conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
 

@@ -34,6 +34,7 @@ from p2psocial.store.fresh import FreshRows
 from p2psocial.store.rows import HASH_KEY
 
 PAYLOAD_PAGE = 5_000
+_NUMBER = "SELECT id FROM feed_numbers WHERE author = ?"  # a feed's number (store/stored_header.py)
 
 
 def post_payloads(db: sqlite3.Connection, feeds: Collection[bytes], limit: int = PAYLOAD_PAGE
@@ -64,9 +65,15 @@ def drop_payload(db: sqlite3.Connection, author: bytes, seq: int, *, deleted: bo
     caller's transaction; the header stays. `deleted`: its author asked (a delete, for
     good); else pruned here (the entry may be fetched whole again)."""
     search.unindex_post(db, author, seq)
-    db.execute("UPDATE entries SET payload = NULL, deleted = max(deleted, ?) "
-               "WHERE author = ? AND seq = ?", (int(deleted), author, seq))
-    db.execute("DELETE FROM timeline WHERE author = ? AND seq = ?", (author, seq))
+    # its timeline row by the whole key (the time is the earlier of timestamp and arrival,
+    # as projections.py writes it), not by a walk over the timeline
+    row = db.execute(f"SELECT feed, min(ts, received_at) FROM entry_rows WHERE feed = "
+                     f"({_NUMBER}) AND seq = ?", (author, seq)).fetchone()
+    if row is not None:
+        db.execute("DELETE FROM timeline_rows WHERE ts = ? AND feed = ? AND seq = ?",
+                   (row[1], row[0], seq))
+    db.execute("UPDATE entry_rows SET payload = NULL, deleted = max(deleted, ?) "
+               f"WHERE feed = ({_NUMBER}) AND seq = ?", (int(deleted), author, seq))
     db.execute("DELETE FROM links WHERE author = ? AND seq = ?", (author, seq))
 
 
@@ -122,8 +129,10 @@ def purge_feed(db: sqlite3.Connection, author: bytes) -> int:
         for (seq,) in db.execute("SELECT seq FROM entries WHERE author = ? AND type = 'post' "
                                  "AND payload IS NOT NULL", (author,)).fetchall():
             search.unindex_post(db, author, int(seq))
-        count = db.execute("DELETE FROM entries WHERE author = ?", (author,)).rowcount
-        for table, column in (("feeds", "author"), ("forks", "author"), ("timeline", "author"),
+        count = db.execute(f"DELETE FROM entry_rows WHERE feed = ({_NUMBER})",
+                           (author,)).rowcount
+        db.execute(f"DELETE FROM timeline_rows WHERE feed = ({_NUMBER})", (author,))
+        for table, column in (("feeds", "author"), ("forks", "author"), ("feed_numbers", "author"),
                               ("links", "author"), ("contacts", "src"),
                               ("profiles", "author"), ("relay_lists", "author"),
                               ("departed_feeds", "author")):
@@ -229,12 +238,13 @@ class Pruner:
 
     @translated
     async def bytes_by_feed(self, limit: int = -1) -> list[tuple[bytes, int]]:
-        """The feeds taking most room in `entries` (headers and payloads), most first (all
-        of them with limit -1)."""
+        """The feeds taking most room in `entry_rows` (headers as stored, and payloads), most
+        first (all of them with limit -1)."""
         def read(db: sqlite3.Connection) -> list[tuple[bytes, int]]:
             return [(bytes(a), int(n)) for a, n in db.execute(
-                "SELECT author, sum(length(header) + coalesce(length(payload), 0)) AS n "
-                "FROM entries GROUP BY author ORDER BY n DESC LIMIT ?", (limit,))]
+                "SELECT f.author, r.n FROM (SELECT feed, sum(length(header) + "
+                "coalesce(length(payload), 0)) AS n FROM entry_rows GROUP BY feed) r "
+                "JOIN feed_numbers f ON f.id = r.feed ORDER BY r.n DESC LIMIT ?", (limit,))]
         rows: list[tuple[bytes, int]] = await self._run(read)
         return rows
 

@@ -114,7 +114,7 @@ def profile_rowid(author: bytes) -> int:
 
 def last_rowid(db: sqlite3.Connection) -> int:
     """The largest rowid in `entries` (0 if none): read before inserting a batch."""
-    row = db.execute("SELECT max(rowid) FROM entries").fetchone()
+    row = db.execute("SELECT max(rowid) FROM entry_rows").fetchone()
     return int(row[0] or 0)
 
 

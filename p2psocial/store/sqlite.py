@@ -28,7 +28,6 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from itertools import chain
-from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -71,6 +70,7 @@ from p2psocial.store.rows import (
     state_of_row,
 )
 from p2psocial.store.social import SocialGraph
+from p2psocial.store.stored_header import feed_numbers, stored_form
 from p2psocial.store.verify_pool import Decoded, RawEntry, VerifyPool, default_processes
 
 Clock = Callable[[], int]
@@ -284,15 +284,15 @@ class Store(Queries):
         db.execute("BEGIN IMMEDIATE")
         try:
             deleted = self._deleted_targets(db, accepted, rows.deletions)
-            if deleted:
-                entry_rows: list[tuple[Any, ...]] = [
-                    (*_ENTRY_COLUMNS(e), *((None, 1) if (e.hash, e.author) in deleted
-                                           else (e.payload, 0)), now)
-                    for e in accepted]
-            else:
-                entry_rows = [(*_ENTRY_COLUMNS(e), e.payload, 0, now) for e in accepted]
+            numbers = feed_numbers(db, (e.author for e in accepted))
+            states = plan.states
+            entry_rows = [
+                (numbers[e.author], e.seq, e.hash, e.timestamp, e.type,
+                 stored_form(e.header, e.seq, omit_prev=e.seq > states[e.author].lo),
+                 *((None, 1) if (e.hash, e.author) in deleted else (e.payload, 0)), now)
+                for e in accepted]
             before = search.last_rowid(db)
-            _insert_rows(db, "INSERT INTO entries (author, seq, hash, ts, type, header, "
+            _insert_rows(db, "INSERT INTO entry_rows (feed, seq, hash, ts, type, header, "
                          "payload, deleted, received_at)", 9, entry_rows)
             skip = {(e.author, e.seq) for e in accepted if (e.hash, e.author) in deleted}
             search.index_posts(db, accepted, skip, before, now)
@@ -361,7 +361,8 @@ class Store(Queries):
             conn = self._conn
             await conn.execute("BEGIN IMMEDIATE")
             try:
-                for table in ("timeline", "links", "contacts", "profiles", "relay_lists"):
+                for table in ("timeline_rows", "links", "contacts", "profiles",
+                              "relay_lists"):
                     await conn.execute(f"DELETE FROM {table}")
                 count = 0
                 async with conn.execute("SELECT header, payload, received_at FROM entries "
@@ -526,10 +527,6 @@ class Store(Queries):
 
 # --- the write path, in the database thread (plain sqlite3, see Store._in_db_thread) --------
 
-# author, seq, hash, ts, type, header of an Entry (a NamedTuple), in the entries table's order
-_ENTRY_COLUMNS = itemgetter(3, 4, 2, 6, 7, 0)
-
-
 def _select_in(db: sqlite3.Connection, template: str, keys: Iterable[Any]) -> list[Any]:
     """Store._rows_in for the database thread (plain sqlite3)."""
     rows: list[Any] = []
@@ -571,8 +568,12 @@ def _insert_projections(db: sqlite3.Connection, rows: ProjectionRows,
             return items
         return [r for r in items if (r[author_at], r[seq_at]) not in skip]
 
+    timeline = keep(rows.timeline)
+    if timeline:
+        numbers = feed_numbers(db, (r[1] for r in timeline))
+        timeline = [(ts, numbers[author], seq) for ts, author, seq in timeline]
     for head, width, items, tail in (
-        ("INSERT OR IGNORE INTO timeline (ts, author, seq)", 3, keep(rows.timeline), ""),
+        ("INSERT OR IGNORE INTO timeline_rows (ts, feed, seq)", 3, timeline, ""),
         ("INSERT OR IGNORE INTO links (target, rel, author, seq, ts, extra)", 6,
          keep(rows.links, 2, 3), ""),
         ("INSERT INTO contacts (src, dst, following, follow_seq)", 4, keep(rows.follows, 0, 3),

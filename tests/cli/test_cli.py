@@ -229,8 +229,9 @@ def test_verify_finds_tampering(cli: Cli) -> None:
         cli("post", f"post {i}")
     db = cli.home / "p2psocial.db"
     conn = sqlite3.connect(db)
-    header = conn.execute("SELECT header FROM entries WHERE seq = 2").fetchone()[0]
-    conn.execute("UPDATE entries SET header = ? WHERE seq = 2",
+    # the header as stored (store/stored_header.py): its signature's last byte is last
+    header = conn.execute("SELECT header FROM entry_rows WHERE seq = 2").fetchone()[0]
+    conn.execute("UPDATE entry_rows SET header = ? WHERE seq = 2",
                  (header[:-1] + bytes([header[-1] ^ 1]),))
     conn.commit()
     conn.close()

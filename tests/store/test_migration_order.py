@@ -70,7 +70,7 @@ async def test_a_database_of_the_release_with_0005_but_not_0004_gets_0004(
     path = tmp_path / "db"
     conn = sqlite3.connect(path)
     for version, sql in migrations():
-        if version != 4:
+        if version <= 5 and version != 4:  # what that release had
             conn.executescript(sql)
     conn.execute("PRAGMA user_version=5")
     conn.close()

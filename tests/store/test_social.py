@@ -17,7 +17,7 @@ from p2psocial.core.content import Follow, Post
 from p2psocial.core.errors import UsageError
 from p2psocial.core.identity import Identity
 from p2psocial.core.mutes import MAX_WORD_CHARS, WordFilter, normalise_word
-from p2psocial.store.connection import migrations
+from p2psocial.store.connection import APPLICATION_ID, migrations
 from p2psocial.store.sqlite import Store
 from p2psocial.testing import FeedBuilder, identity_for, raw_entries
 from p2psocial.testing.builders import BASE_TS
@@ -249,12 +249,12 @@ async def test_an_accounts_devices_count_as_one_follower_and_one_followed(
 async def test_migration_5_applies_on_a_database_of_schema_4_and_again_harmlessly(
         tmp_path: Path) -> None:
     path = tmp_path / "db"
-    store = await Store.open(path, verify_processes=0)
-    await store.close()
-    conn = sqlite3.connect(path)
-    conn.executescript("DROP TABLE muted_accounts; DROP TABLE muted_words; "
-                       "DROP TABLE bookmarks; DROP TABLE schema_migrations; "
-                       "PRAGMA user_version=4;")  # as a release before 0005 left it
+    conn = sqlite3.connect(path)  # as a release before 0005 left it
+    conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+    for version, sql in migrations():
+        if version <= 4:
+            conn.executescript(sql)
+    conn.execute("PRAGMA user_version=4")
     conn.close()
     store = await Store.open(path, verify_processes=0)
     try:
