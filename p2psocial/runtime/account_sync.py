@@ -20,6 +20,9 @@ Rules:
   A2 allows, for a new session's first WANTs; `holdings` gives what this node holds of the
   accounts a peer summarised, to compare (a blocked account, or one without an init here,
   is absent: it differs). Both use the hashes of the ops held, kept here with the members.
+- A holding is kept per account (made with the summary when the account is summarised)
+  and reused while its heads are the same; it is dropped whenever the account's ops or
+  members change here.
 - Ops of blocked accounts are not served. Ops stored here by another path than `received`
   must be passed to `ops_stored` (Replicator.ops_stored) to go out live; answers find them
   anyway (the accounts with ops are re-read for each WANT answered).
@@ -43,6 +46,7 @@ from p2psocial.core.replication.account_summary import (
     Holding,
     SummaryCache,
     account_feeds,
+    heads_of,
     summarise,
 )
 from p2psocial.core.replication.op_check import check_ops
@@ -80,14 +84,17 @@ class AccountSync:
         self._held: dict[bytes, bytes] = {}   # op hash -> account, of ops held (checked)
         self._op_hashes: dict[bytes, set[bytes]] = {}  # account -> hashes of the ops held
         self._summaries = SummaryCache()  # A1, one per account held: bounded like _op_hashes
+        self._holdings: dict[bytes, Holding] = {}  # A4, the last per account: its ops held
         self._caught_up_at = -1  # the store's ops generation _catch_up last saw
 
     async def start(self) -> None:
         """Learn which accounts have ops and their member feeds (before wants are computed)."""
+        generation = self._store.accounts.generation
         self._op_hashes = await self._store.accounts.op_hashes()
         for account in await self._store.accounts.accounts_with_ops():
             self._with_ops.add(account)
             await self._learn_members(account)
+        self._caught_up_at = generation  # what _catch_up would read again at the first WANT
 
     @property
     def members(self) -> Mapping[bytes, frozenset[bytes]]:
@@ -152,7 +159,18 @@ class AccountSync:
                                states=states, cache=self._summaries)
             if summed is not None:
                 out.append(summed)
+                self._keep_holding(summed, hashes, states)
         return out
+
+    def _keep_holding(self, summed: AccountWant, hashes: Collection[bytes],
+                      states: Mapping[bytes, FeedState]) -> None:
+        """What I summarise I hold (A1 is the same hash): keep it as the holding a peer's
+        summary of the account is compared with (A4), so the first session after the wants
+        changed finds it made, as it finds the summaries."""
+        last = self._holdings.get(summed.account)
+        if last is None or last.summary != summed.note.summary:
+            self._holdings[summed.account] = Holding(
+                summed.note.summary, heads_of(summed.feeds, states), tuple(sorted(hashes)))
 
     async def holdings(self, accounts: Sequence[bytes],
                        states_to_serve: Callable[[list[bytes]],
@@ -166,8 +184,12 @@ class AccountSync:
                  if a in self._members and self._op_hashes.get(a) and a not in blocked]
         states = await states_to_serve(
             [f for a in known for f in account_feeds(a, self._members[a])])
-        return {a: Holding.of(a, self._members[a], self._op_hashes[a], states, self._summaries)
-                for a in known}
+        out = {}
+        for a in known:  # kept until the account's ops or members change (_forget_holding)
+            out[a] = self._holdings[a] = Holding.of(
+                a, self._members[a], self._op_hashes[a], states, self._summaries,
+                last=self._holdings.get(a))
+        return out
 
     # --- O1: sending ---------------------------------------------------------------------
 
@@ -192,6 +214,7 @@ class AccountSync:
         for op in ops:
             by_account.setdefault(op.account, []).append(op.raw)
             self._op_hashes.setdefault(op.account, set()).add(op.hash)
+            self._holdings.pop(op.account, None)
         changed = False
         for account, raws in by_account.items():
             self._with_ops.add(account)
@@ -248,6 +271,7 @@ class AccountSync:
             if account not in self._with_ops:
                 self._with_ops.add(account)
                 self._op_hashes.update(await self._store.accounts.op_hashes([account]))
+                self._holdings.pop(account, None)
                 changed |= await self._learn_members(account) and (
                     account in self._wanted() or account in self._blocked())
         self._caught_up_at = generation
@@ -265,6 +289,7 @@ class AccountSync:
         state = await self._store.accounts.state_of(account)
         members = state.member_feeds() if state.tip is not None else frozenset()
         before = self._members.get(account, frozenset())
+        self._holdings.pop(account, None)
         if members:
             self._members[account] = members
         else:

@@ -136,6 +136,7 @@ class Replicator:
         self._host = host
         self._wants: dict[bytes, Want] = {}
         self._relay_peers_cache: tuple[object, set[str]] | None = None
+        self._wants_changes = 0  # bumped at each new self._wants (a cache key)
         # accounts wanted for a while only for their ops (look_up_accounts):
         # id -> (asked at, wanted until), monotonic
         self._lookups: dict[bytes, tuple[float, float]] = {}
@@ -305,6 +306,7 @@ class Replicator:
                  if w.hop <= 1 or not (states.get(f) and states[f].forked)}
         old = self._wants
         self._wants = wants
+        self._wants_changes += 1
         self.disk.eager = eager & wants.keys()
         self._notes = {f: n for f, n in self._notes.items() if f in wants}
         self._states = {f: states.get(f) or FeedState(f) for f in wants}
@@ -379,11 +381,13 @@ class Replicator:
                 [f for f, w in self._wants.items() if w.hop == 1])
 
     def _note(self, feed: bytes) -> WantNote:
-        state = self._states.get(feed) or FeedState(feed)
-        note = WantNote(feed, state.lo, state.hi, self._wants[feed].depth)
+        state = self._states.get(feed)
+        lo, hi = (0, 0) if state is None else (state.lo, state.hi)
+        depth = self._wants[feed].depth
         shared = self._notes.get(feed)
-        if shared == note:
-            return shared
+        if shared is not None and (shared.lo, shared.hi, shared.depth) == (lo, hi, depth):
+            return shared  # a new session asks for every wanted feed: no note built again
+        note = WantNote(feed, lo, hi, depth)
         self._notes[feed] = note
         return note
 
@@ -845,10 +849,16 @@ class Replicator:
     async def _relay_peers(self) -> set[str]:
         """The PeerIDs of relays that wanted feeds (mine too) publish; read again only when
         the store wrote, the ops changed or the wants did (`peers` is polled by the UI)."""
-        key = (self.store.writes, self.store.accounts.generation, frozenset(self._wants))
+        key = (self.store.writes, self.store.accounts.generation, self._wants_changes)
         if self._relay_peers_cache is None or self._relay_peers_cache[0] != key:
+            # a wanted account's member feeds publish what the account does (S9): asking
+            # for the account alone finds the same relays (4,000 keys become 1,000)
+            members = self.accounts.members
+            covered = {m for a in self._wants if a in members for m in members[a]} - {
+                a for a in self._wants if a in members}
+            asked = [f for f in self._wants if f not in covered]
             relays = {addr.rsplit("/p2p/", 1)[-1]
-                      for addrs in (await self.store.relay_lists(self._wants)).values()
+                      for addrs in (await self.store.relay_lists(asked)).values()
                       for addr in addrs}
             self._relay_peers_cache = (key, relays)
         return self._relay_peers_cache[1]

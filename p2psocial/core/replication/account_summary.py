@@ -19,7 +19,7 @@ Pure: the driver gives what it holds (op hashes, feed states); nothing here read
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from p2psocial.core.encoding import digest, encode
 from p2psocial.core.feed import FeedState
@@ -124,21 +124,39 @@ class Holding:
     summary: bytes
     heads: Mapping[bytes, int]
     op_hashes: tuple[bytes, ...]
+    # peer_spans per depth, kept: a node keeps a holding while the account is unchanged
+    _spans: dict[int, tuple[tuple[bytes, int, int, int], ...]] = field(
+        default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, account: bytes, members: Collection[bytes], op_hashes: Collection[bytes],
-           states: Mapping[bytes, FeedState], cache: SummaryCache | None = None) -> Holding:
-        """The holding from the ops held and the states served (a blocked feed: absent)."""
-        heads = {}
-        for feed in account_feeds(account, members):
-            state = states.get(feed)
-            heads[feed] = 0 if state is None else state.hi
+           states: Mapping[bytes, FeedState], cache: SummaryCache | None = None, *,
+           last: Holding | None = None) -> Holding:
+        """The holding from the ops held and the states served (a blocked feed: absent).
+        `last`: an earlier holding of the account with the same ops; returned as it is if
+        the heads are the same too (no summary, sort or spans made again)."""
+        heads = heads_of(account_feeds(account, members), states)
+        if last is not None and last.heads == heads:
+            return last
         value = (summary(op_hashes, heads) if cache is None
                  else cache.summary(account, op_hashes, heads))
         return cls(value, heads, tuple(sorted(op_hashes)))
 
-    def peer_spans(self, depth: int) -> list[tuple[bytes, int, int, int]]:
+    def peer_spans(self, depth: int) -> tuple[tuple[bytes, int, int, int], ...]:
         """A4: what a peer whose summary equals this one holds, as WANT notes
         `(feed, lo, hi, depth)` for Knowledge.defer_peer_wants."""
-        return [(feed, floor(hi, depth) if hi else 0, hi, depth)
-                for feed, hi in self.heads.items()]
+        spans = self._spans.get(depth)
+        if spans is None:
+            spans = self._spans[depth] = tuple(
+                (feed, floor(hi, depth) if hi else 0, hi, depth)
+                for feed, hi in self.heads.items())
+        return spans
+
+
+def heads_of(feeds: Iterable[bytes], states: Mapping[bytes, FeedState]) -> dict[bytes, int]:
+    """The head held of each of `feeds` (0: nothing held, or absent from `states`)."""
+    heads = {}
+    for feed in feeds:
+        state = states.get(feed)
+        heads[feed] = 0 if state is None else state.hi
+    return heads

@@ -104,13 +104,11 @@ class Knowledge:
     def in_common(self, feeds: Iterable[bytes]) -> int:
         """How many of `feeds` the peer wants or is believed to hold, for display: unlike
         `holds`, it applies no deferred note (a poll must not undo A4's deferral)."""
-        count = 0
-        for feed in feeds:
-            if feed in self.peer_depth or feed in self._deferred:
-                count += 1
-            else:
-                known = self._ranges.get(feed)
-                count += known is not None and not known.belief.empty
+        asked = feeds if isinstance(feeds, set | frozenset) else set(feeds)
+        wanted = self.peer_depth.keys() & asked  # set operations: `peers` is polled
+        count = len(wanted) + len(self._deferred.keys() & asked)  # disjoint (_settle)
+        for feed in (self._ranges.keys() & asked) - wanted:
+            count += not self._ranges[feed].belief.empty
         return count
 
     def holds(self, feed: bytes) -> Span:

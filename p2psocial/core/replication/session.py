@@ -454,6 +454,8 @@ class SyncSession:
 
     def _too_many(self, holding: Holding) -> bool:
         known = self._known
+        if known.peer_want_count() + len(holding.heads) <= MAX_PEER_WANTS:
+            return False  # the usual case, without a look-up per feed
         return known.peer_want_count() + sum(
             1 for f in holding.heads if not known.wanted_by_peer(f)) > MAX_PEER_WANTS
 

@@ -9,6 +9,7 @@ from p2psocial.core.feed import FeedState
 from p2psocial.core.replication import SendRange, Span, WantNote
 from p2psocial.core.replication.knowledge import Knowledge, PeerRange
 from p2psocial.core.replication.messages import HaveNote
+from p2psocial.core.replication.planner import EMPTY
 
 F = b"\x0f" * 32
 
@@ -164,3 +165,19 @@ def test_counting_feeds_in_common_applies_no_deferred_note() -> None:
     assert len(known._deferred) == 100  # white-box: nothing applied (the deferral is internal)
     known.holds(feeds[0])
     assert len(known._deferred) == 99 and known.in_common(feeds) == 100
+
+
+def test_feeds_in_common_counts_wanted_deferred_and_held_feeds_once_each() -> None:
+    """`in_common` (set operations, as `peers` polls it) counts a feed the peer wants, one a
+    matched summary stands for, and one it is believed to hold, each once; not one it
+    stated nothing of."""
+    wanted, deferred, held, empty, other = (bytes([i]) * 32 for i in range(1, 6))
+    known = Knowledge([WantNote(f, 0, 0, 0) for f in (held, empty, other)])
+    known.peer_wants(WantNote(wanted, 1, 3, 0))
+    known.defer_peer_wants([(deferred, 1, 3, 0)])
+    known.stated(held, Span(1, 5))
+    known.stated(empty, EMPTY)
+    everything = [wanted, deferred, held, empty, other]
+    assert known.in_common(everything) == known.in_common(set(everything)) == 3
+    assert known.in_common(iter([held, held, other])) == 1
+    assert known.in_common({wanted: 1, deferred: 2}) == 2  # a mapping: its keys

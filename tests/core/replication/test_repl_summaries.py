@@ -271,3 +271,19 @@ def test_accounts_and_more_round_trip_and_refuse_bad_shapes() -> None:
     assert decode_message(encode_message(msg)) == msg
     assert decode_message(encode_message(More((A, D1)))) == More((A, D1))
     assert isinstance(decode_message(encode_message(Want(()))), Want)
+
+
+def test_a_holding_is_reused_while_the_heads_are_the_same_and_made_again_when_one_moves(
+        ) -> None:
+    """A node keeps the last holding of each account (runtime.account_sync): answering the
+    same ACCOUNTS in every session must not build the summary, the sort or the spans again,
+    and a moved head must give the summary of the new heads."""
+    ops = [digest(op) for op in OPS]
+    states = {A: FeedState(A, 1, 2), D1: FeedState(D1, 1, 6), D2: FeedState(D2, 1, 4)}
+    first = Holding.of(A, [D1, D2], ops, states)
+    assert Holding.of(A, [D1, D2], ops, dict(states), last=first) is first
+    assert first.peer_spans(2) is first.peer_spans(2)
+    assert sorted(first.peer_spans(2)) == sorted([(A, 1, 2, 2), (D1, 5, 6, 2), (D2, 3, 4, 2)])
+    moved = Holding.of(A, [D1, D2], ops, {**states, D1: FeedState(D1, 1, 7)}, last=first)
+    assert moved is not first and moved.heads[D1] == 7
+    assert moved.summary == summary(ops, {A: 2, D1: 7, D2: 4}) != first.summary
