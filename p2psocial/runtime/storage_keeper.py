@@ -14,6 +14,9 @@ Rules:
 - As a relay, each member feed keeps at most `member_blob_bytes` of pictures and files, the
   newest (by the post naming them); older ones go in every pass, budget or not, so one
   member's files cannot push everyone else's out.
+- A blob file no held post names (its post was refused after the copy, deleted, or pruned
+  with its feed) goes in every pass, budget or not, once ORPHAN_GRACE_SECONDS old (a file
+  just copied for a post being written is not named yet): nothing stays for good unnamed.
 - `plan` is the same choice without doing it (what `storage` says would go).
 - The keeper runs a pass every PASS_SECONDS while the node runs, on demand (`prune`), and
   with a budget set, as soon as what was stored since the last pass reaches GROWTH_SHARE of
@@ -47,6 +50,7 @@ GROWTH_SHARE = 0.04  # a pass once this share of the budget was stored since the
 # what dropping a payload frees besides its bytes (its search postings, timeline and link
 # rows), an estimate: the pass measures the disk again at its end
 PAYLOAD_OVERHEAD = 100
+ORPHAN_GRACE_SECONDS = 86_400.0  # an unnamed blob file this old goes in the next pass
 
 
 @dataclass(slots=True)
@@ -130,6 +134,7 @@ class StorageKeeper:
             report = PruneReport(budget=self.budget)
             report.before = await asyncio.to_thread(disk_usage, self.store, self.blobs)
             await self._purge_departed(now, report)
+            await self._sweep_unnamed(report)
             if self.member_blob_bytes:
                 await self._member_quotas(report)
             report.after = report.before
@@ -186,6 +191,23 @@ class StorageKeeper:
                 gone = await self.store.pruning.purge_feed(feed)  # 0: a bookmark holds it
                 report.entries_purged += gone
                 report.feeds_purged += gone > 0
+
+    async def _sweep_unnamed(self, report: PruneReport) -> None:
+        """Remove blob files no held post names, once ORPHAN_GRACE_SECONDS old."""
+        named = {blob for blob, *_ in await self.store.pruning.attachment_links()}
+
+        def sweep() -> list[int]:
+            freed = []
+            for blob, _size in list(self.blobs.whole()):
+                age = self.blobs.age(blob)
+                if blob not in named and age is not None and age >= ORPHAN_GRACE_SECONDS:
+                    freed.append(self.blobs.remove(blob))
+            return freed
+
+        for size in await asyncio.to_thread(sweep):
+            report.blobs += 1
+            report.blob_bytes += size
+            report.by_hop["unnamed"] = report.by_hop.get("unnamed", 0) + size
 
     async def _member_quotas(self, report: PruneReport) -> None:
         """As a relay: each member feed's pictures and files, newest first, up to

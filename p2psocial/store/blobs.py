@@ -148,7 +148,18 @@ class BlobStore:
             temp = self._temp_path(manifest.id)
             self._write_new(temp, data)
             self._place(temp, manifest.id)
+        else:  # added again: as new as a copy just made (the unnamed-file sweep goes by age)
+            with contextlib.suppress(OSError):
+                os.utime(self.path(manifest.id))
         return manifest
+
+    def age(self, blob: bytes, now: float | None = None) -> float | None:
+        """Seconds since the blob was stored (or added again); None if it is not here."""
+        try:
+            stored = self.path(blob).stat().st_mtime
+        except OSError:
+            return None
+        return (time.time() if now is None else now) - stored
 
     def remove(self, blob: bytes) -> int:
         """Delete a whole blob; the bytes freed (0 if it was not here)."""

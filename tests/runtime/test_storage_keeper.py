@@ -15,7 +15,7 @@ from p2psocial.core.blobs import manifest_of
 from p2psocial.core.content import Attachment, Post
 from p2psocial.core.wants import Want
 from p2psocial.runtime.service import Service
-from p2psocial.runtime.storage_keeper import StorageKeeper, disk_usage
+from p2psocial.runtime.storage_keeper import ORPHAN_GRACE_SECONDS, StorageKeeper, disk_usage
 from p2psocial.store.blobs import BlobStore
 from p2psocial.store.search import author_token
 from p2psocial.store.sqlite import Store
@@ -198,5 +198,29 @@ async def test_a_smaller_older_file_still_fits_a_members_quota(tmp_path: Path) -
         await keeper.prune()
         # newest first: 200 kB kept; 100 kB would pass 260 kB and goes; 50 kB still fits
         assert [blobs.has(b) for b in files] == [True, False, True]
+    finally:
+        await store.close()
+
+
+async def test_a_file_no_post_names_leaves_after_a_day_without_any_budget(tmp_path: Path
+                                                                          ) -> None:
+    """A picture copied for a post that was then refused, or whose post was deleted, is
+    named by nothing: with no budget it would stay for good. A pass removes it once it is a
+    day old (ORPHAN_GRACE_SECONDS); a named file, and an unnamed one just made (a post about
+    to name it), stay."""
+    store, blobs, _service, feeds = await home(tmp_path)
+    try:
+        old = blobs.add_bytes(os.urandom(30_000)).id
+        fresh = blobs.add_bytes(os.urandom(20_000)).id
+        day_ago = blobs.path(old).stat().st_mtime - ORPHAN_GRACE_SECONDS - 60
+        os.utime(blobs.path(old), (day_ago, day_ago))
+        keeper = StorageKeeper(store, blobs, budget=0, grace_ms=7 * DAY, wants=wants,
+                               mine=lambda: {ME.public_key})
+        report = await keeper.prune()
+        assert not blobs.has(old) and blobs.has(fresh)
+        assert report.blobs == 1 and report.by_hop == {"unnamed": 30_000}
+        named = [e.content.attachments[0].blob for f in feeds.values() for e in f
+                 if e.content.attachments]
+        assert named and all(blobs.has(b) for b in named)
     finally:
         await store.close()

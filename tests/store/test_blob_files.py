@@ -90,6 +90,18 @@ def test_old_part_files_are_swept(tmp_path: Path) -> None:
     assert store.sweep_parts(max_age=3600) == 1 and not d.path.exists()
 
 
+def test_a_file_added_again_counts_as_new_for_the_unnamed_sweep(tmp_path: Path) -> None:
+    """The storage keeper removes unnamed files by age: one attached again (a new post
+    about to name it) must not look a day old."""
+    blobs = BlobStore(tmp_path / "blobs")
+    blob = blobs.add_bytes(b"picture" * 100).id
+    os.utime(blobs.path(blob), (1_000_000_000, 1_000_000_000))
+    assert (blobs.age(blob) or 0) > 86_400
+    blobs.add_bytes(b"picture" * 100)
+    assert (blobs.age(blob) or 1e9) < 60
+    assert blobs.age(b"\x00" * 32) is None
+
+
 def test_a_full_disk_leaves_no_half_written_blob(tmp_path: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("mounting a small filesystem needs root (CI runs as root)")
