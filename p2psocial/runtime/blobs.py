@@ -2,10 +2,13 @@
 §Blobs, B3-B8).
 
 Rules:
-- Serving (trio): any whole blob held, to any peer (B7); at most MAX_BLOB_UPLOADS streams at
-  once and MAX_BLOB_UPLOADS_PER_PEER per peer, counted from the moment a stream opens (a
-  peer holding silent streams uses up its own share, for at most REQUEST_SECONDS); others
-  get busy at once. A request must come whole (with the client's half-close) within REQUEST_SECONDS.
+- Serving (trio): any whole blob held, to any peer (B7); at most MAX_BLOB_UPLOADS streams
+  served at once and MAX_BLOB_UPLOADS_PER_PEER per peer, counted from the moment a request
+  has come; others get busy. Streams still waiting for their request are counted apart
+  (MAX_WAITING, MAX_WAITING_PER_PEER; more get busy at once, unread): a peer holding silent
+  streams uses up only its own share of those, for at most REQUEST_SECONDS, and many peers
+  doing so never take a serving slot from a peer that asks. A request must come whole
+  (with the client's half-close) within REQUEST_SECONDS.
   Over a relayed connection a stream carries at most the circuit's budget of chunks, and
   always one (B6). A bad request gets one log line and a reset stream; nothing else
   happens.
@@ -65,6 +68,8 @@ from p2psocial.store.blobs import BlobStore
 log = logging.getLogger(__name__)
 BUSY_RETRY_SECONDS = 5
 REQUEST_SECONDS = 10.0  # a client's whole request (and its half-close) must come within this
+MAX_WAITING = 64  # streams open and waiting for their request, from all peers
+MAX_WAITING_PER_PEER = MAX_BLOB_UPLOADS_PER_PEER
 NOT_HERE_SECONDS = 600.0
 MAX_NOT_HERE = 4096  # (source, blob) pairs remembered as not-here
 FETCH_WORKERS = 2
@@ -72,6 +77,29 @@ MAX_WANTED = 10_000
 RETRY_SECONDS = 60.0
 RETRIES = 5
 MAX_ROUNDS = 400  # streams to one source in one fetch (80 chunks over 1-chunk circuits, x5)
+
+
+def _take(counts: dict[str, int], peer: str, most: int, most_per_peer: int) -> bool:
+    """Count one more stream of `peer` in `counts` if both limits allow it."""
+    mine = counts.get(peer, 0)
+    if mine >= most_per_peer or sum(counts.values()) >= most:
+        return False
+    counts[peer] = mine + 1
+    return True
+
+
+def _give_back(counts: dict[str, int], peer: str) -> None:
+    left = counts[peer] - 1
+    if left:
+        counts[peer] = left
+    else:
+        del counts[peer]
+
+
+async def _busy(channel: Channel) -> None:
+    with contextlib.suppress(NetError):
+        await channel.send_all(encode_head(Busy(BUSY_RETRY_SECONDS)))
+    await channel.aclose()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +118,8 @@ class BlobExchange:
         self._bridge = bridge
         self._host = host
         self.store = store
-        self._uploads: dict[str, int] = {}
+        self._uploads: dict[str, int] = {}  # streams being served, by peer
+        self._waiting: dict[str, int] = {}  # streams waiting for their request, by peer
         self._fetching: dict[bytes, asyncio.Future[bool]] = {}
         self._not_here: OrderedDict[tuple[str, bytes], float] = OrderedDict()
         self._wanted: OrderedDict[bytes, tuple[int, tuple[str, ...]]] = OrderedDict()
@@ -119,13 +148,9 @@ class BlobExchange:
 
     async def _serve(self, channel: Channel) -> None:
         peer = channel.peer
-        if sum(self._uploads.values()) >= MAX_BLOB_UPLOADS or \
-                self._uploads.get(peer, 0) >= MAX_BLOB_UPLOADS_PER_PEER:
-            with contextlib.suppress(NetError):  # busy at once: not even a request is read
-                await channel.send_all(encode_head(Busy(BUSY_RETRY_SECONDS)))
-            await channel.aclose()
+        if not _take(self._waiting, peer, MAX_WAITING, MAX_WAITING_PER_PEER):
+            await _busy(channel)  # at once: not even a request is read
             return
-        self._uploads[peer] = self._uploads.get(peer, 0) + 1  # counted from the stream's open
         try:
             channel.read_timeout = REQUEST_SECONDS  # a request is 64 bytes: no slow ones
             try:
@@ -134,13 +159,15 @@ class BlobExchange:
                 log.info("blobs: bad request from %s: %s", peer, exc)
                 await channel.reset()
                 return
+        finally:
+            _give_back(self._waiting, peer)
+        if not _take(self._uploads, peer, MAX_BLOB_UPLOADS, MAX_BLOB_UPLOADS_PER_PEER):
+            await _busy(channel)
+            return
+        try:
             await self._send(channel, request)
         finally:
-            left = self._uploads[peer] - 1
-            if left:
-                self._uploads[peer] = left
-            else:
-                del self._uploads[peer]
+            _give_back(self._uploads, peer)
 
     async def _send(self, channel: Channel, request: BlobRequest) -> None:
         manifest = await trio.to_thread.run_sync(self.store.manifest, request.id)

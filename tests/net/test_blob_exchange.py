@@ -174,3 +174,29 @@ async def test_silent_streams_use_up_only_their_peers_share(tmp_path: Path) -> N
         # another peer is served meanwhile, and the client again once its streams went
         assert await other.fetch(M.id, sources=[handle(server)])
         assert await client.fetch(M.id, sources=[handle(server)])
+
+
+async def test_silent_streams_of_many_peers_do_not_take_the_serving_slots(tmp_path: Path
+                                                                          ) -> None:
+    """Four peers each holding their share of silent streams (a request never sent) fill as
+    many streams as the server serves at once; a fifth peer is still served: a serving slot
+    is taken when a request has come, not when a stream opens."""
+    names = ("server", "a", "b", "c", "d", "other")
+    async with hosts(tmp_path, *names) as (bridge, (server, *silent, other)):
+        server.store.add_bytes(DATA)
+        assert 4 * limits.MAX_BLOB_UPLOADS_PER_PEER >= limits.MAX_BLOB_UPLOADS
+        held = []
+        for peer in silent:
+            for _ in range(limits.MAX_BLOB_UPLOADS_PER_PEER):
+                channel = await bridge.run(peer._host.open_stream, handle(server),
+                                           BLOB_PROTOCOL)
+                await bridge.run(channel.send_all, b"\x84")  # opens it on the server
+                held.append(channel)
+        try:
+            await bridge.run(trio.sleep, 0.5)
+            outcome = await bridge.run(other._fetch_from, handle(server), M.id, 0)
+            assert outcome.status == "done", outcome
+            assert other.store.read(M.id) == DATA
+        finally:
+            for channel in held:
+                await bridge.run(channel.reset)
