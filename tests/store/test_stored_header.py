@@ -12,6 +12,7 @@ import pytest
 from p2psocial.core.content import Post
 from p2psocial.core.entry import Entry, create_content_entry
 from p2psocial.core.errors import StoreError
+from p2psocial.store.connection import APPLICATION_ID, migrations
 from p2psocial.store.pruning import purge_feed
 from p2psocial.store.sqlite import Store
 from p2psocial.store.stored_header import full_form, stored_form, uint_length
@@ -125,3 +126,36 @@ async def test_purging_a_feed_removes_its_number_and_rows(tmp_path: Path) -> Non
             "SELECT header FROM entries ORDER BY seq")] == [e.header for e in other]
     finally:
         conn.close()
+
+
+@pytest.mark.asyncio
+async def test_migrating_keeps_a_prev_whose_entry_is_not_there(tmp_path: Path) -> None:
+    """A database of the previous schema (0001-0008) whose feed is not the contiguous range
+    its state says (seq 3 missing): 0009 cuts a prev only where the entry before it is there
+    with that hash, so every header still reads back as signed."""
+    feed = make_feed(identity_for("stored-migrate"), 4)
+    path = tmp_path / "db"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+    for version, sql in migrations():
+        if version <= 8:
+            conn.executescript(sql)
+    conn.execute("PRAGMA user_version=8")
+    for e in (feed[0], feed[1], feed[3]):
+        conn.execute("INSERT INTO entries (author, seq, hash, ts, type, header, payload, "
+                     "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+                     (e.author, e.seq, e.hash, e.timestamp, e.type, e.header, e.payload))
+    conn.execute("INSERT INTO feeds (author, lo, hi, lo_ts, hi_ts, updated_at) "
+                 "VALUES (?, 1, 4, 0, 0, 0)", (feed[0].author,))
+    conn.commit()
+    conn.close()
+    await (await Store.open(path, verify_processes=0)).close()
+    conn = sqlite3.connect(path)
+    try:
+        got = {s: bytes(h) for s, h in conn.execute("SELECT seq, header FROM entries")}
+        sizes = dict(conn.execute("SELECT seq, length(header) FROM entry_rows").fetchall())
+    finally:
+        conn.close()
+    assert got == {e.seq: e.header for e in (feed[0], feed[1], feed[3])}
+    assert sizes == {1: len(feed[0].header) - 32, 2: len(feed[1].header) - 65,
+                     4: len(feed[3].header) - 32}

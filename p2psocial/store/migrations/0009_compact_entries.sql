@@ -9,7 +9,8 @@
 --    author's 32 bytes are cut after `01 58 20`, and an omitted prev is written `03 40`
 --    (key 3, an empty byte string, which no canonical header holds) instead of
 --    `03 58 20` + 32 bytes. A feed's held entries are a contiguous range, so every entry
---    above the lowest held one omits its prev.
+--    above the lowest held one omits its prev (here: if the entry before it is there and
+--    its hash is that prev, whatever an older release may have left).
 -- 3. `entries` and `timeline` become views with the old columns, the header rebuilt byte for
 --    byte: every read is unchanged. Writes go to the row tables.
 -- Rowids of `entry_rows` are those of `entries` (the search index keys posts by them).
@@ -36,7 +37,13 @@ CREATE TABLE entry_rows (
 
 INSERT INTO entry_rows (rowid, feed, seq, hash, ts, type, header, payload, deleted, received_at)
 SELECT e.rowid, n.id, e.seq, e.hash, e.ts, e.type,
-       CASE WHEN e.seq > coalesce(f.lo, e.seq)
+       CASE WHEN e.seq > coalesce(f.lo, e.seq) AND EXISTS (
+                SELECT 1 FROM entries p WHERE p.author = e.author AND p.seq = e.seq - 1
+                AND p.hash = substr(e.header, 43 + (CASE WHEN e.seq < 24 THEN 1
+                                                         WHEN e.seq < 256 THEN 2
+                                                         WHEN e.seq < 65536 THEN 3
+                                                         WHEN e.seq < 4294967296 THEN 5
+                                                         ELSE 9 END), 32))
             THEN CAST(substr(e.header, 1, 6)
                       || substr(e.header, 39, 2 + (CASE WHEN e.seq < 24 THEN 1
                                                        WHEN e.seq < 256 THEN 2
