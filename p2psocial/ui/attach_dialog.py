@@ -35,11 +35,6 @@ class AttachDialog(ModalScreen[DraftFile | None]):
 
     CSS_PATH = "dialogs.tcss"
     DEFAULT_CSS = """
-    AttachDialog #attach-error {
-        color: $error;
-        text-style: bold;
-        margin-top: 1;
-    }
     AttachDialog #attach-error.hint {
         color: $text-muted;
         text-style: none;
@@ -68,7 +63,7 @@ class AttachDialog(ModalScreen[DraftFile | None]):
                         id="path")
             yield Input(placeholder="description for people who cannot see it (optional)",
                         id="alt")
-            yield Static("", id="attach-error")
+            yield Static("", id="attach-error", classes="dialog-error")
             yield Static("enter: next / add · tab completes · esc cancels",
                          classes="dialog-help")
 

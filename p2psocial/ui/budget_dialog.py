@@ -58,13 +58,6 @@ class BudgetDialog(ModalScreen[str | None]):
     """Type a size; enter saves it (see the module rules)."""
 
     CSS_PATH = "dialogs.tcss"
-    DEFAULT_CSS = """
-    BudgetDialog #budget-error {
-        color: $error;
-        text-style: bold;
-        margin-top: 1;
-    }
-    """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, current: int) -> None:
@@ -77,7 +70,7 @@ class BudgetDialog(ModalScreen[str | None]):
             yield Label("Storage budget", classes="dialog-title")
             yield Static(ABOUT)
             yield Input(placeholder=f"e.g. 2GB, 500MB, 0 for no limit ({now})", id="budget")
-            yield Static("", id="budget-error")
+            yield Static("", id="budget-error", classes="dialog-error")
             yield Static("enter saves · esc cancels", classes="dialog-help")
 
     def on_mount(self) -> None:
