@@ -197,12 +197,8 @@ class StorageKeeper:
         named = {blob for blob, *_ in await self.store.pruning.attachment_links()}
 
         def sweep() -> list[int]:
-            freed = []
-            for blob, _size in list(self.blobs.whole()):
-                age = self.blobs.age(blob)
-                if blob not in named and age is not None and age >= ORPHAN_GRACE_SECONDS:
-                    freed.append(self.blobs.remove(blob))
-            return freed
+            return [self.blobs.remove(blob) for blob, _size
+                    in list(self.blobs.older_than(ORPHAN_GRACE_SECONDS)) if blob not in named]
 
         for size in await asyncio.to_thread(sweep):
             report.blobs += 1

@@ -153,14 +153,6 @@ class BlobStore:
                 os.utime(self.path(manifest.id))
         return manifest
 
-    def age(self, blob: bytes, now: float | None = None) -> float | None:
-        """Seconds since the blob was stored (or added again); None if it is not here."""
-        try:
-            stored = self.path(blob).stat().st_mtime
-        except OSError:
-            return None
-        return (time.time() if now is None else now) - stored
-
     def remove(self, blob: bytes) -> int:
         """Delete a whole blob; the bytes freed (0 if it was not here)."""
         with self._cache_lock:
@@ -177,6 +169,18 @@ class BlobStore:
 
     def whole(self) -> Iterator[tuple[bytes, int]]:
         """Every whole blob held: (id, size)."""
+        for blob, stat in self._held():
+            yield blob, stat.st_size
+
+    def older_than(self, seconds: float, now: float | None = None
+                   ) -> Iterator[tuple[bytes, int]]:
+        """The whole blobs stored (or added again) at least `seconds` ago: (id, size)."""
+        before = (time.time() if now is None else now) - seconds
+        for blob, stat in self._held():
+            if stat.st_mtime <= before:
+                yield blob, stat.st_size
+
+    def _held(self) -> Iterator[tuple[bytes, os.stat_result]]:
         if not self.root.is_dir():
             return
         for folder in os.scandir(self.root):
@@ -185,11 +189,11 @@ class BlobStore:
             for item in os.scandir(folder.path):
                 try:
                     blob = bytes.fromhex(item.name)
-                    size = item.stat().st_size
+                    stat = item.stat()
                 except (ValueError, OSError):
                     continue
                 if len(blob) == 32:
-                    yield blob, size
+                    yield blob, stat
 
     def usage(self) -> tuple[int, int]:
         """(number of whole blobs, bytes on disk: whole blobs and part files)."""
