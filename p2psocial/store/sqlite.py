@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from itertools import chain
 from pathlib import Path
 from typing import Any, TypeVar
@@ -296,7 +296,7 @@ class Store(Queries):
                          "payload, deleted, received_at)", 9, entry_rows)
             skip = {(e.author, e.seq) for e in accepted if (e.hash, e.author) in deleted}
             search.index_posts(db, accepted, skip, before, now)
-            _insert_projections(db, rows, skip)
+            _insert_projections(db, rows, skip, numbers)
             search.refresh_profiles(db, (r[0] for r in chain(rows.names, rows.bios)))
             _apply_deletions(db, rows.deletions, {e.hash for e in accepted})
             if plan.forks:
@@ -560,8 +560,10 @@ def _select_held_hashes(db: sqlite3.Connection, states: dict[bytes, FeedState],
 
 
 def _insert_projections(db: sqlite3.Connection, rows: ProjectionRows,
-                        skip: set[tuple[bytes, int]]) -> None:
-    """Insert projection rows, leaving out those of the (author, seq) in `skip`."""
+                        skip: set[tuple[bytes, int]],
+                        numbers: Mapping[bytes, int] | None = None) -> None:
+    """Insert projection rows, leaving out those of the (author, seq) in `skip`; `numbers`:
+    the feed numbers of the rows' authors, if the caller has them (else they are read)."""
 
     def keep(items: list[Any], author_at: int = 1, seq_at: int = 2) -> list[Any]:
         if not skip:
@@ -570,7 +572,8 @@ def _insert_projections(db: sqlite3.Connection, rows: ProjectionRows,
 
     timeline = keep(rows.timeline)
     if timeline:
-        numbers = feed_numbers(db, (r[1] for r in timeline))
+        if numbers is None:
+            numbers = feed_numbers(db, (r[1] for r in timeline))
         timeline = [(ts, numbers[author], seq) for ts, author, seq in timeline]
     for head, width, items, tail in (
         ("INSERT OR IGNORE INTO timeline_rows (ts, feed, seq)", 3, timeline, ""),
