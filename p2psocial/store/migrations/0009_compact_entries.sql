@@ -39,27 +39,18 @@ INSERT INTO entry_rows (rowid, feed, seq, hash, ts, type, header, payload, delet
 SELECT e.rowid, n.id, e.seq, e.hash, e.ts, e.type,
        CASE WHEN e.seq > coalesce(f.lo, e.seq) AND EXISTS (
                 SELECT 1 FROM entries p WHERE p.author = e.author AND p.seq = e.seq - 1
-                AND p.hash = substr(e.header, 43 + (CASE WHEN e.seq < 24 THEN 1
-                                                         WHEN e.seq < 256 THEN 2
-                                                         WHEN e.seq < 65536 THEN 3
-                                                         WHEN e.seq < 4294967296 THEN 5
-                                                         ELSE 9 END), 32))
-            THEN CAST(substr(e.header, 1, 6)
-                      || substr(e.header, 39, 2 + (CASE WHEN e.seq < 24 THEN 1
-                                                       WHEN e.seq < 256 THEN 2
-                                                       WHEN e.seq < 65536 THEN 3
-                                                       WHEN e.seq < 4294967296 THEN 5
-                                                       ELSE 9 END))
-                      || x'40'
-                      || substr(e.header, 75 + (CASE WHEN e.seq < 24 THEN 1
-                                                     WHEN e.seq < 256 THEN 2
-                                                     WHEN e.seq < 65536 THEN 3
-                                                     WHEN e.seq < 4294967296 THEN 5
-                                                     ELSE 9 END)) AS BLOB)
+                AND p.hash = substr(e.header, 43 + e.l, 32))
+            THEN CAST(substr(e.header, 1, 6) || substr(e.header, 39, 2 + e.l) || x'40'
+                      || substr(e.header, 75 + e.l) AS BLOB)
             ELSE CAST(substr(e.header, 1, 6) || substr(e.header, 39) AS BLOB)
        END,
        e.payload, e.deleted, e.received_at
-FROM entries e
+FROM (SELECT rowid, *, CASE WHEN seq < 24 THEN 1       -- l: bytes of the seq in CBOR
+                            WHEN seq < 256 THEN 2
+                            WHEN seq < 65536 THEN 3
+                            WHEN seq < 4294967296 THEN 5
+                            ELSE 9 END AS l
+      FROM entries) e
 JOIN feed_numbers n ON n.author = e.author
 LEFT JOIN feeds f ON f.author = e.author
 ORDER BY e.rowid;
