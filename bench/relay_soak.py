@@ -164,8 +164,8 @@ async def one_cycle(node: Node, relay_addr: str, relay: str, feed: bytes
 def session_view(network: Any, relay: str) -> dict[str, Any]:
     """The follower's session with the relay as its replicator holds it (diagnostics)."""
     view: dict[str, Any] = {"opening": relay in network._opening,
-                            "retry_at": relay in network._retry_at,
-                            "banned": relay in network._banned_until}
+                            "retry_at": network.peer_book.asked_to_wait(relay),
+                            "banned": network.peer_book.refused_until(relay) > 0}
     sync = network._sessions.get(relay)
     if sync is not None:
         view.update(session=id(sync), open=sync.open, state=sync.session.state.name,

@@ -15,7 +15,9 @@ Rules:
   as when a peer hangs up and dials again at once) is asked for again once that one ends, if
   the peer is still connected.
 - A peer that breaks the protocol or sends an invalid entry or a fork is disconnected and
-  refused for BAN_SECONDS × its number of strikes; everyone else keeps being served.
+  refused for BAN_SECONDS × its number of strikes (core.replication.peer_book, which keeps
+  bans, strikes and the refusals of peers, and decides between two sessions with one peer);
+  everyone else keeps being served.
 - Configured peers are redialled every second while they are away, each in its own task
   (runtime.redial); the host's keepalive closes a connection that died silently, which ends
   its session, so a peer cut off without a reset is redialled too.
@@ -48,6 +50,7 @@ from p2psocial.core.feed import FeedState
 from p2psocial.core.identity import handle_of, parse_handle
 from p2psocial.core.replication import PROTOCOL_ID, PROTOCOL_ID_SUMMARIES, Code, State, WantNote
 from p2psocial.core.replication.account_summary import AccountWant
+from p2psocial.core.replication.peer_book import PeerBook, keeps_existing
 from p2psocial.core.restore import RestoreGate
 from p2psocial.core.wants import Want, compute_wants, follows_from
 from p2psocial.net import (
@@ -88,8 +91,6 @@ from p2psocial.store.sqlite import IngestReport, Store
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-BAN_SECONDS = 60.0
-STRIKE_MEMORY_SECONDS = 3600.0  # strikes are forgotten this long after a ban ends
 MAX_SOURCES = 32                # peers remembered per feed as its sources (status)
 PROVIDE_SECONDS = 600.0
 NEWS_COALESCE_SECONDS = 0.2
@@ -154,9 +155,7 @@ class Replicator:
         # a connection already gone): asked again once that one ends (bench/relay_soak.py)
         self._ask_again_for: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._strikes: dict[str, int] = {}
-        self._banned_until: dict[str, float] = {}   # peers I refuse, until when
-        self._retry_at: dict[str, float] = {}       # peers that refused me: not before
+        self.peer_book = PeerBook()  # bans, strikes, refusals (core.replication.peer_book)
         self._best_known: dict[bytes, int] = {}
         self._sources: dict[bytes, set[str]] = {}
         self._restore = RestoreGate(node.config.restore_window)
@@ -475,31 +474,14 @@ class Replicator:
 
     def misbehaved(self, sync: PeerSync, reason: str) -> float:
         """Strike a peer: disconnect it and refuse it for a while (returned, in seconds)."""
-        self._forget_old_bans()
-        strikes = self._strikes.get(sync.peer, 0) + 1
-        self._strikes[sync.peer] = strikes
-        self._banned_until[sync.peer] = time.monotonic() + BAN_SECONDS * strikes
-        log.warning("refusing %s for %.0f s: %s", sync.peer, BAN_SECONDS * strikes, reason)
+        seconds = self.peer_book.strike(sync.peer, time.monotonic())
+        log.warning("refusing %s for %.0f s: %s", sync.peer, seconds, reason)
         self._spawn(self._disconnect_soon(sync.peer), "disconnect")
-        return BAN_SECONDS * strikes
-
-    def _forget_old_bans(self) -> None:
-        """Strikes are remembered STRIKE_MEMORY_SECONDS after a ban ends, then forgotten (so
-        throwaway identities cannot grow these tables without bound)."""
-        now = time.monotonic()
-        for peer, until in list(self._banned_until.items()):
-            if until + STRIKE_MEMORY_SECONDS < now:
-                del self._banned_until[peer]
-                self._strikes.pop(peer, None)
-        for peer, until in list(self._retry_at.items()):
-            if until < now:
-                del self._retry_at[peer]
+        return seconds
 
     def refused_by(self, sync: PeerSync, seconds: float) -> None:
         """The peer refused us, retry after `seconds`: no session with it before then."""
-        self._forget_old_bans()
-        until = time.monotonic() + seconds
-        self._retry_at[sync.peer] = max(self._retry_at.get(sync.peer, 0), until)
+        self.peer_book.refused_me(sync.peer, seconds, time.monotonic())
 
     async def _disconnect_soon(self, peer: str) -> None:
         await asyncio.sleep(0.2)  # let the ERROR frame go out first
@@ -508,12 +490,11 @@ class Replicator:
 
     def _banned(self, peer: str) -> bool:
         """True while I refuse `peer`, or it asked me not to come back yet: no dialling."""
-        return max(self._banned_until.get(peer, 0), self._retry_at.get(peer, 0)) \
-            > time.monotonic()
+        return self.peer_book.waiting(peer, time.monotonic())
 
     def _refusing(self, peer: str) -> bool:
         """True while I refuse `peer` (its streams are refused, its connections closed)."""
-        return self._banned_until.get(peer, 0) > time.monotonic()
+        return self.peer_book.refusing(peer, time.monotonic())
 
     # --- my own entries ---------------------------------------------------------------------
 
@@ -559,7 +540,7 @@ class Replicator:
             busy = not self._refusing(peer)
             await refuse(pipe, AGENT, Code.BUSY if busy else Code.REFUSED, "",
                          BUSY_RETRY_SECONDS if busy else
-                         seconds_left(self._banned_until[peer], time.monotonic()))
+                         seconds_left(self.peer_book.refused_until(peer), time.monotonic()))
             return
         relay = channel.via_relay
         budget = None if relay is None else circuit_budget(
@@ -604,11 +585,8 @@ class Replicator:
         existing = self._sessions.get(peer)
         if existing is None or not existing.open:
             return True
-        # both opened by the same side: that side is done with the old one (its connection
-        # may be gone, unseen here yet), so the new one replaces it; else the lower handle's
-        mine_wins = parse_handle(self.node.handle) < parse_handle(peer)
-        keep_existing = existing.outbound != outbound and existing.outbound == mine_wins
-        if keep_existing:
+        if keeps_existing(existing.outbound, outbound,
+                          parse_handle(self.node.handle) < parse_handle(peer)):
             return False
         existing.close("duplicate session")
         return True
