@@ -19,7 +19,9 @@ Rules:
   At most MAX_WAITING feeds wait at once; beyond that a head is not announced (peers still
   get it by their sync sessions).
 - Provider records: the feeds I hold, those I follow first, at most PROVIDE_LIMIT, announced
-  on the DHT when first held and again every PROVIDE_SECONDS (records expire on the DHT).
+  on the DHT when first held and again every PROVIDE_SECONDS (records expire on the DHT),
+  one at a time: a provide is a DHT lookup (tens of query streams), and a relay whose
+  members joined together started one per member at once (~300 query streams open at 30).
 - Network failures are logged at debug level: announcing is best effort.
 """
 
@@ -72,6 +74,7 @@ class Announcer:
         self._waiting: dict[bytes, Entry] = {}
         self._heard = HeardHeads()
         self._provided: set[bytes] = set()
+        self._providing = False  # a provide_held loop runs
         self.announced = 0
 
     def stored(self, accepted: Iterable[Entry], states: Mapping[bytes, FeedState]) -> None:
@@ -80,9 +83,11 @@ class Announcer:
             state = states.get(entry.author)
             if entry.author == self._me or state is None or entry.seq != state.hi:
                 continue  # mine (announced on append), or not the held head (backfill)
-            if self._provide is not None and entry.author not in self._provided \
+            if self._provide is not None and not self._providing \
+                    and entry.author not in self._provided \
                     and len(self._provided) < PROVIDE_LIMIT:
-                self._spawn(self.provide_held(), "provide held")
+                self._providing = True  # until the loop it starts ends (no second one)
+                self._spawn(self._provide_loop(), "provide held")
             if not self._heard.worth_announcing(entry.author, entry.seq):
                 continue  # the news travelled by gossip already
             waiting = self._waiting.get(entry.author)
@@ -119,16 +124,26 @@ class Announcer:
                 self._waiting.pop(feed, None)
 
     async def provide_held(self) -> None:
-        """Provide the chosen held feeds not provided yet (followed first, bounded)."""
-        if self._provide is None:
+        """Provide the chosen held feeds not provided yet (followed first, bounded), one
+        after another; returns at once if a loop doing so runs already (it takes up the
+        feeds held meanwhile: the choice is made again before each provide)."""
+        if self._provide is None or self._providing:
             return
-        held, followed = self._holdings()
-        chosen = choose_provided(held, followed, me=self._me, limit=PROVIDE_LIMIT)
-        for feed in chosen:
-            if feed in self._provided:
-                continue
-            self._provided.add(feed)
-            await self._provide_one(feed)
+        self._providing = True
+        await self._provide_loop()
+
+    async def _provide_loop(self) -> None:
+        try:
+            while True:
+                held, followed = self._holdings()
+                chosen = choose_provided(held, followed, me=self._me, limit=PROVIDE_LIMIT)
+                feed = next((f for f in chosen if f not in self._provided), None)
+                if feed is None:
+                    return
+                self._provided.add(feed)
+                await self._provide_one(feed)
+        finally:
+            self._providing = False
 
     async def keep_provided(self) -> None:
         """Provide the chosen held feeds now and again every PROVIDE_SECONDS."""
