@@ -11,6 +11,10 @@ Rules:
 - The order, first to last: blobs no held post names; then by hop, farthest first (a feed
   nobody I want holds counts past every hop); within a hop, blobs before payloads (one
   picture frees what thousands of payloads do), and older before newer (by the post's time).
+- A blob file stored in the last little while (`fresh`: the caller's judgement, by the
+  file's time) goes after everything else: a picture just fetched to be looked at, or just
+  copied for a post still being written, is not taken back by the next pass. Only a budget
+  that nothing else can meet takes such files, in the same order among them.
 - `choose` takes from that order until the bytes it frees reach what is over the budget;
   it never takes a protected item, and takes nothing when nothing is over.
 """
@@ -43,13 +47,14 @@ class Item:
     hop: int | None
     ts: int
     protected: bool = False
+    fresh: bool = False
 
 
-def order_key(item: Item) -> tuple[int, int, int, int]:
+def order_key(item: Item) -> tuple[int, int, int, int, int]:
     """Sort key: first dropped first."""
     orphan = 0 if item.hop is None else 1
     hop = 0 if item.hop is None else item.hop
-    return (orphan, -hop, int(item.kind), item.ts)
+    return (int(item.fresh), orphan, -hop, int(item.kind), item.ts)
 
 
 def choose(items: Iterable[Item], over_by: int) -> list[Item]:

@@ -17,6 +17,9 @@ Rules:
 - A blob file no held post names (its post was refused after the copy, deleted, or pruned
   with its feed) goes in every pass, budget or not, once ORPHAN_GRACE_SECONDS old (a file
   just copied for a post being written is not named yet): nothing stays for good unnamed.
+- A blob file stored (fetched, copied, added again) less than FRESH_SECONDS ago counts as
+  fresh for core.budget: it goes after everything else, so the picture a user just fetched
+  to look at, or copied for a post being written, is not the next pass's first victim.
 - `plan` is the same choice without doing it (what `storage` says would go).
 - The keeper runs a pass every PASS_SECONDS while the node runs, on demand (`prune`), and
   with a budget set, as soon as what was stored since the last pass reaches GROWTH_SHARE of
@@ -51,6 +54,7 @@ GROWTH_SHARE = 0.04  # a pass once this share of the budget was stored since the
 # rows), an estimate: the pass measures the disk again at its end
 PAYLOAD_OVERHEAD = 100
 ORPHAN_GRACE_SECONDS = 86_400.0  # an unnamed blob file this old goes in the next pass
+FRESH_SECONDS = 3_600.0  # a blob file stored more recently goes last (core.budget "fresh")
 
 
 @dataclass(slots=True)
@@ -288,12 +292,15 @@ class StorageKeeper:
         for blob, author, ts, bookmarked in await self.store.pruning.attachment_links():
             names[blob].append((author, ts, bookmarked))
         items = []
-        for blob, size in await asyncio.to_thread(lambda: list(self.blobs.whole())):
+        fresh_since = time.time() - FRESH_SECONDS
+        for blob, size, stored in await asyncio.to_thread(
+                lambda: list(self.blobs.whole_timed())):
             named = names.get(blob, [])
             protected = any(a in mine or marked for a, _t, marked in named)
             hop = min((hop_of(a) for a, _t, _m in named), default=None)
             ts = max((t for _a, t, _m in named), default=0)
-            items.append(Item(Kind.BLOB, blob, size, hop, ts, protected=protected))
+            items.append(Item(Kind.BLOB, blob, size, hop, ts, protected=protected,
+                              fresh=stored > fresh_since))
         return items
 
     async def _drop(self, chosen: list[Item], apply: bool, report: PruneReport,

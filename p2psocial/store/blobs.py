@@ -172,6 +172,11 @@ class BlobStore:
         for blob, stat in self._held():
             yield blob, stat.st_size
 
+    def whole_timed(self) -> Iterator[tuple[bytes, int, float]]:
+        """Every whole blob held: (id, size, when it was stored or added again, Unix s)."""
+        for blob, stat in self._held():
+            yield blob, stat.st_size, stat.st_mtime
+
     def older_than(self, seconds: float, now: float | None = None
                    ) -> Iterator[tuple[bytes, int]]:
         """The whole blobs stored (or added again) at least `seconds` ago: (id, size)."""

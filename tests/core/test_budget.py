@@ -1,5 +1,6 @@
 """core.budget: the documented order (unnamed blobs, then farthest hop first, blobs before
-payloads within a hop, oldest first), protected items never taken, sizes parsed."""
+payloads within a hop, oldest first; fresh files last), protected items never taken, sizes
+parsed."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from p2psocial.core.budget import NO_HOP, Item, Kind, choose, order_key, parse_s
 
 
 def item(kind: Kind, name: str, size: int, hop: int | None, ts: int,
-         protected: bool = False) -> Item:
-    return Item(kind, name.encode(), size, hop, ts, protected)
+         protected: bool = False, fresh: bool = False) -> Item:
+    return Item(kind, name.encode(), size, hop, ts, protected, fresh)
 
 
 def test_the_order() -> None:
@@ -31,6 +32,18 @@ def test_the_order() -> None:
                      "far-new-payload", "near-blob", "near-old-payload"]
 
 
+def test_a_fresh_file_goes_after_everything_else_and_only_when_nothing_else_will_do() -> None:
+    items = [
+        item(Kind.BLOB, "just-fetched-far-blob", 10, 2, 9, fresh=True),
+        item(Kind.BLOB, "just-copied-unnamed", 10, None, 0, fresh=True),
+        item(Kind.PAYLOAD, "near-old-payload", 10, 1, 1),
+        item(Kind.BLOB, "old-far-blob", 10, 2, 5),
+    ]
+    assert [i.key.decode() for i in choose(items, 20)] == ["old-far-blob", "near-old-payload"]
+    assert [i.key.decode() for i in choose(items, 10**9)] == [
+        "old-far-blob", "near-old-payload", "just-copied-unnamed", "just-fetched-far-blob"]
+
+
 def test_choose_stops_once_enough_is_freed() -> None:
     items = [item(Kind.PAYLOAD, f"p{i}", 100, 2, i) for i in range(10)]
     assert [i.key for i in choose(items, 250)] == [b"p0", b"p1", b"p2"]
@@ -39,11 +52,11 @@ def test_choose_stops_once_enough_is_freed() -> None:
 
 @given(st.lists(st.tuples(st.sampled_from(list(Kind)), st.integers(1, 1000),
                           st.one_of(st.none(), st.integers(0, 5)), st.integers(0, 100),
-                          st.booleans()), max_size=30), st.integers(0, 20_000))
+                          st.booleans(), st.booleans()), max_size=30), st.integers(0, 20_000))
 def test_never_protected_and_always_a_prefix_of_the_order(
-        raw: list[tuple[Kind, int, int | None, int, bool]], over: int) -> None:
-    items = [Item(k, i.to_bytes(2, "big"), size, hop, ts, protected)
-             for i, (k, size, hop, ts, protected) in enumerate(raw)]
+        raw: list[tuple[Kind, int, int | None, int, bool, bool]], over: int) -> None:
+    items = [Item(k, i.to_bytes(2, "big"), size, hop, ts, protected, fresh)
+             for i, (k, size, hop, ts, protected, fresh) in enumerate(raw)]
     chosen = choose(items, over)
     assert not any(i.protected for i in chosen)
     ordered = sorted((i for i in items if not i.protected), key=order_key)

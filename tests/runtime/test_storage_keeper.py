@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -222,5 +223,25 @@ async def test_a_file_no_post_names_leaves_after_a_day_without_any_budget(tmp_pa
         named = [e.content.attachments[0].blob for f in feeds.values() for e in f
                  if e.content.attachments]
         assert named and all(blobs.has(b) for b in named)
+    finally:
+        await store.close()
+
+
+async def test_a_picture_just_fetched_is_not_the_next_passs_first_victim(tmp_path: Path) -> None:
+    store, blobs, _service, feeds = await home(tmp_path)
+    try:
+        two_days_ago = time.time() - 2 * 86_400
+        for blob, _size in list(blobs.whole()):
+            os.utime(blobs.path(blob), (two_days_ago, two_days_ago))
+        far = [e.content.attachments[0].blob for e in feeds[FAR.public_key][:6]]
+        just_fetched = far[0]  # the oldest far picture: first to go by the order alone
+        os.utime(blobs.path(just_fetched))
+        before = disk_usage(store, blobs)
+        keeper = StorageKeeper(store, blobs, budget=before - 250_000, grace_ms=7 * DAY,
+                               wants=wants, mine=lambda: {ME.public_key})
+        report = await keeper.prune()
+        assert report.after <= keeper.budget, report
+        assert blobs.has(just_fetched)
+        assert not all(blobs.has(b) for b in far[1:])  # older files went in its place
     finally:
         await store.close()
