@@ -71,7 +71,14 @@ from p2psocial.store.rows import (
 )
 from p2psocial.store.social import SocialGraph
 from p2psocial.store.stored_header import feed_numbers, stored_form
-from p2psocial.store.verify_pool import Decoded, RawEntry, VerifyPool, default_processes
+from p2psocial.store.verify_pool import (
+    ONE_TRIP,
+    Decoded,
+    RawEntry,
+    VerifyPool,
+    decode_small,
+    default_processes,
+)
 
 Clock = Callable[[], int]
 log = logging.getLogger(__name__)
@@ -207,12 +214,17 @@ class Store(Queries):
     async def ingest(self, raw: Sequence[RawEntry]) -> IngestReport:
         """Verify and store a batch of received entries `(header, payload or None)`.
 
-        Verification runs in worker threads; the write is one transaction. Entries are
-        placed in the order given (see p2psocial.core.feed.plan_batch). Several calls may be
-        in flight at once: they verify concurrently and write in the order they were made.
+        Verification runs in worker threads (a batch of at most ONE_TRIP entries: in the
+        database thread, in the write's own round trip); the write is one transaction.
+        Entries are placed in the order given (see p2psocial.core.feed.plan_batch). Several
+        calls may be in flight at once: they verify concurrently and write in the order they
+        were made.
         """
         turn = self._take_turn()
         try:
+            if len(raw) <= ONE_TRIP:  # a live post: verified in the write's round trip
+                await turn.wait_for_turn()
+                return await self._place_and_write(raw, None)
             decoded = await self._pool.decode(raw)
             await turn.wait_for_turn()
             return await self._place_and_write(raw, decoded)
@@ -224,15 +236,19 @@ class Store(Queries):
         self._last_turn = turn
         return turn
 
-    async def _place_and_write(self, raw: Sequence[RawEntry], decoded: Decoded) -> IngestReport:
+    async def _place_and_write(self, raw: Sequence[RawEntry],
+                               decoded: Decoded | None) -> IngestReport:
         async with self._write_lock:
             return await self._in_db_thread(self._place_and_write_sync, raw, decoded,
                                             self._clock())
 
     def _place_and_write_sync(self, db: sqlite3.Connection, raw: Sequence[RawEntry],
-                              decoded: Decoded, now: int) -> IngestReport:
+                              decoded: Decoded | None, now: int) -> IngestReport:
         """Place a decoded batch and write it: reads, plan and transaction in the database
-        thread, one round trip for the whole batch."""
+        thread, one round trip for the whole batch (a small batch, `decoded` None, is
+        decoded and verified here first: verify_pool.decode_small)."""
+        if decoded is None:
+            decoded = decode_small(raw)
         report = IngestReport(error=decoded.error, error_index=decoded.error_index)
         entries = decoded.entries
         authors = {e.author for e in entries}

@@ -12,7 +12,11 @@ Rules:
   slicing (`signature_parts`), so they check signatures while this process decodes the same
   batch; the answers are combined as if decoding came first (a signature verdict counts
   only for entries that decoded). Small batches (live posts) stay on threads: a process
-  round trip costs more than their verification.
+  round trip costs more than their verification. A batch of at most ONE_TRIP entries (a
+  live post is a batch of one) is decoded and verified in one go, `decode_small`, by
+  whichever thread has it: each thread round trip costs about as much as verifying a
+  signature (two wake-ups), so the store runs it in its database thread, in the same round
+  trip as the write, and `decode` on the decoding thread.
 - The result keeps arrival order and stops at the first invalid entry: the valid prefix, the
   error, and its index in the batch.
 - Worker processes leave by themselves within OWNER_CHECK_SECONDS if the node dies without
@@ -41,6 +45,7 @@ log = logging.getLogger(__name__)
 RawEntry = tuple[bytes, bytes | None]
 MIN_SPLIT = 64
 PROCESS_MIN = 200
+ONE_TRIP = 8  # batches this small are decoded and verified in one thread round trip
 OWNER_CHECK_SECONDS = 1.0
 
 
@@ -105,6 +110,8 @@ class VerifyPool:
                    if self._processes and len(raw) >= PROCESS_MIN else None)
         if workers is not None:
             return await self._decode_with_processes(workers, raw)
+        if len(raw) <= ONE_TRIP:
+            return await loop.run_in_executor(self._decoder, decode_small, raw)
         decoded = await loop.run_in_executor(self._decoder, _decode_unverified, raw)
         return _cut(decoded, await self._first_bad(decoded.entries))
 
@@ -220,6 +227,13 @@ def _exit_when_gone(owner: int) -> None:
 
 def _decode_unverified(raw: Sequence[RawEntry]) -> Decoded:
     return decode_chunk(raw, verify=False)
+
+
+def decode_small(raw: Sequence[RawEntry]) -> Decoded:
+    """Decode, then check signatures, in the calling thread (a batch of at most ONE_TRIP):
+    the same answer as `VerifyPool.decode` gives."""
+    decoded = decode_chunk(raw, verify=False)
+    return _cut(decoded, first_bad_signature(decoded.entries))
 
 
 def _cut(decoded: Decoded, bad: int | None) -> Decoded:
