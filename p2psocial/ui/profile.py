@@ -148,9 +148,9 @@ class ProfileScreen(ListScreen):
                     self.handle = self.feed.account  # a device: its account's profile
                     self.feed = await backend.feed(self.handle)
                 self.state.learn([self.feed])
+                self.refresh_bindings()  # mine or not: which keys the footer offers
                 self._devices = await self._count_devices(backend, self.feed)
                 self._show_card()
-                self.refresh_bindings()  # mine or not: which keys the footer offers
             views = await backend.posts(self.handle, limit=PAGE,
                                         before=self._oldest if older else None)
             rows = await profile_rows(backend, self.state, self.handle, views)
@@ -205,8 +205,11 @@ class ProfileScreen(ListScreen):
 
     @property
     def _mine(self) -> bool:
-        """This profile is mine: this device's, or my account's."""
+        """This profile is mine: this device's, or my account's (known from the handle
+        before the feed is loaded, so the footer never offers those keys on it meanwhile)."""
         feed = self.feed
+        if self.handle and self.handle in (self.state.me, self.state.my_account):
+            return True
         return feed is not None and (feed.is_me or feed.author == self.state.my_account)
 
     def action_devices(self) -> None:
